@@ -1,0 +1,262 @@
+//! The state machine itself: the one owner of every session, user, room and
+//! invite, and the loop of input, output and deadlines.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::{
+    Command, CommandError, Event, Input, InviteId, Output, Payload, Reply, Request, RoomId,
+    SessionId, UserId,
+};
+
+/// Settings of the model. All durations are wall-clock spans the driver
+/// measures; the core only compares them with the `now` it is given.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    /// How long a call rings before it ends with
+    /// [`EndReason::Timeout`](crate::EndReason::Timeout). Default 30 s (the
+    /// ecall seed's ringing time, and what the issue asks of every dialect).
+    pub ring_timeout: Duration,
+    /// How long an empty named room is kept before it is deleted. Default
+    /// 10 minutes (calling-signaling's `CALLING_ROOM_TIMEOUT`).
+    pub empty_room_ttl: Duration,
+    /// Seed of the generator that draws user names and call room names. The
+    /// server seeds it from the operating system, so drawn names are
+    /// unguessable; tests fix it, so runs repeat.
+    pub seed: [u8; 32],
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self {
+            ring_timeout: Duration::from_secs(30),
+            empty_room_ttl: Duration::from_secs(600),
+            seed: [0; 32],
+        }
+    }
+}
+
+/// Counts of what the core holds, for metrics and for tests that check
+/// nothing is left behind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Open connections.
+    pub sessions: usize,
+    /// Registered (online) users.
+    pub users: usize,
+    /// Rooms, call rooms included.
+    pub rooms: usize,
+    /// Ringing calls.
+    pub invites: usize,
+    /// Pending deadlines.
+    pub deadlines: usize,
+}
+
+/// A connection's share of the state.
+#[derive(Debug, Default)]
+pub(crate) struct Session {
+    /// The name it registered, once it has.
+    pub(crate) user: Option<UserId>,
+    /// Rooms it is a member of, call rooms included.
+    pub(crate) rooms: Vec<RoomId>,
+    /// Calls it is making that still ring (at most one: the busy rule).
+    pub(crate) outgoing: Vec<InviteId>,
+}
+
+/// A registered name: presence.
+#[derive(Debug, Default)]
+pub(crate) struct User {
+    /// Its sessions (devices), in the order they registered.
+    pub(crate) sessions: Vec<SessionId>,
+    /// Its presence status, if it set one.
+    pub(crate) status: Option<Payload>,
+    /// Calls ringing it.
+    pub(crate) incoming: Vec<InviteId>,
+}
+
+/// What kind of room: a 1:1 call ends for both when one party leaves; a named
+/// room lives on while members come and go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RoomKind {
+    Call,
+    Named,
+}
+
+#[derive(Debug)]
+pub(crate) struct Room {
+    pub(crate) kind: RoomKind,
+    pub(crate) capacity: usize,
+    /// Member sessions in the order they joined.
+    pub(crate) members: Vec<SessionId>,
+    /// The call's invite while it rings (call rooms only).
+    pub(crate) ringing: Option<InviteId>,
+    /// When an empty named room is deleted.
+    pub(crate) expires: Option<Instant>,
+}
+
+/// A ringing call.
+#[derive(Debug)]
+pub(crate) struct Invite {
+    pub(crate) room: RoomId,
+    pub(crate) from_session: SessionId,
+    pub(crate) from: UserId,
+    pub(crate) to: UserId,
+    pub(crate) rings_until: Instant,
+}
+
+/// Something that happens at a time unless it is cancelled first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Deadline {
+    Ring(InviteId),
+    EmptyRoom(RoomId),
+}
+
+/// The sans-IO signaling model (see the crate docs for the loop).
+#[derive(Debug)]
+pub struct Core {
+    pub(crate) config: CoreConfig,
+    rng: ChaCha20Rng,
+    pub(crate) sessions: HashMap<SessionId, Session>,
+    pub(crate) users: HashMap<UserId, User>,
+    pub(crate) rooms: HashMap<RoomId, Room>,
+    pub(crate) invites: HashMap<InviteId, Invite>,
+    next_invite: u64,
+    /// Ordered by time, so the next one is the first.
+    deadlines: BTreeSet<(Instant, Deadline)>,
+    outputs: VecDeque<Output>,
+}
+
+impl Core {
+    /// A core with no sessions.
+    pub fn new(config: CoreConfig) -> Self {
+        Self {
+            rng: ChaCha20Rng::from_seed(config.seed),
+            config,
+            sessions: HashMap::new(),
+            users: HashMap::new(),
+            rooms: HashMap::new(),
+            invites: HashMap::new(),
+            next_invite: 0,
+            deadlines: BTreeSet::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// Feeds one input at time `now`. Deadlines due by `now` fire first.
+    /// Drain [`Core::poll_output`] afterwards.
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
+        self.fire_deadlines(now);
+        match input {
+            Input::Connected { session } => {
+                self.sessions.entry(session).or_default();
+            }
+            Input::Command { session, request, command } => {
+                if self.sessions.contains_key(&session) {
+                    let result = self.run_command(now, session, command);
+                    self.reply(session, request, result);
+                }
+            }
+            Input::Disconnected { session } => self.disconnect(now, session),
+            Input::Timeout => {}
+        }
+    }
+
+    /// The next event to deliver, or `None` once all are out.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When the core next wants [`Input::Timeout`], if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(at, _)| *at)
+    }
+
+    /// Counts of what the core holds.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            sessions: self.sessions.len(),
+            users: self.users.len(),
+            rooms: self.rooms.len(),
+            invites: self.invites.len(),
+            deadlines: self.deadlines.len(),
+        }
+    }
+
+    /// The name a session registered, if any.
+    pub fn user_of(&self, session: SessionId) -> Option<&UserId> {
+        self.sessions.get(&session)?.user.as_ref()
+    }
+
+    fn run_command(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        command: Command,
+    ) -> Result<Reply, CommandError> {
+        match command {
+            Command::Register { user } => self.register(session, user),
+            Command::SetStatus { status } => self.set_status(session, status),
+            Command::Call { to, data } => self.call(now, session, to, data),
+            Command::Accept { invite } => self.accept(session, invite),
+            Command::Reject { invite } => self.reject(session, invite),
+            Command::Cancel { invite } => self.cancel(session, invite),
+            Command::Join { room, create } => self.join(session, room, create),
+            Command::Leave { room } => self.leave(now, session, room),
+            Command::Relay { to, signal } => self.relay(session, to, signal),
+        }
+    }
+
+    fn reply(&mut self, session: SessionId, request: Request, result: Result<Reply, CommandError>) {
+        if result.is_err() || request.reply_on_success {
+            self.emit(session, Event::Reply { tag: request.tag, result });
+        }
+    }
+
+    pub(crate) fn emit(&mut self, to: SessionId, event: Event) {
+        self.outputs.push_back(Output { to, event });
+    }
+
+    /// The registered name of `session`, or the error every user command
+    /// gives before registration.
+    pub(crate) fn registered(&self, session: SessionId) -> Result<UserId, CommandError> {
+        self.user_of(session).cloned().ok_or(CommandError::NotRegistered)
+    }
+
+    /// 16 random bytes as a UUID v4 string: unguessable with the server's
+    /// OS-seeded generator.
+    pub(crate) fn draw_uuid(&mut self) -> String {
+        let mut bytes = [0u8; 16];
+        self.rng.fill_bytes(&mut bytes);
+        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    }
+
+    pub(crate) fn next_invite_id(&mut self) -> InviteId {
+        let id = InviteId(self.next_invite);
+        self.next_invite += 1;
+        id
+    }
+
+    pub(crate) fn set_deadline(&mut self, at: Instant, what: Deadline) {
+        self.deadlines.insert((at, what));
+    }
+
+    pub(crate) fn clear_deadline(&mut self, at: Instant, what: Deadline) {
+        self.deadlines.remove(&(at, what));
+    }
+
+    fn fire_deadlines(&mut self, now: Instant) {
+        while let Some(first) = self.deadlines.first() {
+            if first.0 > now {
+                break;
+            }
+            let (_, what) = self.deadlines.pop_first().expect("checked above");
+            match what {
+                Deadline::Ring(invite) => self.ring_timeout(invite),
+                Deadline::EmptyRoom(room) => self.expire_room(now, room),
+            }
+        }
+    }
+}

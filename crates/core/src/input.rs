@@ -1,0 +1,165 @@
+//! What the core is told: connections coming and going, and commands.
+
+use crate::{InviteId, Payload, RoomId, SessionId, Signal, UserId};
+
+/// One input to [`Core::handle_input`](crate::Core::handle_input). The time
+/// comes beside it, never from a clock.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A connection opened. Commands from a session the core has not been
+    /// told of are ignored (that would be a driver bug, not a client's).
+    Connected {
+        /// The driver's number for the connection.
+        session: SessionId,
+    },
+    /// A decoded client request.
+    Command {
+        /// Who sent it.
+        session: SessionId,
+        /// How to answer it.
+        request: Request,
+        /// What to do.
+        command: Command,
+    },
+    /// A connection closed, for whatever reason. Ends the session's calls
+    /// ([`EndReason::Disconnected`](crate::EndReason::Disconnected)).
+    Disconnected {
+        /// The session that is gone.
+        session: SessionId,
+    },
+    /// The driver woke at [`Core::poll_timeout`](crate::Core::poll_timeout).
+    /// Deadlines are also checked on every other input.
+    Timeout,
+}
+
+/// How a command is answered. Every failure is answered with
+/// [`Event::Reply`](crate::Event::Reply); a success only when asked, because
+/// most dialects say nothing on success (a relay is just delivered).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Opaque to the core and handed back in the reply, so the codec can tell
+    /// which request it answers (a calling `tid`, a chatroulette type).
+    pub tag: u64,
+    /// Whether a successful command is answered too.
+    pub reply_on_success: bool,
+}
+
+impl Request {
+    /// A request answered only if it fails.
+    pub fn quiet(tag: u64) -> Self {
+        Self { tag, reply_on_success: false }
+    }
+
+    /// A request answered whatever the outcome.
+    pub fn answered(tag: u64) -> Self {
+        Self { tag, reply_on_success: true }
+    }
+}
+
+/// A client request, already decoded from its dialect.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Claims a user name for this session (chatroulette `CONNECT`, cloudkibo
+    /// `join global chatroom`, calling's implicit identity). `None` draws an
+    /// unguessable name (a UUID v4). A name held by another session is
+    /// refused ([`CommandError::NameTaken`](crate::CommandError::NameTaken)),
+    /// and a session registers once.
+    Register {
+        /// The wanted name, or `None` for a drawn one.
+        user: Option<UserId>,
+    },
+    /// Sets the user's presence status, an opaque JSON object.
+    SetStatus {
+        /// The new status.
+        status: Payload,
+    },
+    /// Rings `to` in a new 1:1 call: a room of capacity 2 that the caller
+    /// joins, and an invite to `to` that rings every session of `to` until it
+    /// is answered, cancelled, or the ring timeout passes. Refused when either
+    /// side is busy (ringing or in a call).
+    Call {
+        /// The callee.
+        to: UserId,
+        /// Data shown with the ringing call (opaque).
+        data: Payload,
+    },
+    /// Answers a ringing call: the session joins the call's room; the caller
+    /// is told, and the callee's other sessions stop ringing.
+    Accept {
+        /// Which call.
+        invite: InviteRef,
+    },
+    /// Declines a ringing call
+    /// ([`EndReason::Rejected`](crate::EndReason::Rejected)).
+    Reject {
+        /// Which call.
+        invite: InviteRef,
+    },
+    /// The caller withdraws a ringing call
+    /// ([`EndReason::Cancelled`](crate::EndReason::Cancelled)).
+    Cancel {
+        /// Which call.
+        invite: InviteRef,
+    },
+    /// Joins a named room, creating it when `create` gives a capacity.
+    Join {
+        /// The room.
+        room: RoomId,
+        /// `Some(capacity)`: create the room with that many places if it does
+        /// not exist. `None`: the room must exist.
+        create: Option<usize>,
+    },
+    /// Leaves a room. Leaving a 1:1 call is hanging up: it ends the call for
+    /// both parties.
+    Leave {
+        /// Which room.
+        room: RoomRef,
+    },
+    /// Sends a signal (SDP, ICE candidate, custom event) to another party.
+    /// Allowed only between the two parties of a ringing or accepted call
+    /// (trickle ICE may start before the answer), or between members of the
+    /// same room.
+    Relay {
+        /// Who receives it.
+        to: RelayTarget,
+        /// What is sent.
+        signal: Signal,
+    },
+}
+
+/// Names a ringing call, by handle or by the other party.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InviteRef {
+    /// By the core's id.
+    Id(InviteId),
+    /// The call ringing this session's user, from this caller (chatroulette
+    /// `ACCEPT_CALL {from}`).
+    From(UserId),
+    /// The call this session is making to this callee (`CANCEL_CALL {to}`).
+    To(UserId),
+}
+
+/// Names a room, by id or by the other party of a 1:1 call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoomRef {
+    /// By name.
+    Id(RoomId),
+    /// The call (ringing or accepted) between this session and that user.
+    CallWith(UserId),
+}
+
+/// The receiver of a relay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelayTarget {
+    /// The other party of this session's call with that user, ringing or
+    /// accepted.
+    CallPeer(UserId),
+    /// Every session of `user` that is a member of `room`, which the sender
+    /// must be a member of too.
+    RoomMember {
+        /// The shared room.
+        room: RoomId,
+        /// The receiving member.
+        user: UserId,
+    },
+}

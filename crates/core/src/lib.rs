@@ -1,0 +1,60 @@
+//! The sans-IO signaling model of switchboard.
+//!
+//! One model serves every dialect: a 1:1 call is a room of capacity 2 plus an
+//! invite. Calling is inviting into a new room, ringing is the invite
+//! delivered, accepting is joining, rejecting is declining, cancelling
+//! withdraws the invite, hanging up is leaving, and SDP and ICE are relays
+//! between the members. Codecs in `switchboard-dialects` map each dialect's
+//! frames onto [`Command`]s and encode [`Event`]s for the receiving session in
+//! that session's own dialect, so users of different dialects can call each
+//! other.
+//!
+//! The core does no I/O and reads no clock: time is an argument. The driver
+//! feeds [`Core::handle_input`] with the current time, drains
+//! [`Core::poll_output`] until it returns `None`, and sleeps until
+//! [`Core::poll_timeout`], when it feeds [`Input::Timeout`]. A 30-second ring
+//! timeout is tested by passing a later `now` (the str0m model).
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use switchboard_core::*;
+//!
+//! // `now` is whatever clock the driver (or a test) keeps.
+//! fn ring_timeout(now: Instant) {
+//!     let mut core = Core::new(CoreConfig::default());
+//!     let (alice, bob) = (SessionId(1), SessionId(2));
+//!     for (session, name) in [(alice, "alice"), (bob, "bob")] {
+//!         core.handle_input(now, Input::Connected { session });
+//!         let user = Some(UserId::parse(name).unwrap());
+//!         let command = Command::Register { user };
+//!         core.handle_input(now, Input::Command { session, request: Request::quiet(0), command });
+//!     }
+//!     let command = Command::Call { to: UserId::parse("bob").unwrap(), data: Payload::null() };
+//!     core.handle_input(now, Input::Command { session: alice, request: Request::quiet(0), command });
+//!     assert!(matches!(core.poll_output(), Some(Output { to, event: Event::Ringing { .. } }) if to == bob));
+//!
+//!     // Nobody answers: 30 s later both sides are told, and nothing is left.
+//!     core.handle_input(now + Duration::from_secs(30), Input::Timeout);
+//!     let declined = core.poll_output().unwrap().event;
+//!     assert!(matches!(declined, Event::CallDeclined { reason: EndReason::Timeout, .. }));
+//!     let stopped = core.poll_output().unwrap().event;
+//!     assert!(matches!(stopped, Event::RingingStopped { reason: EndReason::Timeout, .. }));
+//!     assert_eq!(core.stats().rooms, 0);
+//! }
+//! ```
+
+mod calls;
+mod core;
+mod ids;
+mod input;
+mod output;
+mod payload;
+mod presence;
+mod relay;
+mod rooms;
+
+pub use crate::core::{Core, CoreConfig, Stats};
+pub use ids::{InviteId, MAX_NAME_BYTES, NameError, RoomId, SessionId, UserId};
+pub use input::{Command, Input, InviteRef, RelayTarget, Request, RoomRef};
+pub use output::{CommandError, EndReason, Event, Output, Reply};
+pub use payload::{Payload, Signal, SignalKind};
