@@ -1,0 +1,133 @@
+//! Core events to chatroulette frames, in the receiving client's form.
+//!
+//! Seed form: object payloads (`{"type":"CALL_ACCEPTED","payload":{"by":"bob"}}`).
+//! Short form: a bare-string payload as the original code sends
+//! (`{"type":"ca","payload":"bob"}`); a reason, which the original never
+//! had, rides beside it at the top level (`{"type":"crj","payload":"bob","reason":"busy"}`)
+//! so that the original client, which reads only `type` and `payload`, still works.
+
+use switchboard_core::{CommandError, EndReason, Event, Reply, SignalKind, UserId};
+
+use super::types::{Form, MessageType};
+use crate::json::ObjectWriter;
+
+/// Encodes `event` for a client that speaks `form`. `request` is the type
+/// (as the client spelled it) of the command a reply answers. `None` when
+/// the event has no chatroulette form: a success that the dialect does not
+/// acknowledge, or a custom event from another dialect.
+pub fn encode(form: Form, event: &Event, request: Option<&str>) -> Option<String> {
+    let frame = Frame { form };
+    Some(match event {
+        Event::Reply { result: Ok(Reply::Registered { user, drawn }), .. } => match form {
+            Form::Seed => frame.object(MessageType::Connected, "as", user.as_str(), None),
+            Form::Short if *drawn => frame.bare(MessageType::Connected, user.as_str(), None),
+            Form::Short => frame.empty(MessageType::Connected),
+        },
+        Event::Reply { result: Ok(_), .. } => return None,
+        Event::Reply { result: Err(error), .. } => return Some(reply_error(frame, error, request)),
+        Event::Ringing { from, .. } => frame.named(MessageType::CallRequested, "from", from, None),
+        Event::CallAccepted { by, .. } => frame.named(MessageType::CallAccepted, "by", by, None),
+        Event::CallDeclined { by, reason, .. } => {
+            let reason = (*reason != EndReason::Rejected).then_some(*reason);
+            frame.named(MessageType::CallRejected, "by", by, reason)
+        }
+        Event::RingingStopped { from, reason, .. } => {
+            let reason = (*reason != EndReason::Cancelled).then_some(*reason);
+            frame.named(MessageType::CallCancelled, "by", from, reason)
+        }
+        Event::CallEnded { by, reason, .. } => frame.named(MessageType::CallEnded, "by", by, Some(*reason)),
+        Event::Relayed { from, signal } => {
+            let (ty, key) = match signal.kind {
+                SignalKind::Offer => (MessageType::CallerDescriptorReceived, "sdp"),
+                SignalKind::Answer => (MessageType::RecipientDescriptorReceived, "sdp"),
+                SignalKind::IceCandidate => (MessageType::IceCandidateReceived, "candidate"),
+                SignalKind::Custom(_) => return None,
+            };
+            let payload = ObjectWriter::with_capacity(signal.payload.len() + from.as_str().len() + 32)
+                .string("from", from.as_str())
+                .raw(key, signal.payload.as_str())
+                .finish();
+            frame.with_payload(ty, &payload)
+        }
+        // Named rooms are not part of this dialect.
+        Event::PeerJoined { .. } | Event::PeerLeft { .. } => return None,
+    })
+}
+
+/// The `ERROR` frame: `{"type":"ERROR","payload":{"message":…,"request":…}}`,
+/// the same in both forms.
+pub fn error_frame(message: &str, request: Option<&str>) -> String {
+    let mut payload = ObjectWriter::new().string("message", message);
+    if let Some(request) = request {
+        payload = payload.string("request", request);
+    }
+    ObjectWriter::new().string("type", MessageType::Error.long()).raw("payload", &payload.finish()).finish()
+}
+
+fn reply_error(frame: Frame, error: &CommandError, request: Option<&str>) -> String {
+    match error {
+        // The original sends these two with no payload at all.
+        CommandError::NameTaken(user) => frame.seed_only(MessageType::UsernameTaken, "as", user),
+        CommandError::UnknownUser(user) => frame.seed_only(MessageType::UnknownRecipient, "to", user),
+        CommandError::Busy(user) => frame.named(MessageType::CallRejected, "by", user, Some(EndReason::Busy)),
+        CommandError::NotRegistered => error_frame("send CONNECT first", request),
+        CommandError::AlreadyRegistered(user) => {
+            error_frame(&format!("this connection is already connected as {user}"), request)
+        }
+        other => error_frame(&other.to_string(), request),
+    }
+}
+
+/// Writes frames in one form.
+#[derive(Clone, Copy)]
+struct Frame {
+    form: Form,
+}
+
+impl Frame {
+    fn start(self, ty: MessageType) -> ObjectWriter {
+        ObjectWriter::new().string("type", ty.name(self.form))
+    }
+
+    fn empty(self, ty: MessageType) -> String {
+        self.start(ty).finish()
+    }
+
+    fn with_payload(self, ty: MessageType, payload: &str) -> String {
+        self.start(ty).raw("payload", payload).finish()
+    }
+
+    /// Seed: `{"type":T,"payload":{key:value[,"reason":R]}}`.
+    fn object(self, ty: MessageType, key: &str, value: &str, reason: Option<EndReason>) -> String {
+        let mut payload = ObjectWriter::new().string(key, value);
+        if let Some(reason) = reason {
+            payload = payload.string("reason", reason.as_str());
+        }
+        self.with_payload(ty, &payload.finish())
+    }
+
+    /// Short: `{"type":t,"payload":value[,"reason":R]}`.
+    fn bare(self, ty: MessageType, value: &str, reason: Option<EndReason>) -> String {
+        let mut frame = self.start(ty).string("payload", value);
+        if let Some(reason) = reason {
+            frame = frame.string("reason", reason.as_str());
+        }
+        frame.finish()
+    }
+
+    /// Seed: `{"type":T,"payload":{key:value}}`; short: `{"type":t}`.
+    fn seed_only(self, ty: MessageType, key: &str, user: &UserId) -> String {
+        match self.form {
+            Form::Seed => self.object(ty, key, user.as_str(), None),
+            Form::Short => self.empty(ty),
+        }
+    }
+
+    /// A frame naming one user, in the client's form.
+    fn named(self, ty: MessageType, key: &str, user: &UserId, reason: Option<EndReason>) -> String {
+        match self.form {
+            Form::Seed => self.object(ty, key, user.as_str(), reason),
+            Form::Short => self.bare(ty, user.as_str(), reason),
+        }
+    }
+}
