@@ -1,1 +1,24 @@
-//! placeholder
+//! The switchboard signaling server.
+//!
+//! ```text
+//! clients ──► transport (axum WebSocket) ──► dialect codec ──► driver ──► core (sans-IO)
+//!         ◄──                            ◄── dialect codec ◄── session queue ◄──
+//! ```
+//!
+//! [`Application`] binds the listeners and serves; one driver task owns the
+//! [`switchboard_core::Core`] and feeds it inputs with the [`Clock`]'s time;
+//! every connection runs the same loop (`ws.rs`) with its dialect's codec.
+
+mod app;
+mod clock;
+mod config;
+mod dialects;
+mod driver;
+mod telemetry;
+mod ws;
+
+pub use app::Application;
+pub use clock::{Clock, ManualClock};
+pub use config::{Config, LogFormat};
+pub use driver::{DriverGone, DriverHandle};
+pub use telemetry::init_tracing;

@@ -1,0 +1,135 @@
+//! Startup as a library: build (bind every listener), then run until a
+//! shutdown future completes. Tests bind port 0 and talk to the real server
+//! over real sockets.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use switchboard_core::CoreConfig;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::dialects;
+use crate::driver::{self, DriverHandle};
+use crate::ws::{ConnectionContext, Limits};
+
+/// How long shutdown waits for open connections to say goodbye.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    context: ConnectionContext,
+}
+
+impl AppState {
+    pub(crate) fn connection_context(&self) -> ConnectionContext {
+        self.context.clone()
+    }
+}
+
+/// A built server: listeners bound, driver running, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    chatroulette_listener: Option<TcpListener>,
+    state: AppState,
+    driver: DriverHandle,
+    stopping: watch::Sender<bool>,
+    all_closed: mpsc::Receiver<()>,
+}
+
+impl Application {
+    /// Binds every listener in `config` and starts the driver.
+    ///
+    /// # Errors
+    /// When a listener cannot be bound or the OS gives no random seed.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let chatroulette_listener = match config.chatroulette_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
+            None => None,
+        };
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("no random seed: {error}"))?;
+        let core = CoreConfig { ring_timeout: config.ring_timeout, empty_room_ttl: config.empty_room_ttl, seed };
+        let (driver, _task) = driver::spawn(core, clock.clone(), config.session_queue);
+        let (stopping, shutdown) = watch::channel(false);
+        let (alive, all_closed) = mpsc::channel(1);
+        let context =
+            ConnectionContext { driver: driver.clone(), clock, limits: Limits::from_config(&config), shutdown, alive };
+        Ok(Self { listener, chatroulette_listener, state: AppState { context }, driver, stopping, all_closed })
+    }
+
+    /// The main listener's address (useful when the port was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The drop-in chatroulette listener's address, if one was asked for.
+    pub fn chatroulette_addr(&self) -> Option<SocketAddr> {
+        self.chatroulette_listener.as_ref().map(|l| l.local_addr().expect("bound"))
+    }
+
+    /// A handle on the driver, for metrics and tests.
+    pub fn driver(&self) -> DriverHandle {
+        self.driver.clone()
+    }
+
+    /// Serves until `shutdown` completes, then closes every WebSocket with
+    /// 1001 (going away) and waits, up to 10 s, for the connections to end.
+    ///
+    /// # Errors
+    /// When a listener fails.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Self { listener, chatroulette_listener, state, driver, stopping, mut all_closed } = self;
+        let stop_signal = || {
+            let mut stopped = stopping.subscribe();
+            async move {
+                let _ = stopped.wait_for(|stopping| *stopping).await;
+            }
+        };
+
+        let main = axum::serve(listener, routes(state.clone())).with_graceful_shutdown(stop_signal());
+        let mut servers = vec![tokio::spawn(main.into_future())];
+        if let Some(listener) = chatroulette_listener {
+            let dropin = axum::serve(listener, chatroulette_dropin(state.clone())).with_graceful_shutdown(stop_signal());
+            servers.push(tokio::spawn(dropin.into_future()));
+        }
+        tracing::info!("serving");
+
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stopping.send(true);
+        // Our own handles must go too, or the driver and the wait below
+        // would never see the last one dropped.
+        drop((state, driver));
+        if tokio::time::timeout(SHUTDOWN_GRACE, all_closed.recv()).await.is_err() {
+            tracing::warn!("connections still open after the grace period");
+        }
+        for server in servers {
+            server.await.context("server task")?.context("serving")?;
+        }
+        Ok(())
+    }
+}
+
+/// The main listener's routes.
+fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/ws/chatroulette", get(dialects::chatroulette))
+        .with_state(state)
+}
+
+/// The drop-in listener: a chatroulette WebSocket on any path, as the
+/// original server accepted.
+fn chatroulette_dropin(state: AppState) -> Router {
+    Router::new().fallback(dialects::chatroulette).with_state(state)
+}

@@ -1,0 +1,91 @@
+//! `switchboard serve` options: every one has a flag, an environment
+//! variable and a default, and `--help` explains each.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// How log lines are written to standard error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The server's settings.
+#[derive(Clone, Debug, Args)]
+pub struct Config {
+    /// Address of the main HTTP listener: health check, browser pages and
+    /// every dialect's WebSocket endpoint (`/ws/chatroulette`, ...).
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Also listen here for chatroulette clients made for the original
+    /// server, which upgraded WebSockets on any path (it used port 8888).
+    #[arg(long, env = "SWITCHBOARD_CHATROULETTE_LISTEN", value_name = "ADDR")]
+    pub chatroulette_listen: Option<SocketAddr>,
+
+    /// How long a call rings before it ends unanswered ("30s", "1m").
+    #[arg(long, env = "SWITCHBOARD_RING_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub ring_timeout: Duration,
+
+    /// How long an empty room is kept before it is deleted.
+    #[arg(long, env = "SWITCHBOARD_EMPTY_ROOM_TTL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub empty_room_ttl: Duration,
+
+    /// Largest WebSocket message a client may send, in bytes; a larger one
+    /// closes the connection with code 1009 (message too big).
+    #[arg(long, env = "SWITCHBOARD_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Events that may wait for one slow client before it is disconnected
+    /// (close code 1008), so a client that stops reading cannot grow the
+    /// server's memory.
+    #[arg(long, env = "SWITCHBOARD_SESSION_QUEUE", default_value_t = 256)]
+    pub session_queue: usize,
+
+    /// A WebSocket ping is sent after this much silence from a client, and
+    /// again every half of it while the silence lasts.
+    #[arg(long, env = "SWITCHBOARD_WS_PING_AFTER", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub ws_ping_after: Duration,
+
+    /// A client silent this long (no message, no pong) is disconnected.
+    #[arg(long, env = "SWITCHBOARD_WS_IDLE_TIMEOUT", default_value = "55s", value_parser = humantime::parse_duration)]
+    pub ws_idle_timeout: Duration,
+
+    /// A write to a client that takes longer than this drops the client.
+    #[arg(long, env = "SWITCHBOARD_WS_WRITE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub ws_write_timeout: Duration,
+
+    /// Log line format.
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Which log lines to keep, in `tracing` filter syntax ("info",
+    /// "switchboard_server=debug").
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+}
+
+impl Default for Config {
+    /// The defaults `--help` shows, listening on an ephemeral loopback port.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            chatroulette_listen: None,
+            ring_timeout: Duration::from_secs(30),
+            empty_room_ttl: Duration::from_secs(600),
+            max_frame_bytes: 64 * 1024,
+            session_queue: 256,
+            ws_ping_after: Duration::from_secs(30),
+            ws_idle_timeout: Duration::from_secs(55),
+            ws_write_timeout: Duration::from_secs(10),
+            log_format: LogFormat::Text,
+            log_filter: "info".into(),
+        }
+    }
+}

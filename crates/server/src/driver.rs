@@ -1,0 +1,147 @@
+//! The driver: the one task that owns the core. Connections send it inputs
+//! over one bounded channel and receive their events on their own bounded
+//! queue. It sleeps until the core's next deadline.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use switchboard_core::{Command, Core, CoreConfig, Event, Input, Request, SessionId, Stats};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::Clock;
+
+/// Inputs waiting for the driver. Bounded so that a flood of requests slows
+/// the readers (back-pressure on their sockets) instead of growing memory.
+const INBOX_CAPACITY: usize = 4096;
+
+enum ToDriver {
+    Open { session: SessionId, outbox: mpsc::Sender<Event> },
+    Input(Input),
+    Stats(oneshot::Sender<Stats>),
+}
+
+/// A connection's way into the driver. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct DriverHandle {
+    inbox: mpsc::Sender<ToDriver>,
+    /// Session numbers are handed out here, so opening needs no round trip.
+    next_session: Arc<AtomicU64>,
+    session_queue: usize,
+}
+
+/// The driver stopped (the server is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the signaling core has stopped")]
+pub struct DriverGone;
+
+impl std::fmt::Debug for ToDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ToDriver::Open { session, .. } => write!(f, "Open({session})"),
+            ToDriver::Input(input) => write!(f, "Input({input:?})"),
+            ToDriver::Stats(_) => write!(f, "Stats"),
+        }
+    }
+}
+
+impl DriverHandle {
+    /// Opens a session. Its events arrive on the returned queue, which holds
+    /// at most `session_queue` events: if it fills, the driver drops the
+    /// session (the queue closes) rather than buffer for a client that does
+    /// not read.
+    pub async fn open(&self) -> Result<(SessionId, mpsc::Receiver<Event>), DriverGone> {
+        let session = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
+        let (outbox, events) = mpsc::channel(self.session_queue);
+        self.inbox.send(ToDriver::Open { session, outbox }).await.map_err(|_| DriverGone)?;
+        Ok((session, events))
+    }
+
+    /// Hands a decoded command to the core.
+    pub async fn command(&self, session: SessionId, request: Request, command: Command) -> Result<(), DriverGone> {
+        self.send(Input::Command { session, request, command }).await
+    }
+
+    /// Tells the core a session is gone.
+    pub async fn close(&self, session: SessionId) {
+        let _ = self.send(Input::Disconnected { session }).await;
+    }
+
+    /// What the core holds now.
+    pub async fn stats(&self) -> Result<Stats, DriverGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(ToDriver::Stats(reply)).await.map_err(|_| DriverGone)?;
+        answer.await.map_err(|_| DriverGone)
+    }
+
+    async fn send(&self, input: Input) -> Result<(), DriverGone> {
+        self.inbox.send(ToDriver::Input(input)).await.map_err(|_| DriverGone)
+    }
+}
+
+/// Starts the driver task. It runs until every handle is dropped.
+pub fn spawn(config: CoreConfig, clock: Clock, session_queue: usize) -> (DriverHandle, tokio::task::JoinHandle<()>) {
+    let (inbox, receiver) = mpsc::channel(INBOX_CAPACITY);
+    let handle = DriverHandle { inbox, next_session: Arc::new(AtomicU64::new(1)), session_queue };
+    let driver = Driver { core: Core::new(config), clock, outboxes: HashMap::new() };
+    (handle, tokio::spawn(driver.run(receiver)))
+}
+
+struct Driver {
+    core: Core,
+    clock: Clock,
+    /// Each open session's event queue: the driver is the only writer.
+    outboxes: HashMap<SessionId, mpsc::Sender<Event>>,
+}
+
+impl Driver {
+    async fn run(mut self, mut inbox: mpsc::Receiver<ToDriver>) {
+        loop {
+            let wake_at = self.core.poll_timeout();
+            tokio::select! {
+                message = inbox.recv() => match message {
+                    Some(message) => self.handle(message),
+                    None => break,
+                },
+                () = self.clock.sleep_until(wake_at) => self.input(Input::Timeout),
+            }
+        }
+        tracing::debug!("driver stopped");
+    }
+
+    fn handle(&mut self, message: ToDriver) {
+        match message {
+            ToDriver::Open { session, outbox } => {
+                self.outboxes.insert(session, outbox);
+                self.input(Input::Connected { session });
+            }
+            ToDriver::Input(input) => {
+                if let Input::Disconnected { session } = input {
+                    self.outboxes.remove(&session);
+                }
+                self.input(input);
+            }
+            ToDriver::Stats(reply) => {
+                let _ = reply.send(self.core.stats());
+            }
+        }
+    }
+
+    /// Feeds the core and delivers everything it says. A session whose queue
+    /// is full or closed is disconnected, which may produce more output.
+    fn input(&mut self, input: Input) {
+        self.core.handle_input(self.clock.now(), input);
+        while let Some(output) = self.core.poll_output() {
+            let Some(outbox) = self.outboxes.get(&output.to) else { continue };
+            if let Err(error) = outbox.try_send(output.event) {
+                let session = output.to;
+                if matches!(error, mpsc::error::TrySendError::Full(_)) {
+                    tracing::warn!(%session, "dropping a client that does not read its events");
+                }
+                // Dropping the queue's sender tells the connection to close.
+                self.outboxes.remove(&session);
+                self.core.handle_input(self.clock.now(), Input::Disconnected { session });
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! A real server on an ephemeral loopback port with a manual clock, and a
+//! WebSocket client over a real socket.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use switchboard_server::{Application, Clock, Config, DriverHandle, ManualClock};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for something that should come at once before it
+/// fails (a bound on a hang, never a way to wait for time to pass).
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dropin: Option<SocketAddr>,
+    pub clock: ManualClock,
+    pub driver: DriverHandle,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(Config::default()).await
+    }
+
+    pub async fn start_with(config: Config) -> Self {
+        let clock = ManualClock::new();
+        let app = Application::build(config, Clock::Manual(clock.clone())).await.expect("server builds");
+        let (addr, dropin, driver) = (app.local_addr(), app.chatroulette_addr(), app.driver());
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Self { addr, dropin, clock, driver, stop, task }
+    }
+
+    /// A client on `/ws/chatroulette`.
+    pub async fn chatroulette(&self) -> Client {
+        Client::connect(&format!("ws://{}/ws/chatroulette", self.addr)).await
+    }
+
+    /// A client that has sent `CONNECT` as `name` in the seed form.
+    pub async fn online(&self, name: &str) -> Client {
+        let mut client = self.chatroulette().await;
+        client.send(serde_json::json!({"type": "CONNECT", "payload": {"as": name}})).await;
+        assert_eq!(client.recv().await["type"], "CONNECTED");
+        client
+    }
+
+    /// A client that has sent `CONNECT` as `name` in the short form.
+    pub async fn online_short(&self, name: &str) -> Client {
+        let mut client = self.chatroulette().await;
+        client.send(serde_json::json!({"type": "c", "payload": name})).await;
+        assert_eq!(client.recv().await, serde_json::json!({"type": "cd"}));
+        client
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(PATIENCE, self.task).await.expect("server stops").unwrap().unwrap();
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        Self { ws }
+    }
+
+    pub async fn send(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.expect("send");
+    }
+
+    pub async fn send_message(&mut self, message: Message) {
+        self.ws.send(message).await.expect("send");
+    }
+
+    /// The next frame, whatever it is (pings included).
+    pub async fn next_message(&mut self) -> Option<Message> {
+        match tokio::time::timeout(PATIENCE, self.ws.next()).await {
+            Ok(Some(Ok(message))) => Some(message),
+            Ok(Some(Err(_)) | None) => None,
+            Err(_) => panic!("nothing arrived within {PATIENCE:?}"),
+        }
+    }
+
+    /// The next text frame as JSON; pings and pongs are skipped.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            match self.next_message().await {
+                Some(Message::Text(text)) => return serde_json::from_str(&text).expect("JSON from the server"),
+                Some(Message::Ping(_) | Message::Pong(_)) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Waits for the server's close frame.
+    pub async fn recv_close(&mut self) -> Option<CloseFrame> {
+        loop {
+            match self.next_message().await {
+                Some(Message::Close(frame)) => return frame,
+                Some(Message::Text(_) | Message::Ping(_) | Message::Pong(_)) => continue,
+                Some(other) => panic!("expected a close frame, got {other:?}"),
+                None => return None,
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        // Read until the server's side of the close arrives.
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(PATIENCE, self.ws.next()).await {}
+    }
+}
