@@ -5,10 +5,7 @@
 use std::time::Instant;
 
 use crate::core::{Deadline, Invite, Room, RoomKind};
-use crate::{
-    CommandError, Core, EndReason, Event, InviteId, InviteRef, Payload, Reply, RoomId, SessionId,
-    UserId,
-};
+use crate::{CommandError, Core, EndReason, Event, InviteId, InviteRef, Payload, Reply, RoomId, SessionId, UserId};
 
 impl Core {
     pub(crate) fn call(
@@ -37,13 +34,7 @@ impl Core {
         let rings_until = now + self.config.ring_timeout;
         self.rooms.insert(
             room.clone(),
-            Room {
-                kind: RoomKind::Call,
-                capacity: 2,
-                members: vec![session],
-                ringing: Some(invite),
-                expires: None,
-            },
+            Room { kind: RoomKind::Call, capacity: 2, members: vec![session], ringing: Some(invite), expires: None },
         );
         self.invites.insert(
             invite,
@@ -109,11 +100,12 @@ impl Core {
 
     pub(crate) fn ring_timeout(&mut self, invite: InviteId) {
         let Some(call) = self.take_invite(invite) else { return };
-        self.emit(
-            call.from_session,
-            Event::CallDeclined { invite, by: call.to.clone(), reason: EndReason::Timeout },
+        self.emit(call.from_session, Event::CallDeclined { invite, by: call.to.clone(), reason: EndReason::Timeout });
+        self.emit_to_user(
+            &call.to,
+            None,
+            Event::RingingStopped { invite, from: call.from, reason: EndReason::Timeout },
         );
-        self.emit_to_user(&call.to, None, Event::RingingStopped { invite, from: call.from, reason: EndReason::Timeout });
         self.dissolve(&call.room);
     }
 
@@ -180,9 +172,10 @@ impl Core {
         let user = self.registered(session)?;
         let found = match which {
             InviteRef::Id(id) => self.invites.get(id).filter(|call| call.to == user).map(|_| *id),
-            InviteRef::From(caller) => self.users.get(&user).and_then(|state| {
-                state.incoming.iter().copied().find(|id| self.invites[id].from == *caller)
-            }),
+            InviteRef::From(caller) => self
+                .users
+                .get(&user)
+                .and_then(|state| state.incoming.iter().copied().find(|id| self.invites[id].from == *caller)),
             InviteRef::To(_) => None,
         };
         found.ok_or(CommandError::NoSuchInvite)
@@ -206,11 +199,7 @@ impl Core {
         let state = self.sessions.get(&session)?;
         state.rooms.iter().find_map(|room_id| {
             let room = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Call)?;
-            let other = room
-                .members
-                .iter()
-                .copied()
-                .find(|&s| s != session && self.user_of(s) == Some(peer))?;
+            let other = room.members.iter().copied().find(|&s| s != session && self.user_of(s) == Some(peer))?;
             Some((room_id.clone(), other))
         })
     }

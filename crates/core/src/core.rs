@@ -8,8 +8,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::{
-    Command, CommandError, Event, Input, InviteId, Output, Payload, Reply, Request, RoomId,
-    SessionId, UserId,
+    Command, CommandError, Event, Input, InviteId, Output, Payload, Reply, Request, RoomId, SessionId, UserId,
 };
 
 /// Settings of the model. All durations are wall-clock spans the driver
@@ -31,11 +30,7 @@ pub struct CoreConfig {
 
 impl Default for CoreConfig {
     fn default() -> Self {
-        Self {
-            ring_timeout: Duration::from_secs(30),
-            empty_room_ttl: Duration::from_secs(600),
-            seed: [0; 32],
-        }
+        Self { ring_timeout: Duration::from_secs(30), empty_room_ttl: Duration::from_secs(600), seed: [0; 32] }
     }
 }
 
@@ -190,12 +185,7 @@ impl Core {
         self.sessions.get(&session)?.user.as_ref()
     }
 
-    fn run_command(
-        &mut self,
-        now: Instant,
-        session: SessionId,
-        command: Command,
-    ) -> Result<Reply, CommandError> {
+    fn run_command(&mut self, now: Instant, session: SessionId, command: Command) -> Result<Reply, CommandError> {
         match command {
             Command::Register { user } => self.register(session, user),
             Command::SetStatus { status } => self.set_status(session, status),

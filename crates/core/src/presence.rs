@@ -7,11 +7,7 @@ use crate::core::{RoomKind, User};
 use crate::{CommandError, Core, EndReason, Event, Payload, Reply, SessionId, UserId};
 
 impl Core {
-    pub(crate) fn register(
-        &mut self,
-        session: SessionId,
-        wanted: Option<UserId>,
-    ) -> Result<Reply, CommandError> {
+    pub(crate) fn register(&mut self, session: SessionId, wanted: Option<UserId>) -> Result<Reply, CommandError> {
         if let Some(user) = self.user_of(session) {
             return Err(CommandError::AlreadyRegistered(user.clone()));
         }
@@ -39,11 +35,7 @@ impl Core {
         }
     }
 
-    pub(crate) fn set_status(
-        &mut self,
-        session: SessionId,
-        status: Payload,
-    ) -> Result<Reply, CommandError> {
+    pub(crate) fn set_status(&mut self, session: SessionId, status: Payload) -> Result<Reply, CommandError> {
         let user = self.registered(session)?;
         if let Some(state) = self.users.get_mut(&user) {
             state.status = Some(status);
@@ -59,17 +51,14 @@ impl Core {
     /// Whether a user is ringing or in a 1:1 call on any of its sessions.
     pub(crate) fn is_busy(&self, user: &UserId) -> bool {
         let Some(state) = self.users.get(user) else { return false };
-        !state.incoming.is_empty()
-            || state.sessions.iter().any(|&session| self.session_in_call(session))
+        !state.incoming.is_empty() || state.sessions.iter().any(|&session| self.session_in_call(session))
     }
 
     /// Whether a session is making a call or is in one.
     pub(crate) fn session_in_call(&self, session: SessionId) -> bool {
         let Some(state) = self.sessions.get(&session) else { return false };
         !state.outgoing.is_empty()
-            || state.rooms.iter().any(|room| {
-                self.rooms.get(room).is_some_and(|room| room.kind == RoomKind::Call)
-            })
+            || state.rooms.iter().any(|room| self.rooms.get(room).is_some_and(|room| room.kind == RoomKind::Call))
     }
 
     /// Ends everything the session took part in, then forgets it: its

@@ -6,12 +6,7 @@
 use crate::{CommandError, Core, Event, RelayTarget, Reply, SessionId, Signal};
 
 impl Core {
-    pub(crate) fn relay(
-        &mut self,
-        session: SessionId,
-        to: RelayTarget,
-        signal: Signal,
-    ) -> Result<Reply, CommandError> {
+    pub(crate) fn relay(&mut self, session: SessionId, to: RelayTarget, signal: Signal) -> Result<Reply, CommandError> {
         let from = self.registered(session)?;
         match to {
             RelayTarget::CallPeer(peer) => {
@@ -33,10 +28,8 @@ impl Core {
                     Some(state) if state.members.contains(&session) => state.members.clone(),
                     _ => return Err(CommandError::NotInRoom(room)),
                 };
-                let targets: Vec<SessionId> = members
-                    .into_iter()
-                    .filter(|&s| s != session && self.user_of(s) == Some(&user))
-                    .collect();
+                let targets: Vec<SessionId> =
+                    members.into_iter().filter(|&s| s != session && self.user_of(s) == Some(&user)).collect();
                 if targets.is_empty() {
                     return Err(CommandError::PeerNotInRoom { room, user });
                 }

@@ -50,12 +50,7 @@ impl Core {
         Ok(Reply::Joined { room: room_id, peers })
     }
 
-    pub(crate) fn leave(
-        &mut self,
-        now: Instant,
-        session: SessionId,
-        which: RoomRef,
-    ) -> Result<Reply, CommandError> {
+    pub(crate) fn leave(&mut self, now: Instant, session: SessionId, which: RoomRef) -> Result<Reply, CommandError> {
         let me = self.registered(session)?;
         match which {
             RoomRef::Id(room) => {
@@ -72,8 +67,7 @@ impl Core {
                         self.withdraw(invite, EndReason::Cancelled);
                     } else {
                         let from = self.invites[&invite].from.clone();
-                        let stopped =
-                            Event::RingingStopped { invite, from, reason: EndReason::AnsweredElsewhere };
+                        let stopped = Event::RingingStopped { invite, from, reason: EndReason::AnsweredElsewhere };
                         self.emit_to_user(&me, Some(session), stopped);
                         self.decline(invite, &me, EndReason::Rejected);
                     }

@@ -12,7 +12,10 @@ fn registering_claims_a_unique_name_once() {
     let mut w = World::new();
     let alice = w.connect();
     let out = w.ask(alice, Command::Register { user: Some(user("alice")) });
-    assert_eq!(out[0].event, Event::Reply { tag: 9, result: Ok(Reply::Registered { user: user("alice"), drawn: false }) });
+    assert_eq!(
+        out[0].event,
+        Event::Reply { tag: 9, result: Ok(Reply::Registered { user: user("alice"), drawn: false }) }
+    );
 
     let other = w.connect();
     let out = w.send(other, Command::Register { user: Some(user("alice")) });
@@ -72,10 +75,16 @@ fn a_call_rings_and_is_accepted() {
     assert_eq!(ring.to, bob);
     let Event::Ringing { invite, room, from, data } = &ring.event else { panic!("{ring:?}") };
     assert_eq!((from, data.as_str()), (&user("alice"), r#"{"video":true}"#));
-    assert_eq!(reply.event, Event::Reply { tag: 9, result: Ok(Reply::Calling { invite: *invite, room: room.clone() }) });
+    assert_eq!(
+        reply.event,
+        Event::Reply { tag: 9, result: Ok(Reply::Calling { invite: *invite, room: room.clone() }) }
+    );
 
     let out = w.send(bob, Command::Accept { invite: InviteRef::Id(*invite) });
-    assert_eq!(out, vec![Output { to: alice, event: Event::CallAccepted { invite: *invite, room: room.clone(), by: user("bob") } }]);
+    assert_eq!(
+        out,
+        vec![Output { to: alice, event: Event::CallAccepted { invite: *invite, room: room.clone(), by: user("bob") } }]
+    );
     assert_eq!(w.core.stats().rooms, 1);
     assert_eq!(w.core.poll_timeout(), None, "an answered call has no ring deadline");
 }
@@ -121,7 +130,10 @@ fn rejecting_tells_the_caller_and_frees_both() {
     let bob = w.online("bob");
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     let out = w.send(bob, Command::Reject { invite: InviteRef::From(user("alice")) });
-    assert!(matches!(&out[..], [Output { to, event: Event::CallDeclined { by, reason: EndReason::Rejected, .. } }] if *to == alice && *by == user("bob")), "{out:?}");
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::CallDeclined { by, reason: EndReason::Rejected, .. } }] if *to == alice && *by == user("bob")),
+        "{out:?}"
+    );
     w.assert_clean(2, 2);
     // Both can call again.
     let out = w.send(bob, Command::Call { to: user("alice"), data: Payload::null() });
@@ -135,7 +147,10 @@ fn cancelling_stops_the_ringing() {
     let bob = w.online("bob");
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     let out = w.send(alice, Command::Cancel { invite: InviteRef::To(user("bob")) });
-    assert!(matches!(&out[..], [Output { to, event: Event::RingingStopped { from, reason: EndReason::Cancelled, .. } }] if *to == bob && *from == user("alice")), "{out:?}");
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::RingingStopped { from, reason: EndReason::Cancelled, .. } }] if *to == bob && *from == user("alice")),
+        "{out:?}"
+    );
     w.assert_clean(2, 2);
 }
 
@@ -147,11 +162,26 @@ fn only_the_right_party_can_answer_or_cancel() {
     let carol = w.online("carol");
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     // The caller cannot accept its own call, the callee cannot cancel it, a stranger can do neither.
-    assert_eq!(error_of(&w.send(alice, Command::Accept { invite: InviteRef::From(user("alice")) })), CommandError::NoSuchInvite);
-    assert_eq!(error_of(&w.send(bob, Command::Cancel { invite: InviteRef::To(user("bob")) })), CommandError::NoSuchInvite);
-    assert_eq!(error_of(&w.send(carol, Command::Accept { invite: InviteRef::From(user("alice")) })), CommandError::NoSuchInvite);
-    assert_eq!(error_of(&w.send(carol, Command::Accept { invite: InviteRef::Id(InviteId(0)) })), CommandError::NoSuchInvite);
-    assert_eq!(error_of(&w.send(carol, Command::Reject { invite: InviteRef::To(user("alice")) })), CommandError::NoSuchInvite);
+    assert_eq!(
+        error_of(&w.send(alice, Command::Accept { invite: InviteRef::From(user("alice")) })),
+        CommandError::NoSuchInvite
+    );
+    assert_eq!(
+        error_of(&w.send(bob, Command::Cancel { invite: InviteRef::To(user("bob")) })),
+        CommandError::NoSuchInvite
+    );
+    assert_eq!(
+        error_of(&w.send(carol, Command::Accept { invite: InviteRef::From(user("alice")) })),
+        CommandError::NoSuchInvite
+    );
+    assert_eq!(
+        error_of(&w.send(carol, Command::Accept { invite: InviteRef::Id(InviteId(0)) })),
+        CommandError::NoSuchInvite
+    );
+    assert_eq!(
+        error_of(&w.send(carol, Command::Reject { invite: InviteRef::To(user("alice")) })),
+        CommandError::NoSuchInvite
+    );
     assert_eq!(w.core.stats().invites, 1, "the call still rings");
 }
 
@@ -166,8 +196,12 @@ fn the_ring_timeout_fires_by_passing_time_in() {
     assert!(w.advance(Duration::from_millis(29_999)).is_empty(), "not yet");
     let out = w.advance(Duration::from_millis(1));
     assert_eq!(out.len(), 2, "{out:?}");
-    assert!(matches!(&out[0], Output { to, event: Event::CallDeclined { by, reason: EndReason::Timeout, .. } } if *to == alice && *by == user("bob")));
-    assert!(matches!(&out[1], Output { to, event: Event::RingingStopped { from, reason: EndReason::Timeout, .. } } if *to == bob && *from == user("alice")));
+    assert!(
+        matches!(&out[0], Output { to, event: Event::CallDeclined { by, reason: EndReason::Timeout, .. } } if *to == alice && *by == user("bob"))
+    );
+    assert!(
+        matches!(&out[1], Output { to, event: Event::RingingStopped { from, reason: EndReason::Timeout, .. } } if *to == bob && *from == user("alice"))
+    );
     w.assert_clean(2, 2);
 }
 
@@ -199,7 +233,10 @@ fn hanging_up_ends_the_call_for_both() {
     let mut w = World::new();
     let (alice, bob) = w.accepted_call();
     let out = w.send(bob, Command::Leave { room: RoomRef::CallWith(user("alice")) });
-    assert!(matches!(&out[..], [Output { to, event: Event::CallEnded { by, reason: EndReason::Hangup, .. } }] if *to == alice && *by == user("bob")), "{out:?}");
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::CallEnded { by, reason: EndReason::Hangup, .. } }] if *to == alice && *by == user("bob")),
+        "{out:?}"
+    );
     w.assert_clean(2, 2);
     let out = w.send(alice, Command::Leave { room: RoomRef::CallWith(user("bob")) });
     assert_eq!(error_of(&out), CommandError::NoCallWith(user("bob")));
@@ -212,11 +249,15 @@ fn hanging_up_a_ringing_call_cancels_or_rejects_it() {
     let bob = w.online("bob");
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     let out = w.send(alice, Command::Leave { room: RoomRef::CallWith(user("bob")) });
-    assert!(matches!(&out[..], [Output { to, event: Event::RingingStopped { reason: EndReason::Cancelled, .. } }] if *to == bob));
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::RingingStopped { reason: EndReason::Cancelled, .. } }] if *to == bob)
+    );
 
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     let out = w.send(bob, Command::Leave { room: RoomRef::CallWith(user("alice")) });
-    assert!(matches!(&out[..], [Output { to, event: Event::CallDeclined { reason: EndReason::Rejected, .. } }] if *to == alice));
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::CallDeclined { reason: EndReason::Rejected, .. } }] if *to == alice)
+    );
     w.assert_clean(2, 2);
 }
 
@@ -231,7 +272,10 @@ fn leaving_a_call_room_by_id_hangs_up() {
     assert!(matches!(out[0].event, Event::RingingStopped { reason: EndReason::Cancelled, .. }));
     // A call room cannot be joined by name.
     let carol = w.online("carol");
-    assert_eq!(error_of(&w.send(carol, Command::Join { room: room.clone(), create: None })), CommandError::NoSuchRoom(room.clone()));
+    assert_eq!(
+        error_of(&w.send(carol, Command::Join { room: room.clone(), create: None })),
+        CommandError::NoSuchRoom(room.clone())
+    );
 }
 
 #[test]
@@ -241,7 +285,10 @@ fn the_callers_disconnect_while_ringing_stops_the_ringing() {
     let bob = w.online("bob");
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     let out = w.disconnect(alice);
-    assert!(matches!(&out[..], [Output { to, event: Event::RingingStopped { reason: EndReason::Disconnected, .. } }] if *to == bob), "{out:?}");
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::RingingStopped { reason: EndReason::Disconnected, .. } }] if *to == bob),
+        "{out:?}"
+    );
     w.assert_clean(1, 1);
 }
 
@@ -252,7 +299,10 @@ fn the_callees_disconnect_while_ringing_declines_the_call() {
     let bob = w.online("bob");
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     let out = w.disconnect(bob);
-    assert!(matches!(&out[..], [Output { to, event: Event::CallDeclined { by, reason: EndReason::Disconnected, .. } }] if *to == alice && *by == user("bob")), "{out:?}");
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::CallDeclined { by, reason: EndReason::Disconnected, .. } }] if *to == alice && *by == user("bob")),
+        "{out:?}"
+    );
     w.assert_clean(1, 1);
 }
 
@@ -261,7 +311,10 @@ fn a_disconnect_in_a_call_ends_it() {
     let mut w = World::new();
     let (alice, bob) = w.accepted_call();
     let out = w.disconnect(alice);
-    assert!(matches!(&out[..], [Output { to, event: Event::CallEnded { by, reason: EndReason::Disconnected, .. } }] if *to == bob && *by == user("alice")), "{out:?}");
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::CallEnded { by, reason: EndReason::Disconnected, .. } }] if *to == bob && *by == user("alice")),
+        "{out:?}"
+    );
     w.assert_clean(1, 1);
     // An unregistered or unknown session going away is harmless.
     let stranger = w.connect();

@@ -47,16 +47,28 @@ fn rooms_have_a_capacity() {
     let b = w.online("b");
     let c = w.online("c");
     let r = room("42");
-    assert_eq!(error_of(&w.send(a, Command::Join { room: r.clone(), create: None })), CommandError::NoSuchRoom(r.clone()));
+    assert_eq!(
+        error_of(&w.send(a, Command::Join { room: r.clone(), create: None })),
+        CommandError::NoSuchRoom(r.clone())
+    );
 
     let out = w.ask(a, Command::Join { room: r.clone(), create: Some(2) });
     assert_eq!(out[0].event, Event::Reply { tag: 9, result: Ok(Reply::Joined { room: r.clone(), peers: vec![] }) });
     let out = w.ask(b, Command::Join { room: r.clone(), create: None });
     assert_eq!(out[0], Output { to: a, event: Event::PeerJoined { room: r.clone(), user: user("b"), session: b } });
-    assert_eq!(out[1].event, Event::Reply { tag: 9, result: Ok(Reply::Joined { room: r.clone(), peers: vec![(user("a"), a)] }) });
+    assert_eq!(
+        out[1].event,
+        Event::Reply { tag: 9, result: Ok(Reply::Joined { room: r.clone(), peers: vec![(user("a"), a)] }) }
+    );
 
-    assert_eq!(error_of(&w.send(c, Command::Join { room: r.clone(), create: Some(2) })), CommandError::RoomFull(r.clone()));
-    assert_eq!(error_of(&w.send(b, Command::Join { room: r.clone(), create: None })), CommandError::AlreadyInRoom(r.clone()));
+    assert_eq!(
+        error_of(&w.send(c, Command::Join { room: r.clone(), create: Some(2) })),
+        CommandError::RoomFull(r.clone())
+    );
+    assert_eq!(
+        error_of(&w.send(b, Command::Join { room: r.clone(), create: None })),
+        CommandError::AlreadyInRoom(r.clone())
+    );
 }
 
 #[test]
@@ -73,9 +85,15 @@ fn room_members_relay_to_each_other_only() {
     let out = w.send(a, Command::Relay { to: to_b.clone(), signal: offer("x") });
     assert_eq!(out, vec![Output { to: b, event: Event::Relayed { from: user("a"), signal: offer("x") } }]);
 
-    assert_eq!(error_of(&w.send(c, Command::Relay { to: to_b, signal: offer("x") })), CommandError::NotInRoom(r.clone()));
+    assert_eq!(
+        error_of(&w.send(c, Command::Relay { to: to_b, signal: offer("x") })),
+        CommandError::NotInRoom(r.clone())
+    );
     let to_c = RelayTarget::RoomMember { room: r.clone(), user: user("c") };
-    assert_eq!(error_of(&w.send(a, Command::Relay { to: to_c, signal: offer("x") })), CommandError::PeerNotInRoom { room: r.clone(), user: user("c") });
+    assert_eq!(
+        error_of(&w.send(a, Command::Relay { to: to_c, signal: offer("x") })),
+        CommandError::PeerNotInRoom { room: r.clone(), user: user("c") }
+    );
 }
 
 #[test]
@@ -88,8 +106,17 @@ fn leaving_tells_the_others_and_an_empty_room_expires() {
     w.send(b, Command::Join { room: r.clone(), create: None });
 
     let out = w.send(a, Command::Leave { room: RoomRef::Id(r.clone()) });
-    assert_eq!(out, vec![Output { to: b, event: Event::PeerLeft { room: r.clone(), user: user("a"), session: a, reason: EndReason::Hangup } }]);
-    assert_eq!(error_of(&w.send(a, Command::Leave { room: RoomRef::Id(r.clone()) })), CommandError::NotInRoom(r.clone()));
+    assert_eq!(
+        out,
+        vec![Output {
+            to: b,
+            event: Event::PeerLeft { room: r.clone(), user: user("a"), session: a, reason: EndReason::Hangup }
+        }]
+    );
+    assert_eq!(
+        error_of(&w.send(a, Command::Leave { room: RoomRef::Id(r.clone()) })),
+        CommandError::NotInRoom(r.clone())
+    );
 
     let out = w.disconnect(b);
     assert!(out.is_empty(), "nobody left to tell: {out:?}");
@@ -117,7 +144,9 @@ fn a_disconnect_is_leaving_every_room() {
     }
     let out = w.disconnect(b);
     assert_eq!(out.len(), 2);
-    assert!(out.iter().all(|o| o.to == a && matches!(o.event, Event::PeerLeft { reason: EndReason::Disconnected, .. })));
+    assert!(
+        out.iter().all(|o| o.to == a && matches!(o.event, Event::PeerLeft { reason: EndReason::Disconnected, .. }))
+    );
 }
 
 #[test]

@@ -49,26 +49,43 @@ fn the_seed_and_the_original_forms_decode_to_the_same_commands() {
 
 #[test]
 fn commands_carry_the_names_and_the_raw_data() {
-    assert!(matches!(command(r#"{"type":"c","payload":"alice"}"#), Command::Register { user: Some(u) } if u == user("alice")));
+    assert!(
+        matches!(command(r#"{"type":"c","payload":"alice"}"#), Command::Register { user: Some(u) } if u == user("alice"))
+    );
     for no_name in [r#"{"type":"CONNECT"}"#, r#"{"type":"CONNECT","payload":{}}"#, r#"{"type":"c","payload":null}"#] {
         assert!(matches!(command(no_name), Command::Register { user: None }), "{no_name}");
     }
     assert!(matches!(command(r#"{"type":"rc","payload":"bob"}"#), Command::Call { to, .. } if to == user("bob")));
-    assert!(matches!(command(r#"{"type":"ac","payload":"alice"}"#), Command::Accept { invite: InviteRef::From(u) } if u == user("alice")));
-    assert!(matches!(command(r#"{"type":"cc","payload":"bob"}"#), Command::Cancel { invite: InviteRef::To(u) } if u == user("bob")));
-    assert!(matches!(command(r#"{"type":"hu","payload":"bob"}"#), Command::Leave { room: RoomRef::CallWith(u) } if u == user("bob")));
+    assert!(
+        matches!(command(r#"{"type":"ac","payload":"alice"}"#), Command::Accept { invite: InviteRef::From(u) } if u == user("alice"))
+    );
+    assert!(
+        matches!(command(r#"{"type":"cc","payload":"bob"}"#), Command::Cancel { invite: InviteRef::To(u) } if u == user("bob"))
+    );
+    assert!(
+        matches!(command(r#"{"type":"hu","payload":"bob"}"#), Command::Leave { room: RoomRef::CallWith(u) } if u == user("bob"))
+    );
 
     // The SDP and candidate objects are kept byte for byte, whitespace included.
-    let Command::Relay { to, signal } = command(r#"{"type":"scd","payload":{"to":"bob","sdp": {"type":"offer", "sdp":"v=0\r\n"}}}"#) else { panic!() };
+    let Command::Relay { to, signal } =
+        command(r#"{"type":"scd","payload":{"to":"bob","sdp": {"type":"offer", "sdp":"v=0\r\n"}}}"#)
+    else {
+        panic!()
+    };
     assert_eq!(to, RelayTarget::CallPeer(user("bob")));
     assert_eq!(signal.kind, SignalKind::Offer);
     assert_eq!(signal.payload.as_str(), r#"{"type":"offer", "sdp":"v=0\r\n"}"#);
     let Command::Relay { signal, .. } = command(r#"{"type":"srd","payload":{"to":"a","sdp":{}}}"#) else { panic!() };
     assert_eq!(signal.kind, SignalKind::Answer);
-    let Command::Relay { signal, .. } = command(r#"{"type":"sic","payload":{"to":"a","candidate":{"candidate":""}}}"#) else { panic!() };
+    let Command::Relay { signal, .. } = command(r#"{"type":"sic","payload":{"to":"a","candidate":{"candidate":""}}}"#)
+    else {
+        panic!()
+    };
     assert_eq!((signal.kind, signal.payload.as_str()), (SignalKind::IceCandidate, r#"{"candidate":""}"#));
     // Fields the dialect does not know are ignored, and escaped names are read.
-    assert!(matches!(command(r#"{"type":"REQUEST_CALL","payload":{"to":"b\u00f6b"},"extra":1}"#), Command::Call { to, .. } if to == user("böb")));
+    assert!(
+        matches!(command(r#"{"type":"REQUEST_CALL","payload":{"to":"b\u00f6b"},"extra":1}"#), Command::Call { to, .. } if to == user("böb"))
+    );
 }
 
 #[test]
@@ -104,20 +121,73 @@ fn bad_frames_are_refused_with_a_reason() {
 fn events_encode_in_the_seed_form() {
     let bob = user("bob");
     let cases = [
-        (Event::Reply { tag: 0, result: Ok(Reply::Registered { user: user("alice"), drawn: false }) }, json!({"type":"CONNECTED","payload":{"as":"alice"}})),
-        (Event::Reply { tag: 0, result: Err(CommandError::NameTaken(user("alice"))) }, json!({"type":"USERNAME_TAKEN","payload":{"as":"alice"}})),
-        (Event::Reply { tag: 0, result: Err(CommandError::UnknownUser(bob.clone())) }, json!({"type":"UNKNOWN_RECIPIENT","payload":{"to":"bob"}})),
-        (Event::Reply { tag: 0, result: Err(CommandError::Busy(bob.clone())) }, json!({"type":"CALL_REJECTED","payload":{"by":"bob","reason":"busy"}})),
-        (Event::Ringing { invite: InviteId(1), room: RoomId::parse("r").unwrap(), from: user("alice"), data: Payload::null() }, json!({"type":"CALL_REQUESTED","payload":{"from":"alice"}})),
-        (Event::CallAccepted { invite: InviteId(1), room: RoomId::parse("r").unwrap(), by: bob.clone() }, json!({"type":"CALL_ACCEPTED","payload":{"by":"bob"}})),
-        (Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Rejected }, json!({"type":"CALL_REJECTED","payload":{"by":"bob"}})),
-        (Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Timeout }, json!({"type":"CALL_REJECTED","payload":{"by":"bob","reason":"timeout"}})),
-        (Event::RingingStopped { invite: InviteId(1), from: user("alice"), reason: EndReason::Cancelled }, json!({"type":"CALL_CANCELLED","payload":{"by":"alice"}})),
-        (Event::RingingStopped { invite: InviteId(1), from: user("alice"), reason: EndReason::Disconnected }, json!({"type":"CALL_CANCELLED","payload":{"by":"alice","reason":"disconnected"}})),
-        (Event::CallEnded { room: RoomId::parse("r").unwrap(), by: bob.clone(), reason: EndReason::Hangup }, json!({"type":"CALL_ENDED","payload":{"by":"bob","reason":"hangup"}})),
-        (Event::Relayed { from: bob.clone(), signal: Signal { kind: SignalKind::Answer, payload: Payload::new(r#"{"type":"answer","sdp":"v=0"}"#) } }, json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":"bob","sdp":{"type":"answer","sdp":"v=0"}}})),
-        (Event::Relayed { from: bob.clone(), signal: Signal { kind: SignalKind::IceCandidate, payload: Payload::new(r#"{"candidate":"c"}"#) } }, json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":{"candidate":"c"}}})),
-        (Event::Reply { tag: 0, result: Err(CommandError::NoCallWith(bob.clone())) }, json!({"type":"ERROR","payload":{"message":"you have no call with bob","request":"rc"}})),
+        (
+            Event::Reply { tag: 0, result: Ok(Reply::Registered { user: user("alice"), drawn: false }) },
+            json!({"type":"CONNECTED","payload":{"as":"alice"}}),
+        ),
+        (
+            Event::Reply { tag: 0, result: Err(CommandError::NameTaken(user("alice"))) },
+            json!({"type":"USERNAME_TAKEN","payload":{"as":"alice"}}),
+        ),
+        (
+            Event::Reply { tag: 0, result: Err(CommandError::UnknownUser(bob.clone())) },
+            json!({"type":"UNKNOWN_RECIPIENT","payload":{"to":"bob"}}),
+        ),
+        (
+            Event::Reply { tag: 0, result: Err(CommandError::Busy(bob.clone())) },
+            json!({"type":"CALL_REJECTED","payload":{"by":"bob","reason":"busy"}}),
+        ),
+        (
+            Event::Ringing {
+                invite: InviteId(1),
+                room: RoomId::parse("r").unwrap(),
+                from: user("alice"),
+                data: Payload::null(),
+            },
+            json!({"type":"CALL_REQUESTED","payload":{"from":"alice"}}),
+        ),
+        (
+            Event::CallAccepted { invite: InviteId(1), room: RoomId::parse("r").unwrap(), by: bob.clone() },
+            json!({"type":"CALL_ACCEPTED","payload":{"by":"bob"}}),
+        ),
+        (
+            Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Rejected },
+            json!({"type":"CALL_REJECTED","payload":{"by":"bob"}}),
+        ),
+        (
+            Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Timeout },
+            json!({"type":"CALL_REJECTED","payload":{"by":"bob","reason":"timeout"}}),
+        ),
+        (
+            Event::RingingStopped { invite: InviteId(1), from: user("alice"), reason: EndReason::Cancelled },
+            json!({"type":"CALL_CANCELLED","payload":{"by":"alice"}}),
+        ),
+        (
+            Event::RingingStopped { invite: InviteId(1), from: user("alice"), reason: EndReason::Disconnected },
+            json!({"type":"CALL_CANCELLED","payload":{"by":"alice","reason":"disconnected"}}),
+        ),
+        (
+            Event::CallEnded { room: RoomId::parse("r").unwrap(), by: bob.clone(), reason: EndReason::Hangup },
+            json!({"type":"CALL_ENDED","payload":{"by":"bob","reason":"hangup"}}),
+        ),
+        (
+            Event::Relayed {
+                from: bob.clone(),
+                signal: Signal { kind: SignalKind::Answer, payload: Payload::new(r#"{"type":"answer","sdp":"v=0"}"#) },
+            },
+            json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":"bob","sdp":{"type":"answer","sdp":"v=0"}}}),
+        ),
+        (
+            Event::Relayed {
+                from: bob.clone(),
+                signal: Signal { kind: SignalKind::IceCandidate, payload: Payload::new(r#"{"candidate":"c"}"#) },
+            },
+            json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":{"candidate":"c"}}}),
+        ),
+        (
+            Event::Reply { tag: 0, result: Err(CommandError::NoCallWith(bob.clone())) },
+            json!({"type":"ERROR","payload":{"message":"you have no call with bob","request":"rc"}}),
+        ),
     ];
     for (event, expected) in cases {
         assert_eq!(frame(Form::Seed, &event), expected, "{event:?}");
@@ -128,18 +198,56 @@ fn events_encode_in_the_seed_form() {
 fn events_encode_in_the_original_short_form() {
     let bob = user("bob");
     let cases = [
-        (Event::Reply { tag: 0, result: Ok(Reply::Registered { user: user("alice"), drawn: false }) }, json!({"type":"cd"})),
-        (Event::Reply { tag: 0, result: Ok(Reply::Registered { user: user("x-1"), drawn: true }) }, json!({"type":"cd","payload":"x-1"})),
+        (
+            Event::Reply { tag: 0, result: Ok(Reply::Registered { user: user("alice"), drawn: false }) },
+            json!({"type":"cd"}),
+        ),
+        (
+            Event::Reply { tag: 0, result: Ok(Reply::Registered { user: user("x-1"), drawn: true }) },
+            json!({"type":"cd","payload":"x-1"}),
+        ),
         (Event::Reply { tag: 0, result: Err(CommandError::NameTaken(user("alice"))) }, json!({"type":"ut"})),
         (Event::Reply { tag: 0, result: Err(CommandError::UnknownUser(bob.clone())) }, json!({"type":"ur"})),
-        (Event::Reply { tag: 0, result: Err(CommandError::Busy(bob.clone())) }, json!({"type":"crj","payload":"bob","reason":"busy"})),
-        (Event::Ringing { invite: InviteId(1), room: RoomId::parse("r").unwrap(), from: user("alice"), data: Payload::null() }, json!({"type":"cr","payload":"alice"})),
-        (Event::CallAccepted { invite: InviteId(1), room: RoomId::parse("r").unwrap(), by: bob.clone() }, json!({"type":"ca","payload":"bob"})),
-        (Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Rejected }, json!({"type":"crj","payload":"bob"})),
-        (Event::RingingStopped { invite: InviteId(1), from: user("alice"), reason: EndReason::Timeout }, json!({"type":"ccd","payload":"alice","reason":"timeout"})),
-        (Event::CallEnded { room: RoomId::parse("r").unwrap(), by: bob.clone(), reason: EndReason::Disconnected }, json!({"type":"ce","payload":"bob","reason":"disconnected"})),
-        (Event::Relayed { from: bob.clone(), signal: Signal { kind: SignalKind::Offer, payload: Payload::new(r#"{"type":"offer","sdp":"v=0"}"#) } }, json!({"type":"cdr","payload":{"from":"bob","sdp":{"type":"offer","sdp":"v=0"}}})),
-        (Event::Reply { tag: 0, result: Err(CommandError::NotRegistered) }, json!({"type":"ERROR","payload":{"message":"send CONNECT first","request":"rc"}})),
+        (
+            Event::Reply { tag: 0, result: Err(CommandError::Busy(bob.clone())) },
+            json!({"type":"crj","payload":"bob","reason":"busy"}),
+        ),
+        (
+            Event::Ringing {
+                invite: InviteId(1),
+                room: RoomId::parse("r").unwrap(),
+                from: user("alice"),
+                data: Payload::null(),
+            },
+            json!({"type":"cr","payload":"alice"}),
+        ),
+        (
+            Event::CallAccepted { invite: InviteId(1), room: RoomId::parse("r").unwrap(), by: bob.clone() },
+            json!({"type":"ca","payload":"bob"}),
+        ),
+        (
+            Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Rejected },
+            json!({"type":"crj","payload":"bob"}),
+        ),
+        (
+            Event::RingingStopped { invite: InviteId(1), from: user("alice"), reason: EndReason::Timeout },
+            json!({"type":"ccd","payload":"alice","reason":"timeout"}),
+        ),
+        (
+            Event::CallEnded { room: RoomId::parse("r").unwrap(), by: bob.clone(), reason: EndReason::Disconnected },
+            json!({"type":"ce","payload":"bob","reason":"disconnected"}),
+        ),
+        (
+            Event::Relayed {
+                from: bob.clone(),
+                signal: Signal { kind: SignalKind::Offer, payload: Payload::new(r#"{"type":"offer","sdp":"v=0"}"#) },
+            },
+            json!({"type":"cdr","payload":{"from":"bob","sdp":{"type":"offer","sdp":"v=0"}}}),
+        ),
+        (
+            Event::Reply { tag: 0, result: Err(CommandError::NotRegistered) },
+            json!({"type":"ERROR","payload":{"message":"send CONNECT first","request":"rc"}}),
+        ),
     ];
     for (event, expected) in cases {
         assert_eq!(frame(Form::Short, &event), expected, "{event:?}");
@@ -172,7 +280,10 @@ fn a_connection_answers_in_the_form_it_spoke_first() {
     // A failed reply names the request as the client spelled it.
     let reply = Event::Reply { tag: request.tag, result: Err(CommandError::NoCallWith(user("bob"))) };
     let value: Value = serde_json::from_str(&codec.encode(&reply).unwrap()).unwrap();
-    assert_eq!(value, json!({"type":"ERROR","payload":{"message":"you have no call with bob","request":"REQUEST_CALL"}}));
+    assert_eq!(
+        value,
+        json!({"type":"ERROR","payload":{"message":"you have no call with bob","request":"REQUEST_CALL"}})
+    );
 
     let error = codec.decode(r#"{"type":"nope"}"#).unwrap_err();
     let value: Value = serde_json::from_str(&codec.encode_error(&error)).unwrap();

@@ -50,8 +50,7 @@ impl Application {
     /// # Errors
     /// When a listener cannot be bound or the OS gives no random seed.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let listener =
-            TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let chatroulette_listener = match config.chatroulette_listen {
             Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
             None => None,
@@ -99,7 +98,8 @@ impl Application {
         let main = axum::serve(listener, routes(state.clone())).with_graceful_shutdown(stop_signal());
         let mut servers = vec![tokio::spawn(main.into_future())];
         if let Some(listener) = chatroulette_listener {
-            let dropin = axum::serve(listener, chatroulette_dropin(state.clone())).with_graceful_shutdown(stop_signal());
+            let dropin =
+                axum::serve(listener, chatroulette_dropin(state.clone())).with_graceful_shutdown(stop_signal());
             servers.push(tokio::spawn(dropin.into_future()));
         }
         tracing::info!("serving");

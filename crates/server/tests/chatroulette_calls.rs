@@ -36,15 +36,24 @@ async fn two_seed_clients_complete_a_call() {
     assert_eq!(bob.recv().await, json!({"type":"CALLER_DESCRIPTOR_RECEIVED","payload":{"from":"alice","sdp":offer}}));
     let answer = json!({"type":"answer","sdp":ANSWER});
     bob.send(json!({"type":"SEND_RECIPIENT_DESCRIPTOR","payload":{"to":"alice","sdp":answer}})).await;
-    assert_eq!(alice.recv().await, json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":"bob","sdp":answer}}));
+    assert_eq!(
+        alice.recv().await,
+        json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":"bob","sdp":answer}})
+    );
 
     for n in 0..3 {
         alice.send(json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":"bob","candidate":candidate(n)}})).await;
         bob.send(json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":"alice","candidate":candidate(10 + n)}})).await;
     }
     for n in 0..3 {
-        assert_eq!(bob.recv().await, json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"alice","candidate":candidate(n)}}));
-        assert_eq!(alice.recv().await, json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":candidate(10 + n)}}));
+        assert_eq!(
+            bob.recv().await,
+            json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"alice","candidate":candidate(n)}})
+        );
+        assert_eq!(
+            alice.recv().await,
+            json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":candidate(10 + n)}})
+        );
     }
 
     alice.send(json!({"type":"HANG_UP","payload":{"to":"bob"}})).await;
@@ -97,7 +106,10 @@ async fn a_seed_client_and_a_short_client_each_hear_their_own_form() {
     bob.send(json!({"type":"ac","payload":"alice"})).await;
     assert_eq!(alice.recv().await, json!({"type":"CALL_ACCEPTED","payload":{"by":"bob"}}));
     bob.send(json!({"type":"sic","payload":{"to":"alice","candidate":candidate(7)}})).await;
-    assert_eq!(alice.recv().await, json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":candidate(7)}}));
+    assert_eq!(
+        alice.recv().await,
+        json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":candidate(7)}})
+    );
     // A short-form client that writes a seed-form frame is still answered in short form.
     bob.send(json!({"type":"HANG_UP","payload":{"to":"alice"}})).await;
     assert_eq!(alice.recv().await, json!({"type":"CALL_ENDED","payload":{"by":"bob","reason":"hangup"}}));
@@ -149,7 +161,11 @@ async fn a_taken_name_and_a_second_connect_are_refused() {
     impostor.send(json!({"type":"CONNECT","payload":{"as":"alice"}})).await;
     assert_eq!(impostor.recv().await, json!({"type":"USERNAME_TAKEN","payload":{"as":"alice"}}));
     impostor.send(json!({"type":"c","payload":"alice"})).await;
-    assert_eq!(impostor.recv().await, json!({"type":"USERNAME_TAKEN","payload":{"as":"alice"}}), "answered in its first form");
+    assert_eq!(
+        impostor.recv().await,
+        json!({"type":"USERNAME_TAKEN","payload":{"as":"alice"}}),
+        "answered in its first form"
+    );
     let mut short = server.chatroulette().await;
     short.send(json!({"type":"c","payload":"alice"})).await;
     assert_eq!(short.recv().await, json!({"type":"ut"}));

@@ -71,7 +71,10 @@ async fn relays_outside_a_call_are_refused_and_deliver_nothing() {
     let sdp = json!({"type":"offer","sdp":"v=0"});
     mallory.send(json!({"type":"SEND_CALLER_DESCRIPTOR","payload":{"to":"bob","sdp":sdp}})).await;
     let reply = mallory.recv().await;
-    assert_eq!(reply, json!({"type":"ERROR","payload":{"message":"you have no call with bob","request":"SEND_CALLER_DESCRIPTOR"}}));
+    assert_eq!(
+        reply,
+        json!({"type":"ERROR","payload":{"message":"you have no call with bob","request":"SEND_CALLER_DESCRIPTOR"}})
+    );
     mallory.send(json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":"nobody","candidate":{"candidate":""}}})).await;
     assert_eq!(error_message(&mallory.recv().await), "you have no call with nobody");
 
@@ -110,7 +113,9 @@ async fn a_client_that_stops_reading_is_dropped_not_buffered() {
             }
         }
     };
-    for frame in [json!({"type":"CONNECT","payload":{"as":"flooder"}}), json!({"type":"REQUEST_CALL","payload":{"to":"sloth"}})] {
+    for frame in
+        [json!({"type":"CONNECT","payload":{"as":"flooder"}}), json!({"type":"REQUEST_CALL","payload":{"to":"sloth"}})]
+    {
         sink.send(Message::text(frame.to_string())).await.unwrap();
     }
     assert_eq!(next_text().await.unwrap()["type"], "CONNECTED");

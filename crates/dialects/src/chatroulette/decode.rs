@@ -103,9 +103,8 @@ struct CandidatePayload<'a> {
 /// [`DecodeError`] for malformed JSON, a frame without a string `type`, a
 /// type a client may not send, a payload of the wrong shape, or a bad name.
 pub fn decode(text: &str) -> Result<Decoded, DecodeError> {
-    let frame: Frame<'_> = serde_json::from_str(text).map_err(|error| {
-        if error.is_data() { DecodeError::NotAFrame } else { DecodeError::Json(error.to_string()) }
-    })?;
+    let frame: Frame<'_> = serde_json::from_str(text)
+        .map_err(|error| if error.is_data() { DecodeError::NotAFrame } else { DecodeError::Json(error.to_string()) })?;
     let ty_text = frame.ty.as_ref();
     let (ty, form) = MessageType::parse(ty_text)
         .filter(|(ty, _)| ty.is_request())
@@ -145,8 +144,7 @@ pub fn decode(text: &str) -> Result<Decoded, DecodeError> {
             if !is_object(parsed.sdp) {
                 return Err(bad(SDP));
             }
-            let kind =
-                if ty == MessageType::SendCallerDescriptor { SignalKind::Offer } else { SignalKind::Answer };
+            let kind = if ty == MessageType::SendCallerDescriptor { SignalKind::Offer } else { SignalKind::Answer };
             relay(name(&parsed.to)?, kind, parsed.sdp)
         }
         MessageType::SendIceCandidate => {

@@ -153,12 +153,22 @@ mod tests {
     #[test]
     fn the_original_short_codes_are_kept() {
         let original = [
-            ("CONNECT", "c"), ("USERNAME_TAKEN", "ut"), ("CONNECTED", "cd"), ("REQUEST_CALL", "rc"),
-            ("UNKNOWN_RECIPIENT", "ur"), ("CALL_REQUESTED", "cr"), ("ACCEPT_CALL", "ac"),
-            ("CALL_ACCEPTED", "ca"), ("REJECT_CALL", "rjc"), ("CALL_REJECTED", "crj"),
-            ("SEND_CALLER_DESCRIPTOR", "scd"), ("CALLER_DESCRIPTOR_RECEIVED", "cdr"),
-            ("SEND_RECIPIENT_DESCRIPTOR", "srd"), ("RECIPIENT_DESCRIPTOR_RECEIVED", "rdr"),
-            ("SEND_ICE_CANDIDATE", "sic"), ("ICE_CANDIDATE_RECEIVED", "icr"),
+            ("CONNECT", "c"),
+            ("USERNAME_TAKEN", "ut"),
+            ("CONNECTED", "cd"),
+            ("REQUEST_CALL", "rc"),
+            ("UNKNOWN_RECIPIENT", "ur"),
+            ("CALL_REQUESTED", "cr"),
+            ("ACCEPT_CALL", "ac"),
+            ("CALL_ACCEPTED", "ca"),
+            ("REJECT_CALL", "rjc"),
+            ("CALL_REJECTED", "crj"),
+            ("SEND_CALLER_DESCRIPTOR", "scd"),
+            ("CALLER_DESCRIPTOR_RECEIVED", "cdr"),
+            ("SEND_RECIPIENT_DESCRIPTOR", "srd"),
+            ("RECIPIENT_DESCRIPTOR_RECEIVED", "rdr"),
+            ("SEND_ICE_CANDIDATE", "sic"),
+            ("ICE_CANDIDATE_RECEIVED", "icr"),
         ];
         for (long, short) in original {
             let (ty, _) = MessageType::parse(long).unwrap();
