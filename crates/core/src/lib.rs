@@ -43,6 +43,8 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
+
 mod calls;
 mod core;
 mod ids;

@@ -6,5 +6,7 @@
 //! Codecs never touch the core's state; any per-connection state (such as
 //! which chatroulette spelling a client speaks) lives in an explicit struct.
 
+#![warn(missing_docs)]
+
 pub mod chatroulette;
 mod json;

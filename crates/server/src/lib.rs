@@ -9,6 +9,8 @@
 //! [`switchboard_core::Core`] and feeds it inputs with the [`Clock`]'s time;
 //! every connection runs the same loop (`ws.rs`) with its dialect's codec.
 
+#![warn(missing_docs)]
+
 mod app;
 mod clock;
 mod config;

@@ -231,6 +231,29 @@ async fn a_rejected_call_tells_the_caller() {
 }
 
 #[tokio::test]
+async fn short_form_clients_reject_and_cancel() {
+    let server = TestServer::start().await;
+    let mut alice = server.online_short("alice").await;
+    let mut bob = server.online_short("bob").await;
+    alice.send(json!({"type":"rc","payload":"bob"})).await;
+    assert_eq!(bob.recv().await, json!({"type":"cr","payload":"alice"}));
+    bob.send(json!({"type":"rjc","payload":"alice"})).await;
+    assert_eq!(alice.recv().await, json!({"type":"crj","payload":"bob"}));
+
+    alice.send(json!({"type":"rc","payload":"bob"})).await;
+    assert_eq!(bob.recv().await, json!({"type":"cr","payload":"alice"}));
+    alice.send(json!({"type":"cc","payload":"bob"})).await;
+    assert_eq!(bob.recv().await, json!({"type":"ccd","payload":"alice"}));
+
+    alice.send(json!({"type":"rc","payload":"bob"})).await;
+    bob.recv().await;
+    server.clock.advance(Duration::from_secs(30));
+    assert_eq!(alice.recv().await, json!({"type":"crj","payload":"bob","reason":"timeout"}));
+    assert_eq!(bob.recv().await, json!({"type":"ccd","payload":"alice","reason":"timeout"}));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn the_caller_can_cancel_while_ringing() {
     let server = TestServer::start().await;
     let mut alice = server.online("alice").await;
