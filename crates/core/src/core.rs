@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use std::sync::Arc;
+
 use crate::{
-    Command, CommandError, Event, Input, InviteId, Output, Payload, Reply, Request, RoomId, SessionId, UserId,
+    Command, CommandError, Event, Input, InviteId, NamespaceId, Output, Payload, Reply, Request, RoomId, SessionId,
+    UserId,
 };
 
 /// Settings of the model. All durations are wall-clock spans the driver
@@ -48,6 +51,8 @@ pub struct Stats {
     pub invites: usize,
     /// Pending deadlines.
     pub deadlines: usize,
+    /// Namespaces with a subscriber, a user or a room.
+    pub namespaces: usize,
 }
 
 /// A connection's share of the state.
@@ -57,8 +62,10 @@ pub(crate) struct Session {
     pub(crate) user: Option<UserId>,
     /// Rooms it is a member of, call rooms included.
     pub(crate) rooms: Vec<RoomId>,
-    /// Calls it is making that still ring (at most one: the busy rule).
+    /// Calls and invites it made that still ring.
     pub(crate) outgoing: Vec<InviteId>,
+    /// Namespaces it subscribed to.
+    pub(crate) subscriptions: Vec<NamespaceId>,
 }
 
 /// A registered name: presence.
@@ -68,8 +75,10 @@ pub(crate) struct User {
     pub(crate) sessions: Vec<SessionId>,
     /// Its presence status, if it set one.
     pub(crate) status: Option<Payload>,
-    /// Calls ringing it.
+    /// Calls and invites ringing it.
     pub(crate) incoming: Vec<InviteId>,
+    /// Namespaces it is listed in.
+    pub(crate) namespaces: Vec<NamespaceId>,
 }
 
 /// What kind of room: a 1:1 call ends for both when one party leaves; a named
@@ -80,26 +89,76 @@ pub(crate) enum RoomKind {
     Named,
 }
 
+/// A joined member of a room.
+#[derive(Debug)]
+pub(crate) struct Member {
+    pub(crate) session: SessionId,
+    /// The peer status it gave in this room.
+    pub(crate) status: Option<Payload>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Room {
     pub(crate) kind: RoomKind,
+    /// Places for members and invitees together.
     pub(crate) capacity: usize,
-    /// Member sessions in the order they joined.
-    pub(crate) members: Vec<SessionId>,
-    /// The call's invite while it rings (call rooms only).
-    pub(crate) ringing: Option<InviteId>,
+    /// Members in the order they joined.
+    pub(crate) members: Vec<Member>,
+    /// Invites into the room that still ring: the pending peers.
+    pub(crate) invited: Vec<InviteId>,
+    /// The shared status, in the order keys were first set.
+    pub(crate) status: Vec<(Arc<str>, Payload)>,
+    /// Namespaces the room is listed in.
+    pub(crate) namespaces: Vec<NamespaceId>,
     /// When an empty named room is deleted.
     pub(crate) expires: Option<Instant>,
 }
 
-/// A ringing call.
+impl Room {
+    pub(crate) fn new(kind: RoomKind, capacity: usize) -> Self {
+        Self {
+            kind,
+            capacity,
+            members: Vec::new(),
+            invited: Vec::new(),
+            status: Vec::new(),
+            namespaces: Vec::new(),
+            expires: None,
+        }
+    }
+
+    pub(crate) fn has_member(&self, session: SessionId) -> bool {
+        self.members.iter().any(|member| member.session == session)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.invited.is_empty()
+    }
+}
+
+/// A ringing call or invite.
 #[derive(Debug)]
 pub(crate) struct Invite {
     pub(crate) room: RoomId,
     pub(crate) from_session: SessionId,
     pub(crate) from: UserId,
     pub(crate) to: UserId,
-    pub(crate) rings_until: Instant,
+    /// The ring deadline of a 1:1 call; invites into named rooms wait.
+    pub(crate) rings_until: Option<Instant>,
+}
+
+/// A directory that subscribers are told about.
+#[derive(Debug, Default)]
+pub(crate) struct Namespace {
+    pub(crate) subscribers: Vec<SessionId>,
+    pub(crate) users: Vec<UserId>,
+    pub(crate) rooms: Vec<RoomId>,
+}
+
+impl Namespace {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.subscribers.is_empty() && self.users.is_empty() && self.rooms.is_empty()
+    }
 }
 
 /// Something that happens at a time unless it is cancelled first.
@@ -118,7 +177,10 @@ pub struct Core {
     pub(crate) users: HashMap<UserId, User>,
     pub(crate) rooms: HashMap<RoomId, Room>,
     pub(crate) invites: HashMap<InviteId, Invite>,
+    pub(crate) namespaces: HashMap<NamespaceId, Namespace>,
     next_invite: u64,
+    /// The time of the input being handled.
+    now: Option<Instant>,
     /// Ordered by time, so the next one is the first.
     deadlines: BTreeSet<(Instant, Deadline)>,
     outputs: VecDeque<Output>,
@@ -134,7 +196,9 @@ impl Core {
             users: HashMap::new(),
             rooms: HashMap::new(),
             invites: HashMap::new(),
+            namespaces: HashMap::new(),
             next_invite: 0,
+            now: None,
             deadlines: BTreeSet::new(),
             outputs: VecDeque::new(),
         }
@@ -143,6 +207,7 @@ impl Core {
     /// Feeds one input at time `now`. Deadlines due by `now` fire first.
     /// Drain [`Core::poll_output`] afterwards.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
+        self.now = Some(now);
         self.fire_deadlines(now);
         match input {
             Input::Connected { session } => {
@@ -150,11 +215,11 @@ impl Core {
             }
             Input::Command { session, request, command } => {
                 if self.sessions.contains_key(&session) {
-                    let result = self.run_command(now, session, command);
+                    let result = self.run_command(session, command);
                     self.reply(session, request, result);
                 }
             }
-            Input::Disconnected { session } => self.disconnect(now, session),
+            Input::Disconnected { session } => self.disconnect(session),
             Input::Timeout => {}
         }
     }
@@ -177,6 +242,7 @@ impl Core {
             rooms: self.rooms.len(),
             invites: self.invites.len(),
             deadlines: self.deadlines.len(),
+            namespaces: self.namespaces.len(),
         }
     }
 
@@ -185,17 +251,29 @@ impl Core {
         self.sessions.get(&session)?.user.as_ref()
     }
 
-    fn run_command(&mut self, now: Instant, session: SessionId, command: Command) -> Result<Reply, CommandError> {
+    fn run_command(&mut self, session: SessionId, command: Command) -> Result<Reply, CommandError> {
         match command {
             Command::Register { user } => self.register(session, user),
             Command::SetStatus { status } => self.set_status(session, status),
-            Command::Call { to, data } => self.call(now, session, to, data),
-            Command::Accept { invite } => self.accept(session, invite),
+            Command::Ping => Ok(Reply::Done),
+            Command::Call { to, data } => self.call(session, to, data),
+            Command::Invite { room, to, data } => self.invite(session, room, to, data),
+            Command::Accept { invite, status } => self.accept(session, invite, status),
             Command::Reject { invite } => self.reject(session, invite),
             Command::Cancel { invite } => self.cancel(session, invite),
-            Command::Join { room, create } => self.join(session, room, create),
-            Command::Leave { room } => self.leave(now, session, room),
+            Command::Join { room, create, status } => self.join(session, room, create, status),
+            Command::Leave { room } => self.leave(session, room),
+            Command::SetPeerStatus { room, status } => self.set_peer_status(session, room, status),
+            Command::SetRoomStatus { room, key, value, check } => {
+                self.set_room_status(session, room, key, value, check)
+            }
             Command::Relay { to, signal } => self.relay(session, to, signal),
+            Command::Subscribe { namespace } => self.subscribe(session, namespace),
+            Command::Unsubscribe { namespace } => self.unsubscribe(session, namespace),
+            Command::RegisterUser { namespace } => self.register_user(session, namespace),
+            Command::UnregisterUser { namespace } => self.unregister_user(session, namespace),
+            Command::RegisterRoom { namespace, room } => self.register_room(namespace, room),
+            Command::UnregisterRoom { namespace, room } => self.unregister_room(namespace, room),
         }
     }
 
@@ -223,6 +301,11 @@ impl Core {
         uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
     }
 
+    /// The time of the input being handled.
+    pub(crate) fn now(&self) -> Instant {
+        self.now.expect("set at the start of handle_input")
+    }
+
     pub(crate) fn next_invite_id(&mut self) -> InviteId {
         let id = InviteId(self.next_invite);
         self.next_invite += 1;
@@ -245,7 +328,7 @@ impl Core {
             let (_, what) = self.deadlines.pop_first().expect("checked above");
             match what {
                 Deadline::Ring(invite) => self.ring_timeout(invite),
-                Deadline::EmptyRoom(room) => self.expire_room(now, room),
+                Deadline::EmptyRoom(room) => self.expire_room(room),
             }
         }
     }

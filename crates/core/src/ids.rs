@@ -87,6 +87,12 @@ name_id!(
     RoomId
 );
 
+name_id!(
+    /// A calling-signaling namespace: a directory of users and rooms that
+    /// subscribers are told about.
+    NamespaceId
+);
+
 /// One connection to the server, numbered by the driver that owns the core.
 /// A user may have several sessions (devices).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]

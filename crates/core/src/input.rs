@@ -1,6 +1,8 @@
 //! What the core is told: connections coming and going, and commands.
 
-use crate::{InviteId, Payload, RoomId, SessionId, Signal, UserId};
+use std::sync::Arc;
+
+use crate::{InviteId, NamespaceId, Payload, RoomId, SessionId, Signal, UserId};
 
 /// One input to [`Core::handle_input`](crate::Core::handle_input). The time
 /// comes beside it, never from a clock.
@@ -68,11 +70,15 @@ pub enum Command {
         /// The wanted name, or `None` for a drawn one.
         user: Option<UserId>,
     },
-    /// Sets the user's presence status, an opaque JSON object.
+    /// Sets the user's presence status, an opaque JSON object. Namespaces
+    /// the user is registered in and rooms it is a peer of are told.
     SetStatus {
         /// The new status.
         status: Payload,
     },
+    /// Answers at once, after every event caused by earlier commands (the
+    /// calling `ping`; clients use it to know those events have arrived).
+    Ping,
     /// Rings `to` in a new 1:1 call: a room of capacity 2 that the caller
     /// joins, and an invite to `to` that rings every session of `to` until it
     /// is answered, cancelled, or the ring timeout passes. Refused when either
@@ -83,11 +89,25 @@ pub enum Command {
         /// Data shown with the ringing call (opaque).
         data: Payload,
     },
-    /// Answers a ringing call: the session joins the call's room; the caller
-    /// is told, and the callee's other sessions stop ringing.
+    /// Invites `to` into a named room, created when it does not exist. The
+    /// invitee becomes a pending peer of the room and every session of it
+    /// rings; there is no ring timeout and no busy rule (calling
+    /// `invite_send`). The inviter need not be a member.
+    Invite {
+        /// The room.
+        room: RoomId,
+        /// The invitee.
+        to: UserId,
+        /// Data shown with the invite (opaque).
+        data: Payload,
+    },
+    /// Answers a ringing call or invite: the session joins the room; the
+    /// caller is told, and the callee's other sessions stop ringing.
     Accept {
         /// Which call.
         invite: InviteRef,
+        /// The peer status to join the room with (named rooms).
+        status: Option<Payload>,
     },
     /// Declines a ringing call
     /// ([`EndReason::Rejected`](crate::EndReason::Rejected)).
@@ -103,11 +123,70 @@ pub enum Command {
     },
     /// Joins a named room, creating it when `create` gives a capacity.
     Join {
-        /// The room.
-        room: RoomId,
+        /// The room; `None` joins a new room with a drawn name (UUID v4).
+        room: Option<RoomId>,
         /// `Some(capacity)`: create the room with that many places if it does
         /// not exist. `None`: the room must exist.
         create: Option<usize>,
+        /// The peer status to join with.
+        status: Option<Payload>,
+    },
+    /// Sets this session's peer status in a room it is a member of; `None`
+    /// changes nothing but still checks membership.
+    SetPeerStatus {
+        /// The room.
+        room: RoomId,
+        /// The new peer status.
+        status: Option<Payload>,
+    },
+    /// Sets one key of a room's shared status (calling `room_status`).
+    SetRoomStatus {
+        /// The room, which this session must be a member of.
+        room: RoomId,
+        /// The key.
+        key: Arc<str>,
+        /// The new value (JSON), or `None` to remove the key.
+        value: Option<Payload>,
+        /// Compare-and-set: `Some(expected)` refuses the change unless the
+        /// key's value is `expected` (`None`: the key is unset). Codecs pass
+        /// canonical JSON, so equal values are equal texts.
+        check: Option<Option<Payload>>,
+    },
+    /// Subscribes to a namespace's directory (created if needed); the reply
+    /// lists its users and rooms.
+    Subscribe {
+        /// The namespace.
+        namespace: NamespaceId,
+    },
+    /// Ends a subscription.
+    Unsubscribe {
+        /// The namespace.
+        namespace: NamespaceId,
+    },
+    /// Lists the user in a namespace (created if needed).
+    RegisterUser {
+        /// The namespace.
+        namespace: NamespaceId,
+    },
+    /// Takes the user out of a namespace.
+    UnregisterUser {
+        /// The namespace.
+        namespace: NamespaceId,
+    },
+    /// Lists an existing room in a namespace (created if needed). Any user
+    /// may do so. An emptied room leaves its namespaces by itself.
+    RegisterRoom {
+        /// The namespace.
+        namespace: NamespaceId,
+        /// The room.
+        room: RoomId,
+    },
+    /// Takes a room out of a namespace.
+    UnregisterRoom {
+        /// The namespace.
+        namespace: NamespaceId,
+        /// The room.
+        room: RoomId,
     },
     /// Leaves a room. Leaving a 1:1 call is hanging up: it ends the call for
     /// both parties.

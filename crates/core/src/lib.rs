@@ -45,10 +45,11 @@
 
 #![warn(missing_docs)]
 
-mod calls;
 mod core;
 mod ids;
 mod input;
+mod invites;
+mod namespaces;
 mod output;
 mod payload;
 mod presence;
@@ -56,7 +57,9 @@ mod relay;
 mod rooms;
 
 pub use crate::core::{Core, CoreConfig, Stats};
-pub use ids::{InviteId, MAX_NAME_BYTES, NameError, RoomId, SessionId, UserId};
+pub use ids::{InviteId, MAX_NAME_BYTES, NameError, NamespaceId, RoomId, SessionId, UserId};
 pub use input::{Command, Input, InviteRef, RelayTarget, Request, RoomRef};
-pub use output::{CommandError, EndReason, Event, Output, Reply};
+pub use output::{
+    CommandError, EndReason, Event, NamespaceEvent, Output, PeerInfo, PeerStatus, PeerUpdate, Reply, RoomView,
+};
 pub use payload::{Payload, Signal, SignalKind};

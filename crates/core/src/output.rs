@@ -1,6 +1,8 @@
 //! What the core says: one event for one session at a time.
 
-use crate::{InviteId, Payload, RoomId, SessionId, Signal, UserId};
+use std::sync::Arc;
+
+use crate::{InviteId, NamespaceId, Payload, RoomId, SessionId, Signal, UserId};
 
 /// One event for one session, drained with
 /// [`Core::poll_output`](crate::Core::poll_output). The receiving session's
@@ -61,12 +63,13 @@ pub enum Event {
         /// What came of it.
         result: Result<Reply, CommandError>,
     },
-    /// A call rings this session (it goes to every session of the callee).
+    /// A call or an invite into a room rings this session (it goes to every
+    /// session of the invited user).
     Ringing {
-        /// The call's invite.
+        /// The invite.
         invite: InviteId,
-        /// The call's room.
-        room: RoomId,
+        /// The room, with its peers (the invitee left out) and status.
+        room: RoomView,
         /// The caller.
         from: UserId,
         /// The caller's data (opaque).
@@ -113,34 +116,169 @@ pub enum Event {
         /// [`EndReason::Hangup`] or [`EndReason::Disconnected`].
         reason: EndReason,
     },
-    /// To a room's members: someone joined the (named) room.
+    /// To a named room's members and invitees: a peer joined, or was invited
+    /// (`pending`).
     PeerJoined {
         /// The room.
         room: RoomId,
         /// The newcomer.
-        user: UserId,
-        /// The newcomer's session, for dialects that address peers by
-        /// connection (tringtring's `peer_id`).
-        session: SessionId,
+        peer: PeerInfo,
     },
-    /// To a room's members: someone left the (named) room.
+    /// To a named room's members and invitees: a peer left, or its invite
+    /// ended.
     PeerLeft {
         /// The room.
         room: RoomId,
         /// Who left.
         user: UserId,
-        /// The leaver's session.
-        session: SessionId,
-        /// [`EndReason::Hangup`] or [`EndReason::Disconnected`].
+        /// The leaver's session (`None` for an invitee).
+        session: Option<SessionId>,
+        /// [`EndReason::Hangup`], [`EndReason::Disconnected`], or why the
+        /// invite ended.
         reason: EndReason,
+    },
+    /// To a named room's members and invitees: a peer accepted its invite or
+    /// changed its status.
+    PeerUpdated {
+        /// The room.
+        room: RoomId,
+        /// The peer.
+        user: UserId,
+        /// What changed.
+        update: PeerUpdate,
+    },
+    /// To a named room's members and invitees (but the one who set it): the
+    /// room's shared status changed. Carries the whole status.
+    RoomStatusChanged {
+        /// The room.
+        room: RoomId,
+        /// Every key and its value (JSON), in the order keys were first set.
+        status: Vec<(Arc<str>, Payload)>,
     },
     /// A signal from another party.
     Relayed {
+        /// The room the two share (a call's room while it rings).
+        room: RoomId,
         /// The sender.
         from: UserId,
         /// The message.
         signal: Signal,
     },
+    /// To a namespace's subscribers: something in its directory changed.
+    Namespace {
+        /// The namespace.
+        namespace: NamespaceId,
+        /// What changed.
+        event: NamespaceEvent,
+    },
+}
+
+/// A change in a namespace's directory of users and rooms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NamespaceEvent {
+    /// A user registered in the namespace.
+    UserAdded {
+        /// The user.
+        user: UserId,
+        /// Its presence status.
+        status: Option<Payload>,
+    },
+    /// A registered user changed its status.
+    UserUpdated {
+        /// The user.
+        user: UserId,
+        /// Its new status.
+        status: Option<Payload>,
+    },
+    /// A user unregistered or went offline.
+    UserRemoved {
+        /// The user.
+        user: UserId,
+    },
+    /// A room was registered in the namespace.
+    RoomAdded {
+        /// The room with its peers and status.
+        room: RoomView,
+    },
+    /// A registered room's status changed.
+    RoomUpdated {
+        /// The room.
+        room: RoomId,
+        /// Its whole status.
+        status: Vec<(Arc<str>, Payload)>,
+    },
+    /// A room was unregistered, or emptied.
+    RoomRemoved {
+        /// The room.
+        room: RoomId,
+    },
+    /// A peer joined, or was invited into, a registered room.
+    PeerAdded {
+        /// The room.
+        room: RoomId,
+        /// The peer.
+        peer: PeerInfo,
+    },
+    /// A peer of a registered room accepted or changed status.
+    PeerUpdated {
+        /// The room.
+        room: RoomId,
+        /// The peer.
+        user: UserId,
+        /// What changed.
+        update: PeerUpdate,
+    },
+    /// A peer left a registered room.
+    PeerRemoved {
+        /// The room.
+        room: RoomId,
+        /// The peer.
+        user: UserId,
+    },
+}
+
+/// A peer's status as others see it: the user's presence status with the
+/// status it gave in this room laid over it, key by key. The core keeps both
+/// as opaque JSON; the codec merges them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// The user's presence status.
+    pub user: Option<Payload>,
+    /// The status given on joining, accepting, or with a peer status request.
+    pub peer: Option<Payload>,
+}
+
+/// One peer of a room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's user.
+    pub user: UserId,
+    /// Its session, once it has joined (`None` while only invited).
+    pub session: Option<SessionId>,
+    /// Whether it is only invited.
+    pub pending: bool,
+    /// Its status.
+    pub status: PeerStatus,
+}
+
+/// What changed about a peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerUpdate {
+    /// It accepted its invite: it is no longer pending.
+    Accepted,
+    /// Its status changed.
+    Status(PeerStatus),
+}
+
+/// A room as a newcomer or a namespace subscriber sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomView {
+    /// The room.
+    pub id: RoomId,
+    /// Its peers in the order they came.
+    pub peers: Vec<PeerInfo>,
+    /// Its shared status, key by key.
+    pub status: Vec<(Arc<str>, Payload)>,
 }
 
 /// What a successful command gives back.
@@ -156,19 +294,24 @@ pub enum Reply {
         /// `true` when the client asked for none.
         drawn: bool,
     },
-    /// [`Command::Call`](crate::Command::Call): the call is ringing.
+    /// [`Command::Call`](crate::Command::Call) or
+    /// [`Command::Invite`](crate::Command::Invite): the invite is ringing.
     Calling {
-        /// The call's invite.
+        /// The invite.
         invite: InviteId,
-        /// The call's room.
-        room: RoomId,
-    },
-    /// [`Command::Join`](crate::Command::Join): the members before this one.
-    Joined {
         /// The room.
         room: RoomId,
-        /// Its other members, in the order they joined.
-        peers: Vec<(UserId, SessionId)>,
+    },
+    /// [`Command::Join`](crate::Command::Join): the room as the newcomer
+    /// finds it (itself left out of the peers).
+    Joined(RoomView),
+    /// [`Command::Subscribe`](crate::Command::Subscribe): the namespace's
+    /// registered users and rooms.
+    Subscribed {
+        /// Registered users and their status.
+        users: Vec<(UserId, Option<Payload>)>,
+        /// Registered rooms.
+        rooms: Vec<RoomView>,
     },
 }
 
@@ -215,6 +358,9 @@ pub enum CommandError {
     /// The session is a member of the room already.
     #[error("you are already in room {0}")]
     AlreadyInRoom(RoomId),
+    /// The session is only invited to the room, not a member yet.
+    #[error("you are only invited to room {0}")]
+    OnlyInvited(RoomId),
     /// The receiver is not a member of the sender's room.
     #[error("{user} is not in room {room}")]
     PeerNotInRoom {
@@ -222,5 +368,42 @@ pub enum CommandError {
         room: RoomId,
         /// The receiver named.
         user: UserId,
+    },
+    /// The receiver is only invited to the room.
+    #[error("{0} has not accepted the invite yet")]
+    PeerPending(UserId),
+    /// A compare-and-set of the room status found another value.
+    #[error("the room status is not in the expected state")]
+    StatusMismatch,
+    /// No such namespace.
+    #[error("namespace {0} does not exist")]
+    NoSuchNamespace(NamespaceId),
+    /// The session subscribed to the namespace already.
+    #[error("you are already subscribed to namespace {0}")]
+    AlreadySubscribed(NamespaceId),
+    /// The session is not subscribed to the namespace.
+    #[error("you are not subscribed to namespace {0}")]
+    NotSubscribed(NamespaceId),
+    /// The user registered in the namespace already.
+    #[error("you are already registered in namespace {0}")]
+    AlreadyInNamespace(NamespaceId),
+    /// The user is not registered in the namespace.
+    #[error("you are not registered in namespace {0}")]
+    NotInNamespace(NamespaceId),
+    /// The room is registered in the namespace already.
+    #[error("room {room} is already registered in namespace {namespace}")]
+    RoomAlreadyInNamespace {
+        /// The namespace.
+        namespace: NamespaceId,
+        /// The room.
+        room: RoomId,
+    },
+    /// The room is not registered in the namespace.
+    #[error("room {room} is not registered in namespace {namespace}")]
+    RoomNotInNamespace {
+        /// The namespace.
+        namespace: NamespaceId,
+        /// The room.
+        room: RoomId,
     },
 }

@@ -1,10 +1,11 @@
 //! Who is online: registering a name, presence status, and what a closing
 //! connection takes with it.
 
-use std::time::Instant;
-
 use crate::core::{RoomKind, User};
-use crate::{CommandError, Core, EndReason, Event, Payload, Reply, SessionId, UserId};
+use crate::{
+    CommandError, Core, EndReason, Event, NamespaceEvent, Payload, PeerStatus, PeerUpdate, Reply, RoomId, SessionId,
+    UserId,
+};
 
 impl Core {
     pub(crate) fn register(&mut self, session: SessionId, wanted: Option<UserId>) -> Result<Reply, CommandError> {
@@ -37,10 +38,47 @@ impl Core {
 
     pub(crate) fn set_status(&mut self, session: SessionId, status: Payload) -> Result<Reply, CommandError> {
         let user = self.registered(session)?;
-        if let Some(state) = self.users.get_mut(&user) {
-            state.status = Some(status);
+        let Some(state) = self.users.get_mut(&user) else { return Ok(Reply::Done) };
+        state.status = Some(status.clone());
+        for namespace in state.namespaces.clone() {
+            let event = NamespaceEvent::UserUpdated { user: user.clone(), status: Some(status.clone()) };
+            self.tell_namespace(&namespace, event);
+        }
+        for (room, peer) in self.named_rooms_of(&user) {
+            let update = PeerUpdate::Status(PeerStatus { user: Some(status.clone()), peer });
+            self.tell_room(
+                &room,
+                Some(&user),
+                Event::PeerUpdated { room: room.clone(), user: user.clone(), update: update.clone() },
+            );
+            self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerUpdated {
+                room,
+                user: user.clone(),
+                update: update.clone(),
+            });
         }
         Ok(Reply::Done)
+    }
+
+    /// The named rooms a user is a peer of (joined on any session, or
+    /// invited), each with the user's peer status there.
+    fn named_rooms_of(&self, user: &UserId) -> Vec<(RoomId, Option<Payload>)> {
+        let Some(state) = self.users.get(user) else { return Vec::new() };
+        let mut rooms = Vec::new();
+        for &session in &state.sessions {
+            for room_id in self.sessions.get(&session).map(|s| s.rooms.as_slice()).unwrap_or_default() {
+                let Some(room) = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Named) else { continue };
+                let peer = room.members.iter().find(|m| m.session == session).and_then(|m| m.status.clone());
+                rooms.push((room_id.clone(), peer));
+            }
+        }
+        for invite in &state.incoming {
+            let room = &self.invites[invite].room;
+            if self.rooms.get(room).is_some_and(|room| room.kind == RoomKind::Named) {
+                rooms.push((room.clone(), None));
+            }
+        }
+        rooms
     }
 
     /// A user's presence status, if the user is online and set one.
@@ -49,15 +87,17 @@ impl Core {
     }
 
     /// Whether a user is ringing or in a 1:1 call on any of its sessions.
+    /// Invites into named rooms do not count.
     pub(crate) fn is_busy(&self, user: &UserId) -> bool {
         let Some(state) = self.users.get(user) else { return false };
-        !state.incoming.is_empty() || state.sessions.iter().any(|&session| self.session_in_call(session))
+        state.incoming.iter().any(|&invite| self.is_call_invite(invite))
+            || state.sessions.iter().any(|&session| self.session_in_call(session))
     }
 
-    /// Whether a session is making a call or is in one.
+    /// Whether a session is making a 1:1 call or is in one.
     pub(crate) fn session_in_call(&self, session: SessionId) -> bool {
         let Some(state) = self.sessions.get(&session) else { return false };
-        !state.outgoing.is_empty()
+        state.outgoing.iter().any(|&invite| self.is_call_invite(invite))
             || state.rooms.iter().any(|room| self.rooms.get(room).is_some_and(|room| room.kind == RoomKind::Call))
     }
 
@@ -65,17 +105,21 @@ impl Core {
     /// outgoing calls stop ringing, its calls end, it leaves its rooms, and
     /// calls ringing its user are declined when this was the user's last
     /// session.
-    pub(crate) fn disconnect(&mut self, now: Instant, session: SessionId) {
+    pub(crate) fn disconnect(&mut self, session: SessionId) {
         let Some(state) = self.sessions.get(&session) else { return };
         let outgoing = state.outgoing.clone();
         let rooms = state.rooms.clone();
+        let subscriptions = state.subscriptions.clone();
         let user = state.user.clone();
 
+        for namespace in subscriptions {
+            self.drop_subscriber(session, &namespace);
+        }
         for invite in outgoing {
             self.withdraw(invite, EndReason::Disconnected);
         }
         for room in rooms {
-            self.leave_room(now, session, &room, EndReason::Disconnected);
+            self.leave_room(session, &room, EndReason::Disconnected);
         }
         if let Some(user) = user {
             let last = self.users.get(&user).is_some_and(|state| state.sessions == [session]);
@@ -83,6 +127,10 @@ impl Core {
                 let incoming = self.users.get(&user).map(|u| u.incoming.clone()).unwrap_or_default();
                 for invite in incoming {
                     self.decline(invite, &user, EndReason::Disconnected);
+                }
+                let listed = self.users.get(&user).map(|u| u.namespaces.clone()).unwrap_or_default();
+                for namespace in listed {
+                    self.unlist_user(&user, &namespace);
                 }
                 self.users.remove(&user);
             } else if let Some(state) = self.users.get_mut(&user) {

@@ -10,31 +10,39 @@ impl Core {
         let from = self.registered(session)?;
         match to {
             RelayTarget::CallPeer(peer) => {
-                if let Some((_, other)) = self.accepted_call_with(session, &peer) {
-                    self.emit(other, Event::Relayed { from, signal });
+                if let Some((room, other)) = self.accepted_call_with(session, &peer) {
+                    self.emit(other, Event::Relayed { room, from, signal });
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
-                    let caller = self.invites[&invite].from_session;
+                    let (caller, room) = (self.invites[&invite].from_session, self.invites[&invite].room.clone());
                     if caller == session {
-                        self.emit_to_user(&peer, None, Event::Relayed { from, signal });
+                        self.emit_to_user(&peer, None, Event::Relayed { room, from, signal });
                     } else {
-                        self.emit(caller, Event::Relayed { from, signal });
+                        self.emit(caller, Event::Relayed { room, from, signal });
                     }
                 } else {
                     return Err(CommandError::NoCallWith(peer));
                 }
             }
             RelayTarget::RoomMember { room, user } => {
-                let members = match self.rooms.get(&room) {
-                    Some(state) if state.members.contains(&session) => state.members.clone(),
-                    _ => return Err(CommandError::NotInRoom(room)),
-                };
-                let targets: Vec<SessionId> =
-                    members.into_iter().filter(|&s| s != session && self.user_of(s) == Some(&user)).collect();
+                self.check_member(session, &room)?;
+                let state = &self.rooms[&room];
+                let targets: Vec<SessionId> = state
+                    .members
+                    .iter()
+                    .map(|member| member.session)
+                    .filter(|&s| s != session && self.user_of(s) == Some(&user))
+                    .collect();
                 if targets.is_empty() {
+                    if state.invited.iter().any(|id| self.invites[id].to == user) {
+                        return Err(CommandError::PeerPending(user));
+                    }
                     return Err(CommandError::PeerNotInRoom { room, user });
                 }
                 for target in targets {
-                    self.emit(target, Event::Relayed { from: from.clone(), signal: signal.clone() });
+                    self.emit(
+                        target,
+                        Event::Relayed { room: room.clone(), from: from.clone(), signal: signal.clone() },
+                    );
                 }
             }
         }

@@ -1,63 +1,63 @@
-//! Named rooms with a capacity: members come and go, and an empty room is
-//! kept for a while before it is deleted.
+//! Named rooms: members with their peer status, pending invitees, a shared
+//! key-value status, and a grace period before an empty room is deleted.
 
-use std::time::Instant;
+use std::sync::Arc;
 
-use crate::core::{Deadline, Room, RoomKind};
-use crate::{CommandError, Core, EndReason, Event, Reply, RoomId, RoomRef, SessionId};
+use crate::core::{Deadline, Member, Room, RoomKind};
+use crate::{
+    CommandError, Core, EndReason, Event, NamespaceEvent, Payload, PeerInfo, PeerStatus, PeerUpdate, Reply, RoomId,
+    RoomRef, RoomView, SessionId, UserId,
+};
 
 impl Core {
     pub(crate) fn join(
         &mut self,
         session: SessionId,
-        room_id: RoomId,
+        room: Option<RoomId>,
         create: Option<usize>,
+        status: Option<Payload>,
     ) -> Result<Reply, CommandError> {
         let user = self.registered(session)?;
-        if self.sessions.get(&session).is_some_and(|s| s.rooms.contains(&room_id)) {
-            return Err(CommandError::AlreadyInRoom(room_id));
-        }
-        let room = match (self.rooms.get_mut(&room_id), create) {
-            (Some(room), _) if room.kind == RoomKind::Named => room,
-            (Some(_), _) | (None, None) => return Err(CommandError::NoSuchRoom(room_id)),
-            (None, Some(capacity)) => self.rooms.entry(room_id.clone()).or_insert(Room {
-                kind: RoomKind::Named,
-                capacity,
-                members: Vec::new(),
-                ringing: None,
-                expires: None,
-            }),
+        let room_id = match room {
+            Some(room) => room,
+            None => self.draw_room_id(""),
         };
-        if room.members.len() >= room.capacity {
-            return Err(CommandError::RoomFull(room_id));
+        match (self.rooms.get(&room_id), create) {
+            (Some(room), _) if room.kind == RoomKind::Call => return Err(CommandError::NoSuchRoom(room_id)),
+            (Some(room), _) if self.user_in_room(&user, room) => return Err(CommandError::AlreadyInRoom(room_id)),
+            (Some(room), _) if room.members.len() + room.invited.len() >= room.capacity => {
+                return Err(CommandError::RoomFull(room_id));
+            }
+            (Some(_), _) => self.keep_room(&room_id),
+            (None, None) => return Err(CommandError::NoSuchRoom(room_id)),
+            (None, Some(capacity)) => {
+                self.rooms.insert(room_id.clone(), Room::new(RoomKind::Named, capacity));
+            }
         }
-        let expired_deadline = room.expires.take();
-        let before = room.members.clone();
-        room.members.push(session);
-        if let Some(at) = expired_deadline {
-            self.clear_deadline(at, Deadline::EmptyRoom(room_id.clone()));
+        let view = self.room_view(&room_id, Some(&user));
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            room.members.push(Member { session, status: status.clone() });
         }
         if let Some(state) = self.sessions.get_mut(&session) {
             state.rooms.push(room_id.clone());
         }
-        let mut peers = Vec::with_capacity(before.len());
-        for member in before {
-            if let Some(peer) = self.user_of(member).cloned() {
-                peers.push((peer, member));
-            }
-            self.emit(member, Event::PeerJoined { room: room_id.clone(), user: user.clone(), session });
-        }
-        Ok(Reply::Joined { room: room_id, peers })
+        let peer = PeerInfo {
+            user: user.clone(),
+            session: Some(session),
+            pending: false,
+            status: PeerStatus { user: self.status_of(&user).cloned(), peer: status },
+        };
+        self.tell_room(&room_id, Some(&user), Event::PeerJoined { room: room_id.clone(), peer: peer.clone() });
+        self.tell_namespaces_of_room(&room_id, |room| NamespaceEvent::PeerAdded { room, peer: peer.clone() });
+        Ok(Reply::Joined(view))
     }
 
-    pub(crate) fn leave(&mut self, now: Instant, session: SessionId, which: RoomRef) -> Result<Reply, CommandError> {
+    pub(crate) fn leave(&mut self, session: SessionId, which: RoomRef) -> Result<Reply, CommandError> {
         let me = self.registered(session)?;
         match which {
             RoomRef::Id(room) => {
-                if !self.sessions.get(&session).is_some_and(|s| s.rooms.contains(&room)) {
-                    return Err(CommandError::NotInRoom(room));
-                }
-                self.leave_room(now, session, &room, EndReason::Hangup);
+                self.check_member(session, &room)?;
+                self.leave_room(session, &room, EndReason::Hangup);
             }
             RoomRef::CallWith(peer) => {
                 if let Some((room, _)) = self.accepted_call_with(session, &peer) {
@@ -66,10 +66,7 @@ impl Core {
                     if self.invites[&invite].from_session == session {
                         self.withdraw(invite, EndReason::Cancelled);
                     } else {
-                        let from = self.invites[&invite].from.clone();
-                        let stopped = Event::RingingStopped { invite, from, reason: EndReason::AnsweredElsewhere };
-                        self.emit_to_user(&me, Some(session), stopped);
-                        self.decline(invite, &me, EndReason::Rejected);
+                        self.reject_invite(session, invite, &me);
                     }
                 } else {
                     return Err(CommandError::NoCallWith(peer));
@@ -80,35 +77,182 @@ impl Core {
     }
 
     /// Takes `session` out of `room`, whatever kind of room it is.
-    pub(crate) fn leave_room(&mut self, now: Instant, session: SessionId, room_id: &RoomId, reason: EndReason) {
+    pub(crate) fn leave_room(&mut self, session: SessionId, room_id: &RoomId, reason: EndReason) {
         let Some(room) = self.rooms.get_mut(room_id) else { return };
         if room.kind == RoomKind::Call {
             self.end_call(session, room_id, reason);
             return;
         }
-        room.members.retain(|&s| s != session);
-        let remaining = room.members.clone();
-        if remaining.is_empty() {
-            let at = now + self.config.empty_room_ttl;
-            room.expires = Some(at);
-            self.set_deadline(at, Deadline::EmptyRoom(room_id.clone()));
-        }
+        room.members.retain(|member| member.session != session);
         if let Some(state) = self.sessions.get_mut(&session) {
             state.rooms.retain(|r| r != room_id);
         }
         if let Some(user) = self.user_of(session).cloned() {
-            for member in remaining {
-                let event = Event::PeerLeft { room: room_id.clone(), user: user.clone(), session, reason };
-                self.emit(member, event);
+            let left = Event::PeerLeft { room: room_id.clone(), user: user.clone(), session: Some(session), reason };
+            self.tell_room(room_id, Some(&user), left);
+            self.tell_namespaces_of_room(room_id, |room| NamespaceEvent::PeerRemoved { room, user: user.clone() });
+        }
+        self.check_emptied(room_id);
+    }
+
+    pub(crate) fn set_peer_status(
+        &mut self,
+        session: SessionId,
+        room_id: RoomId,
+        status: Option<Payload>,
+    ) -> Result<Reply, CommandError> {
+        let user = self.registered(session)?;
+        self.check_member(session, &room_id)?;
+        let Some(status) = status else { return Ok(Reply::Done) };
+        if let Some(member) =
+            self.rooms.get_mut(&room_id).and_then(|room| room.members.iter_mut().find(|m| m.session == session))
+        {
+            member.status = Some(status.clone());
+        }
+        let update = PeerUpdate::Status(PeerStatus { user: self.status_of(&user).cloned(), peer: Some(status) });
+        self.tell_room(
+            &room_id,
+            Some(&user),
+            Event::PeerUpdated { room: room_id.clone(), user: user.clone(), update: update.clone() },
+        );
+        self.tell_namespaces_of_room(&room_id, |room| NamespaceEvent::PeerUpdated {
+            room,
+            user: user.clone(),
+            update: update.clone(),
+        });
+        Ok(Reply::Done)
+    }
+
+    pub(crate) fn set_room_status(
+        &mut self,
+        session: SessionId,
+        room_id: RoomId,
+        key: Arc<str>,
+        value: Option<Payload>,
+        check: Option<Option<Payload>>,
+    ) -> Result<Reply, CommandError> {
+        let user = self.registered(session)?;
+        self.check_member(session, &room_id)?;
+        let room = self.rooms.get_mut(&room_id).expect("checked above");
+        let current = room.status.iter().position(|(k, _)| *k == key);
+        if let Some(expected) = check
+            && current.map(|at| &room.status[at].1) != expected.as_ref()
+        {
+            return Err(CommandError::StatusMismatch);
+        }
+        match (current, value) {
+            (Some(at), Some(value)) => room.status[at].1 = value,
+            (None, Some(value)) => room.status.push((key, value)),
+            (Some(at), None) => {
+                room.status.remove(at);
             }
+            (None, None) => {}
+        }
+        let status = room.status.clone();
+        self.tell_room(
+            &room_id,
+            Some(&user),
+            Event::RoomStatusChanged { room: room_id.clone(), status: status.clone() },
+        );
+        self.tell_namespaces_of_room(&room_id, |room| NamespaceEvent::RoomUpdated { room, status: status.clone() });
+        Ok(Reply::Done)
+    }
+
+    /// The member check of every room request: the room exists, and the
+    /// session is a member, not merely invited.
+    pub(crate) fn check_member(&self, session: SessionId, room_id: &RoomId) -> Result<(), CommandError> {
+        let room = self.rooms.get(room_id).ok_or_else(|| CommandError::NoSuchRoom(room_id.clone()))?;
+        if room.has_member(session) {
+            return Ok(());
+        }
+        let user = self.user_of(session);
+        if room.invited.iter().any(|id| Some(&self.invites[id].to) == user) {
+            return Err(CommandError::OnlyInvited(room_id.clone()));
+        }
+        Err(CommandError::NotInRoom(room_id.clone()))
+    }
+
+    /// Whether `user` is a member of, or invited to, `room`.
+    pub(crate) fn user_in_room(&self, user: &UserId, room: &Room) -> bool {
+        room.members.iter().any(|member| self.user_of(member.session) == Some(user))
+            || room.invited.iter().any(|id| self.invites[id].to == *user)
+    }
+
+    /// The room as seen from outside: its peers (without `except`) and status.
+    pub(crate) fn room_view(&self, room_id: &RoomId, except: Option<&UserId>) -> RoomView {
+        let Some(room) = self.rooms.get(room_id) else {
+            return RoomView { id: room_id.clone(), peers: Vec::new(), status: Vec::new() };
+        };
+        let members = room.members.iter().filter_map(|member| {
+            let user = self.user_of(member.session)?;
+            Some(PeerInfo {
+                user: user.clone(),
+                session: Some(member.session),
+                pending: false,
+                status: PeerStatus { user: self.status_of(user).cloned(), peer: member.status.clone() },
+            })
+        });
+        let invited = room.invited.iter().map(|id| {
+            let user = &self.invites[id].to;
+            PeerInfo {
+                user: user.clone(),
+                session: None,
+                pending: true,
+                status: PeerStatus { user: self.status_of(user).cloned(), peer: None },
+            }
+        });
+        let peers = members.chain(invited).filter(|peer| Some(&peer.user) != except).collect();
+        RoomView { id: room_id.clone(), peers, status: room.status.clone() }
+    }
+
+    /// Sends `event` to every member and invitee of a room but `except`.
+    pub(crate) fn tell_room(&mut self, room_id: &RoomId, except: Option<&UserId>, event: Event) {
+        let Some(room) = self.rooms.get(room_id) else { return };
+        let mut audience: Vec<SessionId> = room
+            .members
+            .iter()
+            .map(|member| member.session)
+            .filter(|&session| except.is_none() || self.user_of(session) != except)
+            .collect();
+        for id in &room.invited {
+            let invitee = &self.invites[id].to;
+            if Some(invitee) != except
+                && let Some(user) = self.users.get(invitee)
+            {
+                audience.extend(user.sessions.iter().copied());
+            }
+        }
+        for session in audience {
+            self.emit(session, event.clone());
         }
     }
 
-    pub(crate) fn expire_room(&mut self, now: Instant, room_id: RoomId) {
-        let expired = self
-            .rooms
-            .get(&room_id)
-            .is_some_and(|room| room.members.is_empty() && room.expires.is_some_and(|at| at <= now));
+    /// A room that gained a peer is no longer going to expire.
+    pub(crate) fn keep_room(&mut self, room_id: &RoomId) {
+        if let Some(at) = self.rooms.get_mut(room_id).and_then(|room| room.expires.take()) {
+            self.clear_deadline(at, Deadline::EmptyRoom(room_id.clone()));
+        }
+    }
+
+    /// A named room that lost its last peer leaves its namespaces and is
+    /// deleted after the grace period, unless someone comes back.
+    pub(crate) fn check_emptied(&mut self, room_id: &RoomId) {
+        let Some(room) = self.rooms.get(room_id) else { return };
+        if room.kind != RoomKind::Named || !room.is_empty() || room.expires.is_some() {
+            return;
+        }
+        self.unlist_room(room_id);
+        let at = self.now() + self.config.empty_room_ttl;
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            room.expires = Some(at);
+        }
+        self.set_deadline(at, Deadline::EmptyRoom(room_id.clone()));
+    }
+
+    pub(crate) fn expire_room(&mut self, room_id: RoomId) {
+        let now = self.now();
+        let expired =
+            self.rooms.get(&room_id).is_some_and(|room| room.is_empty() && room.expires.is_some_and(|at| at <= now));
         if expired {
             self.rooms.remove(&room_id);
         }

@@ -54,10 +54,10 @@ fn commands_before_registering_are_refused() {
     let s = w.connect();
     for command in [
         Command::Call { to: user("bob"), data: Payload::null() },
-        Command::Accept { invite: InviteRef::From(user("bob")) },
+        Command::Accept { invite: InviteRef::From(user("bob")), status: None },
         Command::SetStatus { status: Payload::new("{}") },
         Command::Relay { to: RelayTarget::CallPeer(user("bob")), signal: offer("x") },
-        Command::Join { room: room("r"), create: Some(2) },
+        Command::Join { room: Some(room("r")), create: Some(2), status: None },
     ] {
         assert_eq!(error_of(&w.send(s, command)), CommandError::NotRegistered);
     }
@@ -75,12 +75,16 @@ fn a_call_rings_and_is_accepted() {
     assert_eq!(ring.to, bob);
     let Event::Ringing { invite, room, from, data } = &ring.event else { panic!("{ring:?}") };
     assert_eq!((from, data.as_str()), (&user("alice"), r#"{"video":true}"#));
+    // The invitee sees the room as it is: the caller in it, no status.
+    assert_eq!(room.peers.len(), 1);
+    assert_eq!((&room.peers[0].user, room.peers[0].pending), (&user("alice"), false));
+    let room = &room.id;
     assert_eq!(
         reply.event,
         Event::Reply { tag: 9, result: Ok(Reply::Calling { invite: *invite, room: room.clone() }) }
     );
 
-    let out = w.send(bob, Command::Accept { invite: InviteRef::Id(*invite) });
+    let out = w.send(bob, Command::Accept { invite: InviteRef::Id(*invite), status: None });
     assert_eq!(
         out,
         vec![Output { to: alice, event: Event::CallAccepted { invite: *invite, room: room.clone(), by: user("bob") } }]
@@ -163,7 +167,7 @@ fn only_the_right_party_can_answer_or_cancel() {
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     // The caller cannot accept its own call, the callee cannot cancel it, a stranger can do neither.
     assert_eq!(
-        error_of(&w.send(alice, Command::Accept { invite: InviteRef::From(user("alice")) })),
+        error_of(&w.send(alice, Command::Accept { invite: InviteRef::From(user("alice")), status: None })),
         CommandError::NoSuchInvite
     );
     assert_eq!(
@@ -171,11 +175,11 @@ fn only_the_right_party_can_answer_or_cancel() {
         CommandError::NoSuchInvite
     );
     assert_eq!(
-        error_of(&w.send(carol, Command::Accept { invite: InviteRef::From(user("alice")) })),
+        error_of(&w.send(carol, Command::Accept { invite: InviteRef::From(user("alice")), status: None })),
         CommandError::NoSuchInvite
     );
     assert_eq!(
-        error_of(&w.send(carol, Command::Accept { invite: InviteRef::Id(InviteId(0)) })),
+        error_of(&w.send(carol, Command::Accept { invite: InviteRef::Id(InviteId(0)), status: None })),
         CommandError::NoSuchInvite
     );
     assert_eq!(
@@ -222,7 +226,7 @@ fn a_late_input_fires_overdue_deadlines_first() {
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     // The driver overslept; bob's accept comes after the call timed out.
     w.now += Duration::from_secs(31);
-    let out = w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")) });
+    let out = w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None });
     assert!(matches!(out[0].event, Event::CallDeclined { reason: EndReason::Timeout, .. }));
     assert!(matches!(out[1].event, Event::RingingStopped { reason: EndReason::Timeout, .. }));
     assert_eq!(out[2].event, Event::Reply { tag: 9, result: Err(CommandError::NoSuchInvite) });
@@ -273,7 +277,7 @@ fn leaving_a_call_room_by_id_hangs_up() {
     // A call room cannot be joined by name.
     let carol = w.online("carol");
     assert_eq!(
-        error_of(&w.send(carol, Command::Join { room: room.clone(), create: None })),
+        error_of(&w.send(carol, Command::Join { room: Some(room.clone()), create: None, status: None })),
         CommandError::NoSuchRoom(room.clone())
     );
 }

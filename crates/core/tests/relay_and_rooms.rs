@@ -13,18 +13,32 @@ fn signals_flow_both_ways_while_ringing_and_in_a_call() {
     let mut w = World::new();
     let alice = w.online("alice");
     let bob = w.online("bob");
-    w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
+    let out = w.ask(alice, Command::Call { to: user("bob"), data: Payload::null() });
+    let Event::Reply { result: Ok(Reply::Calling { room, .. }), .. } = &out[1].event else { panic!("{out:?}") };
+    let room = room.clone();
 
     // Trickle ICE may start before the answer, in both directions.
     let ice = Signal { kind: SignalKind::IceCandidate, payload: Payload::new(r#"{"candidate":"c1"}"#) };
     let out = w.send(alice, Command::Relay { to: RelayTarget::CallPeer(user("bob")), signal: ice.clone() });
-    assert_eq!(out, vec![Output { to: bob, event: Event::Relayed { from: user("alice"), signal: ice.clone() } }]);
+    assert_eq!(
+        out,
+        vec![Output {
+            to: bob,
+            event: Event::Relayed { room: room.clone(), from: user("alice"), signal: ice.clone() }
+        }]
+    );
     let out = w.send(bob, Command::Relay { to: RelayTarget::CallPeer(user("alice")), signal: ice.clone() });
-    assert_eq!(out, vec![Output { to: alice, event: Event::Relayed { from: user("bob"), signal: ice } }]);
+    assert_eq!(
+        out,
+        vec![Output { to: alice, event: Event::Relayed { room: room.clone(), from: user("bob"), signal: ice } }]
+    );
 
-    w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")) });
+    w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None });
     let out = w.send(alice, Command::Relay { to: RelayTarget::CallPeer(user("bob")), signal: offer("v=0") });
-    assert_eq!(out, vec![Output { to: bob, event: Event::Relayed { from: user("alice"), signal: offer("v=0") } }]);
+    assert_eq!(
+        out,
+        vec![Output { to: bob, event: Event::Relayed { room, from: user("alice"), signal: offer("v=0") } }]
+    );
 }
 
 #[test]
@@ -48,25 +62,31 @@ fn rooms_have_a_capacity() {
     let c = w.online("c");
     let r = room("42");
     assert_eq!(
-        error_of(&w.send(a, Command::Join { room: r.clone(), create: None })),
+        error_of(&w.send(a, Command::Join { room: Some(r.clone()), create: None, status: None })),
         CommandError::NoSuchRoom(r.clone())
     );
 
-    let out = w.ask(a, Command::Join { room: r.clone(), create: Some(2) });
-    assert_eq!(out[0].event, Event::Reply { tag: 9, result: Ok(Reply::Joined { room: r.clone(), peers: vec![] }) });
-    let out = w.ask(b, Command::Join { room: r.clone(), create: None });
-    assert_eq!(out[0], Output { to: a, event: Event::PeerJoined { room: r.clone(), user: user("b"), session: b } });
-    assert_eq!(
-        out[1].event,
-        Event::Reply { tag: 9, result: Ok(Reply::Joined { room: r.clone(), peers: vec![(user("a"), a)] }) }
-    );
+    let out = w.ask(a, Command::Join { room: Some(r.clone()), create: Some(2), status: None });
+    let empty = RoomView { id: r.clone(), peers: vec![], status: vec![] };
+    assert_eq!(out[0].event, Event::Reply { tag: 9, result: Ok(Reply::Joined(empty)) });
+    let out = w.ask(b, Command::Join { room: Some(r.clone()), create: None, status: Some(Payload::new("{}")) });
+    let b_peer = PeerInfo {
+        user: user("b"),
+        session: Some(b),
+        pending: false,
+        status: PeerStatus { user: None, peer: Some(Payload::new("{}")) },
+    };
+    assert_eq!(out[0], Output { to: a, event: Event::PeerJoined { room: r.clone(), peer: b_peer } });
+    let a_peer = PeerInfo { user: user("a"), session: Some(a), pending: false, status: PeerStatus::default() };
+    let view = RoomView { id: r.clone(), peers: vec![a_peer], status: vec![] };
+    assert_eq!(out[1].event, Event::Reply { tag: 9, result: Ok(Reply::Joined(view)) });
 
     assert_eq!(
-        error_of(&w.send(c, Command::Join { room: r.clone(), create: Some(2) })),
+        error_of(&w.send(c, Command::Join { room: Some(r.clone()), create: Some(2), status: None })),
         CommandError::RoomFull(r.clone())
     );
     assert_eq!(
-        error_of(&w.send(b, Command::Join { room: r.clone(), create: None })),
+        error_of(&w.send(b, Command::Join { room: Some(r.clone()), create: None, status: None })),
         CommandError::AlreadyInRoom(r.clone())
     );
 }
@@ -78,12 +98,15 @@ fn room_members_relay_to_each_other_only() {
     let b = w.online("b");
     let c = w.online("c");
     let r = room("r");
-    w.send(a, Command::Join { room: r.clone(), create: Some(2) });
-    w.send(b, Command::Join { room: r.clone(), create: None });
+    w.send(a, Command::Join { room: Some(r.clone()), create: Some(2), status: None });
+    w.send(b, Command::Join { room: Some(r.clone()), create: None, status: None });
 
     let to_b = RelayTarget::RoomMember { room: r.clone(), user: user("b") };
     let out = w.send(a, Command::Relay { to: to_b.clone(), signal: offer("x") });
-    assert_eq!(out, vec![Output { to: b, event: Event::Relayed { from: user("a"), signal: offer("x") } }]);
+    assert_eq!(
+        out,
+        vec![Output { to: b, event: Event::Relayed { room: r.clone(), from: user("a"), signal: offer("x") } }]
+    );
 
     assert_eq!(
         error_of(&w.send(c, Command::Relay { to: to_b, signal: offer("x") })),
@@ -102,15 +125,15 @@ fn leaving_tells_the_others_and_an_empty_room_expires() {
     let a = w.online("a");
     let b = w.online("b");
     let r = room("r");
-    w.send(a, Command::Join { room: r.clone(), create: Some(2) });
-    w.send(b, Command::Join { room: r.clone(), create: None });
+    w.send(a, Command::Join { room: Some(r.clone()), create: Some(2), status: None });
+    w.send(b, Command::Join { room: Some(r.clone()), create: None, status: None });
 
     let out = w.send(a, Command::Leave { room: RoomRef::Id(r.clone()) });
     assert_eq!(
         out,
         vec![Output {
             to: b,
-            event: Event::PeerLeft { room: r.clone(), user: user("a"), session: a, reason: EndReason::Hangup }
+            event: Event::PeerLeft { room: r.clone(), user: user("a"), session: Some(a), reason: EndReason::Hangup }
         }]
     );
     assert_eq!(
@@ -124,7 +147,7 @@ fn leaving_tells_the_others_and_an_empty_room_expires() {
 
     // Rejoining within the grace period keeps the room and cancels its expiry.
     w.advance(Duration::from_secs(30));
-    w.send(a, Command::Join { room: r.clone(), create: None });
+    w.send(a, Command::Join { room: Some(r.clone()), create: None, status: None });
     assert_eq!(w.core.poll_timeout(), None);
     w.send(a, Command::Leave { room: RoomRef::Id(r.clone()) });
     assert_eq!(w.advance(Duration::from_secs(59)), vec![]);
@@ -139,8 +162,8 @@ fn a_disconnect_is_leaving_every_room() {
     let a = w.online("a");
     let b = w.online("b");
     for name in ["r1", "r2"] {
-        w.send(a, Command::Join { room: room(name), create: Some(5) });
-        w.send(b, Command::Join { room: room(name), create: None });
+        w.send(a, Command::Join { room: Some(room(name)), create: Some(5), status: None });
+        w.send(b, Command::Join { room: Some(room(name)), create: None, status: None });
     }
     let out = w.disconnect(b);
     assert_eq!(out.len(), 2);

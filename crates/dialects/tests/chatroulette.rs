@@ -57,7 +57,7 @@ fn commands_carry_the_names_and_the_raw_data() {
     }
     assert!(matches!(command(r#"{"type":"rc","payload":"bob"}"#), Command::Call { to, .. } if to == user("bob")));
     assert!(
-        matches!(command(r#"{"type":"ac","payload":"alice"}"#), Command::Accept { invite: InviteRef::From(u) } if u == user("alice"))
+        matches!(command(r#"{"type":"ac","payload":"alice"}"#), Command::Accept { invite: InviteRef::From(u), status: None } if u == user("alice"))
     );
     assert!(
         matches!(command(r#"{"type":"cc","payload":"bob"}"#), Command::Cancel { invite: InviteRef::To(u) } if u == user("bob"))
@@ -140,7 +140,7 @@ fn events_encode_in_the_seed_form() {
         (
             Event::Ringing {
                 invite: InviteId(1),
-                room: RoomId::parse("r").unwrap(),
+                room: RoomView { id: RoomId::parse("r").unwrap(), peers: vec![], status: vec![] },
                 from: user("alice"),
                 data: Payload::null(),
             },
@@ -172,6 +172,7 @@ fn events_encode_in_the_seed_form() {
         ),
         (
             Event::Relayed {
+                room: RoomId::parse("r").unwrap(),
                 from: bob.clone(),
                 signal: Signal { kind: SignalKind::Answer, payload: Payload::new(r#"{"type":"answer","sdp":"v=0"}"#) },
             },
@@ -179,6 +180,7 @@ fn events_encode_in_the_seed_form() {
         ),
         (
             Event::Relayed {
+                room: RoomId::parse("r").unwrap(),
                 from: bob.clone(),
                 signal: Signal { kind: SignalKind::IceCandidate, payload: Payload::new(r#"{"candidate":"c"}"#) },
             },
@@ -215,7 +217,7 @@ fn events_encode_in_the_original_short_form() {
         (
             Event::Ringing {
                 invite: InviteId(1),
-                room: RoomId::parse("r").unwrap(),
+                room: RoomView { id: RoomId::parse("r").unwrap(), peers: vec![], status: vec![] },
                 from: user("alice"),
                 data: Payload::null(),
             },
@@ -239,6 +241,7 @@ fn events_encode_in_the_original_short_form() {
         ),
         (
             Event::Relayed {
+                room: RoomId::parse("r").unwrap(),
                 from: bob.clone(),
                 signal: Signal { kind: SignalKind::Offer, payload: Payload::new(r#"{"type":"offer","sdp":"v=0"}"#) },
             },
@@ -259,7 +262,10 @@ fn quiet_events_have_no_frame() {
     for form in [Form::Seed, Form::Short] {
         assert_eq!(encode(form, &Event::Reply { tag: 0, result: Ok(Reply::Done) }, None), None);
         let custom = Signal { kind: SignalKind::Custom("x".into()), payload: Payload::null() };
-        assert_eq!(encode(form, &Event::Relayed { from: user("a"), signal: custom }, None), None);
+        assert_eq!(
+            encode(form, &Event::Relayed { room: RoomId::parse("r").unwrap(), from: user("a"), signal: custom }, None),
+            None
+        );
     }
 }
 

@@ -83,7 +83,7 @@ impl World {
         let alice = self.online("alice");
         let bob = self.online("bob");
         self.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
-        let out = self.send(bob, Command::Accept { invite: InviteRef::From(user("alice")) });
+        let out = self.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None });
         assert!(matches!(out[0].event, Event::CallAccepted { .. }), "{out:?}");
         (alice, bob)
     }
@@ -91,7 +91,7 @@ impl World {
     /// Asserts the core holds nothing but the given number of sessions.
     pub fn assert_clean(&self, sessions: usize, users: usize) {
         let stats = self.core.stats();
-        assert_eq!(stats, Stats { sessions, users, rooms: 0, invites: 0, deadlines: 0 });
+        assert_eq!(stats, Stats { sessions, users, rooms: 0, invites: 0, deadlines: 0, namespaces: 0 });
         assert_eq!(self.core.poll_timeout(), None);
     }
 }

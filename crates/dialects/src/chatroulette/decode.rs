@@ -133,7 +133,7 @@ pub fn decode(text: &str) -> Result<Decoded, DecodeError> {
             Command::Register { user: wanted }
         }
         MessageType::RequestCall => Command::Call { to: named()?, data: Payload::null() },
-        MessageType::AcceptCall => Command::Accept { invite: InviteRef::From(named()?) },
+        MessageType::AcceptCall => Command::Accept { invite: InviteRef::From(named()?), status: None },
         MessageType::RejectCall => Command::Reject { invite: InviteRef::From(named()?) },
         MessageType::CancelCall => Command::Cancel { invite: InviteRef::To(named()?) },
         MessageType::HangUp => Command::Leave { room: RoomRef::CallWith(named()?) },

@@ -36,7 +36,7 @@ pub fn encode(form: Form, event: &Event, request: Option<&str>) -> Option<String
             frame.named(MessageType::CallCancelled, "by", from, reason)
         }
         Event::CallEnded { by, reason, .. } => frame.named(MessageType::CallEnded, "by", by, Some(*reason)),
-        Event::Relayed { from, signal } => {
+        Event::Relayed { from, signal, .. } => {
             let (ty, key) = match signal.kind {
                 SignalKind::Offer => (MessageType::CallerDescriptorReceived, "sdp"),
                 SignalKind::Answer => (MessageType::RecipientDescriptorReceived, "sdp"),
@@ -49,8 +49,12 @@ pub fn encode(form: Form, event: &Event, request: Option<&str>) -> Option<String
                 .finish();
             frame.with_payload(ty, &payload)
         }
-        // Named rooms are not part of this dialect.
-        Event::PeerJoined { .. } | Event::PeerLeft { .. } => return None,
+        // Named rooms and namespaces are not part of this dialect.
+        Event::PeerJoined { .. }
+        | Event::PeerLeft { .. }
+        | Event::PeerUpdated { .. }
+        | Event::RoomStatusChanged { .. }
+        | Event::Namespace { .. } => return None,
     })
 }
 

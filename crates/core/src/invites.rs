@@ -1,0 +1,329 @@
+//! Ringing calls and invites. A 1:1 call is a room of two plus an invite:
+//! calling is inviting into a new room, ringing is the invite delivered,
+//! accepting is joining, rejecting is declining, cancelling withdraws the
+//! invite, hanging up is leaving. An invite into a named room (calling's
+//! `invite_send`) is the same thing without a ring timeout or a busy rule;
+//! while it rings the invitee is a pending peer of the room.
+
+use crate::core::{Deadline, Invite, Member, Room, RoomKind};
+use crate::{
+    CommandError, Core, EndReason, Event, InviteId, InviteRef, NamespaceEvent, Payload, PeerInfo, PeerStatus,
+    PeerUpdate, Reply, RoomId, SessionId, UserId,
+};
+
+impl Core {
+    pub(crate) fn call(&mut self, session: SessionId, to: UserId, data: Payload) -> Result<Reply, CommandError> {
+        let from = self.registered(session)?;
+        if to == from {
+            return Err(CommandError::SelfCall);
+        }
+        if !self.users.contains_key(&to) {
+            return Err(CommandError::UnknownUser(to));
+        }
+        if self.is_busy(&from) {
+            return Err(CommandError::AlreadyInCall);
+        }
+        if self.is_busy(&to) {
+            return Err(CommandError::Busy(to));
+        }
+        let room = self.draw_room_id("call-");
+        let mut state = Room::new(RoomKind::Call, 2);
+        state.members.push(Member { session, status: None });
+        self.rooms.insert(room.clone(), state);
+        if let Some(state) = self.sessions.get_mut(&session) {
+            state.rooms.push(room.clone());
+        }
+        let rings_until = self.now() + self.config.ring_timeout;
+        let invite = self.ring(session, from, to, room.clone(), data, Some(rings_until));
+        self.set_deadline(rings_until, Deadline::Ring(invite));
+        Ok(Reply::Calling { invite, room })
+    }
+
+    pub(crate) fn invite(
+        &mut self,
+        session: SessionId,
+        room: RoomId,
+        to: UserId,
+        data: Payload,
+    ) -> Result<Reply, CommandError> {
+        let from = self.registered(session)?;
+        if !self.users.contains_key(&to) {
+            return Err(CommandError::UnknownUser(to));
+        }
+        match self.rooms.get(&room) {
+            Some(state) if state.kind == RoomKind::Call => return Err(CommandError::NoSuchRoom(room)),
+            Some(state) if self.user_in_room(&to, state) => return Err(CommandError::AlreadyInRoom(room)),
+            Some(state) if state.members.len() + state.invited.len() >= state.capacity => {
+                return Err(CommandError::RoomFull(room));
+            }
+            Some(_) => self.keep_room(&room),
+            None => {
+                self.rooms.insert(room.clone(), Room::new(RoomKind::Named, usize::MAX));
+            }
+        }
+        let peer = PeerInfo {
+            user: to.clone(),
+            session: None,
+            pending: true,
+            status: PeerStatus { user: self.status_of(&to).cloned(), peer: None },
+        };
+        self.tell_room(&room, Some(&to), Event::PeerJoined { room: room.clone(), peer: peer.clone() });
+        self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerAdded { room, peer: peer.clone() });
+        let invite = self.ring(session, from, to, room.clone(), data, None);
+        Ok(Reply::Calling { invite, room })
+    }
+
+    /// Records an invite and rings every session of the invitee.
+    fn ring(
+        &mut self,
+        session: SessionId,
+        from: UserId,
+        to: UserId,
+        room: RoomId,
+        data: Payload,
+        rings_until: Option<std::time::Instant>,
+    ) -> InviteId {
+        let invite = self.next_invite_id();
+        let view = self.room_view(&room, Some(&to));
+        self.invites.insert(
+            invite,
+            Invite { room: room.clone(), from_session: session, from: from.clone(), to: to.clone(), rings_until },
+        );
+        if let Some(state) = self.rooms.get_mut(&room) {
+            state.invited.push(invite);
+        }
+        if let Some(state) = self.sessions.get_mut(&session) {
+            state.outgoing.push(invite);
+        }
+        if let Some(state) = self.users.get_mut(&to) {
+            state.incoming.push(invite);
+        }
+        self.emit_to_user(&to, None, Event::Ringing { invite, room: view, from, data });
+        invite
+    }
+
+    pub(crate) fn draw_room_id(&mut self, prefix: &str) -> RoomId {
+        loop {
+            let room = RoomId::parse(&format!("{prefix}{}", self.draw_uuid())).expect("valid room name");
+            if !self.rooms.contains_key(&room) {
+                return room;
+            }
+        }
+    }
+
+    pub(crate) fn accept(
+        &mut self,
+        session: SessionId,
+        which: InviteRef,
+        status: Option<Payload>,
+    ) -> Result<Reply, CommandError> {
+        let invite = self.incoming_invite(session, &which)?;
+        let kind = self.invites.get(&invite).and_then(|i| self.rooms.get(&i.room)).map(|room| room.kind);
+        if kind == Some(RoomKind::Call) && self.session_in_call(session) {
+            return Err(CommandError::AlreadyInCall);
+        }
+        let by = self.registered(session)?;
+        let call = self.take_invite(invite).expect("resolved above");
+        if let Some(room) = self.rooms.get_mut(&call.room) {
+            room.members.push(Member { session, status: status.clone() });
+        }
+        if let Some(state) = self.sessions.get_mut(&session) {
+            state.rooms.push(call.room.clone());
+        }
+        self.emit(call.from_session, Event::CallAccepted { invite, room: call.room.clone(), by: by.clone() });
+        let stopped = Event::RingingStopped { invite, from: call.from, reason: EndReason::AnsweredElsewhere };
+        self.emit_to_user(&by, Some(session), stopped);
+        if kind == Some(RoomKind::Named) {
+            let room = call.room;
+            let peer_status = PeerStatus { user: self.status_of(&by).cloned(), peer: status };
+            let accepted = Event::PeerUpdated { room: room.clone(), user: by.clone(), update: PeerUpdate::Accepted };
+            self.tell_room(&room, Some(&by), accepted);
+            let update = PeerUpdate::Status(peer_status);
+            let changed = Event::PeerUpdated { room: room.clone(), user: by.clone(), update: update.clone() };
+            self.tell_room(&room, Some(&by), changed);
+            self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerUpdated {
+                room,
+                user: by.clone(),
+                update: update.clone(),
+            });
+            self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerUpdated {
+                room,
+                user: by.clone(),
+                update: PeerUpdate::Accepted,
+            });
+        }
+        Ok(Reply::Done)
+    }
+
+    pub(crate) fn reject(&mut self, session: SessionId, which: InviteRef) -> Result<Reply, CommandError> {
+        let invite = self.incoming_invite(session, &which)?;
+        let by = self.registered(session)?;
+        self.reject_invite(session, invite, &by);
+        Ok(Reply::Done)
+    }
+
+    /// The callee's session declines: its other sessions stop ringing and the
+    /// caller is told.
+    pub(crate) fn reject_invite(&mut self, session: SessionId, invite: InviteId, by: &UserId) {
+        if let Some(call) = self.invites.get(&invite) {
+            let stopped =
+                Event::RingingStopped { invite, from: call.from.clone(), reason: EndReason::AnsweredElsewhere };
+            self.emit_to_user(by, Some(session), stopped);
+        }
+        self.decline(invite, by, EndReason::Rejected);
+    }
+
+    pub(crate) fn cancel(&mut self, session: SessionId, which: InviteRef) -> Result<Reply, CommandError> {
+        let invite = self.outgoing_invite(session, &which)?;
+        self.withdraw(invite, EndReason::Cancelled);
+        Ok(Reply::Done)
+    }
+
+    pub(crate) fn ring_timeout(&mut self, invite: InviteId) {
+        let Some(call) = self.take_invite(invite) else { return };
+        self.emit(call.from_session, Event::CallDeclined { invite, by: call.to.clone(), reason: EndReason::Timeout });
+        let stopped = Event::RingingStopped { invite, from: call.from.clone(), reason: EndReason::Timeout };
+        self.emit_to_user(&call.to, None, stopped);
+        self.invite_gone(&call, EndReason::Timeout);
+    }
+
+    /// The caller's side ends a ringing invite: the invitee stops ringing.
+    pub(crate) fn withdraw(&mut self, invite: InviteId, reason: EndReason) {
+        let Some(call) = self.take_invite(invite) else { return };
+        let stopped = Event::RingingStopped { invite, from: call.from.clone(), reason };
+        self.emit_to_user(&call.to, None, stopped);
+        self.invite_gone(&call, reason);
+    }
+
+    /// The invitee's side ends a ringing invite: the caller is told why.
+    pub(crate) fn decline(&mut self, invite: InviteId, by: &UserId, reason: EndReason) {
+        let Some(call) = self.take_invite(invite) else { return };
+        self.emit(call.from_session, Event::CallDeclined { invite, by: by.clone(), reason });
+        self.invite_gone(&call, reason);
+    }
+
+    /// After an invite ended unanswered: a call room is dissolved; a named
+    /// room loses its pending peer.
+    fn invite_gone(&mut self, call: &Invite, reason: EndReason) {
+        let Some(kind) = self.rooms.get(&call.room).map(|room| room.kind) else { return };
+        match kind {
+            RoomKind::Call => self.dissolve(&call.room),
+            RoomKind::Named => {
+                let left = Event::PeerLeft { room: call.room.clone(), user: call.to.clone(), session: None, reason };
+                self.tell_room(&call.room, Some(&call.to), left);
+                self.tell_namespaces_of_room(&call.room, |room| NamespaceEvent::PeerRemoved {
+                    room,
+                    user: call.to.clone(),
+                });
+                self.check_emptied(&call.room);
+            }
+        }
+    }
+
+    /// A party leaves a call room: a ringing call is withdrawn, an accepted
+    /// one ends for the other party too.
+    pub(crate) fn end_call(&mut self, session: SessionId, room: &RoomId, reason: EndReason) {
+        let Some(state) = self.rooms.get(room) else { return };
+        if let Some(&invite) = state.invited.first() {
+            let withdrawn = if reason == EndReason::Hangup { EndReason::Cancelled } else { reason };
+            self.withdraw(invite, withdrawn);
+            return;
+        }
+        let others: Vec<SessionId> =
+            state.members.iter().map(|member| member.session).filter(|&s| s != session).collect();
+        if let Some(by) = self.user_of(session).cloned() {
+            for other in others {
+                self.emit(other, Event::CallEnded { room: room.clone(), by: by.clone(), reason });
+            }
+        }
+        self.dissolve(room);
+    }
+
+    /// Deletes a call room and every membership of it.
+    fn dissolve(&mut self, room: &RoomId) {
+        let Some(state) = self.rooms.remove(room) else { return };
+        for member in state.members {
+            if let Some(session) = self.sessions.get_mut(&member.session) {
+                session.rooms.retain(|r| r != room);
+            }
+        }
+    }
+
+    /// Removes a ringing invite and every reference to it.
+    fn take_invite(&mut self, invite: InviteId) -> Option<Invite> {
+        let call = self.invites.remove(&invite)?;
+        if let Some(at) = call.rings_until {
+            self.clear_deadline(at, Deadline::Ring(invite));
+        }
+        if let Some(state) = self.users.get_mut(&call.to) {
+            state.incoming.retain(|&i| i != invite);
+        }
+        if let Some(state) = self.sessions.get_mut(&call.from_session) {
+            state.outgoing.retain(|&i| i != invite);
+        }
+        if let Some(room) = self.rooms.get_mut(&call.room) {
+            room.invited.retain(|&i| i != invite);
+        }
+        Some(call)
+    }
+
+    /// An invite ringing this session's user.
+    fn incoming_invite(&self, session: SessionId, which: &InviteRef) -> Result<InviteId, CommandError> {
+        let user = self.registered(session)?;
+        let found = match which {
+            InviteRef::Id(id) => self.invites.get(id).filter(|call| call.to == user).map(|_| *id),
+            InviteRef::From(caller) => self
+                .users
+                .get(&user)
+                .and_then(|state| state.incoming.iter().copied().find(|id| self.invites[id].from == *caller)),
+            InviteRef::To(_) => None,
+        };
+        found.ok_or(CommandError::NoSuchInvite)
+    }
+
+    /// An invite this session made.
+    fn outgoing_invite(&self, session: SessionId, which: &InviteRef) -> Result<InviteId, CommandError> {
+        self.registered(session)?;
+        let outgoing = self.sessions.get(&session).map(|s| s.outgoing.as_slice()).unwrap_or_default();
+        let found = match which {
+            InviteRef::Id(id) => outgoing.iter().copied().find(|i| i == id),
+            InviteRef::To(callee) => outgoing.iter().copied().find(|id| self.invites[id].to == *callee),
+            InviteRef::From(_) => None,
+        };
+        found.ok_or(CommandError::NoSuchInvite)
+    }
+
+    /// Whether an invite is a 1:1 call (and so counts for the busy rule).
+    pub(crate) fn is_call_invite(&self, invite: InviteId) -> bool {
+        self.invites
+            .get(&invite)
+            .and_then(|call| self.rooms.get(&call.room))
+            .is_some_and(|room| room.kind == RoomKind::Call)
+    }
+
+    /// The call room this session shares with `peer` and the peer's member
+    /// session, if the call was accepted.
+    pub(crate) fn accepted_call_with(&self, session: SessionId, peer: &UserId) -> Option<(RoomId, SessionId)> {
+        let state = self.sessions.get(&session)?;
+        state.rooms.iter().find_map(|room_id| {
+            let room = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Call)?;
+            let other = room
+                .members
+                .iter()
+                .map(|member| member.session)
+                .find(|&s| s != session && self.user_of(s) == Some(peer))?;
+            Some((room_id.clone(), other))
+        })
+    }
+
+    /// A ringing 1:1 call between this session and `peer`, either way.
+    pub(crate) fn ringing_call_with(&self, session: SessionId, peer: &UserId) -> Option<InviteId> {
+        let outgoing = self.sessions.get(&session)?.outgoing.iter().copied();
+        let mine = self.user_of(session)?;
+        let incoming = self.users.get(mine).map(|u| u.incoming.as_slice()).unwrap_or_default().iter().copied();
+        outgoing
+            .filter(|id| self.invites[id].to == *peer)
+            .chain(incoming.filter(|id| self.invites[id].from == *peer))
+            .find(|&id| self.is_call_invite(id))
+    }
+}
