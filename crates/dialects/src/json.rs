@@ -45,6 +45,17 @@ impl ObjectWriter {
         self
     }
 
+    /// Adds `"key":true` or `"key":false`.
+    pub(crate) fn boolean(self, key: &str, value: bool) -> Self {
+        self.raw(key, if value { "true" } else { "false" })
+    }
+
+    /// Adds `"key":<number>`.
+    pub(crate) fn number(self, key: &str, value: u64) -> Self {
+        let text = value.to_string();
+        self.raw(key, &text)
+    }
+
     /// Closes the object.
     pub(crate) fn finish(mut self) -> String {
         self.out.push('}');

@@ -8,5 +8,20 @@
 
 #![warn(missing_docs)]
 
+pub mod calling;
 pub mod chatroulette;
 mod json;
+
+use switchboard_core::{Command, Request};
+
+/// What a connection does with one frame it read.
+#[derive(Debug)]
+pub enum Incoming {
+    /// Hand this command to the core.
+    Command(Request, Command),
+    /// Send this frame straight back (an error, or an answer the codec can
+    /// give by itself).
+    Answer(String),
+    /// Nothing to do (a refused request that asked for no answer).
+    Nothing,
+}

@@ -34,10 +34,18 @@ impl AppState {
     }
 }
 
+/// A drop-in listener: one dialect's WebSocket on any path, as the original
+/// server of that dialect accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DropIn {
+    Chatroulette,
+    Calling,
+}
+
 /// A built server: listeners bound, driver running, not yet serving.
 pub struct Application {
     listener: TcpListener,
-    chatroulette_listener: Option<TcpListener>,
+    drop_ins: Vec<(DropIn, TcpListener)>,
     state: AppState,
     driver: DriverHandle,
     stopping: watch::Sender<bool>,
@@ -51,10 +59,14 @@ impl Application {
     /// When a listener cannot be bound or the OS gives no random seed.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-        let chatroulette_listener = match config.chatroulette_listen {
-            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
-            None => None,
-        };
+        let mut drop_ins = Vec::new();
+        for (kind, addr) in
+            [(DropIn::Chatroulette, config.chatroulette_listen), (DropIn::Calling, config.calling_listen)]
+        {
+            if let Some(addr) = addr {
+                drop_ins.push((kind, TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?));
+            }
+        }
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("no random seed: {error}"))?;
         let core = CoreConfig { ring_timeout: config.ring_timeout, empty_room_ttl: config.empty_room_ttl, seed };
@@ -63,7 +75,7 @@ impl Application {
         let (alive, all_closed) = mpsc::channel(1);
         let context =
             ConnectionContext { driver: driver.clone(), clock, limits: Limits::from_config(&config), shutdown, alive };
-        Ok(Self { listener, chatroulette_listener, state: AppState { context }, driver, stopping, all_closed })
+        Ok(Self { listener, drop_ins, state: AppState { context }, driver, stopping, all_closed })
     }
 
     /// The main listener's address (useful when the port was 0).
@@ -73,7 +85,17 @@ impl Application {
 
     /// The drop-in chatroulette listener's address, if one was asked for.
     pub fn chatroulette_addr(&self) -> Option<SocketAddr> {
-        self.chatroulette_listener.as_ref().map(|l| l.local_addr().expect("bound"))
+        self.drop_in_addr(DropIn::Chatroulette)
+    }
+
+    /// The drop-in calling listener's address, if one was asked for.
+    pub fn calling_addr(&self) -> Option<SocketAddr> {
+        self.drop_in_addr(DropIn::Calling)
+    }
+
+    fn drop_in_addr(&self, kind: DropIn) -> Option<SocketAddr> {
+        let (_, listener) = self.drop_ins.iter().find(|(k, _)| *k == kind)?;
+        Some(listener.local_addr().expect("a bound listener has an address"))
     }
 
     /// A handle on the driver, for metrics and tests.
@@ -87,7 +109,7 @@ impl Application {
     /// # Errors
     /// When a listener fails.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, chatroulette_listener, state, driver, stopping, mut all_closed } = self;
+        let Self { listener, drop_ins, state, driver, stopping, mut all_closed } = self;
         let stop_signal = || {
             let mut stopped = stopping.subscribe();
             async move {
@@ -97,9 +119,9 @@ impl Application {
 
         let main = axum::serve(listener, routes(state.clone())).with_graceful_shutdown(stop_signal());
         let mut servers = vec![tokio::spawn(main.into_future())];
-        if let Some(listener) = chatroulette_listener {
+        for (kind, listener) in drop_ins {
             let dropin =
-                axum::serve(listener, chatroulette_dropin(state.clone())).with_graceful_shutdown(stop_signal());
+                axum::serve(listener, drop_in_routes(kind, state.clone())).with_graceful_shutdown(stop_signal());
             servers.push(tokio::spawn(dropin.into_future()));
         }
         tracing::info!("serving");
@@ -125,11 +147,15 @@ fn routes(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/ws/chatroulette", get(dialects::chatroulette))
+        .route("/ws/calling", get(dialects::calling))
         .with_state(state)
 }
 
-/// The drop-in listener: a chatroulette WebSocket on any path, as the
-/// original server accepted.
-fn chatroulette_dropin(state: AppState) -> Router {
-    Router::new().fallback(dialects::chatroulette).with_state(state)
+/// A drop-in listener's routes: its dialect's WebSocket on any path.
+fn drop_in_routes(kind: DropIn, state: AppState) -> Router {
+    match kind {
+        DropIn::Chatroulette => Router::new().fallback(dialects::chatroulette),
+        DropIn::Calling => Router::new().fallback(dialects::calling),
+    }
+    .with_state(state)
 }

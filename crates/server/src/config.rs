@@ -29,6 +29,11 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_CHATROULETTE_LISTEN", value_name = "ADDR")]
     pub chatroulette_listen: Option<SocketAddr>,
 
+    /// Also listen here for calling-signaling clients made for the original
+    /// server, which upgraded WebSockets on any path (it used port 8080).
+    #[arg(long, env = "SWITCHBOARD_CALLING_LISTEN", value_name = "ADDR")]
+    pub calling_listen: Option<SocketAddr>,
+
     /// How long a call rings before it ends unanswered ("30s", "1m").
     #[arg(long, env = "SWITCHBOARD_RING_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub ring_timeout: Duration,
@@ -77,6 +82,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             chatroulette_listen: None,
+            calling_listen: None,
             ring_timeout: Duration::from_secs(30),
             empty_room_ttl: Duration::from_secs(600),
             max_frame_bytes: 64 * 1024,

@@ -4,27 +4,66 @@
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::response::Response;
-use switchboard_core::Event;
+use switchboard_core::{Command, Event, Request};
+use switchboard_dialects::Incoming;
+use switchboard_dialects::calling::{self, Calling, Keepalive};
 use switchboard_dialects::chatroulette::{Chatroulette, error_frame};
 
 use crate::app::AppState;
-use crate::ws::{self, Inbound, TextDialect};
+use crate::ws::{self, TextDialect};
+
+/// What `hello` calls the server.
+const SERVER_NAME: &str = concat!("switchboard ", env!("CARGO_PKG_VERSION"));
+
+const NO_BINARY: &str = "binary frames are not part of this dialect: send JSON text";
 
 impl TextDialect for Chatroulette {
-    fn on_text(&mut self, text: &str) -> Inbound {
+    fn on_text(&mut self, text: &str) -> Incoming {
         match self.decode(text) {
-            Ok((request, command)) => Inbound::Command(request, command),
-            Err(error) => Inbound::Answer(self.encode_error(&error)),
+            Ok((request, command)) => Incoming::Command(request, command),
+            Err(error) => Incoming::Answer(self.encode_error(&error)),
         }
     }
 
     fn on_binary(&mut self) -> String {
-        error_frame("binary frames are not part of this dialect: send JSON text", None)
+        error_frame(NO_BINARY, None)
     }
 
-    fn on_event(&mut self, event: &Event) -> Option<String> {
-        self.encode(event)
+    fn on_event(&mut self, event: &Event, out: &mut Vec<String>) {
+        out.extend(self.encode(event));
     }
+}
+
+impl TextDialect for Calling {
+    fn on_open(&mut self) -> Option<(Request, Command)> {
+        Some(self.open())
+    }
+
+    fn on_text(&mut self, text: &str) -> Incoming {
+        self.decode(text)
+    }
+
+    fn on_binary(&mut self) -> String {
+        format!(r#"{{"type":"error","error":"{NO_BINARY}"}}"#)
+    }
+
+    fn on_event(&mut self, event: &Event, out: &mut Vec<String>) {
+        self.encode(event, out);
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        Calling::keepalive(self)
+    }
+
+    fn keepalive_ping(&self) -> &'static str {
+        calling::PING_FRAME
+    }
+}
+
+/// `GET /ws/calling`, and any path on the calling drop-in listener.
+pub(crate) async fn calling(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let context = state.connection_context();
+    context.limits.configure(upgrade).on_upgrade(move |socket| ws::run(socket, Calling::new(SERVER_NAME), context))
 }
 
 /// `GET /ws/chatroulette`, and any path on the drop-in listener.

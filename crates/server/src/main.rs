@@ -25,7 +25,13 @@ async fn main() -> anyhow::Result<()> {
     let Cli { command: Command::Serve(config) } = Cli::parse();
     init_tracing(config.log_format, &config.log_filter)?;
     let app = Application::build(config.clone(), Clock::System).await?;
-    tracing::info!(listen = %app.local_addr(), chatroulette = ?app.chatroulette_addr(), "switchboard {}", env!("CARGO_PKG_VERSION"));
+    tracing::info!(
+        listen = %app.local_addr(),
+        chatroulette = ?app.chatroulette_addr(),
+        calling = ?app.calling_addr(),
+        "switchboard {}",
+        env!("CARGO_PKG_VERSION")
+    );
     app.run_until_stopped(stop_signal()).await
 }
 

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use futures_util::{SinkExt, StreamExt};
 use switchboard_core::{Command, Event, Request};
+use switchboard_dialects::Incoming;
+use switchboard_dialects::calling::Keepalive;
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
@@ -16,6 +18,8 @@ use crate::driver::DriverHandle;
 
 /// Close codes of RFC 6455 §7.4.1 that the server sends.
 mod close_code {
+    /// A normal close: the client's own keepalive timeout passed.
+    pub const NORMAL: u16 = 1000;
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
     /// The client broke a rule: it stopped reading its events.
@@ -24,24 +28,29 @@ mod close_code {
     pub const TOO_BIG: u16 = 1009;
 }
 
-/// What a dialect makes of one text frame.
-pub(crate) enum Inbound {
-    /// A request for the core.
-    Command(Request, Command),
-    /// A frame to send straight back (an error).
-    Answer(String),
-}
-
 /// A dialect spoken over WebSocket text frames, with its per-connection
 /// codec state.
 pub(crate) trait TextDialect: Send + 'static {
+    /// A command to send when the connection opens (calling registers a
+    /// drawn user and greets with its id).
+    fn on_open(&mut self) -> Option<(Request, Command)> {
+        None
+    }
     /// One text frame from the client.
-    fn on_text(&mut self, text: &str) -> Inbound;
+    fn on_text(&mut self, text: &str) -> Incoming;
     /// The answer to a binary frame, which no text dialect accepts.
     fn on_binary(&mut self) -> String;
-    /// One core event for this session, or `None` when the dialect has no
-    /// form for it.
-    fn on_event(&mut self, event: &Event) -> Option<String>;
+    /// One core event for this session, as zero or more frames.
+    fn on_event(&mut self, event: &Event, out: &mut Vec<String>);
+    /// Application-level keepalive the client asked for, beside the
+    /// WebSocket heartbeat.
+    fn keepalive(&self) -> Keepalive {
+        Keepalive::default()
+    }
+    /// The frame that keepalive sends.
+    fn keepalive_ping(&self) -> &'static str {
+        ""
+    }
 }
 
 /// What every connection task shares.
@@ -90,13 +99,30 @@ impl Limits {
 
 /// When to ping a silent client and when to give up on it.
 struct Liveness {
+    /// Any frame from the client, pongs included.
     last_heard: Instant,
     next_ping: Instant,
+    /// The last message (not control frame) from the client.
+    last_message_in: Instant,
+    /// The last message to the client.
+    last_message_out: Instant,
+}
+
+/// What is due when the connection's timer fires.
+enum Due {
+    /// Close: the client has been silent too long.
+    Close(CloseFrame),
+    /// Send a WebSocket ping.
+    Ping,
+    /// Send the dialect's keepalive message.
+    KeepalivePing,
+    /// Nothing yet (woken early).
+    Nothing,
 }
 
 impl Liveness {
     fn new(now: Instant, limits: &Limits) -> Self {
-        Self { last_heard: now, next_ping: now + limits.ping_after }
+        Self { last_heard: now, next_ping: now + limits.ping_after, last_message_in: now, last_message_out: now }
     }
 
     fn heard(&mut self, now: Instant, limits: &Limits) {
@@ -104,8 +130,33 @@ impl Liveness {
         self.next_ping = now + limits.ping_after;
     }
 
-    fn wake_at(&self, limits: &Limits) -> Instant {
-        self.next_ping.min(self.last_heard + limits.idle_timeout)
+    fn wake_at(&self, limits: &Limits, keepalive: Keepalive) -> Instant {
+        let mut at = self.next_ping.min(self.last_heard + limits.idle_timeout);
+        if let Some(after) = keepalive.ping_after {
+            at = at.min(self.last_message_in.max(self.last_message_out) + after);
+        }
+        if let Some(timeout) = keepalive.timeout {
+            at = at.min(self.last_message_in + timeout);
+        }
+        at
+    }
+
+    fn due(&mut self, now: Instant, limits: &Limits, keepalive: Keepalive) -> Due {
+        if now >= self.last_heard + limits.idle_timeout {
+            return Due::Close(close_frame(close_code::GOING_AWAY, "idle timeout"));
+        }
+        if keepalive.timeout.is_some_and(|timeout| now >= self.last_message_in + timeout) {
+            return Due::Close(close_frame(close_code::NORMAL, "remote timeout"));
+        }
+        if keepalive.ping_after.is_some_and(|after| now >= self.last_message_in.max(self.last_message_out) + after) {
+            self.last_message_out = now;
+            return Due::KeepalivePing;
+        }
+        if now >= self.next_ping {
+            self.next_ping = now + limits.ping_after / 2;
+            return Due::Ping;
+        }
+        Due::Nothing
     }
 }
 
@@ -117,25 +168,38 @@ pub(crate) async fn run<D: TextDialect>(socket: WebSocket, mut dialect: D, mut c
     let clock = context.clock.clone();
     let (mut sink, mut stream) = socket.split();
     let mut liveness = Liveness::new(clock.now(), &limits);
+    let mut outgoing: Vec<String> = Vec::new();
     tracing::debug!(%session, "connection opened");
+    if let Some((request, command)) = dialect.on_open()
+        && context.driver.command(session, request, command).await.is_err()
+    {
+        return;
+    }
 
     let close: Option<CloseFrame> = loop {
-        let outgoing = tokio::select! {
+        tokio::select! {
             frame = stream.next() => match frame {
                 Some(Ok(message)) => {
-                    liveness.heard(clock.now(), &limits);
+                    let now = clock.now();
+                    liveness.heard(now, &limits);
                     match message {
-                        Message::Text(text) => match dialect.on_text(text.as_str()) {
-                            Inbound::Command(request, command) => {
-                                if context.driver.command(session, request, command).await.is_err() {
-                                    break Some(close_frame(close_code::GOING_AWAY, "server stopping"));
+                        Message::Text(text) => {
+                            liveness.last_message_in = now;
+                            match dialect.on_text(text.as_str()) {
+                                Incoming::Command(request, command) => {
+                                    if context.driver.command(session, request, command).await.is_err() {
+                                        break Some(close_frame(close_code::GOING_AWAY, "server stopping"));
+                                    }
                                 }
-                                None
+                                Incoming::Answer(frame) => outgoing.push(frame),
+                                Incoming::Nothing => {}
                             }
-                            Inbound::Answer(frame) => Some(frame),
-                        },
-                        Message::Binary(_) => Some(dialect.on_binary()),
-                        Message::Ping(_) | Message::Pong(_) => None,
+                        }
+                        Message::Binary(_) => {
+                            liveness.last_message_in = now;
+                            outgoing.push(dialect.on_binary());
+                        }
+                        Message::Ping(_) | Message::Pong(_) => {}
                         Message::Close(_) => break None,
                     }
                 }
@@ -143,30 +207,34 @@ pub(crate) async fn run<D: TextDialect>(socket: WebSocket, mut dialect: D, mut c
                 None => break None,
             },
             event = events.recv() => match event {
-                Some(event) => dialect.on_event(&event),
+                Some(event) => dialect.on_event(&event, &mut outgoing),
                 // The driver dropped this session's queue: it fell behind.
                 None => break Some(close_frame(close_code::POLICY, "too slow: events not read")),
             },
-            () = clock.sleep_until(Some(liveness.wake_at(&limits))) => {
-                let now = clock.now();
-                if now >= liveness.last_heard + limits.idle_timeout {
-                    tracing::debug!(%session, "closing a silent connection");
-                    break Some(close_frame(close_code::GOING_AWAY, "idle timeout"));
+            () = clock.sleep_until(Some(liveness.wake_at(&limits, dialect.keepalive()))) => {
+                match liveness.due(clock.now(), &limits, dialect.keepalive()) {
+                    Due::Close(frame) => {
+                        tracing::debug!(%session, reason = %frame.reason, "closing a silent connection");
+                        break Some(frame);
+                    }
+                    Due::Ping => {
+                        if !send(&mut sink, Message::Ping(Default::default()), limits.write_timeout).await {
+                            break None;
+                        }
+                    }
+                    Due::KeepalivePing => outgoing.push(dialect.keepalive_ping().to_owned()),
+                    Due::Nothing => {}
                 }
-                liveness.next_ping = now + limits.ping_after / 2;
-                if !send(&mut sink, Message::Ping(Default::default()), limits.write_timeout).await {
-                    break None;
-                }
-                None
             },
             () = stopping(&mut context.shutdown) => {
                 break Some(close_frame(close_code::GOING_AWAY, "server shutting down"));
             },
-        };
-        if let Some(text) = outgoing
-            && !send(&mut sink, Message::Text(text.into()), limits.write_timeout).await
-        {
-            break None;
+        }
+        if !outgoing.is_empty() {
+            liveness.last_message_out = clock.now();
+            if !send_all(&mut sink, &mut outgoing, limits.write_timeout).await {
+                break None;
+            }
         }
     };
 
@@ -185,6 +253,22 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
 
 fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
     CloseFrame { code, reason: reason.into() }
+}
+
+/// Sends every queued frame, flushing once; `false` when the client is gone
+/// or too slow to take them.
+async fn send_all(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    frames: &mut Vec<String>,
+    timeout: Duration,
+) -> bool {
+    let write = async {
+        for frame in frames.drain(..) {
+            sink.feed(Message::Text(frame.into())).await?;
+        }
+        sink.flush().await
+    };
+    matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(())))
 }
 
 /// Sends one message; `false` when the client is gone or too slow to take it.

@@ -1,0 +1,298 @@
+//! The `calling` dialect: the JSON calling-signaling protocol (seed
+//! `003_6202090c39518291.txt`; original server npm `calling-signaling`
+//! 0.1.4, client npm `rtc-lib`).
+//!
+//! The server greets with `{type: "hello", id, server}`; `id` is the
+//! connection's user, a UUID v4. Every request with a `tid` gets one
+//! `answer` (`{type: "answer", tid, data}` or `{tid, error}` with the
+//! original's error strings); a request without one is carried out
+//! unanswered (the seed's rule). Requests are checked as the original did:
+//! declared fields of the declared JavaScript types, a numeric `tid`, and no
+//! other field.
+//!
+//! Both naming families work. Requests: `room_peer_status` (original) and
+//! `room_peer_update` (seed). Events: every `ns_room_peer_*` is followed by
+//! the seed's `ns_room_user_*`, every `ns_user_update` by the seed's
+//! `user_update`.
+//!
+//! Invite handles are per-connection counters from 0, shared by incoming and
+//! outgoing invites, as in the original.
+
+mod encode;
+mod request;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use switchboard_core::{Command, CommandError, Event, InviteId, InviteRef, Reply, Request, UserId};
+
+use crate::Incoming;
+use crate::json::ObjectWriter;
+use request::{Action, Checked};
+
+/// Timers a client asked for with `remote_ping` and `remote_timeout`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Send `{type: "ping"}` after this long without traffic either way.
+    pub ping_after: Option<Duration>,
+    /// Close the connection after this long without a message from it.
+    pub timeout: Option<Duration>,
+}
+
+/// The frame `remote_ping` asks for.
+pub const PING_FRAME: &str = r#"{"type":"ping"}"#;
+
+/// What a reply answers, to shape its `data`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answering {
+    Hello,
+    Plain,
+    Join,
+    Subscribe,
+    InviteSend,
+}
+
+#[derive(Debug)]
+struct Pending {
+    tid: Option<Box<str>>,
+    answering: Answering,
+}
+
+/// One calling connection's codec state.
+#[derive(Debug)]
+pub struct Calling {
+    server: String,
+    user: Option<UserId>,
+    next_tag: u64,
+    /// Requests waiting for the core's reply, by tag.
+    pending: HashMap<u64, Pending>,
+    next_handle: u64,
+    /// Each ringing invite's handle on this connection.
+    handles: HashMap<InviteId, u64>,
+    /// The reverse, with whether this connection sent the invite.
+    invites: HashMap<u64, (InviteId, bool)>,
+    keepalive: Keepalive,
+}
+
+impl Calling {
+    /// A codec for a new connection; `server` goes in `hello`
+    /// ("switchboard 0.1.0").
+    pub fn new(server: impl Into<String>) -> Self {
+        Self {
+            server: server.into(),
+            user: None,
+            next_tag: 0,
+            pending: HashMap::new(),
+            next_handle: 0,
+            handles: HashMap::new(),
+            invites: HashMap::new(),
+            keepalive: Keepalive::default(),
+        }
+    }
+
+    /// The command that opens the session: register a drawn user, whose
+    /// reply becomes `hello`.
+    pub fn open(&mut self) -> (Request, Command) {
+        let request = self.track(Some(Box::from("0")), Answering::Hello);
+        (request, Command::Register { user: None })
+    }
+
+    /// The user the connection was given, once `hello` is out.
+    pub fn user(&self) -> Option<&UserId> {
+        self.user.as_ref()
+    }
+
+    /// The timers the client asked for.
+    pub fn keepalive(&self) -> Keepalive {
+        self.keepalive
+    }
+
+    /// Decodes one text frame.
+    pub fn decode(&mut self, text: &str) -> Incoming {
+        let frame = match request::parse(text) {
+            Ok(frame) => frame,
+            Err(message) => return Incoming::Answer(encode::error(&message)),
+        };
+        let checked = match frame.check() {
+            Ok(checked) => checked,
+            Err(refusal) => return refuse(refusal.tid, &refusal.error),
+        };
+        let tid = checked_tid(&checked);
+        match checked.action() {
+            Ok(action) => self.act(&checked, tid, action),
+            Err(message) => refuse(tid.as_deref(), &message),
+        }
+    }
+
+    fn act(&mut self, checked: &Checked<'_>, tid: Option<Box<str>>, action: Action) -> Incoming {
+        match action {
+            Action::Command(command) => {
+                let answering = match checked.kind {
+                    "room_join" => Answering::Join,
+                    "ns_subscribe" => Answering::Subscribe,
+                    "invite_send" => Answering::InviteSend,
+                    _ => Answering::Plain,
+                };
+                Incoming::Command(self.track(tid, answering), command)
+            }
+            Action::Handle { handle, outgoing, make, status } => {
+                let found = handle.and_then(|h| self.invites.get(&h).filter(|(_, out)| *out == outgoing).map(|_| h));
+                match found {
+                    Some(handle) => {
+                        let (invite, _) = self.invites.remove(&handle).expect("found above");
+                        self.handles.remove(&invite);
+                        let command = make(InviteRef::Id(invite), status);
+                        Incoming::Command(self.track(tid, Answering::Plain), command)
+                    }
+                    None => refuse(tid.as_deref(), "Invalid invitation handle"),
+                }
+            }
+            Action::RemotePing(ms) => {
+                self.keepalive.ping_after = millis(ms);
+                answer_done(tid)
+            }
+            Action::RemoteTimeout(ms) => {
+                self.keepalive.timeout = millis(ms);
+                answer_done(tid)
+            }
+        }
+    }
+
+    /// A request for the core, remembered until its reply when the reply
+    /// matters: it has a `tid`, or its success changes this codec's state.
+    fn track(&mut self, tid: Option<Box<str>>, answering: Answering) -> Request {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        if tid.is_none() && answering == Answering::Plain {
+            return Request::quiet(tag);
+        }
+        self.pending.insert(tag, Pending { tid, answering });
+        Request::answered(tag)
+    }
+
+    /// Encodes one core event into zero or more frames.
+    pub fn encode(&mut self, event: &Event, out: &mut Vec<String>) {
+        match event {
+            Event::Reply { tag, result } => self.encode_reply(*tag, result, out),
+            Event::Ringing { invite, room, from, data } => {
+                let handle = self.allocate(*invite, false);
+                let data = if data.as_str() == "null" { "{}" } else { data.as_str() };
+                out.push(
+                    ObjectWriter::new()
+                        .string("type", "invite_incoming")
+                        .number("handle", handle)
+                        .string("room", room.id.as_str())
+                        .raw("peers", &encode::peers(&room.peers))
+                        .raw("status", &encode::room_status(&room.status))
+                        .string("sender", from.as_str())
+                        .raw("data", data)
+                        .finish(),
+                );
+            }
+            Event::CallAccepted { invite, .. } => self.invite_ended(*invite, "invite_response", Some(true), out),
+            Event::CallDeclined { invite, .. } => self.invite_ended(*invite, "invite_response", Some(false), out),
+            Event::RingingStopped { invite, .. } => self.invite_ended(*invite, "invite_cancelled", None, out),
+            Event::CallEnded { room, by, .. } => out.push(encode::room_peer_rm(room, by.as_str())),
+            Event::PeerJoined { room, peer } => out.push(encode::room_peer_add(room, peer)),
+            Event::PeerLeft { room, user, .. } => out.push(encode::room_peer_rm(room, user.as_str())),
+            Event::PeerUpdated { room, user, update } => {
+                out.push(encode::room_peer_update(room, user.as_str(), update))
+            }
+            Event::RoomStatusChanged { room, status } => out.push(encode::room_update(room, status)),
+            Event::Relayed { room, from, signal } => {
+                out.push(encode::room_peer_from(room, from.as_str(), &signal.kind, &signal.payload));
+            }
+            Event::Namespace { namespace, event } => encode::namespace(namespace, event, out),
+        }
+    }
+
+    fn encode_reply(&mut self, tag: u64, result: &Result<Reply, CommandError>, out: &mut Vec<String>) {
+        let Some(pending) = self.pending.remove(&tag) else { return };
+        if pending.answering == Answering::Hello {
+            if let Ok(Reply::Registered { user, .. }) = result {
+                self.user = Some(user.clone());
+                out.push(
+                    ObjectWriter::new()
+                        .string("type", "hello")
+                        .string("id", user.as_str())
+                        .string("server", &self.server)
+                        .finish(),
+                );
+            }
+            return;
+        }
+        let outcome: Result<Option<String>, String> = match (pending.answering, result) {
+            (Answering::InviteSend, Ok(Reply::Calling { invite, .. })) => {
+                let handle = self.allocate(*invite, true);
+                Ok(Some(ObjectWriter::new().number("handle", handle).finish()))
+            }
+            (Answering::InviteSend, Err(error @ CommandError::AlreadyInRoom(_))) => {
+                // The original had drawn the handle before it found the
+                // invitee in the room; later handles keep its numbering.
+                self.next_handle += 1;
+                Err(encode::error_text(error))
+            }
+            (Answering::Join, Ok(Reply::Joined(view))) => Ok(Some(encode::joined(view))),
+            (Answering::Subscribe, Ok(Reply::Subscribed { users, rooms })) => {
+                let users = users
+                    .iter()
+                    .fold(ObjectWriter::new(), |object, (user, status)| {
+                        object.raw(user.as_str(), encode::presence(status))
+                    })
+                    .finish();
+                let rooms = rooms
+                    .iter()
+                    .fold(ObjectWriter::new(), |object, room| {
+                        object.raw(room.id.as_str(), &encode::room_description(room))
+                    })
+                    .finish();
+                Ok(Some(ObjectWriter::new().raw("users", &users).raw("rooms", &rooms).finish()))
+            }
+            (_, Ok(_)) => Ok(None),
+            (_, Err(error)) => Err(encode::error_text(error)),
+        };
+        if let Some(tid) = pending.tid {
+            out.push(encode::answer(&tid, outcome.as_ref().map(Option::as_deref).map_err(String::as_str)));
+        }
+    }
+
+    fn allocate(&mut self, invite: InviteId, outgoing: bool) -> u64 {
+        let handle = self.next_handle;
+        self.next_handle += 1;
+        self.handles.insert(invite, handle);
+        self.invites.insert(handle, (invite, outgoing));
+        handle
+    }
+
+    fn invite_ended(&mut self, invite: InviteId, kind: &str, accepted: Option<bool>, out: &mut Vec<String>) {
+        let Some(handle) = self.handles.remove(&invite) else { return };
+        self.invites.remove(&handle);
+        let mut frame = ObjectWriter::new().string("type", kind).number("handle", handle);
+        if let Some(accepted) = accepted {
+            frame = frame.boolean("accepted", accepted);
+        }
+        out.push(frame.finish());
+    }
+}
+
+fn checked_tid(checked: &Checked<'_>) -> Option<Box<str>> {
+    checked.tid().map(Box::from)
+}
+
+fn refuse(tid: Option<&str>, error: &str) -> Incoming {
+    match tid {
+        Some(tid) => Incoming::Answer(encode::answer(tid, Err(error))),
+        None => Incoming::Nothing,
+    }
+}
+
+fn answer_done(tid: Option<Box<str>>) -> Incoming {
+    match tid {
+        Some(tid) => Incoming::Answer(encode::answer(&tid, Ok(None))),
+        None => Incoming::Nothing,
+    }
+}
+
+fn millis(ms: f64) -> Option<Duration> {
+    (ms.is_finite() && ms > 0.0).then(|| Duration::from_secs_f64(ms / 1000.0))
+}
