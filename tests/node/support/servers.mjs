@@ -1,0 +1,130 @@
+// Starting the two servers the Node tests talk to: switchboard (the Rust
+// binary, as a child process) and the original calling-signaling 0.1.4
+// (in this process, from npm).
+
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const require = createRequire(import.meta.url);
+
+/** The repository root (three levels above tests/node/support). */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** The switchboard binary: $SWITCHBOARD_BIN, or target/debug/switchboard. */
+export function switchboardBin() {
+  const bin = process.env.SWITCHBOARD_BIN ?? 'target/debug/switchboard';
+  return path.resolve(repoRoot, bin);
+}
+
+const STARTUP_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+/**
+ * Spawns `switchboard serve --listen 127.0.0.1:0 --log-format json` (plus
+ * `extraArgs`) and waits for the JSON log line on stderr that carries the
+ * bound address in `fields.listen`.
+ *
+ * @returns {Promise<{name: string, addr: string, url: string, logs: object[], stop: () => Promise<{code: number|null, signal: string|null}>}>}
+ */
+export async function startSwitchboard(extraArgs = []) {
+  const bin = switchboardBin();
+  if (!existsSync(bin)) {
+    throw new Error(`switchboard binary not found at ${bin} (build it with \`cargo build -p switchboard-server\` or set SWITCHBOARD_BIN)`);
+  }
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--log-format', 'json', ...extraArgs], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const logs = [];
+  const lines = readline.createInterface({ input: child.stderr });
+
+  const addr = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`switchboard did not log its listen address within ${STARTUP_TIMEOUT_MS} ms; log so far:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`));
+    }, STARTUP_TIMEOUT_MS);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`switchboard exited before listening (code ${code}, signal ${signal}); log:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`));
+    });
+    lines.on('line', (line) => {
+      let entry;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        entry = { unparsed: line };
+      }
+      logs.push(entry);
+      const listen = entry?.fields?.listen;
+      if (typeof listen === 'string') {
+        clearTimeout(timer);
+        resolve(listen);
+      }
+    });
+  }).catch(async (err) => {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  });
+
+  let stopping = null;
+  return {
+    name: 'switchboard',
+    addr,
+    url: `ws://${addr}/ws/calling`,
+    logs,
+    stop() {
+      if (stopping) return stopping;
+      stopping = (async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        const result = await exited;
+        clearTimeout(timer);
+        return result;
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * Starts the original calling-signaling 0.1.4 server in this process on an
+ * ephemeral port of 127.0.0.1, with its default options (as its CLI does).
+ *
+ * @returns {Promise<{name: string, url: string, server: object, stop: () => Promise<void>}>}
+ */
+export async function startOriginal() {
+  const { CallingWebsocketServer } = require('calling-signaling');
+  const server = new CallingWebsocketServer();
+  await server.listen(0, '127.0.0.1');
+  const { port } = server.wss.address();
+  let stopping = null;
+  return {
+    name: 'original',
+    // The original accepts WebSocket upgrades on any path.
+    url: `ws://127.0.0.1:${port}/ws/calling`,
+    server,
+    stop() {
+      if (stopping) return stopping;
+      // ws 7 (the server's own dependency) terminates open clients on close().
+      stopping = new Promise((resolve) => server.wss.close(() => resolve()));
+      return stopping;
+    },
+  };
+}
+
+/** The servers every parametrised test runs against, by name. */
+export const SERVERS = {
+  original: startOriginal,
+  switchboard: () => startSwitchboard(),
+};
