@@ -185,50 +185,12 @@ async fn the_drop_in_listener_accepts_any_path() {
     server.stop().await;
 }
 
-/// A client that completes the WebSocket handshake and then never answers
-/// anything, not even pings: what a dead peer behind a live TCP connection
-/// looks like. It reads raw frames.
-struct SilentClient {
-    socket: TcpStream,
-}
-
-impl SilentClient {
-    async fn connect(addr: std::net::SocketAddr) -> Self {
-        let mut socket = TcpStream::connect(addr).await.unwrap();
-        let request = format!(
-            "GET /ws/chatroulette HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        );
-        socket.write_all(request.as_bytes()).await.unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            head.push(socket.read_u8().await.unwrap());
-        }
-        assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
-        Self { socket }
-    }
-
-    /// The next server frame's opcode and payload (server frames are unmasked
-    /// and, here, short).
-    async fn frame(&mut self) -> (u8, Vec<u8>) {
-        let read = async {
-            let first = self.socket.read_u8().await.unwrap();
-            let len = self.socket.read_u8().await.unwrap();
-            assert!(len < 126, "short frames only");
-            let mut payload = vec![0; len as usize];
-            self.socket.read_exact(&mut payload).await.unwrap();
-            (first & 0x0f, payload)
-        };
-        tokio::time::timeout(PATIENCE, read).await.expect("a frame")
-    }
-}
-
 #[tokio::test]
 async fn a_silent_client_is_pinged_then_dropped() {
     const PING: u8 = 0x9;
     const CLOSE: u8 = 0x8;
     let server = TestServer::start().await;
-    let mut silent = SilentClient::connect(server.addr).await;
+    let mut silent = SilentClient::connect(server.addr, "/ws/chatroulette").await;
     // The TCP stream stays open, so the connection task has registered; the
     // health check round-trip below makes sure the driver has seen it.
     while server.driver.stats().await.unwrap().sessions == 0 {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use switchboard_server::{Application, Clock, Config, DriverHandle, ManualClock};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
@@ -22,6 +23,7 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dropin: Option<SocketAddr>,
+    pub calling: Option<SocketAddr>,
     pub clock: ManualClock,
     pub driver: DriverHandle,
     stop: oneshot::Sender<()>,
@@ -36,12 +38,22 @@ impl TestServer {
     pub async fn start_with(config: Config) -> Self {
         let clock = ManualClock::new();
         let app = Application::build(config, Clock::Manual(clock.clone())).await.expect("server builds");
-        let (addr, dropin, driver) = (app.local_addr(), app.chatroulette_addr(), app.driver());
+        let (addr, dropin, calling, driver) =
+            (app.local_addr(), app.chatroulette_addr(), app.calling_addr(), app.driver());
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Self { addr, dropin, clock, driver, stop, task }
+        Self { addr, dropin, calling, clock, driver, stop, task }
+    }
+
+    /// A client on `/ws/calling`, past its `hello`; returns it with its id.
+    pub async fn calling(&self) -> (Client, String) {
+        let mut client = Client::connect(&format!("ws://{}/ws/calling", self.addr)).await;
+        let hello = client.recv().await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        let id = hello["id"].as_str().expect("an id").to_owned();
+        (client, id)
     }
 
     /// A client on `/ws/chatroulette`.
@@ -130,5 +142,43 @@ impl Client {
         let _ = self.ws.close(None).await;
         // Read until the server's side of the close arrives.
         while let Ok(Some(Ok(_))) = tokio::time::timeout(PATIENCE, self.ws.next()).await {}
+    }
+}
+
+/// A client that completes the WebSocket handshake and then never answers
+/// anything, not even pings: what a dead peer behind a live TCP connection
+/// looks like. It reads raw frames.
+pub struct SilentClient {
+    socket: TcpStream,
+}
+
+impl SilentClient {
+    pub async fn connect(addr: std::net::SocketAddr, path: &str) -> Self {
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(socket.read_u8().await.unwrap());
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+        Self { socket }
+    }
+
+    /// The next server frame's opcode and payload (server frames are unmasked
+    /// and, here, short).
+    pub async fn frame(&mut self) -> (u8, Vec<u8>) {
+        let read = async {
+            let first = self.socket.read_u8().await.unwrap();
+            let len = self.socket.read_u8().await.unwrap();
+            assert!(len < 126, "short frames only");
+            let mut payload = vec![0; len as usize];
+            self.socket.read_exact(&mut payload).await.unwrap();
+            (first & 0x0f, payload)
+        };
+        tokio::time::timeout(PATIENCE, read).await.expect("a frame")
     }
 }
