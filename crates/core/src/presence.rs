@@ -101,8 +101,8 @@ impl Core {
             || state.rooms.iter().any(|room| self.rooms.get(room).is_some_and(|room| room.kind == RoomKind::Call))
     }
 
-    /// Ends everything the session took part in, then forgets it: its
-    /// outgoing calls stop ringing, its calls end, it leaves its rooms, and
+    /// Ends everything the session took part in, then forgets it: it leaves
+    /// its rooms (its calls end), its outgoing invites stop ringing, and
     /// calls ringing its user are declined when this was the user's last
     /// session.
     pub(crate) fn disconnect(&mut self, session: SessionId) {
@@ -115,11 +115,14 @@ impl Core {
         for namespace in subscriptions {
             self.drop_subscriber(session, &namespace);
         }
-        for invite in outgoing {
-            self.withdraw(invite, EndReason::Disconnected);
-        }
+        // Rooms first: an invitee still pending in a room hears that the
+        // inviter left it before the invite is withdrawn (as the original
+        // calling-signaling server orders it).
         for room in rooms {
             self.leave_room(session, &room, EndReason::Disconnected);
+        }
+        for invite in outgoing {
+            self.withdraw(invite, EndReason::Disconnected);
         }
         if let Some(user) = user {
             let last = self.users.get(&user).is_some_and(|state| state.sessions == [session]);
