@@ -117,7 +117,21 @@ export async function startOriginal() {
     stop() {
       if (stopping) return stopping;
       // ws 7 (the server's own dependency) terminates open clients on close().
-      stopping = new Promise((resolve) => server.wss.close(() => resolve()));
+      stopping = new Promise((resolve) => server.wss.close(() => resolve())).then(async () => {
+        // Let the server see every connection go (users leave on 'close').
+        for (let i = 0; i < 200 && Object.keys(server.users).length > 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        // An emptied room is deleted by a 10-minute timer that would keep
+        // this process alive. rooms.js cancels it with a `once('new_peer')`
+        // listener; call just that listener (the only `once` one) of every
+        // room, so the timers are cleared without other side effects.
+        for (const room of Object.values(server.rooms?.rooms ?? {})) {
+          for (const listener of room.rawListeners('new_peer')) {
+            if (typeof listener.listener === 'function') listener.listener();
+          }
+        }
+      });
       return stopping;
     },
   };
