@@ -52,7 +52,8 @@ import { connect } from './support/client.mjs';
 import { canonical, renameIds, runScript } from './support/session.mjs';
 
 // ---------------------------------------------------------------------------
-// Scripts. Each step: [user, request] (a tid is added) or [user, 'close'].
+// Scripts. Each step: [user, request] (a tid is added), [user, 'close'] or
+// [user, 'terminate'] (see support/session.mjs).
 
 const SCRIPTS = [
   {
@@ -81,7 +82,7 @@ const SCRIPTS = [
       ['U2', { type: 'ns_user_register', namespace: 'ns-a' }],
       ['U4', { type: 'ns_subscribe', namespace: 'ns-a' }],
       ['U2', 'close'], // subscribers get ns_user_rm
-      ['U3', 'close'], // was subscribed and registered
+      ['U3', 'terminate'], // was subscribed and registered; no close handshake
       ['U1', { type: 'ns_unsubscribe', namespace: 'ns-a' }],
       ['U4', { type: 'ns_unsubscribe', namespace: 'ns-a' }], // ns-a is empty now: deleted
       ['U4', { type: 'ns_unsubscribe', namespace: 'ns-a' }], // namespace does not exist

@@ -2,7 +2,9 @@
 // and per user, every message received. Used by the differential test.
 //
 // A script is `{name, users, steps}`: `users` clients connect in order
-// (named U1, U2, ...); each step is `[user, request]` or `[user, 'close']`.
+// (named U1, U2, ...); each step is `[user, request]`, `[user, 'close']`
+// (a WebSocket close handshake) or `[user, 'terminate']` (the TCP
+// connection dropped); both disconnections are steps of kind 'close'.
 // Requests are sent with the tid `step number` (the same on every server);
 // string values "@U2" / "@R1" in a request are replaced by user U2's id /
 // the id of the first room the server drew (a `room_join` without `room`).
@@ -34,7 +36,7 @@ function substitute(value, refs) {
 
 /**
  * @param {() => Promise<{name: string, url: string, stop: () => Promise<unknown>}>} startServer
- * @param {{name: string, users: number, steps: Array<[string, object|'close']>}} script
+ * @param {{name: string, users: number, steps: Array<[string, object|'close'|'terminate']>}} script
  * @returns {Promise<{server: string, names: Map<string, string>, steps: Array<{label: string, kind: string, request?: object, byUser: object[][]}>}>}
  *   `names` maps each user id and drawn room id to U<n> / R<n>;
  *   `byUser[k]` is what user U<k+1> received during the step (empty if closed).
@@ -68,11 +70,12 @@ export async function runScript(startServer, script, { closeSettleMs = 150, answ
       const client = clients[k];
       if (!client.isOpen) throw new Error(`script ${script.name}, step ${tid}: ${who} is closed`);
       const marks = clients.map((c) => c.received.length);
-      const step = { label: `step ${tid}: ${who} ${what === 'close' ? 'closes its socket' : JSON.stringify(what)}` };
+      const disconnect = { close: 'closes its socket', terminate: 'drops its connection' }[what];
+      const step = { label: `step ${tid}: ${who} ${disconnect ?? JSON.stringify(what)}` };
 
-      if (what === 'close') {
+      if (disconnect) {
         step.kind = 'close';
-        await client.close();
+        await (what === 'close' ? client.close() : client.terminate());
         // The server learns of the close a moment after the client does.
         await sleep(closeSettleMs);
       } else {
