@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use switchboard_core::CoreConfig;
 use tokio::net::TcpListener;
@@ -146,9 +149,29 @@ impl Application {
 fn routes(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/ws/chatroulette", get(dialects::chatroulette))
         .route("/ws/calling", get(dialects::calling))
         .with_state(state)
+}
+
+/// `GET /metrics`: what the core holds now, in the Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let Ok(stats) = state.context.driver.stats().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n".to_owned()).into_response();
+    };
+    let gauges = [
+        ("switchboard_sessions", "Open connections.", stats.sessions),
+        ("switchboard_users", "Registered (online) users.", stats.users),
+        ("switchboard_rooms", "Rooms, 1:1 call rooms included.", stats.rooms),
+        ("switchboard_invites", "Ringing calls and invites.", stats.invites),
+        ("switchboard_namespaces", "Namespaces in use.", stats.namespaces),
+    ];
+    let body: String = gauges
+        .iter()
+        .map(|(name, help, value)| format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"))
+        .collect();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 /// A drop-in listener's routes: its dialect's WebSocket on any path.

@@ -32,6 +32,22 @@ async fn health_check_answers_200() {
 }
 
 #[tokio::test]
+async fn metrics_count_what_the_core_holds() {
+    let server = TestServer::start().await;
+    let _alice = server.online("alice").await;
+    let _anonymous = server.chatroulette().await;
+    let mut socket = TcpStream::connect(server.addr).await.unwrap();
+    socket.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.contains("\nswitchboard_sessions 2\n"), "{response}");
+    assert!(response.contains("\nswitchboard_users 1\n"), "{response}");
+    assert!(response.contains("# TYPE switchboard_rooms gauge\nswitchboard_rooms 0\n"), "{response}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn every_kind_of_bad_frame_gets_an_error_and_the_connection_goes_on() {
     let server = TestServer::start().await;
     let mut client = server.chatroulette().await;

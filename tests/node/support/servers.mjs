@@ -83,6 +83,11 @@ export async function startSwitchboard(extraArgs = []) {
     addr,
     url: `ws://${addr}/ws/calling`,
     logs,
+    /** Users online now, from the server's `/metrics`. */
+    async usersOnline() {
+      const text = await (await fetch(`http://${addr}/metrics`)).text();
+      return Number(/^switchboard_users (\d+)$/m.exec(text)[1]);
+    },
     stop() {
       if (stopping) return stopping;
       stopping = (async () => {
@@ -95,6 +100,19 @@ export async function startSwitchboard(extraArgs = []) {
       return stopping;
     },
   };
+}
+
+/**
+ * Resolves once `server.usersOnline()` is at most `count`: the server has
+ * seen a closed connection and done its clean-up. It re-checks on each turn
+ * of the event loop (a few ms apart) and fails after `timeoutMs`.
+ */
+export async function waitForUsers(server, count, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while ((await server.usersOnline()) > count) {
+    if (Date.now() > deadline) throw new Error(`${server.name} still has more than ${count} users after ${timeoutMs} ms`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 /**
@@ -114,6 +132,10 @@ export async function startOriginal() {
     // The original accepts WebSocket upgrades on any path.
     url: `ws://127.0.0.1:${port}/ws/calling`,
     server,
+    /** Users online now, from the server's own table. */
+    async usersOnline() {
+      return Object.keys(server.users).length;
+    },
     stop() {
       if (stopping) return stopping;
       // ws 7 (the server's own dependency) terminates open clients on close().

@@ -16,10 +16,10 @@
 // is the step's record for that user.
 
 import { connect } from './client.mjs';
+import { waitForUsers } from './servers.mjs';
 
 const BARRIER_TID_BASE = 1_000_000;
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function substitute(value, refs) {
   if (typeof value === 'string' && value.startsWith('@')) {
@@ -41,7 +41,7 @@ function substitute(value, refs) {
  *   `names` maps each user id and drawn room id to U<n> / R<n>;
  *   `byUser[k]` is what user U<k+1> received during the step (empty if closed).
  */
-export async function runScript(startServer, script, { closeSettleMs = 150, answerTimeoutMs = 3_000 } = {}) {
+export async function runScript(startServer, script, { answerTimeoutMs = 3_000 } = {}) {
   const server = await startServer();
   const clients = [];
   const names = new Map();
@@ -76,8 +76,9 @@ export async function runScript(startServer, script, { closeSettleMs = 150, answ
       if (disconnect) {
         step.kind = 'close';
         await (what === 'close' ? client.close() : client.terminate());
-        // The server learns of the close a moment after the client does.
-        await sleep(closeSettleMs);
+        // The server learns of the close a moment after the client does:
+        // wait until it has let the user go, before the barrier.
+        await waitForUsers(server, clients.filter((c) => c.isOpen).length);
       } else {
         const request = { ...substitute(what, refs), tid };
         step.kind = request.type;
