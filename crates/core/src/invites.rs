@@ -134,18 +134,13 @@ impl Core {
         let stopped = Event::RingingStopped { invite, from: call.from, reason: EndReason::AnsweredElsewhere };
         self.emit_to_user(&by, Some(session), stopped);
         if kind == Some(RoomKind::Named) {
+            // In the original's order: the room hears "no longer pending"
+            // then the status; namespaces the status then "accepted".
             let room = call.room;
-            let peer_status = PeerStatus { user: self.status_of(&by).cloned(), peer: status };
+            let update = PeerUpdate::Status(PeerStatus { user: self.status_of(&by).cloned(), peer: status });
             let accepted = Event::PeerUpdated { room: room.clone(), user: by.clone(), update: PeerUpdate::Accepted };
             self.tell_room(&room, Some(&by), accepted);
-            let update = PeerUpdate::Status(peer_status);
-            let changed = Event::PeerUpdated { room: room.clone(), user: by.clone(), update: update.clone() };
-            self.tell_room(&room, Some(&by), changed);
-            self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerUpdated {
-                room,
-                user: by.clone(),
-                update: update.clone(),
-            });
+            self.tell_peer_update(&room, &by, update);
             self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerUpdated {
                 room,
                 user: by.clone(),

@@ -46,16 +46,7 @@ impl Core {
         }
         for (room, peer) in self.named_rooms_of(&user) {
             let update = PeerUpdate::Status(PeerStatus { user: Some(status.clone()), peer });
-            self.tell_room(
-                &room,
-                Some(&user),
-                Event::PeerUpdated { room: room.clone(), user: user.clone(), update: update.clone() },
-            );
-            self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerUpdated {
-                room,
-                user: user.clone(),
-                update: update.clone(),
-            });
+            self.tell_peer_update(&room, &user, update);
         }
         Ok(Reply::Done)
     }

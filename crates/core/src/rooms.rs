@@ -110,16 +110,7 @@ impl Core {
             member.status = Some(status.clone());
         }
         let update = PeerUpdate::Status(PeerStatus { user: self.status_of(&user).cloned(), peer: Some(status) });
-        self.tell_room(
-            &room_id,
-            Some(&user),
-            Event::PeerUpdated { room: room_id.clone(), user: user.clone(), update: update.clone() },
-        );
-        self.tell_namespaces_of_room(&room_id, |room| NamespaceEvent::PeerUpdated {
-            room,
-            user: user.clone(),
-            update: update.clone(),
-        });
+        self.tell_peer_update(&room_id, &user, update);
         Ok(Reply::Done)
     }
 
@@ -225,6 +216,18 @@ impl Core {
         for session in audience {
             self.emit(session, event.clone());
         }
+    }
+
+    /// Tells a room (but the peer itself) and the room's namespaces that a
+    /// peer accepted or changed status.
+    pub(crate) fn tell_peer_update(&mut self, room: &RoomId, user: &UserId, update: PeerUpdate) {
+        let event = Event::PeerUpdated { room: room.clone(), user: user.clone(), update: update.clone() };
+        self.tell_room(room, Some(user), event);
+        self.tell_namespaces_of_room(room, |room| NamespaceEvent::PeerUpdated {
+            room,
+            user: user.clone(),
+            update: update.clone(),
+        });
     }
 
     /// A room that gained a peer is no longer going to expire.

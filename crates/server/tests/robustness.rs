@@ -9,8 +9,6 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use support::*;
 use switchboard_server::Config;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -22,10 +20,7 @@ fn error_message(frame: &Value) -> &str {
 #[tokio::test]
 async fn health_check_answers_200() {
     let server = TestServer::start().await;
-    let mut socket = TcpStream::connect(server.addr).await.unwrap();
-    socket.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut response = String::new();
-    socket.read_to_string(&mut response).await.unwrap();
+    let response = http_get(server.addr, "/healthz").await;
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     assert!(response.ends_with("ok"), "{response}");
     server.stop().await;
@@ -36,10 +31,7 @@ async fn metrics_count_what_the_core_holds() {
     let server = TestServer::start().await;
     let _alice = server.online("alice").await;
     let _anonymous = server.chatroulette().await;
-    let mut socket = TcpStream::connect(server.addr).await.unwrap();
-    socket.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut response = String::new();
-    socket.read_to_string(&mut response).await.unwrap();
+    let response = http_get(server.addr, "/metrics").await;
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     assert!(response.contains("\nswitchboard_sessions 2\n"), "{response}");
     assert!(response.contains("\nswitchboard_users 1\n"), "{response}");

@@ -84,6 +84,16 @@ impl TestServer {
     }
 }
 
+/// A plain HTTP/1.1 GET over a real socket; the whole response as text.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(PATIENCE, socket.read_to_string(&mut response)).await.expect("a response").unwrap();
+    response
+}
+
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
