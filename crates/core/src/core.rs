@@ -56,8 +56,10 @@ pub struct Stats {
 }
 
 /// A connection's share of the state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Session {
+    /// How other clients name it (a socket.io id, or its number).
+    pub(crate) peer_id: Arc<str>,
     /// The name it registered, once it has.
     pub(crate) user: Option<UserId>,
     /// Rooms it is a member of, call rooms included.
@@ -79,6 +81,8 @@ pub(crate) struct User {
     pub(crate) incoming: Vec<InviteId>,
     /// Namespaces it is listed in.
     pub(crate) namespaces: Vec<NamespaceId>,
+    /// Whether several sessions may hold the name.
+    pub(crate) shared: bool,
 }
 
 /// What kind of room: a 1:1 call ends for both when one party leaves; a named
@@ -174,6 +178,8 @@ pub struct Core {
     pub(crate) config: CoreConfig,
     rng: ChaCha20Rng,
     pub(crate) sessions: HashMap<SessionId, Session>,
+    /// Sessions by peer id, for relays addressed that way.
+    pub(crate) peer_ids: HashMap<Arc<str>, SessionId>,
     pub(crate) users: HashMap<UserId, User>,
     pub(crate) rooms: HashMap<RoomId, Room>,
     pub(crate) invites: HashMap<InviteId, Invite>,
@@ -193,6 +199,7 @@ impl Core {
             rng: ChaCha20Rng::from_seed(config.seed),
             config,
             sessions: HashMap::new(),
+            peer_ids: HashMap::new(),
             users: HashMap::new(),
             rooms: HashMap::new(),
             invites: HashMap::new(),
@@ -210,8 +217,12 @@ impl Core {
         self.now = Some(now);
         self.fire_deadlines(now);
         match input {
-            Input::Connected { session } => {
-                self.sessions.entry(session).or_default();
+            Input::Connected { session, peer_id } => {
+                let peer_id = peer_id.unwrap_or_else(|| Arc::from(session.0.to_string()));
+                self.peer_ids.insert(peer_id.clone(), session);
+                let state =
+                    Session { peer_id, user: None, rooms: Vec::new(), outgoing: Vec::new(), subscriptions: Vec::new() };
+                self.sessions.entry(session).or_insert(state);
             }
             Input::Command { session, request, command } => {
                 if self.sessions.contains_key(&session) {
@@ -246,6 +257,16 @@ impl Core {
         }
     }
 
+    /// Whether a named room exists (empty ones waiting to expire included).
+    pub fn room_exists(&self, room: &RoomId) -> bool {
+        self.rooms.get(room).is_some_and(|state| state.kind == RoomKind::Named)
+    }
+
+    /// How other clients name a session.
+    pub(crate) fn peer_id_of(&self, session: SessionId) -> Arc<str> {
+        self.sessions.get(&session).map(|s| s.peer_id.clone()).unwrap_or_else(|| Arc::from(""))
+    }
+
     /// The name a session registered, if any.
     pub fn user_of(&self, session: SessionId) -> Option<&UserId> {
         self.sessions.get(&session)?.user.as_ref()
@@ -253,14 +274,15 @@ impl Core {
 
     fn run_command(&mut self, session: SessionId, command: Command) -> Result<Reply, CommandError> {
         match command {
-            Command::Register { user } => self.register(session, user),
+            Command::Register { user, shared } => self.register(session, user, shared),
             Command::SetStatus { status } => self.set_status(session, status),
             Command::Ping => Ok(Reply::Done),
             Command::Call { to, data } => self.call(session, to, data),
             Command::Invite { room, to, data } => self.invite(session, room, to, data),
             Command::Accept { invite, status } => self.accept(session, invite, status),
-            Command::Reject { invite } => self.reject(session, invite),
+            Command::Reject { invite, reason } => self.reject(session, invite, reason),
             Command::Cancel { invite } => self.cancel(session, invite),
+            Command::CreateRoom { room, capacity } => self.create_room(session, room, capacity),
             Command::Join { room, create, status } => self.join(session, room, create, status),
             Command::Leave { room } => self.leave(session, room),
             Command::SetPeerStatus { room, status } => self.set_peer_status(session, room, status),

@@ -13,6 +13,9 @@ pub enum Input {
     Connected {
         /// The driver's number for the connection.
         session: SessionId,
+        /// How the transport names the connection to other clients (a
+        /// socket.io `socket.id`); `None` names it by its number.
+        peer_id: Option<Arc<str>>,
     },
     /// A decoded client request.
     Command {
@@ -64,11 +67,14 @@ pub enum Command {
     /// Claims a user name for this session (chatroulette `CONNECT`, cloudkibo
     /// `join global chatroom`, calling's implicit identity). `None` draws an
     /// unguessable name (a UUID v4). A name held by another session is
-    /// refused ([`CommandError::NameTaken`](crate::CommandError::NameTaken)),
-    /// and a session registers once.
+    /// refused ([`CommandError::NameTaken`](crate::CommandError::NameTaken))
+    /// unless both registrations are `shared`, and a session registers once.
     Register {
         /// The wanted name, or `None` for a drawn one.
         user: Option<UserId>,
+        /// Whether several sessions may hold the name (a cloudkibo phone on
+        /// several devices). All of them ring for a call.
+        shared: bool,
     },
     /// Sets the user's presence status, an opaque JSON object. Namespaces
     /// the user is registered in and rooms it is a peer of are told.
@@ -109,17 +115,29 @@ pub enum Command {
         /// The peer status to join the room with (named rooms).
         status: Option<Payload>,
     },
-    /// Declines a ringing call
-    /// ([`EndReason::Rejected`](crate::EndReason::Rejected)).
+    /// Declines a ringing call.
     Reject {
         /// Which call.
         invite: InviteRef,
+        /// [`EndReason::Rejected`](crate::EndReason::Rejected), or
+        /// [`EndReason::Busy`](crate::EndReason::Busy) when the callee's
+        /// client says it is busy (cloudkibo `calleeisbusy`).
+        reason: crate::EndReason,
     },
     /// The caller withdraws a ringing call
     /// ([`EndReason::Cancelled`](crate::EndReason::Cancelled)).
     Cancel {
         /// Which call.
         invite: InviteRef,
+    },
+    /// Creates a named room (tringtring `create-room`). A room that exists
+    /// but is empty is taken over; one with peers is refused
+    /// ([`CommandError::RoomInUse`](crate::CommandError::RoomInUse)).
+    CreateRoom {
+        /// The room.
+        room: RoomId,
+        /// Its places.
+        capacity: usize,
     },
     /// Joins a named room, creating it when `create` gives a capacity.
     Join {
@@ -240,5 +258,19 @@ pub enum RelayTarget {
         room: RoomId,
         /// The receiving member.
         user: UserId,
+    },
+    /// The member of `room` with this peer id (a socket.io `socket.id`).
+    Peer {
+        /// The shared room.
+        room: RoomId,
+        /// The receiver's peer id.
+        peer: Arc<str>,
+    },
+    /// The member session of `room` with this number (cloudkibo `msg.to`).
+    Session {
+        /// The shared room.
+        room: RoomId,
+        /// The receiver.
+        session: SessionId,
     },
 }

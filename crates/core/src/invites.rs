@@ -64,10 +64,12 @@ impl Core {
         let peer = PeerInfo {
             user: to.clone(),
             session: None,
+            peer_id: None,
             pending: true,
             status: PeerStatus { user: self.status_of(&to).cloned(), peer: None },
         };
-        self.tell_room(&room, Some(&to), Event::PeerJoined { room: room.clone(), peer: peer.clone() });
+        let size = self.rooms.get(&room).map_or(0, |state| state.members.len() + state.invited.len()) + 1;
+        self.tell_room(&room, Some(&to), Event::PeerJoined { room: room.clone(), peer: peer.clone(), size });
         self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerAdded { room, peer: peer.clone() });
         let invite = self.ring(session, from, to, room.clone(), data, None);
         Ok(Reply::Calling { invite, room })
@@ -150,22 +152,27 @@ impl Core {
         Ok(Reply::Done)
     }
 
-    pub(crate) fn reject(&mut self, session: SessionId, which: InviteRef) -> Result<Reply, CommandError> {
+    pub(crate) fn reject(
+        &mut self,
+        session: SessionId,
+        which: InviteRef,
+        reason: EndReason,
+    ) -> Result<Reply, CommandError> {
         let invite = self.incoming_invite(session, &which)?;
         let by = self.registered(session)?;
-        self.reject_invite(session, invite, &by);
+        self.reject_invite(session, invite, &by, reason);
         Ok(Reply::Done)
     }
 
     /// The callee's session declines: its other sessions stop ringing and the
-    /// caller is told.
-    pub(crate) fn reject_invite(&mut self, session: SessionId, invite: InviteId, by: &UserId) {
+    /// caller is told why.
+    pub(crate) fn reject_invite(&mut self, session: SessionId, invite: InviteId, by: &UserId, reason: EndReason) {
         if let Some(call) = self.invites.get(&invite) {
             let stopped =
                 Event::RingingStopped { invite, from: call.from.clone(), reason: EndReason::AnsweredElsewhere };
             self.emit_to_user(by, Some(session), stopped);
         }
-        self.decline(invite, by, EndReason::Rejected);
+        self.decline(invite, by, reason);
     }
 
     pub(crate) fn cancel(&mut self, session: SessionId, which: InviteRef) -> Result<Reply, CommandError> {
@@ -204,7 +211,13 @@ impl Core {
         match kind {
             RoomKind::Call => self.dissolve(&call.room),
             RoomKind::Named => {
-                let left = Event::PeerLeft { room: call.room.clone(), user: call.to.clone(), session: None, reason };
+                let left = Event::PeerLeft {
+                    room: call.room.clone(),
+                    user: call.to.clone(),
+                    session: None,
+                    peer_id: None,
+                    reason,
+                };
                 self.tell_room(&call.room, Some(&call.to), left);
                 self.tell_namespaces_of_room(&call.room, |room| NamespaceEvent::PeerRemoved {
                     room,

@@ -24,9 +24,9 @@
 //!     let mut core = Core::new(CoreConfig::default());
 //!     let (alice, bob) = (SessionId(1), SessionId(2));
 //!     for (session, name) in [(alice, "alice"), (bob, "bob")] {
-//!         core.handle_input(now, Input::Connected { session });
+//!         core.handle_input(now, Input::Connected { session, peer_id: None });
 //!         let user = Some(UserId::parse(name).unwrap());
-//!         let command = Command::Register { user };
+//!         let command = Command::Register { user, shared: false };
 //!         core.handle_input(now, Input::Command { session, request: Request::quiet(0), command });
 //!     }
 //!     let command = Command::Call { to: UserId::parse("bob").unwrap(), data: Payload::null() };

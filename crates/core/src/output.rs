@@ -123,6 +123,8 @@ pub enum Event {
         room: RoomId,
         /// The newcomer.
         peer: PeerInfo,
+        /// Members and invitees of the room, the newcomer included.
+        size: usize,
     },
     /// To a named room's members and invitees: a peer left, or its invite
     /// ended.
@@ -133,6 +135,8 @@ pub enum Event {
         user: UserId,
         /// The leaver's session (`None` for an invitee).
         session: Option<SessionId>,
+        /// The leaver's peer id (`None` for an invitee).
+        peer_id: Option<Arc<str>>,
         /// [`EndReason::Hangup`], [`EndReason::Disconnected`], or why the
         /// invite ended.
         reason: EndReason,
@@ -161,6 +165,10 @@ pub enum Event {
         room: RoomId,
         /// The sender.
         from: UserId,
+        /// The sender's session.
+        from_session: SessionId,
+        /// The sender's peer id.
+        from_peer: Arc<str>,
         /// The message.
         signal: Signal,
     },
@@ -255,6 +263,8 @@ pub struct PeerInfo {
     pub user: UserId,
     /// Its session, once it has joined (`None` while only invited).
     pub session: Option<SessionId>,
+    /// Its session's peer id, once it has joined.
+    pub peer_id: Option<Arc<str>>,
     /// Whether it is only invited.
     pub pending: bool,
     /// Its status.
@@ -349,6 +359,9 @@ pub enum CommandError {
     /// The room does not exist.
     #[error("room {0} does not exist")]
     NoSuchRoom(RoomId),
+    /// The room has peers, so it cannot be created anew.
+    #[error("room {0} is in use")]
+    RoomInUse(RoomId),
     /// The room has no free place.
     #[error("room {0} is full")]
     RoomFull(RoomId),
@@ -369,6 +382,9 @@ pub enum CommandError {
         /// The receiver named.
         user: UserId,
     },
+    /// No member of the sender's room has that peer id.
+    #[error("no peer {0} in this room")]
+    UnknownPeer(Arc<str>),
     /// The receiver is only invited to the room.
     #[error("{0} has not accepted the invite yet")]
     PeerPending(UserId),

@@ -8,19 +8,31 @@ use crate::{
 };
 
 impl Core {
-    pub(crate) fn register(&mut self, session: SessionId, wanted: Option<UserId>) -> Result<Reply, CommandError> {
+    pub(crate) fn register(
+        &mut self,
+        session: SessionId,
+        wanted: Option<UserId>,
+        shared: bool,
+    ) -> Result<Reply, CommandError> {
         if let Some(user) = self.user_of(session) {
             return Err(CommandError::AlreadyRegistered(user.clone()));
         }
         let drawn = wanted.is_none();
         let user = match wanted {
-            Some(user) if self.users.contains_key(&user) => {
-                return Err(CommandError::NameTaken(user));
-            }
-            Some(user) => user,
+            Some(user) => match self.users.get_mut(&user) {
+                Some(state) if shared && state.shared => {
+                    state.sessions.push(session);
+                    if let Some(state) = self.sessions.get_mut(&session) {
+                        state.user = Some(user.clone());
+                    }
+                    return Ok(Reply::Registered { user, drawn });
+                }
+                Some(_) => return Err(CommandError::NameTaken(user)),
+                None => user,
+            },
             None => self.draw_free_name(),
         };
-        self.users.insert(user.clone(), User { sessions: vec![session], ..User::default() });
+        self.users.insert(user.clone(), User { sessions: vec![session], shared, ..User::default() });
         if let Some(state) = self.sessions.get_mut(&session) {
             state.user = Some(user.clone());
         }
@@ -131,7 +143,9 @@ impl Core {
                 state.sessions.retain(|&s| s != session);
             }
         }
-        self.sessions.remove(&session);
+        if let Some(state) = self.sessions.remove(&session) {
+            self.peer_ids.remove(&state.peer_id);
+        }
     }
 
     /// Tells every session of `user` except `except`.

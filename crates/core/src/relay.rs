@@ -3,21 +3,29 @@
 //! of the same room, may reach each other. `from` is always the sender's
 //! registered name, never what the client claims.
 
-use crate::{CommandError, Core, Event, RelayTarget, Reply, SessionId, Signal};
+use crate::{CommandError, Core, Event, RelayTarget, Reply, RoomId, SessionId, Signal};
 
 impl Core {
     pub(crate) fn relay(&mut self, session: SessionId, to: RelayTarget, signal: Signal) -> Result<Reply, CommandError> {
         let from = self.registered(session)?;
+        let from_peer = self.peer_id_of(session);
+        let relayed = |room: RoomId, signal: Signal| Event::Relayed {
+            room,
+            from: from.clone(),
+            from_session: session,
+            from_peer: from_peer.clone(),
+            signal,
+        };
         match to {
             RelayTarget::CallPeer(peer) => {
                 if let Some((room, other)) = self.accepted_call_with(session, &peer) {
-                    self.emit(other, Event::Relayed { room, from, signal });
+                    self.emit(other, relayed(room, signal));
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
                     let (caller, room) = (self.invites[&invite].from_session, self.invites[&invite].room.clone());
                     if caller == session {
-                        self.emit_to_user(&peer, None, Event::Relayed { room, from, signal });
+                        self.emit_to_user(&peer, None, relayed(room, signal));
                     } else {
-                        self.emit(caller, Event::Relayed { room, from, signal });
+                        self.emit(caller, relayed(room, signal));
                     }
                 } else {
                     return Err(CommandError::NoCallWith(peer));
@@ -39,13 +47,35 @@ impl Core {
                     return Err(CommandError::PeerNotInRoom { room, user });
                 }
                 for target in targets {
-                    self.emit(
-                        target,
-                        Event::Relayed { room: room.clone(), from: from.clone(), signal: signal.clone() },
-                    );
+                    self.emit(target, relayed(room.clone(), signal.clone()));
                 }
+            }
+            RelayTarget::Peer { room, peer } => {
+                let target = self.peer_ids.get(&peer).copied();
+                self.relay_to_member(session, &room, target, || CommandError::UnknownPeer(peer.clone()))?;
+                self.emit(target.expect("checked"), relayed(room, signal));
+            }
+            RelayTarget::Session { room, session: target } => {
+                let unknown = || CommandError::UnknownPeer(target.0.to_string().into());
+                self.relay_to_member(session, &room, Some(target), unknown)?;
+                self.emit(target, relayed(room, signal));
             }
         }
         Ok(Reply::Done)
+    }
+
+    /// Checks that the sender and the named target are members of `room`.
+    fn relay_to_member(
+        &self,
+        session: SessionId,
+        room: &RoomId,
+        target: Option<SessionId>,
+        unknown: impl FnOnce() -> CommandError,
+    ) -> Result<(), CommandError> {
+        self.check_member(session, room)?;
+        match target {
+            Some(target) if target != session && self.rooms[room].has_member(target) => Ok(()),
+            _ => Err(unknown()),
+        }
     }
 }

@@ -44,12 +44,33 @@ impl Core {
         let peer = PeerInfo {
             user: user.clone(),
             session: Some(session),
+            peer_id: Some(self.peer_id_of(session)),
             pending: false,
             status: PeerStatus { user: self.status_of(&user).cloned(), peer: status },
         };
-        self.tell_room(&room_id, Some(&user), Event::PeerJoined { room: room_id.clone(), peer: peer.clone() });
+        let size = view.peers.len() + 1;
+        self.tell_room(&room_id, Some(&user), Event::PeerJoined { room: room_id.clone(), peer: peer.clone(), size });
         self.tell_namespaces_of_room(&room_id, |room| NamespaceEvent::PeerAdded { room, peer: peer.clone() });
         Ok(Reply::Joined(view))
+    }
+
+    pub(crate) fn create_room(
+        &mut self,
+        session: SessionId,
+        room: RoomId,
+        capacity: usize,
+    ) -> Result<Reply, CommandError> {
+        self.registered(session)?;
+        match self.rooms.get_mut(&room) {
+            Some(state) if state.kind == RoomKind::Named && state.is_empty() => state.capacity = capacity,
+            Some(_) => return Err(CommandError::RoomInUse(room)),
+            None => {
+                self.rooms.insert(room.clone(), Room::new(RoomKind::Named, capacity));
+                // A created room that nobody joins goes after the grace period.
+                self.check_emptied(&room);
+            }
+        }
+        Ok(Reply::Done)
     }
 
     pub(crate) fn leave(&mut self, session: SessionId, which: RoomRef) -> Result<Reply, CommandError> {
@@ -66,7 +87,7 @@ impl Core {
                     if self.invites[&invite].from_session == session {
                         self.withdraw(invite, EndReason::Cancelled);
                     } else {
-                        self.reject_invite(session, invite, &me);
+                        self.reject_invite(session, invite, &me, EndReason::Rejected);
                     }
                 } else {
                     return Err(CommandError::NoCallWith(peer));
@@ -88,7 +109,9 @@ impl Core {
             state.rooms.retain(|r| r != room_id);
         }
         if let Some(user) = self.user_of(session).cloned() {
-            let left = Event::PeerLeft { room: room_id.clone(), user: user.clone(), session: Some(session), reason };
+            let peer_id = Some(self.peer_id_of(session));
+            let left =
+                Event::PeerLeft { room: room_id.clone(), user: user.clone(), session: Some(session), peer_id, reason };
             self.tell_room(room_id, Some(&user), left);
             self.tell_namespaces_of_room(room_id, |room| NamespaceEvent::PeerRemoved { room, user: user.clone() });
         }
@@ -179,6 +202,7 @@ impl Core {
             Some(PeerInfo {
                 user: user.clone(),
                 session: Some(member.session),
+                peer_id: Some(self.peer_id_of(member.session)),
                 pending: false,
                 status: PeerStatus { user: self.status_of(user).cloned(), peer: member.status.clone() },
             })
@@ -188,6 +212,7 @@ impl Core {
             PeerInfo {
                 user: user.clone(),
                 session: None,
+                peer_id: None,
                 pending: true,
                 status: PeerStatus { user: self.status_of(user).cloned(), peer: None },
             }

@@ -11,22 +11,22 @@ use switchboard_core::*;
 fn registering_claims_a_unique_name_once() {
     let mut w = World::new();
     let alice = w.connect();
-    let out = w.ask(alice, Command::Register { user: Some(user("alice")) });
+    let out = w.ask(alice, Command::Register { user: Some(user("alice")), shared: false });
     assert_eq!(
         out[0].event,
         Event::Reply { tag: 9, result: Ok(Reply::Registered { user: user("alice"), drawn: false }) }
     );
 
     let other = w.connect();
-    let out = w.send(other, Command::Register { user: Some(user("alice")) });
+    let out = w.send(other, Command::Register { user: Some(user("alice")), shared: false });
     assert_eq!(error_of(&out), CommandError::NameTaken(user("alice")));
 
-    let out = w.send(alice, Command::Register { user: Some(user("alice2")) });
+    let out = w.send(alice, Command::Register { user: Some(user("alice2")), shared: false });
     assert_eq!(error_of(&out), CommandError::AlreadyRegistered(user("alice")));
 
     // The name is free again once its session is gone.
     w.disconnect(alice);
-    assert!(w.send(other, Command::Register { user: Some(user("alice")) }).is_empty());
+    assert!(w.send(other, Command::Register { user: Some(user("alice")), shared: false }).is_empty());
 }
 
 #[test]
@@ -38,8 +38,8 @@ fn a_drawn_name_is_a_fresh_uuid() {
         Event::Reply { result: Ok(Reply::Registered { user, drawn: true }), .. } => user.clone(),
         other => panic!("{other:?}"),
     };
-    let first = name_of(w.ask(a, Command::Register { user: None }));
-    let second = name_of(w.ask(b, Command::Register { user: None }));
+    let first = name_of(w.ask(a, Command::Register { user: None, shared: false }));
+    let second = name_of(w.ask(b, Command::Register { user: None, shared: false }));
     assert_ne!(first, second);
     for name in [&first, &second] {
         let text = name.as_str();
@@ -133,7 +133,7 @@ fn rejecting_tells_the_caller_and_frees_both() {
     let alice = w.online("alice");
     let bob = w.online("bob");
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
-    let out = w.send(bob, Command::Reject { invite: InviteRef::From(user("alice")) });
+    let out = w.send(bob, Command::Reject { invite: InviteRef::From(user("alice")), reason: EndReason::Rejected });
     assert!(
         matches!(&out[..], [Output { to, event: Event::CallDeclined { by, reason: EndReason::Rejected, .. } }] if *to == alice && *by == user("bob")),
         "{out:?}"
@@ -183,7 +183,7 @@ fn only_the_right_party_can_answer_or_cancel() {
         CommandError::NoSuchInvite
     );
     assert_eq!(
-        error_of(&w.send(carol, Command::Reject { invite: InviteRef::To(user("alice")) })),
+        error_of(&w.send(carol, Command::Reject { invite: InviteRef::To(user("alice")), reason: EndReason::Rejected })),
         CommandError::NoSuchInvite
     );
     assert_eq!(w.core.stats().invites, 1, "the call still rings");

@@ -37,8 +37,9 @@ fn an_invite_makes_a_pending_peer_who_joins_on_accepting() {
     w.send(a, Command::Join { room: Some(room("r")), create: Some(usize::MAX), status: Some(json(r#"{"x":1}"#)) });
 
     let out = w.ask(a, Command::Invite { room: room("r"), to: user("b"), data: json(r#"{"hi":true}"#) });
-    let pending = PeerInfo { user: user("b"), session: None, pending: true, status: PeerStatus::default() };
-    assert_eq!(events_for(&out, a)[0], &Event::PeerJoined { room: room("r"), peer: pending });
+    let pending =
+        PeerInfo { user: user("b"), session: None, peer_id: None, pending: true, status: PeerStatus::default() };
+    assert_eq!(events_for(&out, a)[0], &Event::PeerJoined { room: room("r"), peer: pending, size: 2 });
     let ringing = events_for(&out, b);
     let Event::Ringing { room: view, from, data, .. } = ringing[0] else { panic!("{ringing:?}") };
     assert_eq!((from, data.as_str()), (&user("a"), r#"{"hi":true}"#));
@@ -89,7 +90,7 @@ fn declining_or_cancelling_removes_the_pending_peer_and_an_empty_room_waits() {
     w.send(c, Command::Join { room: Some(room("r")), create: Some(usize::MAX), status: None });
     w.send(a, Command::Invite { room: room("r"), to: user("b"), data: Payload::null() });
 
-    let out = w.send(b, Command::Reject { invite: InviteRef::From(user("a")) });
+    let out = w.send(b, Command::Reject { invite: InviteRef::From(user("a")), reason: EndReason::Rejected });
     assert!(matches!(events_for(&out, a)[0], Event::CallDeclined { reason: EndReason::Rejected, .. }));
     assert!(matches!(events_for(&out, c)[0], Event::PeerLeft { session: None, reason: EndReason::Rejected, .. }));
 

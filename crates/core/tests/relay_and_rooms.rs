@@ -20,25 +20,13 @@ fn signals_flow_both_ways_while_ringing_and_in_a_call() {
     // Trickle ICE may start before the answer, in both directions.
     let ice = Signal { kind: SignalKind::IceCandidate, payload: Payload::new(r#"{"candidate":"c1"}"#) };
     let out = w.send(alice, Command::Relay { to: RelayTarget::CallPeer(user("bob")), signal: ice.clone() });
-    assert_eq!(
-        out,
-        vec![Output {
-            to: bob,
-            event: Event::Relayed { room: room.clone(), from: user("alice"), signal: ice.clone() }
-        }]
-    );
+    assert_eq!(out, vec![Output { to: bob, event: relayed(&room, "alice", alice, ice.clone()) }]);
     let out = w.send(bob, Command::Relay { to: RelayTarget::CallPeer(user("alice")), signal: ice.clone() });
-    assert_eq!(
-        out,
-        vec![Output { to: alice, event: Event::Relayed { room: room.clone(), from: user("bob"), signal: ice } }]
-    );
+    assert_eq!(out, vec![Output { to: alice, event: relayed(&room, "bob", bob, ice) }]);
 
     w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None });
     let out = w.send(alice, Command::Relay { to: RelayTarget::CallPeer(user("bob")), signal: offer("v=0") });
-    assert_eq!(
-        out,
-        vec![Output { to: bob, event: Event::Relayed { room, from: user("alice"), signal: offer("v=0") } }]
-    );
+    assert_eq!(out, vec![Output { to: bob, event: relayed(&room, "alice", alice, offer("v=0")) }]);
 }
 
 #[test]
@@ -73,11 +61,18 @@ fn rooms_have_a_capacity() {
     let b_peer = PeerInfo {
         user: user("b"),
         session: Some(b),
+        peer_id: Some(b.0.to_string().into()),
         pending: false,
         status: PeerStatus { user: None, peer: Some(Payload::new("{}")) },
     };
-    assert_eq!(out[0], Output { to: a, event: Event::PeerJoined { room: r.clone(), peer: b_peer } });
-    let a_peer = PeerInfo { user: user("a"), session: Some(a), pending: false, status: PeerStatus::default() };
+    assert_eq!(out[0], Output { to: a, event: Event::PeerJoined { room: r.clone(), peer: b_peer, size: 2 } });
+    let a_peer = PeerInfo {
+        user: user("a"),
+        session: Some(a),
+        peer_id: Some(a.0.to_string().into()),
+        pending: false,
+        status: PeerStatus::default(),
+    };
     let view = RoomView { id: r.clone(), peers: vec![a_peer], status: vec![] };
     assert_eq!(out[1].event, Event::Reply { tag: 9, result: Ok(Reply::Joined(view)) });
 
@@ -103,10 +98,7 @@ fn room_members_relay_to_each_other_only() {
 
     let to_b = RelayTarget::RoomMember { room: r.clone(), user: user("b") };
     let out = w.send(a, Command::Relay { to: to_b.clone(), signal: offer("x") });
-    assert_eq!(
-        out,
-        vec![Output { to: b, event: Event::Relayed { room: r.clone(), from: user("a"), signal: offer("x") } }]
-    );
+    assert_eq!(out, vec![Output { to: b, event: relayed(&r, "a", a, offer("x")) }]);
 
     assert_eq!(
         error_of(&w.send(c, Command::Relay { to: to_b, signal: offer("x") })),
@@ -133,7 +125,13 @@ fn leaving_tells_the_others_and_an_empty_room_expires() {
         out,
         vec![Output {
             to: b,
-            event: Event::PeerLeft { room: r.clone(), user: user("a"), session: Some(a), reason: EndReason::Hangup }
+            event: Event::PeerLeft {
+                room: r.clone(),
+                user: user("a"),
+                session: Some(a),
+                peer_id: Some(a.0.to_string().into()),
+                reason: EndReason::Hangup,
+            }
         }]
     );
     assert_eq!(

@@ -50,10 +50,10 @@ fn the_seed_and_the_original_forms_decode_to_the_same_commands() {
 #[test]
 fn commands_carry_the_names_and_the_raw_data() {
     assert!(
-        matches!(command(r#"{"type":"c","payload":"alice"}"#), Command::Register { user: Some(u) } if u == user("alice"))
+        matches!(command(r#"{"type":"c","payload":"alice"}"#), Command::Register { user: Some(u), shared: false } if u == user("alice"))
     );
     for no_name in [r#"{"type":"CONNECT"}"#, r#"{"type":"CONNECT","payload":{}}"#, r#"{"type":"c","payload":null}"#] {
-        assert!(matches!(command(no_name), Command::Register { user: None }), "{no_name}");
+        assert!(matches!(command(no_name), Command::Register { user: None, shared: false }), "{no_name}");
     }
     assert!(matches!(command(r#"{"type":"rc","payload":"bob"}"#), Command::Call { to, .. } if to == user("bob")));
     assert!(
@@ -174,6 +174,8 @@ fn events_encode_in_the_seed_form() {
             Event::Relayed {
                 room: RoomId::parse("r").unwrap(),
                 from: bob.clone(),
+                from_session: SessionId(2),
+                from_peer: "2".into(),
                 signal: Signal { kind: SignalKind::Answer, payload: Payload::new(r#"{"type":"answer","sdp":"v=0"}"#) },
             },
             json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":"bob","sdp":{"type":"answer","sdp":"v=0"}}}),
@@ -182,6 +184,8 @@ fn events_encode_in_the_seed_form() {
             Event::Relayed {
                 room: RoomId::parse("r").unwrap(),
                 from: bob.clone(),
+                from_session: SessionId(2),
+                from_peer: "2".into(),
                 signal: Signal { kind: SignalKind::IceCandidate, payload: Payload::new(r#"{"candidate":"c"}"#) },
             },
             json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":{"candidate":"c"}}}),
@@ -243,6 +247,8 @@ fn events_encode_in_the_original_short_form() {
             Event::Relayed {
                 room: RoomId::parse("r").unwrap(),
                 from: bob.clone(),
+                from_session: SessionId(2),
+                from_peer: "2".into(),
                 signal: Signal { kind: SignalKind::Offer, payload: Payload::new(r#"{"type":"offer","sdp":"v=0"}"#) },
             },
             json!({"type":"cdr","payload":{"from":"bob","sdp":{"type":"offer","sdp":"v=0"}}}),
@@ -263,7 +269,17 @@ fn quiet_events_have_no_frame() {
         assert_eq!(encode(form, &Event::Reply { tag: 0, result: Ok(Reply::Done) }, None), None);
         let custom = Signal { kind: SignalKind::Custom("x".into()), payload: Payload::null() };
         assert_eq!(
-            encode(form, &Event::Relayed { room: RoomId::parse("r").unwrap(), from: user("a"), signal: custom }, None),
+            encode(
+                form,
+                &Event::Relayed {
+                    room: RoomId::parse("r").unwrap(),
+                    from: user("a"),
+                    from_session: SessionId(1),
+                    from_peer: "1".into(),
+                    signal: custom
+                },
+                None
+            ),
             None
         );
     }

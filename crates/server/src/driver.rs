@@ -113,7 +113,7 @@ impl Driver {
         match message {
             ToDriver::Open { session, outbox } => {
                 self.outboxes.insert(session, outbox);
-                self.input(Input::Connected { session });
+                self.input(Input::Connected { session, peer_id: None });
             }
             ToDriver::Input(input) => {
                 if let Input::Disconnected { session } = input {

@@ -25,6 +25,17 @@ pub fn offer(sdp: &str) -> Signal {
     Signal { kind: SignalKind::Offer, payload: Payload::new(format!(r#"{{"type":"offer","sdp":"{sdp}"}}"#)) }
 }
 
+/// The event a relay from `session` (registered as `from`) gives.
+pub fn relayed(room: &RoomId, from: &str, session: SessionId, signal: Signal) -> Event {
+    Event::Relayed {
+        room: room.clone(),
+        from: user(from),
+        from_session: session,
+        from_peer: session.0.to_string().into(),
+        signal,
+    }
+}
+
 impl World {
     pub fn new() -> Self {
         Self::with(CoreConfig::default())
@@ -38,14 +49,22 @@ impl World {
     pub fn connect(&mut self) -> SessionId {
         let session = SessionId(self.next_session);
         self.next_session += 1;
-        self.core.handle_input(self.now, Input::Connected { session });
+        self.core.handle_input(self.now, Input::Connected { session, peer_id: None });
+        session
+    }
+
+    /// A session the transport names `peer_id` (a socket.io id).
+    pub fn connect_as(&mut self, peer_id: &str) -> SessionId {
+        let session = SessionId(self.next_session);
+        self.next_session += 1;
+        self.core.handle_input(self.now, Input::Connected { session, peer_id: Some(peer_id.into()) });
         session
     }
 
     /// A connected session registered as `name`, its outputs drained.
     pub fn online(&mut self, name: &str) -> SessionId {
         let session = self.connect();
-        let out = self.send(session, Command::Register { user: Some(user(name)) });
+        let out = self.send(session, Command::Register { user: Some(user(name)), shared: false });
         assert!(out.is_empty(), "registering {name}: {out:?}");
         session
     }

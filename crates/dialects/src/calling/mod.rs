@@ -94,7 +94,7 @@ impl Calling {
     /// reply becomes `hello`.
     pub fn open(&mut self) -> (Request, Command) {
         let request = self.track(Some(Box::from("0")), Answering::Hello);
-        (request, Command::Register { user: None })
+        (request, Command::Register { user: None, shared: false })
     }
 
     /// The user the connection was given, once `hello` is out.
@@ -193,13 +193,13 @@ impl Calling {
             Event::CallDeclined { invite, .. } => self.invite_ended(*invite, "invite_response", Some(false), out),
             Event::RingingStopped { invite, .. } => self.invite_ended(*invite, "invite_cancelled", None, out),
             Event::CallEnded { room, by, .. } => out.push(encode::room_peer_rm(room, by.as_str())),
-            Event::PeerJoined { room, peer } => out.push(encode::room_peer_add(room, peer)),
+            Event::PeerJoined { room, peer, .. } => out.push(encode::room_peer_add(room, peer)),
             Event::PeerLeft { room, user, .. } => out.push(encode::room_peer_rm(room, user.as_str())),
             Event::PeerUpdated { room, user, update } => {
                 out.push(encode::room_peer_update(room, user.as_str(), update))
             }
             Event::RoomStatusChanged { room, status } => out.push(encode::room_update(room, status)),
-            Event::Relayed { room, from, signal } => {
+            Event::Relayed { room, from, signal, .. } => {
                 out.push(encode::room_peer_from(room, from.as_str(), &signal.kind, &signal.payload));
             }
             Event::Namespace { namespace, event } => encode::namespace(namespace, event, out),

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 use switchboard_core::{
-    Command, InviteRef, NameError, NamespaceId, Payload, RelayTarget, RoomId, RoomRef, Signal, SignalKind, UserId,
+    Command, EndReason, InviteRef, NameError, NamespaceId, Payload, RelayTarget, RoomId, RoomRef, Signal, SignalKind,
+    UserId,
 };
 
 /// A value's type as JavaScript's `typeof` names it, which is what the
@@ -234,7 +235,7 @@ impl Checked<'_> {
                 let handle = Some(self.number("handle")).filter(|h| h.fract() == 0.0 && *h >= 0.0).map(|h| h as u64);
                 let make: fn(InviteRef, Option<Payload>) -> Command = match self.kind {
                     "invite_accept" => |invite, status| Command::Accept { invite, status },
-                    "invite_deny" => |invite, _| Command::Reject { invite },
+                    "invite_deny" => |invite, _| Command::Reject { invite, reason: EndReason::Rejected },
                     _ => |invite, _| Command::Cancel { invite },
                 };
                 return Ok(Action::Handle {

@@ -4,7 +4,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use switchboard_core::{Command, InviteRef, NameError, Payload, RelayTarget, RoomRef, Signal, SignalKind, UserId};
+use switchboard_core::{
+    Command, EndReason, InviteRef, NameError, Payload, RelayTarget, RoomRef, Signal, SignalKind, UserId,
+};
 
 use super::types::{Form, MessageType};
 
@@ -130,11 +132,11 @@ pub fn decode(text: &str) -> Result<Decoded, DecodeError> {
                 }
                 Some(Err(_)) => return Err(bad("{\"as\": name}, a bare name, or none to be given one")),
             };
-            Command::Register { user: wanted }
+            Command::Register { user: wanted, shared: false }
         }
         MessageType::RequestCall => Command::Call { to: named()?, data: Payload::null() },
         MessageType::AcceptCall => Command::Accept { invite: InviteRef::From(named()?), status: None },
-        MessageType::RejectCall => Command::Reject { invite: InviteRef::From(named()?) },
+        MessageType::RejectCall => Command::Reject { invite: InviteRef::From(named()?), reason: EndReason::Rejected },
         MessageType::CancelCall => Command::Cancel { invite: InviteRef::To(named()?) },
         MessageType::HangUp => Command::Leave { room: RoomRef::CallWith(named()?) },
         MessageType::SendCallerDescriptor | MessageType::SendRecipientDescriptor => {

@@ -1,0 +1,128 @@
+//! A user on several devices (cloudkibo phones), rooms created before they
+//! are joined and peers addressed by peer id or session (the socket.io
+//! dialects).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use switchboard_core::*;
+
+fn shared(w: &mut World, name: &str) -> SessionId {
+    let session = w.connect();
+    assert!(w.send(session, Command::Register { user: Some(user(name)), shared: true }).is_empty());
+    session
+}
+
+#[test]
+fn a_shared_name_rings_every_device_and_one_answer_stops_the_others() {
+    let mut w = World::new();
+    let caller = shared(&mut w, "+100");
+    let phone_a = shared(&mut w, "+200");
+    let phone_b = shared(&mut w, "+200");
+    // An exclusive registration cannot join a shared name, nor the reverse.
+    let other = w.connect();
+    let out = w.send(other, Command::Register { user: Some(user("+200")), shared: false });
+    assert_eq!(error_of(&out), CommandError::NameTaken(user("+200")));
+
+    let out = w.send(caller, Command::Call { to: user("+200"), data: Payload::null() });
+    let rung: Vec<SessionId> = out.iter().filter(|o| matches!(o.event, Event::Ringing { .. })).map(|o| o.to).collect();
+    assert_eq!(rung, vec![phone_a, phone_b]);
+
+    let out = w.send(phone_b, Command::Accept { invite: InviteRef::From(user("+100")), status: None });
+    assert!(matches!(&out[0], Output { to, event: Event::CallAccepted { .. } } if *to == caller));
+    assert!(
+        matches!(&out[1], Output { to, event: Event::RingingStopped { reason: EndReason::AnsweredElsewhere, .. } } if *to == phone_a)
+    );
+
+    // One device going away keeps the name online; the last one takes it.
+    w.disconnect(phone_a);
+    assert_eq!(w.core.stats().users, 2);
+    let out = w.disconnect(phone_b);
+    assert!(
+        matches!(&out[0], Output { to, event: Event::CallEnded { reason: EndReason::Disconnected, .. } } if *to == caller)
+    );
+    assert_eq!(w.core.stats().users, 1);
+}
+
+#[test]
+fn a_callee_can_say_it_is_busy() {
+    let mut w = World::new();
+    let caller = w.online("a");
+    let callee = w.online("b");
+    w.send(caller, Command::Call { to: user("b"), data: Payload::null() });
+    let out = w.send(callee, Command::Reject { invite: InviteRef::From(user("a")), reason: EndReason::Busy });
+    assert!(
+        matches!(&out[0], Output { to, event: Event::CallDeclined { reason: EndReason::Busy, .. } } if *to == caller)
+    );
+}
+
+#[test]
+fn a_room_is_created_before_it_is_joined_and_kept_for_the_grace_period() {
+    let mut w = World::new();
+    let a = w.online("a");
+    let b = w.online("b");
+    assert!(w.send(a, Command::CreateRoom { room: room("7"), capacity: 2 }).is_empty());
+    assert!(w.core.room_exists(&room("7")));
+    assert!(
+        w.send(b, Command::CreateRoom { room: room("7"), capacity: 2 }).is_empty(),
+        "an empty room can be taken over"
+    );
+    w.send(a, Command::Join { room: Some(room("7")), create: None, status: None });
+    assert_eq!(
+        error_of(&w.send(b, Command::CreateRoom { room: room("7"), capacity: 2 })),
+        CommandError::RoomInUse(room("7"))
+    );
+
+    // Nobody ever joins a created room: it goes after the grace period.
+    w.send(b, Command::CreateRoom { room: room("8"), capacity: 2 });
+    w.advance(CoreConfig::default().empty_room_ttl);
+    assert!(!w.core.room_exists(&room("8")));
+    assert!(w.core.room_exists(&room("7")));
+}
+
+#[test]
+fn peers_are_addressed_by_peer_id_or_session_within_a_room() {
+    let mut w = World::new();
+    let a = w.connect_as("sid-a");
+    let b = w.connect_as("sid-b");
+    let c = w.connect_as("sid-c");
+    for (session, name) in [(a, "a"), (b, "b"), (c, "c")] {
+        w.send(session, Command::Register { user: Some(user(name)), shared: false });
+    }
+    w.send(a, Command::Join { room: Some(room("r")), create: Some(2), status: None });
+    let out = w.send(b, Command::Join { room: Some(room("r")), create: None, status: None });
+    let Event::PeerJoined { peer, size, .. } = &out[0].event else { panic!("{out:?}") };
+    assert_eq!((peer.peer_id.as_deref(), *size), (Some("sid-b"), 2));
+
+    let to_b = RelayTarget::Peer { room: room("r"), peer: Arc::from("sid-b") };
+    let out = w.send(a, Command::Relay { to: to_b, signal: offer("x") });
+    assert_eq!(out.len(), 1);
+    assert!(
+        matches!(&out[0], Output { to, event: Event::Relayed { from_peer, from_session, .. } } if *to == b && &**from_peer == "sid-a" && *from_session == a)
+    );
+    let out =
+        w.send(b, Command::Relay { to: RelayTarget::Session { room: room("r"), session: a }, signal: offer("y") });
+    assert_eq!(out[0].to, a);
+
+    // Nobody outside the room, and nobody unknown, is reached.
+    let to_c = RelayTarget::Peer { room: room("r"), peer: Arc::from("sid-c") };
+    assert_eq!(
+        error_of(&w.send(a, Command::Relay { to: to_c, signal: offer("x") })),
+        CommandError::UnknownPeer("sid-c".into())
+    );
+    let to_a = RelayTarget::Peer { room: room("r"), peer: Arc::from("sid-a") };
+    assert_eq!(
+        error_of(&w.send(c, Command::Relay { to: to_a, signal: offer("x") })),
+        CommandError::NotInRoom(room("r"))
+    );
+    let to_self = RelayTarget::Session { room: room("r"), session: a };
+    assert!(matches!(
+        error_of(&w.send(a, Command::Relay { to: to_self, signal: offer("x") })),
+        CommandError::UnknownPeer(_)
+    ));
+
+    let out = w.disconnect(a);
+    assert!(matches!(&out[0].event, Event::PeerLeft { peer_id: Some(id), .. } if &**id == "sid-a"));
+}
