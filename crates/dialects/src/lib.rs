@@ -11,6 +11,7 @@
 pub mod calling;
 pub mod chatroulette;
 mod json;
+pub mod socketio;
 
 use switchboard_core::{Command, Request};
 

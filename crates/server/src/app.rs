@@ -20,6 +20,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::dialects;
 use crate::driver::{self, DriverHandle};
+use crate::pages;
+use crate::socketio;
 use crate::ws::{ConnectionContext, Limits};
 
 /// How long shutdown waits for open connections to say goodbye.
@@ -29,11 +31,16 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub(crate) struct AppState {
     context: ConnectionContext,
+    room_capacity: usize,
 }
 
 impl AppState {
     pub(crate) fn connection_context(&self) -> ConnectionContext {
         self.context.clone()
+    }
+
+    pub(crate) fn driver(&self) -> &DriverHandle {
+        &self.context.driver
     }
 }
 
@@ -78,7 +85,8 @@ impl Application {
         let (alive, all_closed) = mpsc::channel(1);
         let context =
             ConnectionContext { driver: driver.clone(), clock, limits: Limits::from_config(&config), shutdown, alive };
-        Ok(Self { listener, drop_ins, state: AppState { context }, driver, stopping, all_closed })
+        let state = AppState { context, room_capacity: config.room_capacity };
+        Ok(Self { listener, drop_ins, state, driver, stopping, all_closed })
     }
 
     /// The main listener's address (useful when the port was 0).
@@ -145,14 +153,22 @@ impl Application {
     }
 }
 
-/// The main listener's routes.
+/// The main listener's routes. socket.io takes every path under
+/// `/socket.io/` but the client bundle, which is served beside it.
 fn routes(state: AppState) -> Router {
-    Router::new()
+    let socketio = socketio::layer(state.context.clone(), state.room_capacity);
+    let app = Router::new()
+        .route("/", get(pages::landing))
+        .route("/r/{room}/", get(pages::room))
+        .route("/r/{room}", get(pages::room))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/ws/chatroulette", get(dialects::chatroulette))
         .route("/ws/calling", get(dialects::calling))
-        .with_state(state)
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(socketio)
+        .with_state(state);
+    Router::new().route("/socket.io/socket.io.js", get(pages::socketio_bundle)).fallback_service(app)
 }
 
 /// `GET /metrics`: what the core holds now, in the Prometheus text format.

@@ -42,6 +42,10 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_EMPTY_ROOM_TTL", default_value = "10m", value_parser = humantime::parse_duration)]
     pub empty_room_ttl: Duration,
 
+    /// Places in a tringtring room (the seed's rooms hold 2).
+    #[arg(long, env = "SWITCHBOARD_ROOM_CAPACITY", default_value_t = 2)]
+    pub room_capacity: usize,
+
     /// Largest WebSocket message a client may send, in bytes; a larger one
     /// closes the connection with code 1009 (message too big).
     #[arg(long, env = "SWITCHBOARD_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
@@ -85,6 +89,7 @@ impl Default for Config {
             calling_listen: None,
             ring_timeout: Duration::from_secs(30),
             empty_room_ttl: Duration::from_secs(600),
+            room_capacity: 2,
             max_frame_bytes: 64 * 1024,
             session_queue: 256,
             ws_ping_after: Duration::from_secs(30),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use switchboard_core::{Command, Core, CoreConfig, Event, Input, Request, SessionId, Stats};
+use switchboard_core::{Command, Core, CoreConfig, Event, Input, Request, RoomId, SessionId, Stats};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -16,9 +16,10 @@ use crate::clock::Clock;
 const INBOX_CAPACITY: usize = 4096;
 
 enum ToDriver {
-    Open { session: SessionId, outbox: mpsc::Sender<Event> },
+    Open { session: SessionId, peer_id: Option<Arc<str>>, outbox: mpsc::Sender<Event> },
     Input(Input),
     Stats(oneshot::Sender<Stats>),
+    RoomExists(RoomId, oneshot::Sender<bool>),
 }
 
 /// A connection's way into the driver. Cheap to clone.
@@ -41,6 +42,7 @@ impl std::fmt::Debug for ToDriver {
             ToDriver::Open { session, .. } => write!(f, "Open({session})"),
             ToDriver::Input(input) => write!(f, "Input({input:?})"),
             ToDriver::Stats(_) => write!(f, "Stats"),
+            ToDriver::RoomExists(room, _) => write!(f, "RoomExists({room})"),
         }
     }
 }
@@ -49,11 +51,12 @@ impl DriverHandle {
     /// Opens a session. Its events arrive on the returned queue, which holds
     /// at most `session_queue` events: if it fills, the driver drops the
     /// session (the queue closes) rather than buffer for a client that does
-    /// not read.
-    pub async fn open(&self) -> Result<(SessionId, mpsc::Receiver<Event>), DriverGone> {
+    /// not read. `peer_id` is how the transport names the connection to
+    /// other clients (a socket.io id), `None` for its number.
+    pub async fn open(&self, peer_id: Option<Arc<str>>) -> Result<(SessionId, mpsc::Receiver<Event>), DriverGone> {
         let session = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
         let (outbox, events) = mpsc::channel(self.session_queue);
-        self.inbox.send(ToDriver::Open { session, outbox }).await.map_err(|_| DriverGone)?;
+        self.inbox.send(ToDriver::Open { session, peer_id, outbox }).await.map_err(|_| DriverGone)?;
         Ok((session, events))
     }
 
@@ -71,6 +74,13 @@ impl DriverHandle {
     pub async fn stats(&self) -> Result<Stats, DriverGone> {
         let (reply, answer) = oneshot::channel();
         self.inbox.send(ToDriver::Stats(reply)).await.map_err(|_| DriverGone)?;
+        answer.await.map_err(|_| DriverGone)
+    }
+
+    /// Whether a named room exists (for tringtring's `GET /r/<room>/`).
+    pub async fn room_exists(&self, room: RoomId) -> Result<bool, DriverGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(ToDriver::RoomExists(room, reply)).await.map_err(|_| DriverGone)?;
         answer.await.map_err(|_| DriverGone)
     }
 
@@ -111,9 +121,9 @@ impl Driver {
 
     fn handle(&mut self, message: ToDriver) {
         match message {
-            ToDriver::Open { session, outbox } => {
+            ToDriver::Open { session, peer_id, outbox } => {
                 self.outboxes.insert(session, outbox);
-                self.input(Input::Connected { session, peer_id: None });
+                self.input(Input::Connected { session, peer_id });
             }
             ToDriver::Input(input) => {
                 if let Input::Disconnected { session } = input {
@@ -123,6 +133,9 @@ impl Driver {
             }
             ToDriver::Stats(reply) => {
                 let _ = reply.send(self.core.stats());
+            }
+            ToDriver::RoomExists(room, reply) => {
+                let _ = reply.send(self.core.room_exists(&room));
             }
         }
     }

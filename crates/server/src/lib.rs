@@ -16,6 +16,8 @@ mod clock;
 mod config;
 mod dialects;
 mod driver;
+mod pages;
+mod socketio;
 mod telemetry;
 mod ws;
 

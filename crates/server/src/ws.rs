@@ -163,7 +163,7 @@ impl Liveness {
 /// Runs one connection to the end.
 pub(crate) async fn run<D: TextDialect>(socket: WebSocket, mut dialect: D, mut context: ConnectionContext) {
     let _alive = context.alive.clone();
-    let Ok((session, mut events)) = context.driver.open().await else { return };
+    let Ok((session, mut events)) = context.driver.open(None).await else { return };
     let limits = context.limits;
     let clock = context.clock.clone();
     let (mut sink, mut stream) = socket.split();
@@ -247,7 +247,7 @@ pub(crate) async fn run<D: TextDialect>(socket: WebSocket, mut dialect: D, mut c
 }
 
 /// Completes once the server begins to shut down (or is gone).
-async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopping| *stopping).await;
 }
 

@@ -1,0 +1,294 @@
+//! cloudkibo: the phone-number call flow of seed 000, as CloudKibo's
+//! `server/config/socketio.js` and its Android and iOS clients speak it.
+//! The server tracks each call in the core (ringing, busy, ring timeout,
+//! answered elsewhere) instead of trusting the clients' relayed statuses.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use switchboard_core::{
+    Command, CommandError, EndReason, Event, InviteRef, Payload, RelayTarget, Reply, RoomId, RoomRef, Signal,
+    SignalKind, UserId,
+};
+
+use super::{AckId, Dialect, Pending as AnyPending, SocketIoSession, SocketOut, error, refusal, text_field};
+
+/// The relay kind of a `message` passed on unchanged.
+const MESSAGE: &str = "message";
+/// The relay kind of a media-room `msg`.
+const MSG: &str = "msg";
+
+/// Per-socket cloudkibo state.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// The phone this socket registered.
+    phone: Option<UserId>,
+    /// Calls by room: (caller, callee), to name both phones in statuses.
+    calls: HashMap<RoomId, (UserId, UserId)>,
+    /// The media room joined with `init`.
+    media_room: Option<RoomId>,
+}
+
+/// What a reply answers.
+#[derive(Clone, Debug)]
+pub(crate) enum Pending {
+    Register(UserId),
+    Call {
+        caller: UserId,
+        callee: UserId,
+    },
+    Init {
+        ack: AckId,
+    },
+    /// A `message` status the core acts on: an error means `to` is not a
+    /// party of the sender's call.
+    CallMessage {
+        to: UserId,
+    },
+}
+
+pub(crate) fn on_event(
+    socket: &mut SocketIoSession,
+    event: &str,
+    data: &Value,
+    ack: AckId,
+    out: &mut Vec<SocketOut>,
+) -> bool {
+    if event == "join global chatroom" {
+        register(socket, data, out);
+        return false;
+    }
+    let Some(me) = socket.cloudkibo.phone.clone() else {
+        out.push(error(format!("{event:?} before \"join global chatroom\"")));
+        return false;
+    };
+    match event {
+        "callthisperson" => {
+            call(socket, me, data, ack, out);
+            false
+        }
+        "message" => {
+            message(socket, me, data, out);
+            false
+        }
+        "init" => init(socket, data, ack, out),
+        "msg" => {
+            media_message(socket, data, out);
+            false
+        }
+        _ => unreachable!("Dialect::of_event lists the cloudkibo events"),
+    }
+}
+
+fn register(socket: &mut SocketIoSession, data: &Value, out: &mut Vec<SocketOut>) {
+    if let Some(phone) = &socket.cloudkibo.phone {
+        out.push(error(format!("this socket is already {phone}")));
+        return;
+    }
+    let Some(phone) = data.get("user").and_then(|user| text_field(user, "phone")) else {
+        out.push(error("\"join global chatroom\" needs {room, user: {phone, _id}}"));
+        return;
+    };
+    let phone = match UserId::parse(&phone) {
+        Ok(phone) => phone,
+        Err(failure) => return out.push(error(format!("bad phone: {failure}"))),
+    };
+    socket.bound = Some(Dialect::Cloudkibo);
+    let command = Command::Register { user: Some(phone.clone()), shared: true };
+    socket.answered(command, AnyPending::Cloudkibo(Pending::Register(phone)), out);
+}
+
+fn call(socket: &mut SocketIoSession, me: UserId, data: &Value, ack: AckId, out: &mut Vec<SocketOut>) {
+    let (Some(callerphone), Some(calleephone)) = (text_field(data, "callerphone"), text_field(data, "calleephone"))
+    else {
+        out.push(error("callthisperson needs {room, callerphone, calleephone}"));
+        return;
+    };
+    // The ack comes first, whatever follows (seed 000).
+    out.push(SocketOut::Ack(ack, vec![json!({ "status": "ok", "calleephone": calleephone })]));
+    if callerphone != me.as_str() {
+        out.push(error(format!("callerphone {callerphone} is not this socket's phone {me}")));
+        return;
+    }
+    let callee = match UserId::parse(&calleephone) {
+        Ok(callee) => callee,
+        Err(failure) => return out.push(error(format!("bad calleephone: {failure}"))),
+    };
+    let data = Payload::new(json!({ "callerphone": callerphone, "calleephone": calleephone }).to_string());
+    let command = Command::Call { to: callee.clone(), data };
+    socket.answered(command, AnyPending::Cloudkibo(Pending::Call { caller: me, callee }), out);
+}
+
+fn message(socket: &mut SocketIoSession, me: UserId, data: &Value, out: &mut Vec<SocketOut>) {
+    let (Some(to), Some(msg)) = (text_field(data, "to"), data.get("msg").filter(|msg| msg.is_object())) else {
+        out.push(error("message needs {to, msg: {...}}"));
+        return;
+    };
+    let to = match UserId::parse(&to) {
+        Ok(to) => to,
+        Err(failure) => return out.push(error(format!("bad to: {failure}"))),
+    };
+    // The phones a call message names must be the two parties.
+    for field in ["callerphone", "calleephone"] {
+        if let Some(phone) = text_field(msg, field)
+            && phone != me.as_str()
+            && phone != to.as_str()
+        {
+            out.push(error(format!("{field} {phone} is neither this socket's phone nor {to}")));
+            return;
+        }
+    }
+    let status = msg.get("status").and_then(Value::as_str).unwrap_or_default();
+    let command = match status {
+        "calleeisbusy" => Command::Reject { invite: InviteRef::From(to.clone()), reason: EndReason::Busy },
+        "callrejected" => Command::Reject { invite: InviteRef::From(to.clone()), reason: EndReason::Rejected },
+        "callaccepted" => Command::Accept { invite: InviteRef::From(to.clone()), status: None },
+        "missing" => Command::Cancel { invite: InviteRef::To(to.clone()) },
+        "callended" => Command::Leave { room: RoomRef::CallWith(to.clone()) },
+        // calleeisavailable, room_name and the rest pass unchanged.
+        _ => {
+            let signal = Signal { kind: SignalKind::Custom(MESSAGE.into()), payload: Payload::new(msg.to_string()) };
+            Command::Relay { to: RelayTarget::CallPeer(to.clone()), signal }
+        }
+    };
+    socket.answered(command, AnyPending::Cloudkibo(Pending::CallMessage { to }), out);
+}
+
+fn init(socket: &mut SocketIoSession, data: &Value, ack: AckId, out: &mut Vec<SocketOut>) -> bool {
+    let room = match text_field(data, "room").map(|room| RoomId::parse(&room)).transpose() {
+        Ok(room) => room,
+        Err(failure) => {
+            out.push(error(format!("bad room: {failure}")));
+            return false;
+        }
+    };
+    let username = data.get("username").cloned().unwrap_or(Value::Null);
+    let status = Some(Payload::new(json!({ "username": username }).to_string()));
+    let command = Command::Join { room, create: Some(usize::MAX), status };
+    socket.answered(command, AnyPending::Cloudkibo(Pending::Init { ack }), out);
+    true
+}
+
+fn media_message(socket: &mut SocketIoSession, data: &Value, out: &mut Vec<SocketOut>) {
+    let Some(room) = socket.cloudkibo.media_room.clone() else {
+        out.push(error("msg before init"));
+        return;
+    };
+    let Some(to) = data.get("to").and_then(Value::as_u64) else {
+        out.push(error("msg needs {to: id, ...}"));
+        return;
+    };
+    let mut payload = data.clone();
+    payload["by"] = json!(socket.session.0);
+    let signal = Signal { kind: SignalKind::Custom(MSG.into()), payload: Payload::new(payload.to_string()) };
+    let command =
+        Command::Relay { to: RelayTarget::Session { room, session: switchboard_core::SessionId(to) }, signal };
+    socket.quiet(command, out);
+}
+
+pub(crate) fn on_reply(
+    socket: &mut SocketIoSession,
+    pending: Pending,
+    result: &Result<Reply, CommandError>,
+    out: &mut Vec<SocketOut>,
+) {
+    match (pending, result) {
+        (Pending::Register(phone), Ok(_)) => {
+            socket.cloudkibo.phone = Some(phone);
+            // switchboard keeps no contact lists: nobody to list.
+            out.push(SocketOut::Emit("youareonline", vec![json!([])]));
+        }
+        (Pending::Register(_), Err(failure)) => {
+            socket.bound = None;
+            out.push(error(refusal(failure)));
+        }
+        (Pending::Call { caller, callee }, Ok(Reply::Calling { room, .. })) => {
+            socket.cloudkibo.calls.insert(room.clone(), (caller, callee));
+        }
+        (Pending::Call { caller, callee }, Err(CommandError::UnknownUser(_))) => {
+            let msg =
+                json!({ "callerphone": caller.as_str(), "calleephone": callee.as_str(), "status": "calleeoffline" });
+            let mut message = msg.clone();
+            message["msg"] = msg;
+            message["type"] = json!("call");
+            out.push(SocketOut::Emit("message", vec![message]));
+        }
+        (Pending::Call { caller, callee }, Err(CommandError::Busy(_))) => {
+            out.push(status(&caller, &callee, "calleeisbusy"));
+        }
+        (Pending::Init { ack }, Ok(Reply::Joined(view))) => {
+            socket.cloudkibo.media_room = Some(view.id.clone());
+            out.push(SocketOut::Ack(ack, vec![json!(view.id.as_str()), json!(socket.session.0), json!(false)]));
+        }
+        (Pending::CallMessage { to }, Err(_)) => {
+            out.push(error(format!("{to} is not a party of a call with this socket")));
+        }
+        (_, Err(failure)) => out.push(error(refusal(failure))),
+        (_, Ok(_)) => {}
+    }
+}
+
+/// `{callerphone, calleephone, type: "call", status}`, as the callee's
+/// client sends them and the server makes them.
+fn status(caller: &UserId, callee: &UserId, status: &str) -> SocketOut {
+    let message =
+        json!({ "callerphone": caller.as_str(), "calleephone": callee.as_str(), "type": "call", "status": status });
+    SocketOut::Emit("message", vec![message])
+}
+
+pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &mut Vec<SocketOut>) {
+    let Some(me) = socket.cloudkibo.phone.clone() else { return };
+    match event {
+        Event::Ringing { room, from, .. } => {
+            socket.cloudkibo.calls.insert(room.id.clone(), (from.clone(), me.clone()));
+            let sender = room.peers.first().and_then(|peer| peer.peer_id.as_deref()).unwrap_or_default();
+            let payload = json!({ "callerphone": from.as_str(), "calleephone": me.as_str(), "sendersocket": sender });
+            out.push(SocketOut::Emit("areyoufreeforcall", vec![payload]));
+        }
+        Event::CallAccepted { by, .. } => out.push(status(&me, by, "callaccepted")),
+        Event::CallDeclined { by, reason, .. } => {
+            let word = match reason {
+                EndReason::Busy => "calleeisbusy",
+                EndReason::Timeout => "noanswer",
+                EndReason::Disconnected => "calleeoffline",
+                _ => "callrejected",
+            };
+            socket.cloudkibo.calls.retain(|_, (_, callee)| callee != by);
+            out.push(status(&me, by, word));
+        }
+        Event::RingingStopped { from, .. } => {
+            socket.cloudkibo.calls.retain(|_, (caller, _)| caller != from);
+            out.push(status(from, &me, "missing"));
+        }
+        Event::CallEnded { room, by, reason } => {
+            let (caller, callee) = socket.cloudkibo.calls.remove(room).unwrap_or((by.clone(), me.clone()));
+            let SocketOut::Emit(name, mut args) = status(&caller, &callee, "callended") else { unreachable!() };
+            args[0]["reason"] = json!(reason.as_str());
+            out.push(SocketOut::Emit(name, args));
+        }
+        Event::PeerJoined { peer, .. } => {
+            let username = peer
+                .status
+                .peer
+                .as_ref()
+                .and_then(|status| serde_json::from_str::<Value>(status.as_str()).ok())
+                .and_then(|status| status.get("username").cloned())
+                .unwrap_or(Value::Null);
+            let id = peer.session.map(|session| session.0);
+            out.push(SocketOut::Emit("peer.connected", vec![json!({ "id": id, "username": username })]));
+        }
+        Event::PeerLeft { session, .. } => {
+            out.push(SocketOut::Emit("peer.disconnected", vec![json!({ "id": session.map(|s| s.0) })]));
+        }
+        Event::Relayed { signal, .. } => match &signal.kind {
+            SignalKind::Custom(kind) if &**kind == MESSAGE || &**kind == MSG => {
+                let name = if &**kind == MESSAGE { "message" } else { "msg" };
+                let payload = serde_json::from_str(signal.payload.as_str()).unwrap_or(Value::Null);
+                out.push(SocketOut::Emit(name, vec![payload]));
+            }
+            // SDP and ICE from other dialects have no cloudkibo call-level form.
+            _ => {}
+        },
+        _ => {}
+    }
+}

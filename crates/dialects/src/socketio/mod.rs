@@ -1,0 +1,187 @@
+//! The socket.io dialects, `cloudkibo` (seed 000) and `tringtring` (seed
+//! 001), which share one socket.io namespace. A socket is bound to one of
+//! them by the first event that registers it; from then on the other
+//! dialect's events are refused with an `error` event `{message}`.
+//!
+//! The codec works on socket.io events as JSON values and knows nothing of
+//! socket.io itself: the transport hands it `(event, data, ack id)` and
+//! carries out what it returns ([`SocketOut`]).
+
+mod cloudkibo;
+mod tringtring;
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use switchboard_core::{Command, CommandError, Event, Request, SessionId};
+
+/// An ack callback of one client event, numbered by the transport.
+pub type AckId = u64;
+
+/// What the transport does for the codec.
+#[derive(Clone, Debug)]
+pub enum SocketOut {
+    /// Hand this command to the core.
+    Command(Request, Command),
+    /// Emit `event` with these arguments to the socket.
+    Emit(&'static str, Vec<Value>),
+    /// Answer the client's ack callback with these arguments (a no-op when
+    /// the client gave none).
+    Ack(AckId, Vec<Value>),
+}
+
+/// Which dialect a socket speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// The phone-number call flow (seed 000).
+    Cloudkibo,
+    /// The two-person room app (seed 001).
+    Tringtring,
+}
+
+impl Dialect {
+    fn of_event(event: &str) -> Option<Dialect> {
+        match event {
+            "join global chatroom" | "callthisperson" | "message" | "init" | "msg" => Some(Dialect::Cloudkibo),
+            "create-room" | "join" | "offer" | "answer" | "ice-candidate" | "cut-the-call" => Some(Dialect::Tringtring),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Dialect::Cloudkibo => "cloudkibo",
+            Dialect::Tringtring => "tringtring",
+        }
+    }
+}
+
+/// What a reply answers.
+#[derive(Clone, Debug)]
+enum Pending {
+    Cloudkibo(cloudkibo::Pending),
+    Tringtring(tringtring::Pending),
+}
+
+/// One socket's codec state.
+#[derive(Debug)]
+pub struct SocketIoSession {
+    session: SessionId,
+    peer_id: String,
+    bound: Option<Dialect>,
+    next_tag: u64,
+    pending: HashMap<u64, Pending>,
+    cloudkibo: cloudkibo::State,
+    tringtring: tringtring::State,
+}
+
+impl SocketIoSession {
+    /// The codec of the socket whose core session is `session` and whose
+    /// socket.io id is `peer_id`. `room_capacity` is the size of tringtring
+    /// rooms (2 by default).
+    pub fn new(session: SessionId, peer_id: impl Into<String>, room_capacity: usize) -> Self {
+        Self {
+            session,
+            peer_id: peer_id.into(),
+            bound: None,
+            next_tag: 0,
+            pending: HashMap::new(),
+            cloudkibo: cloudkibo::State::default(),
+            tringtring: tringtring::State::new(room_capacity),
+        }
+    }
+
+    /// The dialect the socket is bound to, once it is.
+    pub fn dialect(&self) -> Option<Dialect> {
+        self.bound
+    }
+
+    /// One event from the client: its name, its first argument, and its ack.
+    /// Returns whether the ack will be answered later, so the transport keeps
+    /// it only then.
+    pub fn on_event(&mut self, event: &str, data: &Value, ack: AckId, out: &mut Vec<SocketOut>) -> bool {
+        let Some(dialect) = Dialect::of_event(event) else {
+            out.push(error(format!("unknown event {event:?}")));
+            return false;
+        };
+        match self.bound {
+            Some(bound) if bound != dialect => {
+                let message =
+                    format!("{event:?} is a {} event, and this socket speaks {}", dialect.name(), bound.name());
+                out.push(error(message));
+                false
+            }
+            _ => match dialect {
+                Dialect::Cloudkibo => cloudkibo::on_event(self, event, data, ack, out),
+                Dialect::Tringtring => tringtring::on_event(self, event, data, ack, out),
+            },
+        }
+    }
+
+    /// One core event for this socket.
+    pub fn on_core_event(&mut self, event: &Event, out: &mut Vec<SocketOut>) {
+        if let Event::Reply { tag, result } = event {
+            match self.pending.remove(tag) {
+                Some(Pending::Cloudkibo(pending)) => cloudkibo::on_reply(self, pending, result, out),
+                Some(Pending::Tringtring(pending)) => tringtring::on_reply(self, pending, result, out),
+                None => {
+                    if let Err(failure) = result {
+                        out.push(error(failure.to_string()));
+                    }
+                }
+            }
+            return;
+        }
+        match self.bound {
+            Some(Dialect::Cloudkibo) => cloudkibo::on_core_event(self, event, out),
+            Some(Dialect::Tringtring) => tringtring::on_core_event(self, event, out),
+            None => {}
+        }
+    }
+
+    /// A command whose failure becomes an `error` event and whose success is
+    /// silent.
+    fn quiet(&mut self, command: Command, out: &mut Vec<SocketOut>) {
+        let tag = self.tag();
+        out.push(SocketOut::Command(Request::quiet(tag), command));
+    }
+
+    /// A command whose reply goes to `on_reply` with `pending`.
+    fn answered(&mut self, command: Command, pending: Pending, out: &mut Vec<SocketOut>) {
+        let tag = self.tag();
+        self.pending.insert(tag, pending);
+        out.push(SocketOut::Command(Request::answered(tag), command));
+    }
+
+    fn tag(&mut self) -> u64 {
+        self.next_tag += 1;
+        self.next_tag
+    }
+}
+
+/// The `error` event: `{message}`.
+pub fn error_event(message: impl Into<String>) -> SocketOut {
+    error(message)
+}
+
+pub(crate) fn error(message: impl Into<String>) -> SocketOut {
+    SocketOut::Emit("error", vec![json!({ "message": message.into() })])
+}
+
+/// A name from a payload field that may be a string or a number (room ids
+/// and phone numbers come both ways).
+pub(crate) fn text_field(data: &Value, field: &str) -> Option<String> {
+    match data.get(field)? {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// A core refusal in words for an `error` event.
+pub(crate) fn refusal(failure: &CommandError) -> String {
+    match failure {
+        CommandError::NotRegistered => "register first".to_owned(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,213 @@
+//! tringtring: the two-person room app of seed 001, as Tring-Tring's
+//! `server.js` and `public/js/videocall.js` speak it. Peers are named by
+//! their socket.io ids; a socket registers a drawn user on its first event.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use switchboard_core::{
+    Command, CommandError, Event, Payload, RelayTarget, Reply, RoomId, RoomRef, Signal, SignalKind,
+};
+
+use super::{AckId, Dialect, Pending as AnyPending, SocketIoSession, SocketOut, error, refusal, text_field};
+
+/// Per-socket tringtring state.
+#[derive(Debug)]
+pub(crate) struct State {
+    capacity: usize,
+    /// The room joined, once joined.
+    room: Option<RoomId>,
+    /// Peer names by peer id, learnt from the room.
+    names: HashMap<Arc<str>, String>,
+    /// This socket's own name in the room.
+    name: String,
+}
+
+impl State {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self { capacity, room: None, names: HashMap::new(), name: String::new() }
+    }
+}
+
+/// What a reply answers.
+#[derive(Clone, Debug)]
+pub(crate) enum Pending {
+    Create { ack: AckId, room: RoomId },
+    Join { ack: AckId },
+}
+
+pub(crate) fn on_event(
+    socket: &mut SocketIoSession,
+    event: &str,
+    data: &Value,
+    ack: AckId,
+    out: &mut Vec<SocketOut>,
+) -> bool {
+    if socket.bound.is_none() {
+        // The first tringtring event binds the socket and gives it a user.
+        socket.bound = Some(Dialect::Tringtring);
+        socket.quiet(Command::Register { user: None, shared: false }, out);
+    }
+    match event {
+        "create-room" => {
+            let Some(room) = room_of(data, out) else { return false };
+            let command = Command::CreateRoom { room: room.clone(), capacity: socket.tringtring.capacity };
+            socket.answered(command, AnyPending::Tringtring(Pending::Create { ack, room }), out);
+            true
+        }
+        "join" => {
+            let Some(room) = room_of(data, out) else { return false };
+            let name = data.get("peer_name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let status = Some(Payload::new(json!({ "peer_name": name }).to_string()));
+            socket.tringtring.name = name;
+            let command = Command::Join { room: Some(room), create: None, status };
+            socket.answered(command, AnyPending::Tringtring(Pending::Join { ack }), out);
+            true
+        }
+        "offer" | "answer" | "ice-candidate" => {
+            relay(socket, event, data, out);
+            false
+        }
+        "cut-the-call" => {
+            match socket.tringtring.room.take() {
+                Some(room) => socket.quiet(Command::Leave { room: RoomRef::Id(room) }, out),
+                None => out.push(error("cut-the-call outside a room")),
+            }
+            false
+        }
+        _ => unreachable!("Dialect::of_event lists the tringtring events"),
+    }
+}
+
+fn room_of(data: &Value, out: &mut Vec<SocketOut>) -> Option<RoomId> {
+    let parsed = text_field(data, "room_id").map(|room| RoomId::parse(&room));
+    match parsed {
+        Some(Ok(room)) => Some(room),
+        Some(Err(failure)) => {
+            out.push(error(format!("bad room_id: {failure}")));
+            None
+        }
+        None => {
+            out.push(error("room_id is missing"));
+            None
+        }
+    }
+}
+
+/// `offer` / `answer` `{from: {name, id}, to, type, sdp}` and
+/// `ice-candidate` `{from, to, candidate}`: relayed to `to` in the room.
+fn relay(socket: &mut SocketIoSession, event: &str, data: &Value, out: &mut Vec<SocketOut>) {
+    let Some(room) = socket.tringtring.room.clone() else {
+        out.push(error(format!("{event} outside a room")));
+        return;
+    };
+    let Some(to) = data.get("to").and_then(Value::as_str) else {
+        out.push(error(format!("{event} needs a peer id in \"to\"")));
+        return;
+    };
+    let (kind, payload) = match event {
+        "ice-candidate" => match data.get("candidate") {
+            Some(candidate) if candidate.is_object() || candidate.is_null() => {
+                (SignalKind::IceCandidate, candidate.clone())
+            }
+            _ => return out.push(error("ice-candidate needs {from, to, candidate}")),
+        },
+        _ => {
+            let Some(sdp) = data.get("sdp").and_then(Value::as_str) else {
+                return out.push(error(format!("{event} needs {{from, to, type, sdp}}")));
+            };
+            let kind = if event == "offer" { SignalKind::Offer } else { SignalKind::Answer };
+            (kind, json!({ "type": event, "sdp": sdp }))
+        }
+    };
+    let signal = Signal { kind, payload: Payload::new(payload.to_string()) };
+    socket.quiet(Command::Relay { to: RelayTarget::Peer { room, peer: Arc::from(to) }, signal }, out);
+}
+
+pub(crate) fn on_reply(
+    socket: &mut SocketIoSession,
+    pending: Pending,
+    result: &Result<Reply, CommandError>,
+    out: &mut Vec<SocketOut>,
+) {
+    match (pending, result) {
+        (Pending::Create { ack, room }, Ok(_)) => {
+            let redirect = json!({ "status": true, "url_extend": format!("r/{room}") });
+            out.push(SocketOut::Emit("redirect", vec![redirect.clone()]));
+            out.push(SocketOut::Ack(ack, vec![redirect]));
+        }
+        (Pending::Create { ack, room }, Err(failure)) => {
+            let message = match failure {
+                CommandError::RoomInUse(_) => format!("room {room} is in use; create another"),
+                other => refusal(other),
+            };
+            let redirect = json!({ "status": false, "error": message });
+            out.push(SocketOut::Emit("redirect", vec![redirect.clone()]));
+            out.push(SocketOut::Ack(ack, vec![redirect]));
+        }
+        (Pending::Join { ack }, Ok(Reply::Joined(view))) => {
+            socket.tringtring.room = Some(view.id.clone());
+            let mut peers = Vec::new();
+            for peer in &view.peers {
+                let Some(id) = &peer.peer_id else { continue };
+                let name = peer_name(peer.status.peer.as_ref());
+                socket.tringtring.names.insert(id.clone(), name.clone());
+                peers.push(json!({ "peer_name": name, "peer_id": &**id }));
+            }
+            out.push(SocketOut::Ack(ack, vec![json!({ "room_id": view.id.as_str(), "peers": peers })]));
+        }
+        (Pending::Join { .. }, Err(CommandError::RoomFull(_))) => out.push(SocketOut::Emit("full-room", vec![])),
+        (_, Err(failure)) => out.push(error(refusal(failure))),
+        (_, Ok(_)) => {}
+    }
+}
+
+fn peer_name(status: Option<&Payload>) -> String {
+    status
+        .and_then(|status| serde_json::from_str::<Value>(status.as_str()).ok())
+        .and_then(|status| status.get("peer_name").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &mut Vec<SocketOut>) {
+    match event {
+        Event::PeerJoined { peer, size, .. } => {
+            let Some(id) = &peer.peer_id else { return };
+            let name = peer_name(peer.status.peer.as_ref());
+            socket.tringtring.names.insert(id.clone(), name.clone());
+            let arrived = json!({ "peer_name": name, "peer_id": &**id, "room_size": size });
+            // The seed's name and the original's, together.
+            out.push(SocketOut::Emit("user-arrived", vec![arrived.clone()]));
+            out.push(SocketOut::Emit("user-joined", vec![arrived]));
+        }
+        Event::PeerLeft { peer_id: Some(id), .. } => {
+            socket.tringtring.names.remove(id);
+            out.push(SocketOut::Emit("user-left", vec![json!({ "peer_id": &**id })]));
+        }
+        Event::Relayed { from_peer, signal, .. } => {
+            let from_name = socket.tringtring.names.get(from_peer).cloned().unwrap_or_default();
+            let payload: Value = serde_json::from_str(signal.payload.as_str()).unwrap_or(Value::Null);
+            let mut frame = Map::new();
+            let name = match signal.kind {
+                SignalKind::Offer | SignalKind::Answer => {
+                    frame.insert("from".into(), json!({ "name": from_name, "id": &**from_peer }));
+                    frame.insert("to".into(), json!(socket.peer_id));
+                    if let Value::Object(fields) = payload {
+                        frame.extend(fields);
+                    }
+                    if signal.kind == SignalKind::Offer { "offer" } else { "answer" }
+                }
+                SignalKind::IceCandidate => {
+                    frame.insert("from".into(), json!(&**from_peer));
+                    frame.insert("to".into(), json!(socket.peer_id));
+                    frame.insert("candidate".into(), payload);
+                    "ice-candidate"
+                }
+                SignalKind::Custom(_) => return,
+            };
+            out.push(SocketOut::Emit(name, vec![Value::Object(frame)]));
+        }
+        _ => {}
+    }
+}
