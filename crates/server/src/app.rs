@@ -59,6 +59,8 @@ pub struct Application {
     state: AppState,
     driver: DriverHandle,
     stopping: watch::Sender<bool>,
+    /// The one strong sender outside connection tasks, dropped at shutdown.
+    alive: mpsc::Sender<()>,
     all_closed: mpsc::Receiver<()>,
 }
 
@@ -83,10 +85,15 @@ impl Application {
         let (driver, _task) = driver::spawn(core, clock.clone(), config.session_queue);
         let (stopping, shutdown) = watch::channel(false);
         let (alive, all_closed) = mpsc::channel(1);
-        let context =
-            ConnectionContext { driver: driver.clone(), clock, limits: Limits::from_config(&config), shutdown, alive };
+        let context = ConnectionContext {
+            driver: driver.clone(),
+            clock,
+            limits: Limits::from_config(&config),
+            shutdown,
+            alive: alive.downgrade(),
+        };
         let state = AppState { context, room_capacity: config.room_capacity };
-        Ok(Self { listener, drop_ins, state, driver, stopping, all_closed })
+        Ok(Self { listener, drop_ins, state, driver, stopping, alive, all_closed })
     }
 
     /// The main listener's address (useful when the port was 0).
@@ -120,7 +127,7 @@ impl Application {
     /// # Errors
     /// When a listener fails.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, drop_ins, state, driver, stopping, mut all_closed } = self;
+        let Self { listener, drop_ins, state, driver, stopping, alive, mut all_closed } = self;
         let stop_signal = || {
             let mut stopped = stopping.subscribe();
             async move {
@@ -142,7 +149,7 @@ impl Application {
         let _ = stopping.send(true);
         // Our own handles must go too, or the driver and the wait below
         // would never see the last one dropped.
-        drop((state, driver));
+        drop((state, driver, alive));
         if tokio::time::timeout(SHUTDOWN_GRACE, all_closed.recv()).await.is_err() {
             tracing::warn!("connections still open after the grace period");
         }

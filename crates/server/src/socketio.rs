@@ -91,7 +91,7 @@ async fn run(
     mut context: ConnectionContext,
     room_capacity: usize,
 ) {
-    let _alive = context.alive.clone();
+    let Some(_alive) = context.alive.upgrade() else { return };
     let peer_id = socket.id.to_string();
     let Ok((session, mut events)) = context.driver.open(Some(peer_id.as_str().into())).await else { return };
     let mut codec = SocketIoSession::new(session, peer_id, room_capacity);

@@ -61,9 +61,11 @@ pub(crate) struct ConnectionContext {
     pub(crate) limits: Limits,
     /// Turns `true` when the server begins to shut down.
     pub(crate) shutdown: watch::Receiver<bool>,
-    /// Held by every connection task; the server waits, at shutdown, until
-    /// every clone is dropped (the dropped-sender trick of mini-redis).
-    pub(crate) alive: mpsc::Sender<()>,
+    /// Upgraded and held by every connection task; the server waits, at
+    /// shutdown, until every strong sender is dropped (the dropped-sender
+    /// trick of mini-redis). Weak here, so that a context kept by a
+    /// long-lived handler (socket.io's namespace) does not hold shutdown up.
+    pub(crate) alive: mpsc::WeakSender<()>,
 }
 
 /// Per-connection bounds, from [`Config`].
@@ -162,7 +164,7 @@ impl Liveness {
 
 /// Runs one connection to the end.
 pub(crate) async fn run<D: TextDialect>(socket: WebSocket, mut dialect: D, mut context: ConnectionContext) {
-    let _alive = context.alive.clone();
+    let Some(_alive) = context.alive.upgrade() else { return };
     let Ok((session, mut events)) = context.driver.open(None).await else { return };
     let limits = context.limits;
     let clock = context.clock.clone();

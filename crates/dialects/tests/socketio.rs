@@ -1,0 +1,259 @@
+//! Golden fixtures of the socket.io codec: binding a socket to a dialect,
+//! and what cloudkibo and tringtring events become, both ways.
+
+use serde_json::{Value, json};
+use switchboard_core::*;
+use switchboard_dialects::socketio::{Dialect, SocketIoSession, SocketOut};
+
+fn user(name: &str) -> UserId {
+    UserId::parse(name).unwrap()
+}
+
+fn room(name: &str) -> RoomId {
+    RoomId::parse(name).unwrap()
+}
+
+/// Feeds one client event; returns what the transport must do.
+fn event(socket: &mut SocketIoSession, name: &str, data: Value) -> Vec<SocketOut> {
+    let mut out = Vec::new();
+    socket.on_event(name, &data, 7, &mut out);
+    out
+}
+
+/// Feeds one core event.
+fn core(socket: &mut SocketIoSession, event: Event) -> Vec<SocketOut> {
+    let mut out = Vec::new();
+    socket.on_core_event(&event, &mut out);
+    out
+}
+
+/// Answers the command in `out` with `result`, as the core would.
+fn reply(socket: &mut SocketIoSession, out: &[SocketOut], result: Result<Reply, CommandError>) -> Vec<SocketOut> {
+    let tag = out
+        .iter()
+        .rev()
+        .find_map(|o| match o {
+            SocketOut::Command(request, _) => Some(request.tag),
+            _ => None,
+        })
+        .expect("a command");
+    core(socket, Event::Reply { tag, result })
+}
+
+fn emits(out: &[SocketOut]) -> Vec<(&'static str, Vec<Value>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            SocketOut::Emit(name, args) => Some((*name, args.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn commands(out: &[SocketOut]) -> Vec<String> {
+    out.iter()
+        .filter_map(|o| match o {
+            SocketOut::Command(_, command) => Some(format!("{command:?}")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A cloudkibo socket registered as `phone`.
+fn phone(phone: &str) -> SocketIoSession {
+    let mut socket = SocketIoSession::new(SessionId(1), "sid-1", 2);
+    let out =
+        event(&mut socket, "join global chatroom", json!({"room":"globalchatroom","user":{"phone":phone,"_id":"x"}}));
+    assert_eq!(commands(&out), vec![format!("Register {{ user: Some(UserId({phone:?})), shared: true }}")]);
+    let out = reply(&mut socket, &out, Ok(Reply::Registered { user: user(phone), drawn: false }));
+    assert_eq!(emits(&out), vec![("youareonline", vec![json!([])])]);
+    assert_eq!(socket.dialect(), Some(Dialect::Cloudkibo));
+    socket
+}
+
+#[test]
+fn a_socket_is_bound_by_its_first_registering_event() {
+    let mut socket = phone("+1");
+    let out = event(&mut socket, "join", json!({"room_id":1,"peer_name":"x"}));
+    assert_eq!(
+        emits(&out),
+        vec![("error", vec![json!({"message":"\"join\" is a tringtring event, and this socket speaks cloudkibo"})])]
+    );
+    let out = event(&mut socket, "dance", json!({}));
+    assert_eq!(emits(&out), vec![("error", vec![json!({"message":"unknown event \"dance\""})])]);
+
+    let mut fresh = SocketIoSession::new(SessionId(2), "sid-2", 2);
+    let out = event(&mut fresh, "callthisperson", json!({"callerphone":"+1","calleephone":"+2"}));
+    assert_eq!(
+        emits(&out),
+        vec![("error", vec![json!({"message":"\"callthisperson\" before \"join global chatroom\""})])]
+    );
+    assert_eq!(fresh.dialect(), None, "a refused event binds nothing");
+}
+
+#[test]
+fn callthisperson_acks_first_and_reports_offline_and_busy_callees() {
+    let mut socket = phone("+1");
+    let out =
+        event(&mut socket, "callthisperson", json!({"room":"globalchatroom","callerphone":"+1","calleephone":"+2"}));
+    assert!(matches!(&out[0], SocketOut::Ack(7, args) if args == &vec![json!({"status":"ok","calleephone":"+2"})]));
+    let offline = reply(&mut socket, &out, Err(CommandError::UnknownUser(user("+2"))));
+    let expected = json!({
+        "msg": {"callerphone":"+1","calleephone":"+2","status":"calleeoffline"},
+        "callerphone":"+1","calleephone":"+2","status":"calleeoffline","type":"call"
+    });
+    assert_eq!(emits(&offline), vec![("message", vec![expected])]);
+
+    let out = event(&mut socket, "callthisperson", json!({"callerphone":"+1","calleephone":"+2"}));
+    let busy = reply(&mut socket, &out, Err(CommandError::Busy(user("+2"))));
+    assert_eq!(
+        emits(&busy),
+        vec![("message", vec![json!({"callerphone":"+1","calleephone":"+2","type":"call","status":"calleeisbusy"})])]
+    );
+
+    // Someone else's phone as callerphone: acked, then refused, nothing sent to the core.
+    let out = event(&mut socket, "callthisperson", json!({"callerphone":"+9","calleephone":"+2"}));
+    assert!(matches!(out[0], SocketOut::Ack(..)));
+    assert!(commands(&out).is_empty());
+    assert_eq!(emits(&out)[0].0, "error");
+}
+
+#[test]
+fn call_statuses_become_core_commands_and_core_events_become_statuses() {
+    let mut callee = phone("+2");
+    let ring = Event::Ringing {
+        invite: InviteId(3),
+        room: RoomView {
+            id: room("call-x"),
+            peers: vec![PeerInfo {
+                user: user("+1"),
+                session: Some(SessionId(9)),
+                peer_id: Some("sid-9".into()),
+                pending: false,
+                status: PeerStatus::default(),
+            }],
+            status: vec![],
+        },
+        from: user("+1"),
+        data: Payload::null(),
+    };
+    assert_eq!(
+        emits(&core(&mut callee, ring)),
+        vec![("areyoufreeforcall", vec![json!({"callerphone":"+1","calleephone":"+2","sendersocket":"sid-9"})])]
+    );
+    let message =
+        |status: &str| json!({"to":"+1","msg":{"callerphone":"+1","calleephone":"+2","type":"call","status":status}});
+    assert_eq!(
+        commands(&event(&mut callee, "message", message("callaccepted"))),
+        vec!["Accept { invite: From(UserId(\"+1\")), status: None }"]
+    );
+    assert_eq!(
+        commands(&event(&mut callee, "message", message("calleeisbusy"))),
+        vec!["Reject { invite: From(UserId(\"+1\")), reason: Busy }"]
+    );
+    let available = commands(&event(&mut callee, "message", message("calleeisavailable")));
+    assert!(
+        available[0].starts_with("Relay { to: CallPeer(UserId(\"+1\")), signal: Signal { kind: Custom(\"message\")")
+    );
+    // A message naming a third phone is refused.
+    let stranger = json!({"to":"+1","msg":{"callerphone":"+7","calleephone":"+2","status":"callaccepted"}});
+    assert_eq!(emits(&event(&mut callee, "message", stranger))[0].0, "error");
+
+    let stopped = Event::RingingStopped { invite: InviteId(3), from: user("+1"), reason: EndReason::Timeout };
+    assert_eq!(
+        emits(&core(&mut callee, stopped)),
+        vec![("message", vec![json!({"callerphone":"+1","calleephone":"+2","type":"call","status":"missing"})])]
+    );
+    let mut caller = phone("+1");
+    for (reason, word) in [
+        (EndReason::Timeout, "noanswer"),
+        (EndReason::Rejected, "callrejected"),
+        (EndReason::Busy, "calleeisbusy"),
+        (EndReason::Disconnected, "calleeoffline"),
+    ] {
+        let declined = Event::CallDeclined { invite: InviteId(3), by: user("+2"), reason };
+        let expected = json!({"callerphone":"+1","calleephone":"+2","type":"call","status":word});
+        assert_eq!(emits(&core(&mut caller, declined)), vec![("message", vec![expected])], "{reason:?}");
+    }
+}
+
+#[test]
+fn init_joins_the_media_room_and_msg_goes_to_one_member() {
+    let mut socket = phone("+1");
+    let out = event(&mut socket, "init", json!({"room":"m","username":"alice"}));
+    assert_eq!(
+        commands(&out),
+        vec![
+            "Join { room: Some(RoomId(\"m\")), create: Some(18446744073709551615), status: Some(Payload(\"{\\\"username\\\":\\\"alice\\\"}\")) }"
+        ]
+    );
+    let joined = reply(&mut socket, &out, Ok(Reply::Joined(RoomView { id: room("m"), peers: vec![], status: vec![] })));
+    assert!(matches!(&joined[0], SocketOut::Ack(7, args) if args == &vec![json!("m"), json!(1), json!(false)]));
+
+    let out = event(&mut socket, "msg", json!({"to":5,"by":99,"type":"offer","sdp":"v=0"}));
+    let command = &commands(&out)[0];
+    assert!(command.contains("Session { room: RoomId(\"m\"), session: SessionId(5) }"), "{command}");
+    assert!(command.contains("\\\"by\\\":1"), "by is set by the server: {command}");
+}
+
+#[test]
+fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
+    let mut socket = SocketIoSession::new(SessionId(4), "sid-4", 2);
+    let out = event(&mut socket, "create-room", json!({"room_id": 504555}));
+    assert_eq!(
+        commands(&out),
+        vec!["Register { user: None, shared: false }", "CreateRoom { room: RoomId(\"504555\"), capacity: 2 }"]
+    );
+    let created = reply(&mut socket, &out, Ok(Reply::Done));
+    assert_eq!(emits(&created), vec![("redirect", vec![json!({"status":true,"url_extend":"r/504555"})])]);
+    assert!(matches!(&created[1], SocketOut::Ack(7, _)));
+    let out = event(&mut socket, "create-room", json!({"room_id": 504555}));
+    let taken = reply(&mut socket, &out, Err(CommandError::RoomInUse(room("504555"))));
+    assert_eq!(emits(&taken)[0].1[0]["status"], json!(false));
+
+    let out = event(&mut socket, "join", json!({"room_id":"504555","peer_name":"ann"}));
+    let full = reply(&mut socket, &out, Err(CommandError::RoomFull(room("504555"))));
+    assert_eq!(emits(&full), vec![("full-room", vec![])]);
+    let out = event(&mut socket, "join", json!({"room_id":"504555","peer_name":"ann"}));
+    reply(&mut socket, &out, Ok(Reply::Joined(RoomView { id: room("504555"), peers: vec![], status: vec![] })));
+
+    let bob = PeerInfo {
+        user: user("u-b"),
+        session: Some(SessionId(5)),
+        peer_id: Some("sid-5".into()),
+        pending: false,
+        status: PeerStatus { user: None, peer: Some(Payload::new(r#"{"peer_name":"bob"}"#)) },
+    };
+    let arrived = emits(&core(&mut socket, Event::PeerJoined { room: room("504555"), peer: bob, size: 2 }));
+    let expected = json!({"peer_name":"bob","peer_id":"sid-5","room_size":2});
+    assert_eq!(arrived, vec![("user-arrived", vec![expected.clone()]), ("user-joined", vec![expected])]);
+
+    let out = event(
+        &mut socket,
+        "offer",
+        json!({"from":{"name":"ann","id":"sid-4"},"to":"sid-5","type":"offer","sdp":"v=0"}),
+    );
+    assert!(commands(&out)[0].contains("Peer { room: RoomId(\"504555\"), peer: \"sid-5\" }"));
+    let answer = Event::Relayed {
+        room: room("504555"),
+        from: user("u-b"),
+        from_session: SessionId(5),
+        from_peer: "sid-5".into(),
+        signal: Signal { kind: SignalKind::Answer, payload: Payload::new(r#"{"type":"answer","sdp":"v=1"}"#) },
+    };
+    assert_eq!(
+        emits(&core(&mut socket, answer)),
+        vec![("answer", vec![json!({"from":{"name":"bob","id":"sid-5"},"to":"sid-4","type":"answer","sdp":"v=1"})])]
+    );
+    let left = Event::PeerLeft {
+        room: room("504555"),
+        user: user("u-b"),
+        session: Some(SessionId(5)),
+        peer_id: Some("sid-5".into()),
+        reason: EndReason::Hangup,
+    };
+    assert_eq!(emits(&core(&mut socket, left)), vec![("user-left", vec![json!({"peer_id":"sid-5"})])]);
+    assert_eq!(
+        commands(&event(&mut socket, "cut-the-call", json!({"room_id":"504555"}))),
+        vec!["Leave { room: Id(RoomId(\"504555\")) }"]
+    );
+}

@@ -1,0 +1,63 @@
+//! The HTTP side of the socket.io dialects: the client bundle, the Engine.IO
+//! handshake for both protocol generations, and tringtring's pages. The
+//! dialects' event flows are tested with the real socket.io clients in
+//! tests/node.
+
+mod support;
+
+use support::*;
+
+#[tokio::test]
+async fn the_socketio_client_bundle_is_served() {
+    let server = TestServer::start().await;
+    let response = http_get(server.addr, "/socket.io/socket.io.js").await;
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{}", &response[..200]);
+    assert!(response.contains("content-type: application/javascript"), "{}", &response[..300]);
+    assert!(response.contains("Socket.IO v4."), "the vendored bundle");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn engine_io_v3_and_v4_handshakes_are_answered() {
+    let server = TestServer::start().await;
+    // Engine.IO v4 (socket.io-client 3+): `0{"sid":...}` as a plain text body.
+    let v4 = http_get(server.addr, "/socket.io/?EIO=4&transport=polling").await;
+    assert!(v4.starts_with("HTTP/1.1 200 OK"), "{v4}");
+    assert!(v4.contains("0{\"sid\":\""), "{v4}");
+    // Engine.IO v3 (socket.io-client 1.x and 2.x): the length-prefixed
+    // payload `<len>:0{"sid":...}`, and the namespace connect packet `40`.
+    let v3 = http_get(server.addr, "/socket.io/?EIO=3&transport=polling").await;
+    assert!(v3.starts_with("HTTP/1.1 200 OK"), "{v3}");
+    assert!(v3.contains(":0{\"sid\":\""), "{v3}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_landing_page_and_a_missing_room_redirect() {
+    let server = TestServer::start().await;
+    let landing = http_get(server.addr, "/").await;
+    assert!(landing.starts_with("HTTP/1.1 200 OK"), "{landing}");
+    assert!(landing.contains("create-room"), "the page creates rooms over socket.io");
+    let missing = http_get(server.addr, "/r/424242/").await;
+    assert!(missing.starts_with("HTTP/1.1 303") || missing.starts_with("HTTP/1.1 302"), "{missing}");
+    assert!(missing.to_lowercase().contains("location: /\r\n"), "{missing}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_existing_room_has_its_call_page() {
+    let server = TestServer::start().await;
+    // A calling user makes the room; rooms are one namespace for all dialects.
+    let (mut client, _) = server.calling().await;
+    client.send(serde_json::json!({"type":"room_join","room":"777","tid":1})).await;
+    assert_eq!(client.recv().await["type"], "answer");
+    let page = http_get(server.addr, "/r/777/").await;
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    assert!(page.contains("Room <span id=\"room\">777</span>"), "{page}");
+    // Names are escaped into the page.
+    client.send(serde_json::json!({"type":"room_join","room":"<b>x","tid":2})).await;
+    client.recv().await;
+    let page = http_get(server.addr, "/r/%3Cb%3Ex/").await;
+    assert!(page.contains("&lt;b&gt;x"), "{page}");
+    server.stop().await;
+}
