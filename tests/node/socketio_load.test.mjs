@@ -10,6 +10,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 
 import { startSwitchboard } from './support/servers.mjs';
 import { VARIANTS, calleeOffline, connectSio, joinGlobalChatroom, unique } from './support/socketio.mjs';
@@ -65,7 +66,7 @@ describe('socket.io load', () => {
       ackResults.forEach((result, j) => {
         if (result.status === 'rejected') {
           problems.push(result.reason.message);
-        } else if (JSON.stringify(result.value.args) !== JSON.stringify([{ status: 'ok', calleephone: callees[j] }])) {
+        } else if (!isDeepStrictEqual(result.value.args, [{ status: 'ok', calleephone: callees[j] }])) {
           problems.push(`ack ${j} is ${JSON.stringify(result.value.args)}`);
         } else {
           acks += 1;
@@ -83,7 +84,7 @@ describe('socket.io load', () => {
         }
         const calleephone = entry.args[0]?.calleephone;
         if (entry.event !== 'message' || !callees.includes(calleephone) || seen.has(calleephone)
-          || JSON.stringify(entry.args) !== JSON.stringify([calleeOffline(callerphone, calleephone)])) {
+          || !isDeepStrictEqual(entry.args, [calleeOffline(callerphone, calleephone)])) {
           problems.push(`unexpected ${entry.event} ${JSON.stringify(entry.args)}`);
           continue;
         }
