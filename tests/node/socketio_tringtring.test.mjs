@@ -10,6 +10,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 
 import { startSwitchboard } from './support/servers.mjs';
 import { SioPool, VARIANTS, assertErrorPayload, barrier, httpGet, unique } from './support/socketio.mjs';
@@ -109,17 +110,17 @@ for (const variant of VARIANTS) {
 
       // Offer, answer and ICE, relayed to `to` with `from` set by the server.
       alice.emit('offer', { from: { name: 'mallory', id: 'not-alice' }, to: bob.id, type: 'offer', sdp: SDP_OFFER });
-      assert.deepEqual(await bob.expect('offer'), { from: { name: 'alice', id: alice.id }, to: bob.id, type: 'offer', sdp: SDP_OFFER });
+      assert.deepEqual(await bob.expect('offer', { also: [alice] }), { from: { name: 'alice', id: alice.id }, to: bob.id, type: 'offer', sdp: SDP_OFFER });
       bob.emit('answer', { from: { name: 'bob', id: bob.id }, to: alice.id, type: 'answer', sdp: SDP_ANSWER });
-      assert.deepEqual(await alice.expect('answer'), { from: { name: 'bob', id: bob.id }, to: alice.id, type: 'answer', sdp: SDP_ANSWER });
+      assert.deepEqual(await alice.expect('answer', { also: [bob] }), { from: { name: 'bob', id: bob.id }, to: alice.id, type: 'answer', sdp: SDP_ANSWER });
       // The original client sends ICE with `from: socket.id`.
       for (const [from, to, candidate] of [[alice, bob, CANDIDATE], [bob, alice, { ...CANDIDATE, sdpMLineIndex: 1 }]]) {
         from.emit('ice-candidate', { from: from.id, to: to.id, candidate });
-        const got = await to.expect('ice-candidate');
+        const got = await to.expect('ice-candidate', { also: [from] });
         assert.equal(got.to, to.id);
         assert.deepEqual(got.candidate, candidate);
         assert.ok(
-          got.from === from.id || JSON.stringify(got.from) === JSON.stringify({ name: from === alice ? 'alice' : 'bob', id: from.id }),
+          got.from === from.id || isDeepStrictEqual(got.from, { name: from === alice ? 'alice' : 'bob', id: from.id }),
           `ice-candidate from ${JSON.stringify(got.from)}`,
         );
         assert.deepEqual(Object.keys(got).sort(), ['candidate', 'from', 'to']);

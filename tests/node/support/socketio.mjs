@@ -127,8 +127,12 @@ export class SioClient {
     });
   }
 
-  /** Resolves with the next event received: `{seq, event, args}`. */
-  next({ timeout = STEP_TIMEOUT_MS } = {}) {
+  /**
+   * Resolves with the next event received: `{seq, event, args}`. On a
+   * timeout the error lists what this socket and the sockets in `also`
+   * (e.g. the sender of a relay) received.
+   */
+  next({ timeout = STEP_TIMEOUT_MS, also = [] } = {}) {
     if (this.queue.length > 0) return Promise.resolve(this.queue.shift());
     if (this.disconnected) return Promise.reject(new Error(`${this.label}: disconnected (${this.disconnectReason})`));
     return new Promise((resolve, reject) => {
@@ -136,7 +140,8 @@ export class SioClient {
       waiter.timer = setTimeout(() => {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
-        reject(new Error(`${this.label}: no event within ${timeout} ms; received so far: ${this.describeReceived()}`));
+        const others = also.map((sio) => `; ${sio.label} received: ${sio.describeReceived()}`).join('');
+        reject(new Error(`${this.label}: no event within ${timeout} ms; received so far: ${this.describeReceived()}${others}`));
       }, timeout);
       this.waiters.push(waiter);
     });
