@@ -114,6 +114,10 @@ pub enum Command {
         invite: InviteRef,
         /// The peer status to join the room with (named rooms).
         status: Option<Payload>,
+        /// The client's own message with the answer, handed to the caller
+        /// in [`Event::CallAccepted`](crate::Event::CallAccepted) (a
+        /// cloudkibo `msg`); opaque.
+        note: Option<Payload>,
     },
     /// Declines a ringing call.
     Reject {
@@ -123,12 +127,18 @@ pub enum Command {
         /// [`EndReason::Busy`](crate::EndReason::Busy) when the callee's
         /// client says it is busy (cloudkibo `calleeisbusy`).
         reason: crate::EndReason,
+        /// The client's own message, handed to the caller in
+        /// [`Event::CallDeclined`](crate::Event::CallDeclined).
+        note: Option<Payload>,
     },
     /// The caller withdraws a ringing call
     /// ([`EndReason::Cancelled`](crate::EndReason::Cancelled)).
     Cancel {
         /// Which call.
         invite: InviteRef,
+        /// The client's own message, handed to the callee in
+        /// [`Event::RingingStopped`](crate::Event::RingingStopped).
+        note: Option<Payload>,
     },
     /// Creates a named room (tringtring `create-room`). A room that exists
     /// but is empty is taken over; one with peers is refused

@@ -118,6 +118,7 @@ impl Core {
         session: SessionId,
         which: InviteRef,
         status: Option<Payload>,
+        note: Option<Payload>,
     ) -> Result<Reply, CommandError> {
         let invite = self.incoming_invite(session, &which)?;
         let kind = self.invites.get(&invite).and_then(|i| self.rooms.get(&i.room)).map(|room| room.kind);
@@ -132,8 +133,9 @@ impl Core {
         if let Some(state) = self.sessions.get_mut(&session) {
             state.rooms.push(call.room.clone());
         }
-        self.emit(call.from_session, Event::CallAccepted { invite, room: call.room.clone(), by: by.clone() });
-        let stopped = Event::RingingStopped { invite, from: call.from, reason: EndReason::AnsweredElsewhere };
+        self.emit(call.from_session, Event::CallAccepted { invite, room: call.room.clone(), by: by.clone(), note });
+        let stopped =
+            Event::RingingStopped { invite, from: call.from, reason: EndReason::AnsweredElsewhere, note: None };
         self.emit_to_user(&by, Some(session), stopped);
         if kind == Some(RoomKind::Named) {
             // In the original's order: the room hears "no longer pending"
@@ -157,50 +159,68 @@ impl Core {
         session: SessionId,
         which: InviteRef,
         reason: EndReason,
+        note: Option<Payload>,
     ) -> Result<Reply, CommandError> {
         let invite = self.incoming_invite(session, &which)?;
         let by = self.registered(session)?;
-        self.reject_invite(session, invite, &by, reason);
+        self.reject_invite(session, invite, &by, reason, note);
         Ok(Reply::Done)
     }
 
     /// The callee's session declines: its other sessions stop ringing and the
     /// caller is told why.
-    pub(crate) fn reject_invite(&mut self, session: SessionId, invite: InviteId, by: &UserId, reason: EndReason) {
+    pub(crate) fn reject_invite(
+        &mut self,
+        session: SessionId,
+        invite: InviteId,
+        by: &UserId,
+        reason: EndReason,
+        note: Option<Payload>,
+    ) {
         if let Some(call) = self.invites.get(&invite) {
-            let stopped =
-                Event::RingingStopped { invite, from: call.from.clone(), reason: EndReason::AnsweredElsewhere };
+            let stopped = Event::RingingStopped {
+                invite,
+                from: call.from.clone(),
+                reason: EndReason::AnsweredElsewhere,
+                note: None,
+            };
             self.emit_to_user(by, Some(session), stopped);
         }
-        self.decline(invite, by, reason);
+        self.decline(invite, by, reason, note);
     }
 
-    pub(crate) fn cancel(&mut self, session: SessionId, which: InviteRef) -> Result<Reply, CommandError> {
+    pub(crate) fn cancel(
+        &mut self,
+        session: SessionId,
+        which: InviteRef,
+        note: Option<Payload>,
+    ) -> Result<Reply, CommandError> {
         let invite = self.outgoing_invite(session, &which)?;
-        self.withdraw(invite, EndReason::Cancelled);
+        self.withdraw(invite, EndReason::Cancelled, note);
         Ok(Reply::Done)
     }
 
     pub(crate) fn ring_timeout(&mut self, invite: InviteId) {
         let Some(call) = self.take_invite(invite) else { return };
-        self.emit(call.from_session, Event::CallDeclined { invite, by: call.to.clone(), reason: EndReason::Timeout });
-        let stopped = Event::RingingStopped { invite, from: call.from.clone(), reason: EndReason::Timeout };
+        let declined = Event::CallDeclined { invite, by: call.to.clone(), reason: EndReason::Timeout, note: None };
+        self.emit(call.from_session, declined);
+        let stopped = Event::RingingStopped { invite, from: call.from.clone(), reason: EndReason::Timeout, note: None };
         self.emit_to_user(&call.to, None, stopped);
         self.invite_gone(&call, EndReason::Timeout);
     }
 
     /// The caller's side ends a ringing invite: the invitee stops ringing.
-    pub(crate) fn withdraw(&mut self, invite: InviteId, reason: EndReason) {
+    pub(crate) fn withdraw(&mut self, invite: InviteId, reason: EndReason, note: Option<Payload>) {
         let Some(call) = self.take_invite(invite) else { return };
-        let stopped = Event::RingingStopped { invite, from: call.from.clone(), reason };
+        let stopped = Event::RingingStopped { invite, from: call.from.clone(), reason, note };
         self.emit_to_user(&call.to, None, stopped);
         self.invite_gone(&call, reason);
     }
 
     /// The invitee's side ends a ringing invite: the caller is told why.
-    pub(crate) fn decline(&mut self, invite: InviteId, by: &UserId, reason: EndReason) {
+    pub(crate) fn decline(&mut self, invite: InviteId, by: &UserId, reason: EndReason, note: Option<Payload>) {
         let Some(call) = self.take_invite(invite) else { return };
-        self.emit(call.from_session, Event::CallDeclined { invite, by: by.clone(), reason });
+        self.emit(call.from_session, Event::CallDeclined { invite, by: by.clone(), reason, note });
         self.invite_gone(&call, reason);
     }
 
@@ -234,7 +254,7 @@ impl Core {
         let Some(state) = self.rooms.get(room) else { return };
         if let Some(&invite) = state.invited.first() {
             let withdrawn = if reason == EndReason::Hangup { EndReason::Cancelled } else { reason };
-            self.withdraw(invite, withdrawn);
+            self.withdraw(invite, withdrawn, None);
             return;
         }
         let others: Vec<SessionId> =

@@ -83,6 +83,8 @@ pub enum Event {
         room: RoomId,
         /// The callee.
         by: UserId,
+        /// The callee's own message with its answer, if its dialect has one.
+        note: Option<Payload>,
     },
     /// To the caller: the call did not connect; the callee declined, was
     /// busy, timed out or went away.
@@ -91,9 +93,11 @@ pub enum Event {
         invite: InviteId,
         /// The callee.
         by: UserId,
-        /// [`EndReason::Rejected`], [`EndReason::Timeout`] or
-        /// [`EndReason::Disconnected`].
+        /// [`EndReason::Rejected`], [`EndReason::Busy`],
+        /// [`EndReason::Timeout`] or [`EndReason::Disconnected`].
         reason: EndReason,
+        /// The callee's own message with its answer, if its dialect has one.
+        note: Option<Payload>,
     },
     /// To a callee's session: the call stopped ringing without this session
     /// answering it.
@@ -106,6 +110,8 @@ pub enum Event {
         /// [`EndReason::Disconnected`] (the caller's), or
         /// [`EndReason::AnsweredElsewhere`].
         reason: EndReason,
+        /// The caller's own message with its cancel, if its dialect has one.
+        note: Option<Payload>,
     },
     /// To the other party: an accepted 1:1 call is over.
     CallEnded {

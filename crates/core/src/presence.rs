@@ -125,14 +125,14 @@ impl Core {
             self.leave_room(session, &room, EndReason::Disconnected);
         }
         for invite in outgoing {
-            self.withdraw(invite, EndReason::Disconnected);
+            self.withdraw(invite, EndReason::Disconnected, None);
         }
         if let Some(user) = user {
             let last = self.users.get(&user).is_some_and(|state| state.sessions == [session]);
             if last {
                 let incoming = self.users.get(&user).map(|u| u.incoming.clone()).unwrap_or_default();
                 for invite in incoming {
-                    self.decline(invite, &user, EndReason::Disconnected);
+                    self.decline(invite, &user, EndReason::Disconnected, None);
                 }
                 let listed = self.users.get(&user).map(|u| u.namespaces.clone()).unwrap_or_default();
                 for namespace in listed {

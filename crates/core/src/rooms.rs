@@ -85,9 +85,9 @@ impl Core {
                     self.end_call(session, &room, EndReason::Hangup);
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
                     if self.invites[&invite].from_session == session {
-                        self.withdraw(invite, EndReason::Cancelled);
+                        self.withdraw(invite, EndReason::Cancelled, None);
                     } else {
-                        self.reject_invite(session, invite, &me, EndReason::Rejected);
+                        self.reject_invite(session, invite, &me, EndReason::Rejected, None);
                     }
                 } else {
                     return Err(CommandError::NoCallWith(peer));

@@ -54,7 +54,7 @@ fn commands_before_registering_are_refused() {
     let s = w.connect();
     for command in [
         Command::Call { to: user("bob"), data: Payload::null() },
-        Command::Accept { invite: InviteRef::From(user("bob")), status: None },
+        Command::Accept { invite: InviteRef::From(user("bob")), status: None, note: None },
         Command::SetStatus { status: Payload::new("{}") },
         Command::Relay { to: RelayTarget::CallPeer(user("bob")), signal: offer("x") },
         Command::Join { room: Some(room("r")), create: Some(2), status: None },
@@ -84,10 +84,13 @@ fn a_call_rings_and_is_accepted() {
         Event::Reply { tag: 9, result: Ok(Reply::Calling { invite: *invite, room: room.clone() }) }
     );
 
-    let out = w.send(bob, Command::Accept { invite: InviteRef::Id(*invite), status: None });
+    let out = w.send(bob, Command::Accept { invite: InviteRef::Id(*invite), status: None, note: None });
     assert_eq!(
         out,
-        vec![Output { to: alice, event: Event::CallAccepted { invite: *invite, room: room.clone(), by: user("bob") } }]
+        vec![Output {
+            to: alice,
+            event: Event::CallAccepted { invite: *invite, room: room.clone(), by: user("bob"), note: None }
+        }]
     );
     assert_eq!(w.core.stats().rooms, 1);
     assert_eq!(w.core.poll_timeout(), None, "an answered call has no ring deadline");
@@ -133,7 +136,8 @@ fn rejecting_tells_the_caller_and_frees_both() {
     let alice = w.online("alice");
     let bob = w.online("bob");
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
-    let out = w.send(bob, Command::Reject { invite: InviteRef::From(user("alice")), reason: EndReason::Rejected });
+    let out = w
+        .send(bob, Command::Reject { invite: InviteRef::From(user("alice")), reason: EndReason::Rejected, note: None });
     assert!(
         matches!(&out[..], [Output { to, event: Event::CallDeclined { by, reason: EndReason::Rejected, .. } }] if *to == alice && *by == user("bob")),
         "{out:?}"
@@ -150,7 +154,7 @@ fn cancelling_stops_the_ringing() {
     let alice = w.online("alice");
     let bob = w.online("bob");
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
-    let out = w.send(alice, Command::Cancel { invite: InviteRef::To(user("bob")) });
+    let out = w.send(alice, Command::Cancel { invite: InviteRef::To(user("bob")), note: None });
     assert!(
         matches!(&out[..], [Output { to, event: Event::RingingStopped { from, reason: EndReason::Cancelled, .. } }] if *to == bob && *from == user("alice")),
         "{out:?}"
@@ -167,23 +171,26 @@ fn only_the_right_party_can_answer_or_cancel() {
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     // The caller cannot accept its own call, the callee cannot cancel it, a stranger can do neither.
     assert_eq!(
-        error_of(&w.send(alice, Command::Accept { invite: InviteRef::From(user("alice")), status: None })),
+        error_of(&w.send(alice, Command::Accept { invite: InviteRef::From(user("alice")), status: None, note: None })),
         CommandError::NoSuchInvite
     );
     assert_eq!(
-        error_of(&w.send(bob, Command::Cancel { invite: InviteRef::To(user("bob")) })),
+        error_of(&w.send(bob, Command::Cancel { invite: InviteRef::To(user("bob")), note: None })),
         CommandError::NoSuchInvite
     );
     assert_eq!(
-        error_of(&w.send(carol, Command::Accept { invite: InviteRef::From(user("alice")), status: None })),
+        error_of(&w.send(carol, Command::Accept { invite: InviteRef::From(user("alice")), status: None, note: None })),
         CommandError::NoSuchInvite
     );
     assert_eq!(
-        error_of(&w.send(carol, Command::Accept { invite: InviteRef::Id(InviteId(0)), status: None })),
+        error_of(&w.send(carol, Command::Accept { invite: InviteRef::Id(InviteId(0)), status: None, note: None })),
         CommandError::NoSuchInvite
     );
     assert_eq!(
-        error_of(&w.send(carol, Command::Reject { invite: InviteRef::To(user("alice")), reason: EndReason::Rejected })),
+        error_of(&w.send(
+            carol,
+            Command::Reject { invite: InviteRef::To(user("alice")), reason: EndReason::Rejected, note: None }
+        )),
         CommandError::NoSuchInvite
     );
     assert_eq!(w.core.stats().invites, 1, "the call still rings");
@@ -226,7 +233,7 @@ fn a_late_input_fires_overdue_deadlines_first() {
     w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
     // The driver overslept; bob's accept comes after the call timed out.
     w.now += Duration::from_secs(31);
-    let out = w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None });
+    let out = w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None, note: None });
     assert!(matches!(out[0].event, Event::CallDeclined { reason: EndReason::Timeout, .. }));
     assert!(matches!(out[1].event, Event::RingingStopped { reason: EndReason::Timeout, .. }));
     assert_eq!(out[2].event, Event::Reply { tag: 9, result: Err(CommandError::NoSuchInvite) });

@@ -30,7 +30,7 @@ fn a_shared_name_rings_every_device_and_one_answer_stops_the_others() {
     let rung: Vec<SessionId> = out.iter().filter(|o| matches!(o.event, Event::Ringing { .. })).map(|o| o.to).collect();
     assert_eq!(rung, vec![phone_a, phone_b]);
 
-    let out = w.send(phone_b, Command::Accept { invite: InviteRef::From(user("+100")), status: None });
+    let out = w.send(phone_b, Command::Accept { invite: InviteRef::From(user("+100")), status: None, note: None });
     assert!(matches!(&out[0], Output { to, event: Event::CallAccepted { .. } } if *to == caller));
     assert!(
         matches!(&out[1], Output { to, event: Event::RingingStopped { reason: EndReason::AnsweredElsewhere, .. } } if *to == phone_a)
@@ -52,7 +52,8 @@ fn a_callee_can_say_it_is_busy() {
     let caller = w.online("a");
     let callee = w.online("b");
     w.send(caller, Command::Call { to: user("b"), data: Payload::null() });
-    let out = w.send(callee, Command::Reject { invite: InviteRef::From(user("a")), reason: EndReason::Busy });
+    let out =
+        w.send(callee, Command::Reject { invite: InviteRef::From(user("a")), reason: EndReason::Busy, note: None });
     assert!(
         matches!(&out[0], Output { to, event: Event::CallDeclined { reason: EndReason::Busy, .. } } if *to == caller)
     );

@@ -56,9 +56,10 @@ fn an_invite_makes_a_pending_peer_who_joins_on_accepting() {
     let out = w.send(a, Command::Invite { room: room("r"), to: user("b"), data: Payload::null() });
     assert_eq!(error_of(&out), CommandError::AlreadyInRoom(room("r")));
 
-    let out = w.send(b, Command::Accept { invite: InviteRef::Id(invite), status: Some(json(r#"{"y":2}"#)) });
+    let out =
+        w.send(b, Command::Accept { invite: InviteRef::Id(invite), status: Some(json(r#"{"y":2}"#)), note: None });
     let to_a = events_for(&out, a);
-    assert_eq!(to_a[0], &Event::CallAccepted { invite, room: room("r"), by: user("b") });
+    assert_eq!(to_a[0], &Event::CallAccepted { invite, room: room("r"), by: user("b"), note: None });
     assert_eq!(to_a[1], &Event::PeerUpdated { room: room("r"), user: user("b"), update: PeerUpdate::Accepted });
     let status = PeerStatus { user: None, peer: Some(json(r#"{"y":2}"#)) };
     assert_eq!(to_a[2], &Event::PeerUpdated { room: room("r"), user: user("b"), update: PeerUpdate::Status(status) });
@@ -90,12 +91,13 @@ fn declining_or_cancelling_removes_the_pending_peer_and_an_empty_room_waits() {
     w.send(c, Command::Join { room: Some(room("r")), create: Some(usize::MAX), status: None });
     w.send(a, Command::Invite { room: room("r"), to: user("b"), data: Payload::null() });
 
-    let out = w.send(b, Command::Reject { invite: InviteRef::From(user("a")), reason: EndReason::Rejected });
+    let out =
+        w.send(b, Command::Reject { invite: InviteRef::From(user("a")), reason: EndReason::Rejected, note: None });
     assert!(matches!(events_for(&out, a)[0], Event::CallDeclined { reason: EndReason::Rejected, .. }));
     assert!(matches!(events_for(&out, c)[0], Event::PeerLeft { session: None, reason: EndReason::Rejected, .. }));
 
     w.send(a, Command::Invite { room: room("r"), to: user("b"), data: Payload::null() });
-    let out = w.send(a, Command::Cancel { invite: InviteRef::To(user("b")) });
+    let out = w.send(a, Command::Cancel { invite: InviteRef::To(user("b")), note: None });
     assert!(matches!(events_for(&out, b)[0], Event::RingingStopped { reason: EndReason::Cancelled, .. }));
     assert!(matches!(events_for(&out, c)[0], Event::PeerLeft { reason: EndReason::Cancelled, .. }));
 

@@ -24,7 +24,7 @@ fn signals_flow_both_ways_while_ringing_and_in_a_call() {
     let out = w.send(bob, Command::Relay { to: RelayTarget::CallPeer(user("alice")), signal: ice.clone() });
     assert_eq!(out, vec![Output { to: alice, event: relayed(&room, "bob", bob, ice) }]);
 
-    w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None });
+    w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None, note: None });
     let out = w.send(alice, Command::Relay { to: RelayTarget::CallPeer(user("bob")), signal: offer("v=0") });
     assert_eq!(out, vec![Output { to: bob, event: relayed(&room, "alice", alice, offer("v=0")) }]);
 }

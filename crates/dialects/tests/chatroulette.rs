@@ -57,10 +57,10 @@ fn commands_carry_the_names_and_the_raw_data() {
     }
     assert!(matches!(command(r#"{"type":"rc","payload":"bob"}"#), Command::Call { to, .. } if to == user("bob")));
     assert!(
-        matches!(command(r#"{"type":"ac","payload":"alice"}"#), Command::Accept { invite: InviteRef::From(u), status: None } if u == user("alice"))
+        matches!(command(r#"{"type":"ac","payload":"alice"}"#), Command::Accept { invite: InviteRef::From(u), status: None, note: None } if u == user("alice"))
     );
     assert!(
-        matches!(command(r#"{"type":"cc","payload":"bob"}"#), Command::Cancel { invite: InviteRef::To(u) } if u == user("bob"))
+        matches!(command(r#"{"type":"cc","payload":"bob"}"#), Command::Cancel { invite: InviteRef::To(u), note: None } if u == user("bob"))
     );
     assert!(
         matches!(command(r#"{"type":"hu","payload":"bob"}"#), Command::Leave { room: RoomRef::CallWith(u) } if u == user("bob"))
@@ -147,23 +147,33 @@ fn events_encode_in_the_seed_form() {
             json!({"type":"CALL_REQUESTED","payload":{"from":"alice"}}),
         ),
         (
-            Event::CallAccepted { invite: InviteId(1), room: RoomId::parse("r").unwrap(), by: bob.clone() },
+            Event::CallAccepted { invite: InviteId(1), room: RoomId::parse("r").unwrap(), by: bob.clone(), note: None },
             json!({"type":"CALL_ACCEPTED","payload":{"by":"bob"}}),
         ),
         (
-            Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Rejected },
+            Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Rejected, note: None },
             json!({"type":"CALL_REJECTED","payload":{"by":"bob"}}),
         ),
         (
-            Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Timeout },
+            Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Timeout, note: None },
             json!({"type":"CALL_REJECTED","payload":{"by":"bob","reason":"timeout"}}),
         ),
         (
-            Event::RingingStopped { invite: InviteId(1), from: user("alice"), reason: EndReason::Cancelled },
+            Event::RingingStopped {
+                invite: InviteId(1),
+                from: user("alice"),
+                reason: EndReason::Cancelled,
+                note: None,
+            },
             json!({"type":"CALL_CANCELLED","payload":{"by":"alice"}}),
         ),
         (
-            Event::RingingStopped { invite: InviteId(1), from: user("alice"), reason: EndReason::Disconnected },
+            Event::RingingStopped {
+                invite: InviteId(1),
+                from: user("alice"),
+                reason: EndReason::Disconnected,
+                note: None,
+            },
             json!({"type":"CALL_CANCELLED","payload":{"by":"alice","reason":"disconnected"}}),
         ),
         (
@@ -228,15 +238,15 @@ fn events_encode_in_the_original_short_form() {
             json!({"type":"cr","payload":"alice"}),
         ),
         (
-            Event::CallAccepted { invite: InviteId(1), room: RoomId::parse("r").unwrap(), by: bob.clone() },
+            Event::CallAccepted { invite: InviteId(1), room: RoomId::parse("r").unwrap(), by: bob.clone(), note: None },
             json!({"type":"ca","payload":"bob"}),
         ),
         (
-            Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Rejected },
+            Event::CallDeclined { invite: InviteId(1), by: bob.clone(), reason: EndReason::Rejected, note: None },
             json!({"type":"crj","payload":"bob"}),
         ),
         (
-            Event::RingingStopped { invite: InviteId(1), from: user("alice"), reason: EndReason::Timeout },
+            Event::RingingStopped { invite: InviteId(1), from: user("alice"), reason: EndReason::Timeout, note: None },
             json!({"type":"ccd","payload":"alice","reason":"timeout"}),
         ),
         (

@@ -49,6 +49,16 @@ fn emits(out: &[SocketOut]) -> Vec<(&'static str, Vec<Value>)> {
         .collect()
 }
 
+/// The data of the relay command in `out`, as JSON.
+fn relayed_payload(out: &[SocketOut]) -> Value {
+    out.iter()
+        .find_map(|o| match o {
+            SocketOut::Command(_, Command::Relay { signal, .. }) => serde_json::from_str(signal.payload.as_str()).ok(),
+            _ => None,
+        })
+        .expect("a relay")
+}
+
 fn commands(out: &[SocketOut]) -> Vec<String> {
     out.iter()
         .filter_map(|o| match o {
@@ -142,13 +152,24 @@ fn call_statuses_become_core_commands_and_core_events_become_statuses() {
     );
     let message =
         |status: &str| json!({"to":"+1","msg":{"callerphone":"+1","calleephone":"+2","type":"call","status":status}});
-    assert_eq!(
-        commands(&event(&mut callee, "message", message("callaccepted"))),
-        vec!["Accept { invite: From(UserId(\"+1\")), status: None }"]
-    );
-    assert_eq!(
-        commands(&event(&mut callee, "message", message("calleeisbusy"))),
-        vec!["Reject { invite: From(UserId(\"+1\")), reason: Busy }"]
+    // The statuses that change the call carry the client's msg as their note.
+    let out = event(&mut callee, "message", message("callaccepted"));
+    let Some(SocketOut::Command(
+        _,
+        Command::Accept { invite: InviteRef::From(caller), status: None, note: Some(note) },
+    )) = out.first()
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(caller, &user("+1"));
+    assert_eq!(serde_json::from_str::<Value>(note.as_str()).unwrap(), message("callaccepted")["msg"]);
+    let out = event(&mut callee, "message", message("calleeisbusy"));
+    assert!(
+        matches!(
+            out.first(),
+            Some(SocketOut::Command(_, Command::Reject { reason: EndReason::Busy, note: Some(_), .. }))
+        ),
+        "{out:?}"
     );
     let available = commands(&event(&mut callee, "message", message("calleeisavailable")));
     assert!(
@@ -158,19 +179,27 @@ fn call_statuses_become_core_commands_and_core_events_become_statuses() {
     let stranger = json!({"to":"+1","msg":{"callerphone":"+7","calleephone":"+2","status":"callaccepted"}});
     assert_eq!(emits(&event(&mut callee, "message", stranger))[0].0, "error");
 
-    let stopped = Event::RingingStopped { invite: InviteId(3), from: user("+1"), reason: EndReason::Timeout };
+    let stopped =
+        Event::RingingStopped { invite: InviteId(3), from: user("+1"), reason: EndReason::Timeout, note: None };
     assert_eq!(
         emits(&core(&mut callee, stopped)),
         vec![("message", vec![json!({"callerphone":"+1","calleephone":"+2","type":"call","status":"missing"})])]
     );
     let mut caller = phone("+1");
+    // The callee's own msg, when it sent one, arrives as it was sent.
+    let note = Some(Payload::new(r#"{"status":"callaccepted","video":true}"#));
+    let accepted = Event::CallAccepted { invite: InviteId(3), room: room("call-x"), by: user("+2"), note };
+    assert_eq!(
+        emits(&core(&mut caller, accepted)),
+        vec![("message", vec![json!({"status":"callaccepted","video":true})])]
+    );
     for (reason, word) in [
         (EndReason::Timeout, "noanswer"),
         (EndReason::Rejected, "callrejected"),
         (EndReason::Busy, "calleeisbusy"),
         (EndReason::Disconnected, "calleeoffline"),
     ] {
-        let declined = Event::CallDeclined { invite: InviteId(3), by: user("+2"), reason };
+        let declined = Event::CallDeclined { invite: InviteId(3), by: user("+2"), reason, note: None };
         let expected = json!({"callerphone":"+1","calleephone":"+2","type":"call","status":word});
         assert_eq!(emits(&core(&mut caller, declined)), vec![("message", vec![expected])], "{reason:?}");
     }
@@ -233,6 +262,12 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
         json!({"from":{"name":"ann","id":"sid-4"},"to":"sid-5","type":"offer","sdp":"v=0"}),
     );
     assert!(commands(&out)[0].contains("Peer { room: RoomId(\"504555\"), peer: \"sid-5\" }"));
+    assert_eq!(relayed_payload(&out), json!({"type":"offer","sdp":"v=0"}), "a bare SDP string is wrapped");
+    // The original client's form: the description object, kept as it is.
+    let sdp = json!({"type":"offer","sdp":"v=0\r\n"});
+    let out =
+        event(&mut socket, "offer", json!({"from":{"name":"ann","id":"sid-4"},"to":"sid-5","type":"offer","sdp":sdp}));
+    assert_eq!(relayed_payload(&out), sdp);
     let answer = Event::Relayed {
         room: room("504555"),
         from: user("u-b"),
@@ -242,7 +277,12 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
     };
     assert_eq!(
         emits(&core(&mut socket, answer)),
-        vec![("answer", vec![json!({"from":{"name":"bob","id":"sid-5"},"to":"sid-4","type":"answer","sdp":"v=1"})])]
+        vec![(
+            "answer",
+            vec![
+                json!({"from":{"name":"bob","id":"sid-5"},"to":"sid-4","type":"answer","sdp":{"type":"answer","sdp":"v=1"}})
+            ]
+        )]
     );
     let left = Event::PeerLeft {
         room: room("504555"),

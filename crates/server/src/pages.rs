@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use switchboard_core::RoomId;
 
 use crate::app::AppState;
@@ -30,7 +30,8 @@ pub(crate) async fn room(State(state): State<AppState>, Path(room): Path<String>
         Err(_) => false,
     };
     if !exists {
-        return Redirect::to("/").into_response();
+        // 302, as the original Express server's res.redirect answered.
+        return (StatusCode::FOUND, [(header::LOCATION, "/")]).into_response();
     }
     let page = include_str!("pages/room.html").replace("{{ROOM}}", &html_escape(&room));
     (StatusCode::OK, Html(page)).into_response()

@@ -102,7 +102,7 @@ impl World {
         let alice = self.online("alice");
         let bob = self.online("bob");
         self.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
-        let out = self.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None });
+        let out = self.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None, note: None });
         assert!(matches!(out[0].event, Event::CallAccepted { .. }), "{out:?}");
         (alice, bob)
     }

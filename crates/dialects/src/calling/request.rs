@@ -234,9 +234,9 @@ impl Checked<'_> {
             "invite_accept" | "invite_deny" | "invite_cancel" => {
                 let handle = Some(self.number("handle")).filter(|h| h.fract() == 0.0 && *h >= 0.0).map(|h| h as u64);
                 let make: fn(InviteRef, Option<Payload>) -> Command = match self.kind {
-                    "invite_accept" => |invite, status| Command::Accept { invite, status },
-                    "invite_deny" => |invite, _| Command::Reject { invite, reason: EndReason::Rejected },
-                    _ => |invite, _| Command::Cancel { invite },
+                    "invite_accept" => |invite, status| Command::Accept { invite, status, note: None },
+                    "invite_deny" => |invite, _| Command::Reject { invite, reason: EndReason::Rejected, note: None },
+                    _ => |invite, _| Command::Cancel { invite, note: None },
                 };
                 return Ok(Action::Handle {
                     handle,

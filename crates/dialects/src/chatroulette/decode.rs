@@ -135,9 +135,11 @@ pub fn decode(text: &str) -> Result<Decoded, DecodeError> {
             Command::Register { user: wanted, shared: false }
         }
         MessageType::RequestCall => Command::Call { to: named()?, data: Payload::null() },
-        MessageType::AcceptCall => Command::Accept { invite: InviteRef::From(named()?), status: None },
-        MessageType::RejectCall => Command::Reject { invite: InviteRef::From(named()?), reason: EndReason::Rejected },
-        MessageType::CancelCall => Command::Cancel { invite: InviteRef::To(named()?) },
+        MessageType::AcceptCall => Command::Accept { invite: InviteRef::From(named()?), status: None, note: None },
+        MessageType::RejectCall => {
+            Command::Reject { invite: InviteRef::From(named()?), reason: EndReason::Rejected, note: None }
+        }
+        MessageType::CancelCall => Command::Cancel { invite: InviteRef::To(named()?), note: None },
         MessageType::HangUp => Command::Leave { room: RoomRef::CallWith(named()?) },
         MessageType::SendCallerDescriptor | MessageType::SendRecipientDescriptor => {
             const SDP: &str = "{\"to\": name, \"sdp\": {\"type\": ..., \"sdp\": ...}}";

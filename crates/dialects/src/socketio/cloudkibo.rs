@@ -139,11 +139,14 @@ fn message(socket: &mut SocketIoSession, me: UserId, data: &Value, out: &mut Vec
         }
     }
     let status = msg.get("status").and_then(Value::as_str).unwrap_or_default();
+    // The statuses that change the call go to the core with the client's
+    // msg as their note, so the other party gets it as it was sent.
+    let note = Some(Payload::new(msg.to_string()));
     let command = match status {
-        "calleeisbusy" => Command::Reject { invite: InviteRef::From(to.clone()), reason: EndReason::Busy },
-        "callrejected" => Command::Reject { invite: InviteRef::From(to.clone()), reason: EndReason::Rejected },
-        "callaccepted" => Command::Accept { invite: InviteRef::From(to.clone()), status: None },
-        "missing" => Command::Cancel { invite: InviteRef::To(to.clone()) },
+        "calleeisbusy" => Command::Reject { invite: InviteRef::From(to.clone()), reason: EndReason::Busy, note },
+        "callrejected" => Command::Reject { invite: InviteRef::From(to.clone()), reason: EndReason::Rejected, note },
+        "callaccepted" => Command::Accept { invite: InviteRef::From(to.clone()), status: None, note },
+        "missing" => Command::Cancel { invite: InviteRef::To(to.clone()), note },
         "callended" => Command::Leave { room: RoomRef::CallWith(to.clone()) },
         // calleeisavailable, room_name and the rest pass unchanged.
         _ => {
@@ -228,6 +231,12 @@ pub(crate) fn on_reply(
     }
 }
 
+/// The other party's own `msg`, relayed as it was sent.
+fn noted(note: &Option<Payload>) -> Option<SocketOut> {
+    let msg = serde_json::from_str(note.as_ref()?.as_str()).ok()?;
+    Some(SocketOut::Emit("message", vec![msg]))
+}
+
 /// `{callerphone, calleephone, type: "call", status}`, as the callee's
 /// client sends them and the server makes them.
 fn status(caller: &UserId, callee: &UserId, status: &str) -> SocketOut {
@@ -245,8 +254,10 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
             let payload = json!({ "callerphone": from.as_str(), "calleephone": me.as_str(), "sendersocket": sender });
             out.push(SocketOut::Emit("areyoufreeforcall", vec![payload]));
         }
-        Event::CallAccepted { by, .. } => out.push(status(&me, by, "callaccepted")),
-        Event::CallDeclined { by, reason, .. } => {
+        Event::CallAccepted { by, note, .. } => {
+            out.push(noted(note).unwrap_or_else(|| status(&me, by, "callaccepted")))
+        }
+        Event::CallDeclined { by, reason, note, .. } => {
             let word = match reason {
                 EndReason::Busy => "calleeisbusy",
                 EndReason::Timeout => "noanswer",
@@ -254,11 +265,11 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
                 _ => "callrejected",
             };
             socket.cloudkibo.calls.retain(|_, (_, callee)| callee != by);
-            out.push(status(&me, by, word));
+            out.push(noted(note).unwrap_or_else(|| status(&me, by, word)));
         }
-        Event::RingingStopped { from, .. } => {
+        Event::RingingStopped { from, note, .. } => {
             socket.cloudkibo.calls.retain(|_, (caller, _)| caller != from);
-            out.push(status(from, &me, "missing"));
+            out.push(noted(note).unwrap_or_else(|| status(from, &me, "missing")));
         }
         Event::CallEnded { room, by, reason } => {
             let (caller, callee) = socket.cloudkibo.calls.remove(room).unwrap_or((by.clone(), me.clone()));

@@ -95,7 +95,7 @@ fn room_of(data: &Value, out: &mut Vec<SocketOut>) -> Option<RoomId> {
     }
 }
 
-/// `offer` / `answer` `{from: {name, id}, to, type, sdp}` and
+/// `offer` / `answer` `{from: {name, id}, to, type, sdp: {type, sdp}}` and
 /// `ice-candidate` `{from, to, candidate}`: relayed to `to` in the room.
 fn relay(socket: &mut SocketIoSession, event: &str, data: &Value, out: &mut Vec<SocketOut>) {
     let Some(room) = socket.tringtring.room.clone() else {
@@ -114,11 +114,17 @@ fn relay(socket: &mut SocketIoSession, event: &str, data: &Value, out: &mut Vec<
             _ => return out.push(error("ice-candidate needs {from, to, candidate}")),
         },
         _ => {
-            let Some(sdp) = data.get("sdp").and_then(Value::as_str) else {
-                return out.push(error(format!("{event} needs {{from, to, type, sdp}}")));
+            // The original client sends `sdp: pc.localDescription`, which is
+            // `{type, sdp}` as JSON; a bare SDP string is taken too.
+            let description = match data.get("sdp") {
+                Some(Value::Object(description)) if description.get("sdp").is_some_and(Value::is_string) => {
+                    Value::Object(description.clone())
+                }
+                Some(Value::String(sdp)) => json!({ "type": event, "sdp": sdp }),
+                _ => return out.push(error(format!("{event} needs {{from, to, type, sdp}}"))),
             };
             let kind = if event == "offer" { SignalKind::Offer } else { SignalKind::Answer };
-            (kind, json!({ "type": event, "sdp": sdp }))
+            (kind, description)
         }
     };
     let signal = Signal { kind, payload: Payload::new(payload.to_string()) };
@@ -191,12 +197,13 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
             let mut frame = Map::new();
             let name = match signal.kind {
                 SignalKind::Offer | SignalKind::Answer => {
+                    let kind = if signal.kind == SignalKind::Offer { "offer" } else { "answer" };
                     frame.insert("from".into(), json!({ "name": from_name, "id": &**from_peer }));
                     frame.insert("to".into(), json!(socket.peer_id));
-                    if let Value::Object(fields) = payload {
-                        frame.extend(fields);
-                    }
-                    if signal.kind == SignalKind::Offer { "offer" } else { "answer" }
+                    frame.insert("type".into(), payload.get("type").cloned().unwrap_or_else(|| json!(kind)));
+                    // `sdp` is the description object, as the original client sends it.
+                    frame.insert("sdp".into(), payload);
+                    kind
                 }
                 SignalKind::IceCandidate => {
                     frame.insert("from".into(), json!(&**from_peer));
