@@ -84,6 +84,16 @@ for (const variant of VARIANTS) {
     });
     after(() => server?.stop());
 
+    /** A caller and a callee, each a socket registered as a fresh phone. */
+    async function twoPhones(p) {
+      const [pa, pb] = [unique('+1555a'), unique('+1555b')];
+      const a = await p.connect('caller');
+      const b = await p.connect('callee');
+      await joinGlobalChatroom(a, pa);
+      await joinGlobalChatroom(b, pb);
+      return { a, b, pa, pb };
+    }
+
     /** The sockets of one test, closed when it ends. */
     function pool(t) {
       const p = new SioPool(server.addr, variant);
@@ -153,12 +163,7 @@ for (const variant of VARIANTS) {
     });
 
     test('message relays msg as it was sent, fields the server does not know included', async (t) => {
-      const p = pool(t);
-      const [pa, pb] = [unique('+1555a'), unique('+1555b')];
-      const a = await p.connect('caller');
-      const b = await p.connect('callee');
-      await joinGlobalChatroom(a, pa);
-      await joinGlobalChatroom(b, pb);
+      const { a, b, pa, pb } = await twoPhones(pool(t));
       await ring(a, pa, b, pb);
       // The seed: while the callee rings, the caller may tell it that video is on or off.
       await relay(a, b, pb, { callerphone: pa, calleephone: pb, type: 'video', video: false });
@@ -201,12 +206,7 @@ for (const variant of VARIANTS) {
     });
 
     test('busy: the callee device answers calleeisbusy, which ends the call', async (t) => {
-      const p = pool(t);
-      const [pa, pb] = [unique('+1555a'), unique('+1555b')];
-      const a = await p.connect('caller');
-      const b = await p.connect('callee');
-      await joinGlobalChatroom(a, pa);
-      await joinGlobalChatroom(b, pb);
+      const { a, b, pa, pb } = await twoPhones(pool(t));
       await ring(a, pa, b, pb);
       await relay(b, a, pa, callMsg(pa, pb, 'calleeisbusy'));
       // The call is over: b is no longer a party of a call with a.
@@ -217,12 +217,7 @@ for (const variant of VARIANTS) {
     });
 
     test('reject: callrejected is relayed to the caller and ends the call', async (t) => {
-      const p = pool(t);
-      const [pa, pb] = [unique('+1555a'), unique('+1555b')];
-      const a = await p.connect('caller');
-      const b = await p.connect('callee');
-      await joinGlobalChatroom(a, pa);
-      await joinGlobalChatroom(b, pb);
+      const { a, b, pa, pb } = await twoPhones(pool(t));
       await ring(a, pa, b, pb);
       await relay(b, a, pa, callMsg(pa, pb, 'calleeisavailable'));
       await relay(b, a, pa, callMsg(pa, pb, 'callrejected'));
@@ -252,12 +247,7 @@ for (const variant of VARIANTS) {
     });
 
     test('the caller gives up: missing is relayed to the callee and cancels the call', async (t) => {
-      const p = pool(t);
-      const [pa, pb] = [unique('+1555a'), unique('+1555b')];
-      const a = await p.connect('caller');
-      const b = await p.connect('callee');
-      await joinGlobalChatroom(a, pa);
-      await joinGlobalChatroom(b, pb);
+      const { a, b, pa, pb } = await twoPhones(pool(t));
       await ring(a, pa, b, pb);
       await relay(a, b, pb, callMsg(pa, pb, 'missing'));
       await refused(b, 'message', { to: pa, msg: callMsg(pa, pb, 'callaccepted') });
@@ -265,12 +255,7 @@ for (const variant of VARIANTS) {
     });
 
     test('callended from one party ends an accepted call; the other gets callended with reason hangup', async (t) => {
-      const p = pool(t);
-      const [pa, pb] = [unique('+1555a'), unique('+1555b')];
-      const a = await p.connect('caller');
-      const b = await p.connect('callee');
-      await joinGlobalChatroom(a, pa);
-      await joinGlobalChatroom(b, pb);
+      const { a, b, pa, pb } = await twoPhones(pool(t));
       await acceptedCall(a, pa, b, pb);
       // The server makes this status itself, with a reason.
       a.emit('message', { to: pb, msg: callMsg(pa, pb, 'callended') });
@@ -281,12 +266,7 @@ for (const variant of VARIANTS) {
     });
 
     test('the caller disconnects while ringing: the callee gets missing', async (t) => {
-      const p = pool(t);
-      const [pa, pb] = [unique('+1555a'), unique('+1555b')];
-      const a = await p.connect('caller');
-      const b = await p.connect('callee');
-      await joinGlobalChatroom(a, pa);
-      await joinGlobalChatroom(b, pb);
+      const { a, b, pa, pb } = await twoPhones(pool(t));
       await ring(a, pa, b, pb);
       a.drop(); // the transport closes without a socket.io DISCONNECT
       assert.deepEqual(await b.expect('message'), callMsg(pa, pb, 'missing'));
@@ -294,12 +274,7 @@ for (const variant of VARIANTS) {
     });
 
     test('the callee disconnects while ringing: the caller gets calleeoffline', async (t) => {
-      const p = pool(t);
-      const [pa, pb] = [unique('+1555a'), unique('+1555b')];
-      const a = await p.connect('caller');
-      const b = await p.connect('callee');
-      await joinGlobalChatroom(a, pa);
-      await joinGlobalChatroom(b, pb);
+      const { a, b, pa, pb } = await twoPhones(pool(t));
       await ring(a, pa, b, pb);
       b.close();
       await expectCalleeOffline(a, pa, pb);
