@@ -25,6 +25,10 @@ pub struct CoreConfig {
     /// How long an empty named room is kept before it is deleted. Default
     /// 10 minutes (calling-signaling's `CALLING_ROOM_TIMEOUT`).
     pub empty_room_ttl: Duration,
+    /// Messages held for one offline user (ecall), at most.
+    pub mailbox_messages: usize,
+    /// Bytes of messages held for one offline user, at most.
+    pub mailbox_bytes: usize,
     /// Seed of the generator that draws user names and call room names. The
     /// server seeds it from the operating system, so drawn names are
     /// unguessable; tests fix it, so runs repeat.
@@ -33,7 +37,13 @@ pub struct CoreConfig {
 
 impl Default for CoreConfig {
     fn default() -> Self {
-        Self { ring_timeout: Duration::from_secs(30), empty_room_ttl: Duration::from_secs(600), seed: [0; 32] }
+        Self {
+            ring_timeout: Duration::from_secs(30),
+            empty_room_ttl: Duration::from_secs(600),
+            mailbox_messages: 32,
+            mailbox_bytes: 256 * 1024,
+            seed: [0; 32],
+        }
     }
 }
 
@@ -53,6 +63,10 @@ pub struct Stats {
     pub deadlines: usize,
     /// Namespaces with a subscriber, a user or a room.
     pub namespaces: usize,
+    /// Messages held for offline users.
+    pub held: usize,
+    /// Held messages that expired undelivered, since the core started.
+    pub held_expired: u64,
 }
 
 /// A connection's share of the state.
@@ -170,6 +184,16 @@ impl Namespace {
 pub(crate) enum Deadline {
     Ring(InviteId),
     EmptyRoom(RoomId),
+    /// The oldest message held for this user expires.
+    Held(UserId),
+}
+
+/// A message held for a user with no session.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub(crate) event: Event,
+    pub(crate) bytes: usize,
+    pub(crate) expires: Instant,
 }
 
 /// The sans-IO signaling model (see the crate docs for the loop).
@@ -184,6 +208,9 @@ pub struct Core {
     pub(crate) rooms: HashMap<RoomId, Room>,
     pub(crate) invites: HashMap<InviteId, Invite>,
     pub(crate) namespaces: HashMap<NamespaceId, Namespace>,
+    /// Messages waiting for users with no session, oldest first.
+    pub(crate) mailboxes: HashMap<UserId, VecDeque<Held>>,
+    pub(crate) held_expired: u64,
     next_invite: u64,
     /// The time of the input being handled.
     now: Option<Instant>,
@@ -204,6 +231,8 @@ impl Core {
             rooms: HashMap::new(),
             invites: HashMap::new(),
             namespaces: HashMap::new(),
+            mailboxes: HashMap::new(),
+            held_expired: 0,
             next_invite: 0,
             now: None,
             deadlines: BTreeSet::new(),
@@ -219,7 +248,14 @@ impl Core {
         match input {
             Input::Connected { session, peer_id } => {
                 let peer_id = peer_id.unwrap_or_else(|| Arc::from(session.0.to_string()));
-                self.peer_ids.insert(peer_id.clone(), session);
+                if let Some(older) = self.peer_ids.insert(peer_id.clone(), session)
+                    && older != session
+                {
+                    // The same device connected again: the newer connection wins.
+                    self.emit(older, Event::Replaced);
+                    self.disconnect(older);
+                    self.peer_ids.insert(peer_id.clone(), session);
+                }
                 let state =
                     Session { peer_id, user: None, rooms: Vec::new(), outgoing: Vec::new(), subscriptions: Vec::new() };
                 self.sessions.entry(session).or_insert(state);
@@ -254,6 +290,8 @@ impl Core {
             invites: self.invites.len(),
             deadlines: self.deadlines.len(),
             namespaces: self.namespaces.len(),
+            held: self.mailboxes.values().map(VecDeque::len).sum(),
+            held_expired: self.held_expired,
         }
     }
 
@@ -351,6 +389,7 @@ impl Core {
             match what {
                 Deadline::Ring(invite) => self.ring_timeout(invite),
                 Deadline::EmptyRoom(room) => self.expire_room(room),
+                Deadline::Held(user) => self.expire_held(&user),
             }
         }
     }

@@ -276,6 +276,18 @@ pub enum RelayTarget {
         /// The receiver's peer id.
         peer: Arc<str>,
     },
+    /// Every session of `user` (or only its session with peer id `peer`),
+    /// and every other session of the sender's own user: the ecall dialect's
+    /// message channel, which plays the Wire backend delivering end-to-end
+    /// encrypted messages between users (seed 004). No call or room is
+    /// needed. A user with no session gets the message when one connects,
+    /// if that happens within the ring timeout.
+    User {
+        /// The receiving user.
+        user: UserId,
+        /// One of its sessions, by peer id (`user/client`), or all.
+        peer: Option<Arc<str>>,
+    },
     /// The member session of `room` with this number (cloudkibo `msg.to`).
     Session {
         /// The shared room.

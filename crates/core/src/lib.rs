@@ -49,6 +49,7 @@ mod core;
 mod ids;
 mod input;
 mod invites;
+mod mailbox;
 mod namespaces;
 mod output;
 mod payload;

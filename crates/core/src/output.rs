@@ -167,8 +167,9 @@ pub enum Event {
     },
     /// A signal from another party.
     Relayed {
-        /// The room the two share (a call's room while it rings).
-        room: RoomId,
+        /// The room the two share (a call's room while it rings); `None` on
+        /// the ecall message channel, which needs none.
+        room: Option<RoomId>,
         /// The sender.
         from: UserId,
         /// The sender's session.
@@ -178,6 +179,8 @@ pub enum Event {
         /// The message.
         signal: Signal,
     },
+    /// To a session whose peer id a newer connection took: it is closed.
+    Replaced,
     /// To a namespace's subscribers: something in its directory changed.
     Namespace {
         /// The namespace.
@@ -391,6 +394,9 @@ pub enum CommandError {
     /// No member of the sender's room has that peer id.
     #[error("no peer {0} in this room")]
     UnknownPeer(Arc<str>),
+    /// The receiver has no session and its held messages fill its mailbox.
+    #[error("{0} is offline and has too many messages waiting")]
+    MailboxFull(UserId),
     /// The receiver is only invited to the room.
     #[error("{0} has not accepted the invite yet")]
     PeerPending(UserId),

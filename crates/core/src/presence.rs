@@ -25,6 +25,7 @@ impl Core {
                     if let Some(state) = self.sessions.get_mut(&session) {
                         state.user = Some(user.clone());
                     }
+                    self.deliver_held(&user, session);
                     return Ok(Reply::Registered { user, drawn });
                 }
                 Some(_) => return Err(CommandError::NameTaken(user)),
@@ -36,6 +37,7 @@ impl Core {
         if let Some(state) = self.sessions.get_mut(&session) {
             state.user = Some(user.clone());
         }
+        self.deliver_held(&user, session);
         Ok(Reply::Registered { user, drawn })
     }
 
@@ -143,7 +145,9 @@ impl Core {
                 state.sessions.retain(|&s| s != session);
             }
         }
-        if let Some(state) = self.sessions.remove(&session) {
+        if let Some(state) = self.sessions.remove(&session)
+            && self.peer_ids.get(&state.peer_id) == Some(&session)
+        {
             self.peer_ids.remove(&state.peer_id);
         }
     }

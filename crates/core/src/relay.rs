@@ -3,13 +3,13 @@
 //! of the same room, may reach each other. `from` is always the sender's
 //! registered name, never what the client claims.
 
-use crate::{CommandError, Core, Event, RelayTarget, Reply, RoomId, SessionId, Signal};
+use crate::{CommandError, Core, Event, RelayTarget, Reply, RoomId, SessionId, Signal, UserId};
 
 impl Core {
     pub(crate) fn relay(&mut self, session: SessionId, to: RelayTarget, signal: Signal) -> Result<Reply, CommandError> {
         let from = self.registered(session)?;
         let from_peer = self.peer_id_of(session);
-        let relayed = |room: RoomId, signal: Signal| Event::Relayed {
+        let relayed = |room: Option<RoomId>, signal: Signal| Event::Relayed {
             room,
             from: from.clone(),
             from_session: session,
@@ -19,13 +19,13 @@ impl Core {
         match to {
             RelayTarget::CallPeer(peer) => {
                 if let Some((room, other)) = self.accepted_call_with(session, &peer) {
-                    self.emit(other, relayed(room, signal));
+                    self.emit(other, relayed(Some(room), signal));
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
                     let (caller, room) = (self.invites[&invite].from_session, self.invites[&invite].room.clone());
                     if caller == session {
-                        self.emit_to_user(&peer, None, relayed(room, signal));
+                        self.emit_to_user(&peer, None, relayed(Some(room), signal));
                     } else {
-                        self.emit(caller, relayed(room, signal));
+                        self.emit(caller, relayed(Some(room), signal));
                     }
                 } else {
                     return Err(CommandError::NoCallWith(peer));
@@ -47,21 +47,63 @@ impl Core {
                     return Err(CommandError::PeerNotInRoom { room, user });
                 }
                 for target in targets {
-                    self.emit(target, relayed(room.clone(), signal.clone()));
+                    self.emit(target, relayed(Some(room.clone()), signal.clone()));
                 }
             }
             RelayTarget::Peer { room, peer } => {
                 let target = self.peer_ids.get(&peer).copied();
                 self.relay_to_member(session, &room, target, || CommandError::UnknownPeer(peer.clone()))?;
-                self.emit(target.expect("checked"), relayed(room, signal));
+                self.emit(target.expect("checked"), relayed(Some(room), signal));
+            }
+            RelayTarget::User { user, peer } => {
+                let event = relayed(None, signal);
+                self.relay_to_user(session, &from, &user, peer, event)?;
             }
             RelayTarget::Session { room, session: target } => {
                 let unknown = || CommandError::UnknownPeer(target.0.to_string().into());
                 self.relay_to_member(session, &room, Some(target), unknown)?;
-                self.emit(target, relayed(room, signal));
+                self.emit(target, relayed(Some(room), signal));
             }
         }
         Ok(Reply::Done)
+    }
+
+    /// The message channel: every session of `to` (or the one named by
+    /// `peer`) and every other session of the sender's user.
+    fn relay_to_user(
+        &mut self,
+        session: SessionId,
+        from: &UserId,
+        to: &UserId,
+        peer: Option<std::sync::Arc<str>>,
+        event: Event,
+    ) -> Result<(), CommandError> {
+        let receivers: Vec<SessionId> = match (&peer, self.users.get(to)) {
+            (_, None) => {
+                let bytes = match &event {
+                    Event::Relayed { signal, .. } => signal.payload.len(),
+                    _ => 0,
+                };
+                self.hold(to, event.clone(), bytes)?;
+                Vec::new()
+            }
+            (Some(peer), Some(_)) => match self.peer_ids.get(peer) {
+                Some(&target) if self.user_of(target) == Some(to) => vec![target],
+                _ => return Err(CommandError::UnknownPeer(peer.clone())),
+            },
+            (None, Some(state)) => state.sessions.clone(),
+        };
+        let own: Vec<SessionId> = self
+            .users
+            .get(from)
+            .map(|state| state.sessions.iter().copied().filter(|&s| s != session).collect())
+            .unwrap_or_default();
+        for target in receivers.into_iter().chain(own) {
+            if target != session {
+                self.emit(target, event.clone());
+            }
+        }
+        Ok(())
     }
 
     /// Checks that the sender and the named target are members of `room`.

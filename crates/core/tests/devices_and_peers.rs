@@ -127,3 +127,93 @@ fn peers_are_addressed_by_peer_id_or_session_within_a_room() {
     let out = w.disconnect(a);
     assert!(matches!(&out[0].event, Event::PeerLeft { peer_id: Some(id), .. } if &**id == "sid-a"));
 }
+
+fn device(w: &mut World, user_name: &str, client: &str) -> SessionId {
+    let session = w.connect_as(&format!("{user_name}/{client}"));
+    w.send(session, Command::Register { user: Some(user(user_name)), shared: true });
+    session
+}
+
+fn message(text: &str) -> Signal {
+    Signal { kind: SignalKind::Custom("calling".into()), payload: Payload::new(format!("{text:?}")) }
+}
+
+#[test]
+fn the_message_channel_reaches_every_device_of_the_callee_and_the_callers_others() {
+    let mut w = World::new();
+    let alice_1 = device(&mut w, "alice", "a1");
+    let alice_2 = device(&mut w, "alice", "a2");
+    let bob_1 = device(&mut w, "bob", "b1");
+    let bob_2 = device(&mut w, "bob", "b2");
+    let to_bob = RelayTarget::User { user: user("bob"), peer: None };
+    let out = w.send(alice_1, Command::Relay { to: to_bob, signal: message("setup") });
+    let reached: Vec<SessionId> = out.iter().map(|o| o.to).collect();
+    assert_eq!(reached, vec![bob_1, bob_2, alice_2], "never back to the sender");
+    assert!(matches!(&out[0].event, Event::Relayed { room: None, from_peer, .. } if &**from_peer == "alice/a1"));
+
+    // One device only.
+    let to_b2 = RelayTarget::User { user: user("bob"), peer: Some("bob/b2".into()) };
+    let out = w.send(alice_1, Command::Relay { to: to_b2, signal: message("x") });
+    assert_eq!(out.iter().map(|o| o.to).collect::<Vec<_>>(), vec![bob_2, alice_2]);
+    let to_nobody = RelayTarget::User { user: user("bob"), peer: Some("bob/b9".into()) };
+    assert_eq!(
+        error_of(&w.send(alice_1, Command::Relay { to: to_nobody, signal: message("x") })),
+        CommandError::UnknownPeer("bob/b9".into())
+    );
+}
+
+#[test]
+fn messages_for_an_offline_user_are_held_until_a_device_connects_or_the_ring_timeout() {
+    let mut w = World::with(CoreConfig { mailbox_messages: 2, ..CoreConfig::default() });
+    let alice = device(&mut w, "alice", "a1");
+    let to_bob = || RelayTarget::User { user: user("bob"), peer: None };
+    assert!(w.send(alice, Command::Relay { to: to_bob(), signal: message("one") }).is_empty());
+    assert!(w.send(alice, Command::Relay { to: to_bob(), signal: message("two") }).is_empty());
+    assert_eq!(
+        error_of(&w.send(alice, Command::Relay { to: to_bob(), signal: message("three") })),
+        CommandError::MailboxFull(user("bob"))
+    );
+    assert_eq!(w.core.stats().held, 2);
+
+    // bob connects 5 s later and gets both, in order.
+    w.advance(std::time::Duration::from_secs(5));
+    let bob = w.connect_as("bob/b1");
+    let out = w.send(bob, Command::Register { user: Some(user("bob")), shared: true });
+    let texts: Vec<&str> = out
+        .iter()
+        .map(|o| match &o.event {
+            Event::Relayed { signal, .. } => signal.payload.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(texts, vec!["\"one\"", "\"two\""]);
+    assert_eq!((w.core.stats().held, w.core.poll_timeout()), (0, None));
+
+    // Held for nobody: dropped and counted after the ring timeout.
+    w.send(
+        alice,
+        Command::Relay { to: RelayTarget::User { user: user("carol"), peer: None }, signal: message("late") },
+    );
+    w.advance(std::time::Duration::from_secs(29));
+    assert_eq!(w.core.held_for(&user("carol")), 1);
+    w.advance(std::time::Duration::from_secs(1));
+    assert_eq!((w.core.stats().held, w.core.stats().held_expired), (0, 1));
+}
+
+#[test]
+fn the_same_device_connecting_again_replaces_the_older_connection() {
+    let mut w = World::new();
+    let older = device(&mut w, "bob", "b1");
+    let other = device(&mut w, "bob", "b2");
+    let newer = w.connect_as("bob/b1");
+    assert_eq!(w.drain(), vec![Output { to: older, event: Event::Replaced }]);
+    assert_eq!(w.core.user_of(older), None, "the older session is gone");
+    assert_eq!(w.core.stats().sessions, 2);
+    // The newer one takes the device's place; messages to it reach it.
+    w.send(newer, Command::Register { user: Some(user("bob")), shared: true });
+    let alice = device(&mut w, "alice", "a1");
+    let to_b1 = RelayTarget::User { user: user("bob"), peer: Some("bob/b1".into()) };
+    let out = w.send(alice, Command::Relay { to: to_b1, signal: message("hi") });
+    assert_eq!(out.iter().map(|o| o.to).collect::<Vec<_>>(), vec![newer]);
+    let _ = other;
+}

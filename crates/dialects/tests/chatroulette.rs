@@ -182,7 +182,7 @@ fn events_encode_in_the_seed_form() {
         ),
         (
             Event::Relayed {
-                room: RoomId::parse("r").unwrap(),
+                room: Some(RoomId::parse("r").unwrap()),
                 from: bob.clone(),
                 from_session: SessionId(2),
                 from_peer: "2".into(),
@@ -192,7 +192,7 @@ fn events_encode_in_the_seed_form() {
         ),
         (
             Event::Relayed {
-                room: RoomId::parse("r").unwrap(),
+                room: Some(RoomId::parse("r").unwrap()),
                 from: bob.clone(),
                 from_session: SessionId(2),
                 from_peer: "2".into(),
@@ -255,7 +255,7 @@ fn events_encode_in_the_original_short_form() {
         ),
         (
             Event::Relayed {
-                room: RoomId::parse("r").unwrap(),
+                room: Some(RoomId::parse("r").unwrap()),
                 from: bob.clone(),
                 from_session: SessionId(2),
                 from_peer: "2".into(),
@@ -282,7 +282,7 @@ fn quiet_events_have_no_frame() {
             encode(
                 form,
                 &Event::Relayed {
-                    room: RoomId::parse("r").unwrap(),
+                    room: Some(RoomId::parse("r").unwrap()),
                     from: user("a"),
                     from_session: SessionId(1),
                     from_peer: "1".into(),

@@ -269,7 +269,7 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
         event(&mut socket, "offer", json!({"from":{"name":"ann","id":"sid-4"},"to":"sid-5","type":"offer","sdp":sdp}));
     assert_eq!(relayed_payload(&out), sdp);
     let answer = Event::Relayed {
-        room: room("504555"),
+        room: Some(room("504555")),
         from: user("u-b"),
         from_session: SessionId(5),
         from_peer: "sid-5".into(),

@@ -81,7 +81,13 @@ impl Application {
         }
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("no random seed: {error}"))?;
-        let core = CoreConfig { ring_timeout: config.ring_timeout, empty_room_ttl: config.empty_room_ttl, seed };
+        let core = CoreConfig {
+            ring_timeout: config.ring_timeout,
+            empty_room_ttl: config.empty_room_ttl,
+            mailbox_messages: config.mailbox_messages,
+            mailbox_bytes: config.mailbox_bytes,
+            seed,
+        };
         let (driver, _task) = driver::spawn(core, clock.clone(), config.session_queue);
         let (stopping, shutdown) = watch::channel(false);
         let (alive, all_closed) = mpsc::channel(1);

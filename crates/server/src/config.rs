@@ -46,6 +46,16 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_ROOM_CAPACITY", default_value_t = 2)]
     pub room_capacity: usize,
 
+    /// ecall messages held at most for one user with no connected client
+    /// (each for the ring timeout); one more is refused.
+    #[arg(long, env = "SWITCHBOARD_MAILBOX_MESSAGES", default_value_t = 32)]
+    pub mailbox_messages: usize,
+
+    /// Bytes of ecall messages held at most for one user with no connected
+    /// client.
+    #[arg(long, env = "SWITCHBOARD_MAILBOX_BYTES", default_value_t = 256 * 1024)]
+    pub mailbox_bytes: usize,
+
     /// Largest WebSocket message a client may send, in bytes; a larger one
     /// closes the connection with code 1009 (message too big).
     #[arg(long, env = "SWITCHBOARD_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
@@ -90,6 +100,8 @@ impl Default for Config {
             ring_timeout: Duration::from_secs(30),
             empty_room_ttl: Duration::from_secs(600),
             room_capacity: 2,
+            mailbox_messages: 32,
+            mailbox_bytes: 256 * 1024,
             max_frame_bytes: 64 * 1024,
             session_queue: 256,
             ws_ping_after: Duration::from_secs(30),

@@ -28,7 +28,7 @@ pub fn offer(sdp: &str) -> Signal {
 /// The event a relay from `session` (registered as `from`) gives.
 pub fn relayed(room: &RoomId, from: &str, session: SessionId, signal: Signal) -> Event {
     Event::Relayed {
-        room: room.clone(),
+        room: Some(room.clone()),
         from: user(from),
         from_session: session,
         from_peer: session.0.to_string().into(),
@@ -110,7 +110,10 @@ impl World {
     /// Asserts the core holds nothing but the given number of sessions.
     pub fn assert_clean(&self, sessions: usize, users: usize) {
         let stats = self.core.stats();
-        assert_eq!(stats, Stats { sessions, users, rooms: 0, invites: 0, deadlines: 0, namespaces: 0 });
+        assert_eq!(
+            stats,
+            Stats { sessions, users, rooms: 0, invites: 0, deadlines: 0, namespaces: 0, held: 0, held_expired: 0 }
+        );
         assert_eq!(self.core.poll_timeout(), None);
     }
 }

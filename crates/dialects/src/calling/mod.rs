@@ -199,9 +199,11 @@ impl Calling {
                 out.push(encode::room_peer_update(room, user.as_str(), update))
             }
             Event::RoomStatusChanged { room, status } => out.push(encode::room_update(room, status)),
-            Event::Relayed { room, from, signal, .. } => {
+            // A relay outside a room (the ecall message channel) has no calling form.
+            Event::Relayed { room: Some(room), from, signal, .. } => {
                 out.push(encode::room_peer_from(room, from.as_str(), &signal.kind, &signal.payload));
             }
+            Event::Relayed { room: None, .. } | Event::Replaced => {}
             Event::Namespace { namespace, event } => encode::namespace(namespace, event, out),
         }
     }

@@ -54,7 +54,8 @@ pub fn encode(form: Form, event: &Event, request: Option<&str>) -> Option<String
         | Event::PeerLeft { .. }
         | Event::PeerUpdated { .. }
         | Event::RoomStatusChanged { .. }
-        | Event::Namespace { .. } => return None,
+        | Event::Namespace { .. }
+        | Event::Replaced => return None,
     })
 }
 
