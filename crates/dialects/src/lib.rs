@@ -10,6 +10,7 @@
 
 pub mod calling;
 pub mod chatroulette;
+pub mod ecall;
 mod json;
 pub mod socketio;
 

@@ -178,6 +178,7 @@ fn routes(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/ws/chatroulette", get(dialects::chatroulette))
         .route("/ws/calling", get(dialects::calling))
+        .route("/ws/ecall", get(dialects::ecall))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(socketio)
         .with_state(state);

@@ -1,13 +1,17 @@
 //! Each WebSocket dialect's codec plugged into the connection loop, and its
 //! upgrade handler.
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use switchboard_core::{Command, Event, Request};
 use switchboard_dialects::Incoming;
 use switchboard_dialects::calling::{self, Calling, Keepalive};
 use switchboard_dialects::chatroulette::{Chatroulette, error_frame};
+use switchboard_dialects::ecall::{self, Ecall};
 
 use crate::app::AppState;
 use crate::ws::{self, TextDialect};
@@ -70,4 +74,50 @@ pub(crate) async fn calling(upgrade: WebSocketUpgrade, State(state): State<AppSt
 pub(crate) async fn chatroulette(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     let context = state.connection_context();
     context.limits.configure(upgrade).on_upgrade(move |socket| ws::run(socket, Chatroulette::new(), context))
+}
+
+impl TextDialect for Ecall {
+    fn on_open(&mut self) -> Option<(Request, Command)> {
+        Some(self.open())
+    }
+
+    fn on_text(&mut self, text: &str) -> Incoming {
+        self.decode(text)
+    }
+
+    fn on_binary(&mut self) -> String {
+        ecall::error_frame(NO_BINARY)
+    }
+
+    fn on_event(&mut self, event: &Event, out: &mut Vec<String>) {
+        out.extend(self.encode(event));
+    }
+
+    fn peer_id(&self) -> Option<std::sync::Arc<str>> {
+        Some(Ecall::peer_id(self))
+    }
+}
+
+/// `/ws/ecall`'s query: which device this is.
+#[derive(serde::Deserialize)]
+pub(crate) struct Device {
+    user: String,
+    client: String,
+}
+
+/// `GET /ws/ecall?user=USER&client=CLIENT`: one device of a user.
+pub(crate) async fn ecall(
+    upgrade: WebSocketUpgrade,
+    query: Result<Query<Device>, QueryRejection>,
+    State(state): State<AppState>,
+) -> Response {
+    let Ok(Query(device)) = query else {
+        return (StatusCode::BAD_REQUEST, "ecall needs ?user=USER&client=CLIENT\n").into_response();
+    };
+    let codec = match Ecall::new(&device.user, &device.client) {
+        Ok(codec) => codec,
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
+    };
+    let context = state.connection_context();
+    context.limits.configure(upgrade).on_upgrade(move |socket| ws::run(socket, codec, context))
 }

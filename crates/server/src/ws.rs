@@ -26,6 +26,8 @@ mod close_code {
     pub const POLICY: u16 = 1008;
     /// A message over the size limit.
     pub const TOO_BIG: u16 = 1009;
+    /// Private use (4000-4999): the same device connected again.
+    pub const REPLACED: u16 = 4001;
 }
 
 /// A dialect spoken over WebSocket text frames, with its per-connection
@@ -46,6 +48,11 @@ pub(crate) trait TextDialect: Send + 'static {
     /// WebSocket heartbeat.
     fn keepalive(&self) -> Keepalive {
         Keepalive::default()
+    }
+    /// How the transport names this connection to other clients (ecall's
+    /// `user/client`); `None` names it by its number.
+    fn peer_id(&self) -> Option<std::sync::Arc<str>> {
+        None
     }
     /// The frame that keepalive sends.
     fn keepalive_ping(&self) -> &'static str {
@@ -165,7 +172,7 @@ impl Liveness {
 /// Runs one connection to the end.
 pub(crate) async fn run<D: TextDialect>(socket: WebSocket, mut dialect: D, mut context: ConnectionContext) {
     let Some(_alive) = context.alive.upgrade() else { return };
-    let Ok((session, mut events)) = context.driver.open(None).await else { return };
+    let Ok((session, mut events)) = context.driver.open(dialect.peer_id()).await else { return };
     let limits = context.limits;
     let clock = context.clock.clone();
     let (mut sink, mut stream) = socket.split();
@@ -209,6 +216,7 @@ pub(crate) async fn run<D: TextDialect>(socket: WebSocket, mut dialect: D, mut c
                 None => break None,
             },
             event = events.recv() => match event {
+                Some(Event::Replaced) => break Some(close_frame(close_code::REPLACED, "replaced by a newer connection of this client")),
                 Some(event) => dialect.on_event(&event, &mut outgoing),
                 // The driver dropped this session's queue: it fell behind.
                 None => break Some(close_frame(close_code::POLICY, "too slow: events not read")),

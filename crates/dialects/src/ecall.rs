@@ -1,0 +1,156 @@
+//! The `ecall` dialect: Wire calling v3's message channel (seed
+//! `004_696fd66abb4d81cf.txt`). In Wire the backend delivers each end-to-end
+//! encrypted `calling` message to every device of the recipient and to the
+//! sender's other devices, and never reads it; switchboard plays that
+//! backend, and checks the message's shape since it is not encrypted here.
+//!
+//! A connection is one device: `/ws/ecall?user=USER&client=CLIENT`.
+//!
+//! - client → server: `{"type":"calling","to":"bob","content":"<ECallMessage JSON>"}`,
+//!   with an optional `"to_client"` to reach one device of `to`;
+//! - server → client: `{"type":"calling","from":"alice","from_client":"c1","content":"..."}`;
+//! - a refused frame: `{"type":"error","error":"..."}`; the connection stays.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use switchboard_core::{
+    Command, CommandError, Event, NameError, Payload, RelayTarget, Request, Signal, SignalKind, UserId,
+};
+use switchboard_ecall::ECallMessage;
+
+use crate::Incoming;
+use crate::json::ObjectWriter;
+
+/// The relay kind of a `calling` message.
+const CALLING: &str = "calling";
+
+/// Longest client id accepted, in bytes.
+pub const MAX_CLIENT_BYTES: usize = 64;
+
+/// Why a device's query was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    /// The user name is not acceptable.
+    #[error("bad user: {0}")]
+    User(NameError),
+    /// The client id is empty, too long, or holds `/` or a control character.
+    #[error("bad client: 1 to {MAX_CLIENT_BYTES} bytes, no '/' or control characters")]
+    Client,
+}
+
+/// One device's codec state.
+#[derive(Clone, Debug)]
+pub struct Ecall {
+    user: UserId,
+    peer_id: Arc<str>,
+}
+
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    to: String,
+    content: String,
+    #[serde(default)]
+    to_client: Option<String>,
+}
+
+impl Ecall {
+    /// The codec of device `client` of `user`.
+    ///
+    /// # Errors
+    /// [`DeviceError`] for a name switchboard cannot hold.
+    pub fn new(user: &str, client: &str) -> Result<Self, DeviceError> {
+        let user = UserId::parse(user).map_err(DeviceError::User)?;
+        check_client(client)?;
+        Ok(Self { peer_id: peer_id(&user, client), user })
+    }
+
+    /// The device's peer id, `user/client`: a second connection with the
+    /// same one replaces the first.
+    pub fn peer_id(&self) -> Arc<str> {
+        self.peer_id.clone()
+    }
+
+    /// The command that opens the device: its user, shared by its devices.
+    pub fn open(&self) -> (Request, Command) {
+        (Request::quiet(0), Command::Register { user: Some(self.user.clone()), shared: true })
+    }
+
+    /// Decodes one text frame.
+    pub fn decode(&self, text: &str) -> Incoming {
+        let frame: Frame<'_> = match serde_json::from_str(text) {
+            Ok(frame) => frame,
+            Err(error) => {
+                let shape = "a frame is {\"type\":\"calling\",\"to\":USER,\"content\":STRING[,\"to_client\":CLIENT]}";
+                return Incoming::Answer(error_frame(&format!("{shape}: {error}")));
+            }
+        };
+        if frame.kind != CALLING {
+            return Incoming::Answer(error_frame(&format!("unknown type {:?}", frame.kind)));
+        }
+        let to = match UserId::parse(&frame.to) {
+            Ok(to) => to,
+            Err(error) => return Incoming::Answer(error_frame(&format!("bad to: {error}"))),
+        };
+        if let Err(error) = ECallMessage::parse(&frame.content) {
+            return Incoming::Answer(error_frame(&format!("bad content: {error}")));
+        }
+        let peer = match frame.to_client {
+            Some(client) => match check_client(&client) {
+                Ok(()) => Some(peer_id(&to, &client)),
+                Err(error) => return Incoming::Answer(error_frame(&error.to_string())),
+            },
+            None => None,
+        };
+        // The content travels as a JSON string, written back untouched.
+        let payload = Payload::new(serde_json::to_string(&frame.content).expect("a string serialises"));
+        let signal = Signal { kind: SignalKind::Custom(CALLING.into()), payload };
+        Incoming::Command(Request::quiet(1), Command::Relay { to: RelayTarget::User { user: to, peer }, signal })
+    }
+
+    /// Encodes one core event, if the dialect has a form for it.
+    pub fn encode(&self, event: &Event) -> Option<String> {
+        match event {
+            Event::Relayed { room: None, from, from_peer, signal, .. }
+                if signal.kind == SignalKind::Custom(CALLING.into()) =>
+            {
+                let client = from_peer.split_once('/').map_or(&**from_peer, |(_, client)| client);
+                let frame = ObjectWriter::with_capacity(signal.payload.len() + 64)
+                    .string("type", CALLING)
+                    .string("from", from.as_str())
+                    .string("from_client", client)
+                    .raw("content", signal.payload.as_str())
+                    .finish();
+                Some(frame)
+            }
+            Event::Reply { result: Err(error), .. } => Some(error_frame(&refusal(error))),
+            _ => None,
+        }
+    }
+}
+
+/// `{"type":"error","error":...}`.
+pub fn error_frame(message: &str) -> String {
+    ObjectWriter::new().string("type", "error").string("error", message).finish()
+}
+
+fn refusal(error: &CommandError) -> String {
+    match error {
+        CommandError::UnknownPeer(peer) => format!("no connected client {peer}"),
+        other => other.to_string(),
+    }
+}
+
+fn check_client(client: &str) -> Result<(), DeviceError> {
+    let ok = !client.is_empty()
+        && client.len() <= MAX_CLIENT_BYTES
+        && !client.contains('/')
+        && !client.chars().any(char::is_control);
+    if ok { Ok(()) } else { Err(DeviceError::Client) }
+}
+
+fn peer_id(user: &UserId, client: &str) -> Arc<str> {
+    Arc::from(format!("{user}/{client}"))
+}
