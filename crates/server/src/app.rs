@@ -196,11 +196,17 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ("switchboard_rooms", "Rooms, 1:1 call rooms included.", stats.rooms),
         ("switchboard_invites", "Ringing calls and invites.", stats.invites),
         ("switchboard_namespaces", "Namespaces in use.", stats.namespaces),
+        ("switchboard_held_messages", "ecall messages held for users with no device online.", stats.held),
     ];
-    let body: String = gauges
+    let mut body: String = gauges
         .iter()
         .map(|(name, help, value)| format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"))
         .collect();
+    let expired = "switchboard_held_messages_expired_total";
+    body.push_str(&format!(
+        "# HELP {expired} Held ecall messages dropped undelivered after the ring timeout.\n# TYPE {expired} counter\n{expired} {}\n",
+        stats.held_expired
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -36,6 +36,7 @@ async fn metrics_count_what_the_core_holds() {
     assert!(response.contains("\nswitchboard_sessions 2\n"), "{response}");
     assert!(response.contains("\nswitchboard_users 1\n"), "{response}");
     assert!(response.contains("# TYPE switchboard_rooms gauge\nswitchboard_rooms 0\n"), "{response}");
+    assert!(response.contains("\nswitchboard_held_messages_expired_total 0\n"), "{response}");
     server.stop().await;
 }
 
