@@ -72,6 +72,17 @@ async fn until_video(client: &mut EcallClient, now: Instant, expected: &str) {
     }
 }
 
+/// alice (device a1) calls bob (device b1), who answers; both connecting.
+async fn answered_call(server: &Server, now: Instant) -> (EcallClient, EcallClient) {
+    let mut alice = server.device("alice", "a1").await;
+    let mut bob = server.device("bob", "b1").await;
+    alice.act(now, call("bob")).await.unwrap();
+    until_state(&mut bob, now, "alice", CallState::Incoming).await;
+    bob.act(now, accept("alice")).await.unwrap();
+    until_state(&mut alice, now, "bob", CallState::Connecting).await;
+    (alice, bob)
+}
+
 fn call(peer: &str) -> Action {
     Action::Call { peer: peer.into(), sdp_offer: "v=0\r\no=alice\r\n".into(), video: true }
 }
@@ -107,12 +118,7 @@ async fn bob_rings_on_both_devices_and_the_other_stops_when_one_answers() {
 async fn video_is_switched_both_ways_with_propsync() {
     let server = Server::start().await;
     let now = Instant::now();
-    let mut alice = server.device("alice", "a1").await;
-    let mut bob = server.device("bob", "b1").await;
-    alice.act(now, call("bob")).await.unwrap();
-    until_state(&mut bob, now, "alice", CallState::Incoming).await;
-    bob.act(now, accept("alice")).await.unwrap();
-    until_state(&mut alice, now, "bob", CallState::Connecting).await;
+    let (mut alice, mut bob) = answered_call(&server, now).await;
 
     alice.act(now, Action::SetVideo { peer: "bob".into(), on: false }).await.unwrap();
     until_video(&mut bob, now, "false").await;
@@ -126,12 +132,7 @@ async fn video_is_switched_both_ways_with_propsync() {
 async fn a_hangup_is_acknowledged() {
     let server = Server::start().await;
     let now = Instant::now();
-    let mut alice = server.device("alice", "a1").await;
-    let mut bob = server.device("bob", "b1").await;
-    alice.act(now, call("bob")).await.unwrap();
-    until_state(&mut bob, now, "alice", CallState::Incoming).await;
-    bob.act(now, accept("alice")).await.unwrap();
-    until_state(&mut alice, now, "bob", CallState::Connecting).await;
+    let (mut alice, mut bob) = answered_call(&server, now).await;
 
     alice.act(now, Action::Hangup { peer: "bob".into() }).await.unwrap();
     assert!(matches!(alice.device().state("bob"), Some(CallState::Ended(EndReason::Hangup))));
