@@ -20,8 +20,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::dialects;
 use crate::driver::{self, DriverHandle};
-use crate::pages;
+use crate::ice::{self, IceConfig};
 use crate::socketio;
+use crate::web;
 use crate::ws::{ConnectionContext, Limits};
 
 /// How long shutdown waits for open connections to say goodbye.
@@ -32,6 +33,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub(crate) struct AppState {
     context: ConnectionContext,
     room_capacity: usize,
+    pub(crate) ice: IceConfig,
 }
 
 impl AppState {
@@ -98,7 +100,12 @@ impl Application {
             shutdown,
             alive: alive.downgrade(),
         };
-        let state = AppState { context, room_capacity: config.room_capacity };
+        let ice = IceConfig {
+            servers: config.ice_servers.clone(),
+            turn_secret: config.turn_secret.clone(),
+            turn_ttl: config.turn_ttl,
+        };
+        let state = AppState { context, room_capacity: config.room_capacity, ice };
         Ok(Self { listener, drop_ins, state, driver, stopping, alive, all_closed })
     }
 
@@ -171,18 +178,20 @@ impl Application {
 fn routes(state: AppState) -> Router {
     let socketio = socketio::layer(state.context.clone(), state.room_capacity);
     let app = Router::new()
-        .route("/", get(pages::landing))
-        .route("/r/{room}/", get(pages::room))
-        .route("/r/{room}", get(pages::room))
+        .route("/", get(web::landing))
+        .route("/r/{room}/", get(web::room))
+        .route("/r/{room}", get(web::room))
+        .route("/call/", get(web::phone))
+        .route("/api/config", get(ice::client_config))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/ws/chatroulette", get(dialects::chatroulette))
         .route("/ws/calling", get(dialects::calling))
         .route("/ws/ecall", get(dialects::ecall))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .fallback(web::file)
         .layer(socketio)
         .with_state(state);
-    Router::new().route("/socket.io/socket.io.js", get(pages::socketio_bundle)).fallback_service(app)
+    Router::new().route("/socket.io/socket.io.js", get(web::socketio_bundle)).fallback_service(app)
 }
 
 /// `GET /metrics`: what the core holds now, in the Prometheus text format.

@@ -80,6 +80,20 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_WS_WRITE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub ws_write_timeout: Duration,
 
+    /// An ICE server for the browser pages, `stun:` or `turn:` URL;
+    /// repeatable. With none, calls use host candidates only.
+    #[arg(long = "ice-server", env = "SWITCHBOARD_ICE_SERVERS", value_delimiter = ',', value_name = "URL")]
+    pub ice_servers: Vec<String>,
+
+    /// The secret shared with the TURN server (coturn `static-auth-secret`):
+    /// the pages get time-limited credentials for the `turn:` URLs.
+    #[arg(long, env = "SWITCHBOARD_TURN_SECRET", value_name = "SECRET")]
+    pub turn_secret: Option<String>,
+
+    /// How long minted TURN credentials stay valid.
+    #[arg(long, env = "SWITCHBOARD_TURN_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub turn_ttl: Duration,
+
     /// Log line format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -107,6 +121,9 @@ impl Default for Config {
             ws_ping_after: Duration::from_secs(30),
             ws_idle_timeout: Duration::from_secs(55),
             ws_write_timeout: Duration::from_secs(10),
+            ice_servers: Vec::new(),
+            turn_secret: None,
+            turn_ttl: Duration::from_secs(24 * 3600),
             log_format: LogFormat::Text,
             log_filter: "info".into(),
         }

@@ -16,13 +16,15 @@ mod clock;
 mod config;
 mod dialects;
 mod driver;
-mod pages;
+mod ice;
 mod socketio;
 mod telemetry;
+mod web;
 mod ws;
 
 pub use app::Application;
 pub use clock::{Clock, ManualClock};
 pub use config::{Config, LogFormat};
 pub use driver::{DriverGone, DriverHandle};
+pub use ice::{IceConfig, turn_password};
 pub use telemetry::init_tracing;

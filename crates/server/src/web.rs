@@ -1,0 +1,69 @@
+//! The browser client, served from inside the binary: `web/` (plain ES
+//! modules, no build step, nothing from a CDN) embedded at compile time.
+//!
+//! - `GET /`: create a room or join one (seed 001), and the way to the phone app;
+//! - `GET /r/<room_id>/`: the room's call page if the room exists, else 302 to `/`;
+//! - `GET /call/`: the phone app over the chatroulette dialect (seed 002);
+//! - `GET /socket.io/socket.io.js`: the vendored socket.io-client bundle;
+//! - any other path: the embedded file of that name, or 404.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use rust_embed::Embed;
+use switchboard_core::RoomId;
+
+use crate::app::AppState;
+
+/// Everything under `web/`.
+#[derive(Embed)]
+#[folder = "../../web/"]
+struct Assets;
+
+fn asset(path: &str) -> Option<Response> {
+    let file = Assets::get(path)?;
+    let mime = file.metadata.mimetype().to_owned();
+    Some(([(header::CONTENT_TYPE, mime)], file.data).into_response())
+}
+
+fn page(path: &str) -> String {
+    Assets::get(path).map(|file| String::from_utf8_lossy(&file.data).into_owned()).unwrap_or_default()
+}
+
+/// `GET /socket.io/socket.io.js`, as a Node socket.io server serves it.
+pub(crate) async fn socketio_bundle() -> Response {
+    asset("vendor/socket.io-client/socket.io.min.js").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+/// `GET /`: create a room or join one.
+pub(crate) async fn landing() -> Html<String> {
+    Html(page("index.html"))
+}
+
+/// `GET /call/`: the phone app.
+pub(crate) async fn phone() -> Html<String> {
+    Html(page("call/index.html"))
+}
+
+/// `GET /r/<room_id>/`: the call page when the room exists, else back to
+/// `/` (302, as the original Express server's `res.redirect`).
+pub(crate) async fn room(State(state): State<AppState>, Path(room): Path<String>) -> Response {
+    let exists = match RoomId::parse(&room) {
+        Ok(room) => state.driver().room_exists(room).await.unwrap_or(false),
+        Err(_) => false,
+    };
+    if !exists {
+        return (StatusCode::FOUND, [(header::LOCATION, "/")]).into_response();
+    }
+    (StatusCode::OK, Html(page("room.html").replace("{{ROOM}}", &html_escape(&room)))).into_response()
+}
+
+/// Any other path: an embedded file, or 404.
+pub(crate) async fn file(uri: Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    asset(path).unwrap_or_else(|| (StatusCode::NOT_FOUND, "not found\n").into_response())
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
