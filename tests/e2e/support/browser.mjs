@@ -1,0 +1,60 @@
+// Debian's chromium, driven by playwright-core, with a fake camera and
+// microphone, for the browser tests of the web client.
+
+import { chromium } from 'playwright-core';
+import { existsSync } from 'node:fs';
+
+/** Where Debian puts chromium; override with CHROMIUM_PATH. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * Launches headless chromium. The fake media flags give every page a test
+ * pattern camera and a beeping microphone, and grant the permission without
+ * a prompt; the network flags keep chromium off the network (the machine has
+ * none) so it does not stall on background requests.
+ */
+export async function launch({ deniedMedia = false } = {}) {
+  if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: scripts/test installs it (apt-get install chromium)`);
+  const args = [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-dev-shm-usage',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--use-fake-device-for-media-stream',
+    deniedMedia ? '--deny-permission-prompts' : '--use-fake-ui-for-media-stream',
+  ];
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+}
+
+/**
+ * A new page in its own context (its own cookies and permissions), sized as
+ * a desktop unless `phone` is set.
+ */
+export async function newPage(browser, { phone = false } = {}) {
+  const context = await browser.newContext(phone ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } : { viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
+  return page;
+}
+
+/**
+ * Waits until the page's window.switchboardCall (the RTCPeerConnection the
+ * page exposes for tests) is connected and has received audio and video
+ * bytes, then returns its inbound-rtp stats by kind.
+ */
+export async function waitForMedia(page, { timeout = 30_000 } = {}) {
+  await page.waitForFunction(() => window.switchboardCall?.connectionState === 'connected', null, { timeout });
+  const handle = await page.waitForFunction(async () => {
+    const stats = await window.switchboardCall.getStats();
+    const inbound = {};
+    stats.forEach((report) => {
+      if (report.type === 'inbound-rtp') inbound[report.kind] = report.bytesReceived;
+    });
+    return inbound.audio > 0 && inbound.video > 0 ? inbound : false;
+  }, null, { timeout, polling: 200 });
+  return handle.jsonValue();
+}
