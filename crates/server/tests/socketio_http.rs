@@ -61,3 +61,40 @@ async fn an_existing_room_has_its_call_page() {
     assert!(page.contains("&lt;b&gt;x"), "{page}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_pages_get_their_ice_servers_with_turn_credentials() {
+    let config = switchboard_server::Config {
+        ice_servers: vec!["stun:127.0.0.1:3478".into(), "turn:127.0.0.1:3478".into()],
+        turn_secret: Some("s3cret".into()),
+        ..switchboard_server::Config::default()
+    };
+    let server = TestServer::start_with(config).await;
+    let response = http_get(server.addr, "/api/config").await;
+    let body = &response[response.find("\r\n\r\n").expect("a body") + 4..];
+    let config: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(config["iceServers"][0], serde_json::json!({"urls": ["stun:127.0.0.1:3478"]}));
+    let turn = &config["iceServers"][1];
+    let username = turn["username"].as_str().unwrap();
+    assert!(username.ends_with(":switchboard"), "{username}");
+    assert_eq!(turn["credential"], switchboard_server::turn_password("s3cret", username));
+    server.stop().await;
+
+    // With nothing configured: host candidates only.
+    let server = TestServer::start().await;
+    let response = http_get(server.addr, "/api/config").await;
+    assert!(response.ends_with(r#"{"iceServers":[]}"#), "{response}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_phone_app_and_the_static_files_are_served() {
+    let server = TestServer::start().await;
+    assert!(http_get(server.addr, "/call/").await.starts_with("HTTP/1.1 200 OK"));
+    let css = http_get(server.addr, "/css/app.css").await;
+    assert!(css.starts_with("HTTP/1.1 200 OK") && css.to_lowercase().contains("text/css"), "{css}");
+    let js = http_get(server.addr, "/js/media.js").await;
+    assert!(js.to_lowercase().contains("javascript") && js.contains("export async function iceServers"), "{js}");
+    assert!(http_get(server.addr, "/nothing-here").await.starts_with("HTTP/1.1 404"));
+    server.stop().await;
+}
