@@ -48,13 +48,23 @@ export async function newPage(browser, { phone = false } = {}) {
  */
 export async function waitForMedia(page, { timeout = 30_000 } = {}) {
   await page.waitForFunction(() => window.switchboardCall?.connectionState === 'connected', null, { timeout });
-  const handle = await page.waitForFunction(async () => {
-    const stats = await window.switchboardCall.getStats();
-    const inbound = {};
-    stats.forEach((report) => {
-      if (report.type === 'inbound-rtp') inbound[report.kind] = report.bytesReceived;
-    });
-    return inbound.audio > 0 && inbound.video > 0 ? inbound : false;
+  // waitForFunction takes a returned Promise as truthy at once, so the
+  // predicate stays synchronous: it starts a getStats() and reads the result
+  // of the previous one.
+  const handle = await page.waitForFunction(() => {
+    const pc = window.switchboardCall;
+    if (pc && !window.__switchboardStats) {
+      window.__switchboardStats = pc.getStats().then((stats) => {
+        const inbound = {};
+        stats.forEach((report) => {
+          if (report.type === 'inbound-rtp') inbound[report.kind] = report.bytesReceived;
+        });
+        window.__switchboardInbound = inbound;
+        window.__switchboardStats = null;
+      });
+    }
+    const inbound = window.__switchboardInbound;
+    return inbound?.audio > 0 && inbound?.video > 0 ? inbound : false;
   }, null, { timeout, polling: 200 });
   return handle.jsonValue();
 }
