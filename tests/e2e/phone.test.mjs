@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { launch, newPage } from './support/browser.mjs';
+import { launch, newPage, waitForMedia } from './support/browser.mjs';
 import { startSwitchboard, repoRoot } from '../node/support/servers.mjs';
 
 const ARTIFACTS = path.join(repoRoot, 'tests/e2e/artifacts');
@@ -71,12 +71,11 @@ async function idleWith(page, role, text) {
 }
 
 /**
- * Waits until the page's inbound-rtp stats (by kind: {bytesReceived,
- * framesDecoded}) satisfy `check` (run in the page with `arg`), and returns
- * them. (support/browser.mjs's waitForMedia hands page.waitForFunction an
- * async predicate, whose promise playwright takes as truthy at once, so it
- * does not wait for the bytes; here the predicate stays synchronous and
- * reads the stats the previous poll asked for.)
+ * Waits until the page's inbound-rtp stats by kind ({bytesReceived,
+ * framesDecoded}) satisfy `check` (its source run in the page, with `arg`),
+ * and returns them. The predicate stays synchronous (playwright takes a
+ * returned promise as true at once): it reads the stats the previous poll
+ * asked for, of the current peer connection only.
  */
 async function waitForInbound(page, check, arg) {
   const handle = await page.waitForFunction(([source, arg]) => {
@@ -95,12 +94,6 @@ async function waitForInbound(page, check, arg) {
   return handle.jsonValue();
 }
 
-/** Connected, with audio and video bytes received: the inbound figures. */
-async function waitForMedia(page) {
-  await page.waitForFunction(() => window.switchboardCall?.connectionState === 'connected', null, WAIT);
-  return waitForInbound(page, (inbound) => inbound.audio?.bytesReceived > 0 && inbound.video?.bytesReceived > 0);
-}
-
 const close = (...pages) => Promise.all(pages.map((page) => page.context().close()));
 
 test('a call: both sides connect and receive audio and video; a third caller gets busy; hang up ends it for the other side', async () => {
@@ -115,10 +108,10 @@ test('a call: both sides connect and receive audio and video; a third caller get
     await alice.locator('#call').waitFor(WAIT);
 
     const [atAlice, atBob] = await Promise.all([waitForMedia(alice), waitForMedia(bob)]);
-    console.log(`inbound-rtp: alice ${JSON.stringify(atAlice)}, bob ${JSON.stringify(atBob)}`);
+    console.log(`inbound-rtp bytesReceived: alice ${JSON.stringify(atAlice)}, bob ${JSON.stringify(atBob)}`);
     for (const inbound of [atAlice, atBob]) {
-      assert.ok(inbound.audio.bytesReceived > 0, `audio bytes ${inbound.audio.bytesReceived}`);
-      assert.ok(inbound.video.bytesReceived > 0, `video bytes ${inbound.video.bytesReceived}`);
+      assert.ok(inbound.audio > 0, `audio bytes ${inbound.audio}`);
+      assert.ok(inbound.video > 0, `video bytes ${inbound.video}`);
     }
     for (const page of [alice, bob]) {
       assert.equal(await page.evaluate(() => window.switchboardCall.connectionState), 'connected');
@@ -229,11 +222,12 @@ test('the caller switches video while ringing and in the call; the callee sees e
     await inCall.click();
     await hugo.locator('#remote-box[data-camera="on"]').waitFor(WAIT);
     const media = await waitForMedia(hugo);
-    assert.ok(media.video.bytesReceived > 0 && media.audio.bytesReceived > 0, JSON.stringify(media));
+    assert.ok(media.video > 0 && media.audio > 0, JSON.stringify(media));
     await hugo.locator('#remote-box[data-track="live"]').waitFor(WAIT);
-    // Frames are being decoded: 10 more than when the bytes were first seen.
-    const decoding = await waitForInbound(hugo, (inbound, n) => inbound.video?.framesDecoded >= n + 10, media.video.framesDecoded);
-    console.log(`hugo decodes gina's video once her camera is on: framesDecoded ${media.video.framesDecoded} -> ${decoding.video.framesDecoded}`);
+    // Frames are decoded, and keep coming: 10 more than first seen.
+    const first = await waitForInbound(hugo, (inbound) => inbound.video?.framesDecoded > 0);
+    const later = await waitForInbound(hugo, (inbound, n) => inbound.video?.framesDecoded >= n + 10, first.video.framesDecoded);
+    console.log(`hugo, gina's camera on: video bytesReceived ${media.video}, framesDecoded ${first.video.framesDecoded} -> ${later.video.framesDecoded}`);
 
     // Off again: hugo's view says so, and his browser mutes gina's video track.
     await inCall.click();
