@@ -45,7 +45,7 @@ const TITLE = document.title;
 let socket = null;
 /** Our name once CONNECTED, else null. */
 let me = null;
-/** The call being set up or held, or null: {peer, role, accepted, pc, stream, offer, candidates, queue, cameraOn, renegotiate}. */
+/** The call being set up or held, or null: see newCall. */
 let call = null;
 
 // ---- screens and messages ----
@@ -226,7 +226,7 @@ $('call-form').addEventListener('submit', (event) => {
 
 /** A fresh call record. */
 function newCall(peer, role) {
-  return { peer, role, accepted: false, pc: null, stream: null, offer: null, candidates: [], queue: Promise.resolve(), cameraOn: true, renegotiate: false };
+  return { peer, role, accepted: false, pc: null, stream: null, mediaReady: false, offer: null, candidates: [], queue: Promise.resolve(), cameraOn: true, renegotiate: false };
 }
 
 /** Runs `step` after the call's earlier signaling steps, so offers, answers and candidates apply in order. */
@@ -249,6 +249,7 @@ async function startCall(peer) {
   const [{ stream, error }, servers] = await Promise.all([localMedia(), iceServers()]);
   if (call !== c) return stream?.getTracks().forEach((t) => t.stop());
   c.stream = stream;
+  c.mediaReady = true;
   $('media-error').textContent = error ?? '';
   $('preview').srcObject = stream;
   $('local').srcObject = stream;
@@ -348,6 +349,7 @@ $('accept').addEventListener('click', async () => {
   const [{ stream, error }, servers] = await Promise.all([localMedia(), iceServers()]);
   if (call !== c) return stream?.getTracks().forEach((t) => t.stop());
   c.stream = stream;
+  c.mediaReady = true;
   $('media-error').textContent = error ?? '';
   $('local').srcObject = stream;
   renderCamera(c);
@@ -392,7 +394,7 @@ function createPeerConnection(c, servers) {
   return pc;
 }
 
-async function candidateReceived(candidate) {
+function candidateReceived(candidate) {
   const c = call;
   if (!c.pc) {
     c.candidates.push(candidate); // ringing, or media not ready yet
@@ -452,7 +454,8 @@ function applyCamera(c) {
 }
 
 function renderCamera(c) {
-  const hasCamera = c.role === 'caller' ? c.stream === null || c.stream.getVideoTracks().length > 0 : false;
+  // The caller's switch shows until its media is known, and stays if it has a camera.
+  const hasCamera = c.role === 'caller' && (!c.mediaReady || (c.stream?.getVideoTracks().length ?? 0) > 0);
   const on = c.role === 'caller' ? c.cameraOn : (c.stream?.getVideoTracks().length ?? 0) > 0;
   for (const box of document.querySelectorAll('#calling .video, #local-box')) box.dataset.camera = on ? 'on' : 'off';
   for (const button of document.querySelectorAll('.camera-toggle')) {
