@@ -242,6 +242,31 @@ test('the caller switches video while ringing and in the call; the callee sees e
   }
 });
 
+test('a caller without camera or microphone: the callee is told it is a voice call, and the caller still gets audio and video', async () => {
+  const denied = await launch({ deniedMedia: true });
+  const kim = await newPage(denied, { phone: true });
+  const lena = await phone('lena');
+  try {
+    await kim.goto(`${base}/call/`);
+    await connectAs(kim, 'kim');
+    await kim.locator('#idle').waitFor(WAIT);
+    await dial(kim, 'lena');
+    await kim.locator('[role="alert"]', { hasText: 'No camera or microphone: access was denied.' }).waitFor(WAIT);
+    assert.equal(await kim.locator('#calling .camera-toggle').isHidden(), true, 'no camera switch without a camera');
+    await lena.locator('#incoming-kind[data-camera="off"]').waitFor(WAIT);
+    assert.equal(await lena.locator('#incoming-kind').textContent(), 'Voice call: kim’s camera is off');
+    await answer(lena, 'kim');
+    await lena.locator('#remote-box[data-camera="off"]').waitFor(WAIT);
+    const atKim = await waitForMedia(kim);
+    console.log(`inbound-rtp bytesReceived at kim (no devices): ${JSON.stringify(atKim)}`);
+    assert.ok(atKim.audio > 0 && atKim.video > 0);
+    await kim.locator('#remote-box[data-camera="on"]').waitFor(WAIT);
+  } finally {
+    await close(kim, lena);
+    await denied.close();
+  }
+});
+
 test('ring timeout, and the server going away: connection closed, then connection failed', async () => {
   const short = await startSwitchboard(['--ring-timeout', '2s']);
   const at = `http://${short.addr}`;
