@@ -292,8 +292,9 @@ function answerReceived(sdp) {
   const c = call;
   enqueue(c, async () => {
     const pc = c.pc;
-    // An answer to an offer that a newer one replaced (the camera was
-    // switched as the callee accepted): the newer offer's answer follows.
+    // No offer outstanding: the camera was switched just as the callee
+    // accepted, so the callee answered both the replaced offer and the new
+    // one; the first answer already completed the exchange.
     if (!pc || pc.signalingState !== 'have-local-offer') return;
     await pc.setRemoteDescription(sdp);
     renderRemoteCamera(c, sendsVideo(sdp));
