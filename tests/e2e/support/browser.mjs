@@ -52,18 +52,21 @@ export async function waitForMedia(page, { timeout = 30_000 } = {}) {
   // predicate stays synchronous: it starts a getStats() and reads the result
   // of the previous one.
   const handle = await page.waitForFunction(() => {
+    // Kept on the connection itself, so a later call on the same page is
+    // judged on its own figures.
     const pc = window.switchboardCall;
-    if (pc && !window.__switchboardStats) {
-      window.__switchboardStats = pc.getStats().then((stats) => {
+    if (!pc) return false;
+    if (!pc.__statsPending) {
+      pc.__statsPending = pc.getStats().then((stats) => {
         const inbound = {};
         stats.forEach((report) => {
           if (report.type === 'inbound-rtp') inbound[report.kind] = report.bytesReceived;
         });
-        window.__switchboardInbound = inbound;
-        window.__switchboardStats = null;
+        pc.__inbound = inbound;
+        pc.__statsPending = null;
       });
     }
-    const inbound = window.__switchboardInbound;
+    const inbound = pc.__inbound;
     return inbound?.audio > 0 && inbound?.video > 0 ? inbound : false;
   }, null, { timeout, polling: 200 });
   return handle.jsonValue();
