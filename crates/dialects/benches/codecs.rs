@@ -1,0 +1,340 @@
+//! Throughput of each dialect's decode and encode, in bytes of frame per
+//! second, on the frames a call is made of: SDP descriptions of about 2 KB
+//! and trickle ICE candidates of about 250 bytes.
+//!
+//! `cargo bench -p switchboard-dialects`. Every frame is checked once, before
+//! it is timed, to decode or encode to what the benchmark claims.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{
+    BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
+};
+use serde_json::{Value, json};
+use switchboard_core::*;
+use switchboard_dialects::Incoming;
+use switchboard_dialects::calling::Calling;
+use switchboard_dialects::chatroulette::{self, Chatroulette, Form};
+use switchboard_dialects::ecall::Ecall;
+use switchboard_dialects::socketio::{SocketIoSession, SocketOut};
+
+/// An SDP offer or answer of about 2 KB, as a browser makes it.
+fn sdp() -> String {
+    let lines = [
+        "v=0",
+        "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+        "a=group:BUNDLE 0 1",
+        "a=extmap-allow-mixed",
+        "a=msid-semantic: WMS 3kHL7UG0FQnYEFf9",
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126",
+        "c=IN IP4 0.0.0.0",
+        "a=rtcp:9 IN IP4 0.0.0.0",
+        "a=ice-ufrag:Xw3c",
+        "a=ice-pwd:9Rl1iBm0SptaUsK3w7zGJ7Pn",
+        "a=ice-options:trickle",
+        "a=fingerprint:sha-256 4B:1A:7C:9E:22:3F:D0:81:5E:6B:A4:C7:0F:93:2D:B8:61:E5:44:7A:0C:9B:D3:F2:18:6E:A9:35:C0:57:8D:12",
+        "a=setup:actpass",
+        "a=mid:0",
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+        "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+        "a=sendrecv",
+        "a=msid:3kHL7UG0FQnYEFf9 5d1c2b8e-3f0a-4c6e-9b7d-1a2e3f4c5d6e",
+        "a=rtcp-mux",
+        "a=rtpmap:111 opus/48000/2",
+        "a=rtcp-fb:111 transport-cc",
+        "a=fmtp:111 minptime=10;useinbandfec=1",
+        "a=ssrc:1001 cname:Zq5vN2lY8kTbRr3w",
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 105 106 107",
+        "c=IN IP4 0.0.0.0",
+        "a=rtcp:9 IN IP4 0.0.0.0",
+        "a=ice-ufrag:Xw3c",
+        "a=ice-pwd:9Rl1iBm0SptaUsK3w7zGJ7Pn",
+        "a=ice-options:trickle",
+        "a=fingerprint:sha-256 4B:1A:7C:9E:22:3F:D0:81:5E:6B:A4:C7:0F:93:2D:B8:61:E5:44:7A:0C:9B:D3:F2:18:6E:A9:35:C0:57:8D:12",
+        "a=setup:actpass",
+        "a=mid:1",
+        "a=sendrecv",
+        "a=msid:3kHL7UG0FQnYEFf9 8e7f6a5b-4c3d-2e1f-0a9b-8c7d6e5f4a3b",
+        "a=rtcp-mux",
+        "a=rtcp-rsize",
+        "a=rtpmap:96 VP8/90000",
+        "a=rtcp-fb:96 goog-remb",
+        "a=rtcp-fb:96 transport-cc",
+        "a=rtcp-fb:96 ccm fir",
+        "a=rtcp-fb:96 nack",
+        "a=rtcp-fb:96 nack pli",
+        "a=rtpmap:97 rtx/90000",
+        "a=fmtp:97 apt=96",
+        "a=rtpmap:102 H264/90000",
+        "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
+        "a=ssrc-group:FID 2002 2003",
+        "a=ssrc:2002 cname:Zq5vN2lY8kTbRr3w",
+        "a=ssrc:2003 cname:Zq5vN2lY8kTbRr3w",
+    ];
+    lines.iter().map(|line| format!("{line}\r\n")).collect()
+}
+
+/// An `RTCSessionDescriptionInit`.
+fn description(kind: &str) -> Value {
+    json!({ "type": kind, "sdp": sdp() })
+}
+
+/// An `RTCIceCandidateInit` of about 250 bytes.
+fn candidate() -> Value {
+    json!({
+        "candidate": "candidate:842163049 1 udp 1677729535 203.0.113.45 61544 typ srflx raddr 192.168.1.23 \
+                      rport 61544 generation 0 ufrag Xw3c network-id 1 network-cost 10",
+        "sdpMid": "0",
+        "sdpMLineIndex": 0,
+        "usernameFragment": "Xw3c",
+    })
+}
+
+fn user(name: &str) -> UserId {
+    UserId::parse(name).expect("a good name")
+}
+
+fn room(name: &str) -> RoomId {
+    RoomId::parse(name).expect("a good name")
+}
+
+/// A signal from `from` (session 5, peer id `from_peer`) in `room`.
+fn relayed(room: Option<RoomId>, from: &str, from_peer: &str, kind: SignalKind, payload: &str) -> Event {
+    Event::Relayed {
+        room,
+        from: user(from),
+        from_session: SessionId(5),
+        from_peer: from_peer.into(),
+        signal: Signal { kind, payload: Payload::new(payload) },
+    }
+}
+
+/// Times `routine` as one frame of `bytes` bytes.
+fn bench<O>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, bytes: usize, mut routine: impl FnMut() -> O) {
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function(name, |b| b.iter(&mut routine));
+}
+
+fn chatroulette(c: &mut Criterion) {
+    let mut group = c.benchmark_group("chatroulette");
+    let (offer, ice) = (description("offer"), candidate());
+    let frames = [
+        ("SEND_CALLER_DESCRIPTOR", json!({"type":"SEND_CALLER_DESCRIPTOR","payload":{"to":"bob","sdp":offer}})),
+        ("scd", json!({"type":"scd","payload":{"to":"bob","sdp":offer}})),
+        ("SEND_ICE_CANDIDATE", json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":"bob","candidate":ice}})),
+        ("sic", json!({"type":"sic","payload":{"to":"bob","candidate":ice}})),
+    ];
+    for (name, frame) in frames {
+        let text = frame.to_string();
+        let mut codec = Chatroulette::new();
+        assert!(matches!(codec.decode(&text), Ok((_, Command::Relay { .. }))), "{name}");
+        bench(&mut group, &format!("decode/{name}"), text.len(), || codec.decode(black_box(&text)));
+    }
+
+    let events = [
+        ("CALLER_DESCRIPTOR_RECEIVED", SignalKind::Offer, offer.to_string()),
+        ("ICE_CANDIDATE_RECEIVED", SignalKind::IceCandidate, ice.to_string()),
+    ];
+    for (name, kind, payload) in events {
+        let event = relayed(Some(room("call-1")), "alice", "1", kind, &payload);
+        for form in [Form::Seed, Form::Short] {
+            let frame = chatroulette::encode(form, &event, None).expect("has a frame");
+            let ty = serde_json::from_str::<Value>(&frame).unwrap()["type"].as_str().unwrap().to_owned();
+            assert_eq!(ty, chatroulette::MessageType::parse(name).unwrap().0.name(form));
+            let name = format!("encode/{ty}");
+            bench(&mut group, &name, frame.len(), || chatroulette::encode(form, black_box(&event), None));
+        }
+    }
+    group.finish();
+}
+
+fn calling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("calling");
+    let (offer, ice) = (description("offer"), candidate());
+    let frames = [
+        ("signaling", json!({"type":"room_peer_to","room":"r-1","user":"bob","event":"signaling","data":offer})),
+        ("ice_candidate", json!({"type":"room_peer_to","room":"r-1","user":"bob","event":"ice_candidate","data":ice})),
+    ];
+    for (event, frame) in frames {
+        let text = frame.to_string();
+        let mut codec = Calling::new("switchboard bench");
+        assert!(matches!(codec.decode(&text), Incoming::Command(_, Command::Relay { .. })), "{event}");
+        bench(&mut group, &format!("decode/room_peer_to/{event}"), text.len(), || codec.decode(black_box(&text)));
+    }
+
+    // A request with a tid is remembered until its answer, so each decode
+    // gets a fresh codec (made outside the timing).
+    let join = json!({"type":"room_join","room":"r-1","status":{"name":"alice","mic":true,"camera":false},"tid":7});
+    let text = join.to_string();
+    assert!(matches!(Calling::new("s").decode(&text), Incoming::Command(_, Command::Join { .. })));
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("decode/room_join", |b| {
+        b.iter_batched_ref(
+            || Calling::new("switchboard bench"),
+            |codec| codec.decode(black_box(&text)),
+            BatchSize::SmallInput,
+        )
+    });
+
+    let events = [
+        ("signaling", SignalKind::Offer, offer.to_string()),
+        ("ice_candidate", SignalKind::IceCandidate, ice.to_string()),
+    ];
+    for (name, kind, payload) in events {
+        let event = relayed(Some(room("r-1")), "alice", "1", kind, &payload);
+        let mut codec = Calling::new("switchboard bench");
+        let mut out = Vec::new();
+        codec.encode(&event, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(serde_json::from_str::<Value>(&out[0]).unwrap()["event"], name);
+        bench(&mut group, &format!("encode/room_peer_from/{name}"), out[0].len(), || {
+            out.clear();
+            codec.encode(black_box(&event), &mut out);
+        });
+    }
+    group.finish();
+}
+
+/// The first command in `out`.
+fn command_of(out: &[SocketOut]) -> Option<&Command> {
+    out.iter().find_map(|o| match o {
+        SocketOut::Command(_, command) => Some(command),
+        _ => None,
+    })
+}
+
+/// Answers the last command in `out` with `result`, as the core would.
+fn reply(socket: &mut SocketIoSession, out: &[SocketOut], result: Result<Reply, CommandError>) -> Vec<SocketOut> {
+    let tag = out
+        .iter()
+        .rev()
+        .find_map(|o| match o {
+            SocketOut::Command(request, _) => Some(request.tag),
+            _ => None,
+        })
+        .expect("a command");
+    let mut answer = Vec::new();
+    socket.on_core_event(&Event::Reply { tag, result }, &mut answer);
+    answer
+}
+
+/// A tringtring socket `sid-4` in room 504555 with `sid-5` (named bob).
+fn tringtring() -> SocketIoSession {
+    let mut socket = SocketIoSession::new(SessionId(4), "sid-4", 2);
+    let mut out = Vec::new();
+    socket.on_event("join", &json!({"room_id":"504555","peer_name":"ann"}), 1, &mut out);
+    reply(&mut socket, &out, Ok(Reply::Joined(RoomView { id: room("504555"), peers: vec![], status: vec![] })));
+    let bob = PeerInfo {
+        user: user("u-b"),
+        session: Some(SessionId(5)),
+        peer_id: Some("sid-5".into()),
+        pending: false,
+        status: PeerStatus { user: None, peer: Some(Payload::new(r#"{"peer_name":"bob"}"#)) },
+    };
+    socket.on_core_event(&Event::PeerJoined { room: room("504555"), peer: bob, size: 2 }, &mut Vec::new());
+    socket
+}
+
+/// A cloudkibo socket of phone +1, session 1, in media room `m`.
+fn cloudkibo() -> SocketIoSession {
+    let mut socket = SocketIoSession::new(SessionId(1), "sid-1", 2);
+    let mut out = Vec::new();
+    socket.on_event(
+        "join global chatroom",
+        &json!({"room":"globalchatroom","user":{"phone":"+1","_id":"x"}}),
+        1,
+        &mut out,
+    );
+    reply(&mut socket, &out, Ok(Reply::Registered { user: user("+1"), drawn: false }));
+    out.clear();
+    socket.on_event("init", &json!({"room":"m","username":"alice"}), 2, &mut out);
+    reply(&mut socket, &out, Ok(Reply::Joined(RoomView { id: room("m"), peers: vec![], status: vec![] })));
+    socket
+}
+
+fn socketio(c: &mut Criterion) {
+    let mut group = c.benchmark_group("socketio");
+    let (offer, ice) = (description("offer"), candidate());
+    let from = json!({"name":"ann","id":"sid-4"});
+    let client_events = [
+        ("tringtring", "offer", json!({"from":from,"to":"sid-5","type":"offer","sdp":offer})),
+        ("tringtring", "ice-candidate", json!({"from":"sid-4","to":"sid-5","candidate":ice})),
+        ("cloudkibo", "msg", json!({"to":5,"by":1,"type":"sdp-offer","sdp":offer})),
+        ("cloudkibo", "msg", json!({"to":5,"by":1,"type":"ice","ice":ice})),
+    ];
+    for (dialect, event, data) in client_events {
+        let mut socket = if dialect == "tringtring" { tringtring() } else { cloudkibo() };
+        let mut out = Vec::new();
+        socket.on_event(event, &data, 9, &mut out);
+        assert!(matches!(command_of(&out), Some(Command::Relay { .. })), "{dialect} {event}: {out:?}");
+        let name = match data.get("type").and_then(Value::as_str) {
+            Some(kind) if event == "msg" => format!("on_event/{dialect}/{event}/{kind}"),
+            _ => format!("on_event/{dialect}/{event}"),
+        };
+        bench(&mut group, &name, data.to_string().len(), || {
+            out.clear();
+            socket.on_event(event, black_box(&data), 9, &mut out)
+        });
+    }
+
+    let msg = |data: Value| (SignalKind::Custom("msg".into()), data.to_string());
+    let core_events = [
+        ("tringtring", "offer", (SignalKind::Offer, offer.to_string())),
+        ("tringtring", "ice-candidate", (SignalKind::IceCandidate, ice.to_string())),
+        ("cloudkibo", "msg/sdp-offer", msg(json!({"to":1,"by":5,"type":"sdp-offer","sdp":offer}))),
+        ("cloudkibo", "msg/ice", msg(json!({"to":1,"by":5,"type":"ice","ice":ice}))),
+    ];
+    for (dialect, name, (kind, payload)) in core_events {
+        let (mut socket, room, peer) =
+            if dialect == "tringtring" { (tringtring(), "504555", "sid-5") } else { (cloudkibo(), "m", "sid-5") };
+        let event = relayed(Some(self::room(room)), "u-b", peer, kind, &payload);
+        let mut out = Vec::new();
+        socket.on_core_event(&event, &mut out);
+        let [SocketOut::Emit(_, args)] = out.as_slice() else { panic!("{dialect} {name}: {out:?}") };
+        let bytes = args[0].to_string().len();
+        bench(&mut group, &format!("on_core_event/{dialect}/{name}"), bytes, || {
+            out.clear();
+            socket.on_core_event(black_box(&event), &mut out)
+        });
+    }
+    group.finish();
+}
+
+fn ecall(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ecall");
+    let content = json!({
+        "version": "3.0",
+        "resp": false,
+        "sessid": "a1B2c3D4",
+        "type": "SETUP",
+        "props": {"videosend": "true", "screensend": "false", "audiocbr": "false"},
+        "sdp": sdp(),
+    })
+    .to_string();
+    let frame = json!({"type":"calling","to":"bob","content":content}).to_string();
+    let alice = Ecall::new("alice", "c1").expect("a good device");
+    assert!(matches!(alice.decode(&frame), Incoming::Command(_, Command::Relay { .. })), "{frame}");
+    bench(&mut group, "decode/SETUP", frame.len(), || alice.decode(black_box(&frame)));
+
+    let bob = Ecall::new("bob", "b1").expect("a good device");
+    let payload = serde_json::to_string(&content).unwrap();
+    let event = relayed(None, "alice", "alice/c1", SignalKind::Custom("calling".into()), &payload);
+    let encoded = bob.encode(&event).expect("a calling frame");
+    assert_eq!(serde_json::from_str::<Value>(&encoded).unwrap()["content"], content);
+    bench(&mut group, "encode/SETUP", encoded.len(), || bob.encode(black_box(&event)));
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(30)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = chatroulette, calling, socketio, ecall
+}
+criterion_main!(benches);
