@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use switchboard_core::CoreConfig;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -148,11 +149,11 @@ impl Application {
             }
         };
 
-        let main = axum::serve(listener, routes(state.clone())).with_graceful_shutdown(stop_signal());
+        let main = axum::serve(listener.tap_io(no_delay), routes(state.clone())).with_graceful_shutdown(stop_signal());
         let mut servers = vec![tokio::spawn(main.into_future())];
         for (kind, listener) in drop_ins {
-            let dropin =
-                axum::serve(listener, drop_in_routes(kind, state.clone())).with_graceful_shutdown(stop_signal());
+            let dropin = axum::serve(listener.tap_io(no_delay), drop_in_routes(kind, state.clone()))
+                .with_graceful_shutdown(stop_signal());
             servers.push(tokio::spawn(dropin.into_future()));
         }
         tracing::info!("serving");
@@ -170,6 +171,14 @@ impl Application {
             server.await.context("server task")?.context("serving")?;
         }
         Ok(())
+    }
+}
+
+/// Signaling messages are small and latency-bound: send each at once
+/// instead of waiting to coalesce (Nagle) behind the peer's delayed ACK.
+fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "TCP_NODELAY not set");
     }
 }
 

@@ -1,0 +1,42 @@
+//! `switchboard-bench`: load scenarios against switchboard or a bare relay,
+//! and the bare relay itself.
+//!
+//! Every scenario prints one JSON object on standard output with its
+//! figures; `scripts/bench` runs them side by side and writes BENCHMARKS.md.
+
+mod baseline;
+mod relay;
+mod report;
+mod setup;
+mod target;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "switchboard-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// A minimal WebSocket server that pairs connections in arrival order
+    /// and forwards frames between the two of a pair without parsing them:
+    /// the ceiling for relay work on this machine.
+    BaselineRelay(baseline::Args),
+    /// Pairs in accepted calls relay messages as fast as the server takes
+    /// them: messages/s, MB/s and round-trip latency.
+    Relay(relay::Args),
+    /// Pairs run full call setups in a loop: setups/s and setup latency.
+    Setup(setup::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Scenario::BaselineRelay(args) => baseline::run(args).await,
+        Scenario::Relay(args) => relay::run(args).await,
+        Scenario::Setup(args) => setup::run(args).await,
+    }
+}
