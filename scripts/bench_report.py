@@ -20,7 +20,7 @@ print("Made by `scripts/bench` (run it to reproduce: it builds release binaries,
 print("to core 0 and the load generator to core 1, and runs each comparison back to back).\n")
 print("## The machine\n")
 print(f"- CPU: {cpu_model}, {cmd('nproc')} cores; {cmd('uname', '-sr')}")
-print(f"- {cmd('rustc', '--version')}; switchboard {cmd('target/release/switchboard', '--version')}")
+print(f"- {cmd('rustc', '--version')}; {cmd('target/release/switchboard', '--version')}")
 print("\n## Relay throughput\n")
 print("50 caller/callee pairs in accepted calls; each caller keeps 8 messages in flight and the callee")
 print("echoes each one; a round trip is two relayed messages. The bare relay pairs connections and")
