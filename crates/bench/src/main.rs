@@ -5,6 +5,7 @@
 //! figures; `scripts/bench` runs them side by side and writes BENCHMARKS.md.
 
 mod baseline;
+mod idle;
 mod relay;
 mod report;
 mod setup;
@@ -30,6 +31,9 @@ enum Scenario {
     Relay(relay::Args),
     /// Pairs run full call setups in a loop: setups/s and setup latency.
     Setup(setup::Args),
+    /// Sessions connect, register and sit idle, for the server's memory per
+    /// session and idle CPU.
+    Idle(idle::Args),
 }
 
 #[tokio::main]
@@ -38,5 +42,6 @@ async fn main() -> anyhow::Result<()> {
         Scenario::BaselineRelay(args) => baseline::run(args).await,
         Scenario::Relay(args) => relay::run(args).await,
         Scenario::Setup(args) => setup::run(args).await,
+        Scenario::Idle(args) => idle::run(args).await,
     }
 }

@@ -216,7 +216,7 @@ pub(crate) async fn run<D: TextDialect>(socket: WebSocket, mut dialect: D, mut c
                 None => break None,
             },
             event = events.recv() => match event {
-                Some(Event::Replaced) => break Some(close_frame(close_code::REPLACED, "replaced by a newer connection of this client")),
+                Some(event) if matches!(*event, Event::Replaced) => break Some(close_frame(close_code::REPLACED, "replaced by a newer connection of this client")),
                 Some(event) => dialect.on_event(&event, &mut outgoing),
                 // The driver dropped this session's queue: it fell behind.
                 None => break Some(close_frame(close_code::POLICY, "too slow: events not read")),

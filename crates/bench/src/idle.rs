@@ -1,0 +1,92 @@
+//! `idle`: sessions connect, register and then sit idle (answering the
+//! server's pings), so the server's memory per session and its idle CPU can
+//! be read. Connections come from several 127.0.0.x source addresses.
+//! Prints `{"ready": N}` once every session is registered, holds them for
+//! `--hold`, then prints its report and exits.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{StreamExt, stream};
+use serde_json::json;
+use tokio::net::TcpSocket;
+use tokio::sync::Semaphore;
+
+use crate::target::{Socket, Target, expect, send};
+
+/// `idle` options.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The server to measure.
+    #[arg(long, value_enum)]
+    target: Target,
+    /// Its address (`127.0.0.1:8080`).
+    #[arg(long)]
+    addr: SocketAddr,
+    /// Sessions this process opens.
+    #[arg(long, default_value_t = 1000)]
+    sessions: usize,
+    /// Source addresses 127.0.0.2 ... to spread connections over.
+    #[arg(long, default_value_t = 4)]
+    sources: u8,
+    /// A prefix for user names, unique per generator process.
+    #[arg(long, default_value = "idle")]
+    prefix: String,
+    /// How long to hold the sessions once all are registered.
+    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
+    hold: Duration,
+}
+
+/// Connections opened at once.
+const CONCURRENCY: usize = 64;
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let args = Arc::new(args);
+    let opened: Vec<Socket> = stream::iter(0..args.sessions)
+        .map(|i| {
+            let args = args.clone();
+            async move { open(&args, i).await }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    println!("{}", json!({ "ready": opened.len() }));
+    // Each session reads, so the client answers the server's pings.
+    let alive = Arc::new(Semaphore::new(0));
+    for mut socket in opened {
+        let alive = alive.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(_)) = socket.next().await {}
+            alive.add_permits(1);
+        });
+    }
+    tokio::time::sleep(args.hold).await;
+    let dropped = alive.available_permits();
+    println!(
+        "{}",
+        json!({ "scenario": "idle", "target": args.target.name(), "sessions": args.sessions, "dropped": dropped, "held_s": args.hold.as_secs_f64() })
+    );
+    Ok(())
+}
+
+/// One session from source address 127.0.0.(2 + i mod sources).
+async fn open(args: &Args, i: usize) -> anyhow::Result<Socket> {
+    let source = Ipv4Addr::new(127, 0, 0, 2 + (i % args.sources.max(1) as usize) as u8);
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((source, 0)))?;
+    let stream = socket.connect(args.addr).await?;
+    stream.set_nodelay(true)?;
+    let url = match args.target {
+        Target::Switchboard => format!("ws://{}/ws/chatroulette", args.addr),
+        Target::Baseline => format!("ws://{}/{}-{i}", args.addr, args.prefix),
+    };
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await?;
+    if args.target == Target::Switchboard {
+        send(&mut ws, format!(r#"{{"type":"CONNECT","payload":{{"as":"{}-{i}"}}}}"#, args.prefix)).await?;
+        expect(&mut ws, "CONNECTED").await?;
+    }
+    Ok(ws)
+}
