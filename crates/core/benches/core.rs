@@ -31,62 +31,13 @@ fn ice_candidate() -> Payload {
     Payload::new(json)
 }
 
+/// A browser's SDP offer of about 2 KB, one line per line; shared with the
+/// codec benchmarks.
+const SAMPLE_SDP: &str = include_str!("sample.sdp");
+
 /// An SDP description of about 2 KB, as JSON (`{"type":…,"sdp":"v=0\r\n…"}`).
 fn description(kind: &str) -> Payload {
-    let lines = [
-        "v=0",
-        "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
-        "s=-",
-        "t=0 0",
-        "a=group:BUNDLE 0 1",
-        "a=extmap-allow-mixed",
-        "a=msid-semantic: WMS 3kHL7UG0FQnYEFf9",
-        "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126",
-        "c=IN IP4 0.0.0.0",
-        "a=rtcp:9 IN IP4 0.0.0.0",
-        "a=ice-ufrag:Xw3c",
-        "a=ice-pwd:9Rl1iBm0SptaUsK3w7zGJ7Pn",
-        "a=ice-options:trickle",
-        "a=fingerprint:sha-256 4B:1A:7C:9E:22:3F:D0:81:5E:6B:A4:C7:0F:93:2D:B8:61:E5:44:7A:0C:9B:D3:F2:18:6E:A9:35:C0:57:8D:12",
-        "a=setup:actpass",
-        "a=mid:0",
-        "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
-        "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
-        "a=sendrecv",
-        "a=msid:3kHL7UG0FQnYEFf9 5d1c2b8e-3f0a-4c6e-9b7d-1a2e3f4c5d6e",
-        "a=rtcp-mux",
-        "a=rtpmap:111 opus/48000/2",
-        "a=rtcp-fb:111 transport-cc",
-        "a=fmtp:111 minptime=10;useinbandfec=1",
-        "a=ssrc:1001 cname:Zq5vN2lY8kTbRr3w",
-        "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 105 106 107",
-        "c=IN IP4 0.0.0.0",
-        "a=rtcp:9 IN IP4 0.0.0.0",
-        "a=ice-ufrag:Xw3c",
-        "a=ice-pwd:9Rl1iBm0SptaUsK3w7zGJ7Pn",
-        "a=ice-options:trickle",
-        "a=fingerprint:sha-256 4B:1A:7C:9E:22:3F:D0:81:5E:6B:A4:C7:0F:93:2D:B8:61:E5:44:7A:0C:9B:D3:F2:18:6E:A9:35:C0:57:8D:12",
-        "a=setup:actpass",
-        "a=mid:1",
-        "a=sendrecv",
-        "a=msid:3kHL7UG0FQnYEFf9 8e7f6a5b-4c3d-2e1f-0a9b-8c7d6e5f4a3b",
-        "a=rtcp-mux",
-        "a=rtcp-rsize",
-        "a=rtpmap:96 VP8/90000",
-        "a=rtcp-fb:96 goog-remb",
-        "a=rtcp-fb:96 transport-cc",
-        "a=rtcp-fb:96 ccm fir",
-        "a=rtcp-fb:96 nack",
-        "a=rtcp-fb:96 nack pli",
-        "a=rtpmap:97 rtx/90000",
-        "a=fmtp:97 apt=96",
-        "a=rtpmap:102 H264/90000",
-        "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
-        "a=ssrc-group:FID 2002 2003",
-        "a=ssrc:2002 cname:Zq5vN2lY8kTbRr3w",
-        "a=ssrc:2003 cname:Zq5vN2lY8kTbRr3w",
-    ];
-    let sdp: String = lines.iter().map(|line| format!("{line}\\r\\n")).collect();
+    let sdp: String = SAMPLE_SDP.lines().map(|line| format!("{line}\\r\\n")).collect();
     Payload::new(format!(r#"{{"type":"{kind}","sdp":"{sdp}"}}"#))
 }
 
