@@ -252,9 +252,9 @@ impl Core {
                     && older != session
                 {
                     // The same device connected again: the newer connection wins.
+                    // (disconnect leaves the peer id alone: it is the newer's now.)
                     self.emit(older, Event::Replaced);
                     self.disconnect(older);
-                    self.peer_ids.insert(peer_id.clone(), session);
                 }
                 let state =
                     Session { peer_id, user: None, rooms: Vec::new(), outgoing: Vec::new(), subscriptions: Vec::new() };

@@ -117,7 +117,7 @@ impl Calling {
             Ok(checked) => checked,
             Err(refusal) => return refuse(refusal.tid, &refusal.error),
         };
-        let tid = checked_tid(&checked);
+        let tid = checked.tid().map(Box::from);
         match checked.action() {
             Ok(action) => self.act(&checked, tid, action),
             Err(message) => refuse(tid.as_deref(), &message),
@@ -275,10 +275,6 @@ impl Calling {
         }
         out.push(frame.finish());
     }
-}
-
-fn checked_tid(checked: &Checked<'_>) -> Option<Box<str>> {
-    checked.tid().map(Box::from)
 }
 
 fn refuse(tid: Option<&str>, error: &str) -> Incoming {
