@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::dialects;
 use crate::driver::{self, DriverHandle};
 use crate::ice::{self, IceConfig};
+use crate::lazy_read::LazyReadListener;
 use crate::socketio;
 use crate::web;
 use crate::ws::{ConnectionContext, Limits};
@@ -149,10 +150,11 @@ impl Application {
             }
         };
 
-        let main = axum::serve(listener.tap_io(no_delay), routes(state.clone())).with_graceful_shutdown(stop_signal());
+        let main = axum::serve(LazyReadListener(listener.tap_io(no_delay)), routes(state.clone()))
+            .with_graceful_shutdown(stop_signal());
         let mut servers = vec![tokio::spawn(main.into_future())];
         for (kind, listener) in drop_ins {
-            let dropin = axum::serve(listener.tap_io(no_delay), drop_in_routes(kind, state.clone()))
+            let dropin = axum::serve(LazyReadListener(listener.tap_io(no_delay)), drop_in_routes(kind, state.clone()))
                 .with_graceful_shutdown(stop_signal());
             servers.push(tokio::spawn(dropin.into_future()));
         }

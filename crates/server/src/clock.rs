@@ -58,15 +58,21 @@ impl Clock {
     }
 
     /// Waits until `at`, or forever when `at` is `None`.
-    pub async fn sleep_until(&self, at: Option<Instant>) {
-        let Some(at) = at else { return std::future::pending().await };
-        match self {
-            Clock::System => tokio::time::sleep_until(at.into()).await,
-            Clock::Manual(clock) => {
-                let mut elapsed = clock.elapsed.subscribe();
-                while clock.start + *elapsed.borrow_and_update() < at {
-                    if elapsed.changed().await.is_err() {
-                        return std::future::pending().await;
+    ///
+    /// Not an `async fn`, which would keep its arguments twice
+    /// (rust-lang/rust#62958) in a future every connection task holds.
+    #[allow(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
+    pub fn sleep_until(&self, at: Option<Instant>) -> impl Future<Output = ()> + Send + '_ {
+        async move {
+            let Some(at) = at else { return std::future::pending().await };
+            match self {
+                Clock::System => tokio::time::sleep_until(at.into()).await,
+                Clock::Manual(clock) => {
+                    let mut elapsed = clock.elapsed.subscribe();
+                    while clock.start + *elapsed.borrow_and_update() < at {
+                        if elapsed.changed().await.is_err() {
+                            return std::future::pending().await;
+                        }
                     }
                 }
             }

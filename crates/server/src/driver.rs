@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use futures_channel::mpsc as queue;
 use switchboard_core::{Command, Core, CoreConfig, Event, Input, Request, RoomId, SessionId, Stats};
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,11 +17,20 @@ use crate::clock::Clock;
 const INBOX_CAPACITY: usize = 4096;
 
 enum ToDriver {
-    Open { session: SessionId, peer_id: Option<Arc<str>>, outbox: mpsc::Sender<Box<Event>> },
+    Open { session: SessionId, peer_id: Option<Arc<str>>, outbox: EventSender },
     Input(Input),
     Stats(oneshot::Sender<Stats>),
     RoomExists(RoomId, oneshot::Sender<bool>),
 }
+
+/// A session's event queue, read by its connection task.
+///
+/// futures' bounded channel rather than tokio's, for memory: tokio's sets up
+/// about 700 bytes per queue (cache-padded counters and a first block of 32
+/// slots), futures' about 200, and every idle session has one. Events are
+/// boxed so that a queued event costs a pointer until it is read.
+pub type EventQueue = queue::Receiver<Box<Event>>;
+type EventSender = queue::Sender<Box<Event>>;
 
 /// A connection's way into the driver. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -53,19 +63,22 @@ impl DriverHandle {
     /// session (the queue closes) rather than buffer for a client that does
     /// not read. `peer_id` is how the transport names the connection to
     /// other clients (a socket.io id), `None` for its number.
-    pub async fn open(&self, peer_id: Option<Arc<str>>) -> Result<(SessionId, mpsc::Receiver<Box<Event>>), DriverGone> {
+    pub async fn open(&self, peer_id: Option<Arc<str>>) -> Result<(SessionId, EventQueue), DriverGone> {
         let session = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
-        // Boxed: tokio's queue allocates its first block of 32 slots at once,
-        // which for 120-byte events is about 4 KB per idle session; for boxes
-        // it is 256 bytes.
-        let (outbox, events) = mpsc::channel(self.session_queue);
+        // futures' capacity is the buffer plus one per sender (one here).
+        let (outbox, events) = queue::channel(self.session_queue.saturating_sub(1));
         self.inbox.send(ToDriver::Open { session, peer_id, outbox }).await.map_err(|_| DriverGone)?;
         Ok((session, events))
     }
 
     /// Hands a decoded command to the core.
-    pub async fn command(&self, session: SessionId, request: Request, command: Command) -> Result<(), DriverGone> {
-        self.send(Input::Command { session, request, command }).await
+    pub fn command(
+        &self,
+        session: SessionId,
+        request: Request,
+        command: Command,
+    ) -> impl Future<Output = Result<(), DriverGone>> + Send + '_ {
+        self.send(Input::Command { session, request, command })
     }
 
     /// Tells the core a session is gone.
@@ -87,8 +100,17 @@ impl DriverHandle {
         answer.await.map_err(|_| DriverGone)
     }
 
-    async fn send(&self, input: Input) -> Result<(), DriverGone> {
-        self.inbox.send(ToDriver::Input(input)).await.map_err(|_| DriverGone)
+    /// Waits for room in the inbox, then sends. Not `async fn`, nor
+    /// `Sender::send`: both keep their argument twice in the future
+    /// (rust-lang/rust#62958), and this future is part of every connection
+    /// task, idle or not.
+    fn send(&self, input: Input) -> impl Future<Output = Result<(), DriverGone>> + Send + '_ {
+        let message = ToDriver::Input(input);
+        async move {
+            let permit = self.inbox.reserve().await.map_err(|_| DriverGone)?;
+            permit.send(message);
+            Ok(())
+        }
     }
 }
 
@@ -104,7 +126,7 @@ struct Driver {
     core: Core,
     clock: Clock,
     /// Each open session's event queue: the driver is the only writer.
-    outboxes: HashMap<SessionId, mpsc::Sender<Box<Event>>>,
+    outboxes: HashMap<SessionId, EventSender>,
 }
 
 impl Driver {
@@ -148,10 +170,10 @@ impl Driver {
     fn input(&mut self, input: Input) {
         self.core.handle_input(self.clock.now(), input);
         while let Some(output) = self.core.poll_output() {
-            let Some(outbox) = self.outboxes.get(&output.to) else { continue };
+            let Some(outbox) = self.outboxes.get_mut(&output.to) else { continue };
             if let Err(error) = outbox.try_send(Box::new(output.event)) {
                 let session = output.to;
-                if matches!(error, mpsc::error::TrySendError::Full(_)) {
+                if error.is_full() {
                     tracing::warn!(%session, "dropping a client that does not read its events");
                 }
                 // Dropping the queue's sender tells the connection to close.

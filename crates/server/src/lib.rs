@@ -17,6 +17,7 @@ mod config;
 mod dialects;
 mod driver;
 mod ice;
+mod lazy_read;
 mod socketio;
 mod telemetry;
 mod web;

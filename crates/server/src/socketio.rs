@@ -7,6 +7,7 @@
 //! handlers over a bounded channel) and its core events, like a WebSocket
 //! connection task.
 
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -121,7 +122,7 @@ async fn run(
                 }
                 Some(Inbound::Gone) | None => break,
             },
-            event = events.recv() => match event {
+            event = events.next() => match event {
                 Some(event) => codec.on_core_event(&event, &mut out),
                 None => {
                     tracing::warn!(%session, "dropping a socket.io client that does not read its events");

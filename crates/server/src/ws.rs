@@ -101,10 +101,27 @@ impl Limits {
         upgrade
             .max_message_size(self.max_frame_bytes)
             .max_frame_size(self.max_frame_bytes)
-            .read_buffer_size(4 * 1024)
-            .write_buffer_size(0)
+            .read_buffer_size(READ_BUFFER_BYTES)
+            .write_buffer_size(WRITE_BATCH_BYTES)
     }
 }
+
+/// tungstenite's read buffer, allocated for every connection up front and
+/// the most it asks of the socket at once. Small, because the socket below
+/// it is a [`crate::lazy_read::LazyReadStream`]: that reads up to 64 KiB per
+/// syscall and holds what tungstenite has not taken yet only until it does.
+/// A message larger than this still arrives whole (tungstenite grows the
+/// buffer to the frame's length); it only takes several copies from the
+/// read-ahead, none of them a syscall.
+pub(crate) const READ_BUFFER_BYTES: usize = 256;
+
+/// Events taken from a session's queue for one write.
+const EVENT_BATCH: usize = 32;
+
+/// Frames are gathered up to this many bytes before tungstenite writes them
+/// (and a flush writes the rest), so a batch of relayed messages goes out in
+/// one syscall rather than one each.
+const WRITE_BATCH_BYTES: usize = 16 * 1024;
 
 /// When to ping a silent client and when to give up on it.
 struct Liveness {
@@ -170,90 +187,118 @@ impl Liveness {
 }
 
 /// Runs one connection to the end.
-pub(crate) async fn run<D: TextDialect>(socket: WebSocket, mut dialect: D, mut context: ConnectionContext) {
-    let Some(_alive) = context.alive.upgrade() else { return };
-    let Ok((session, mut events)) = context.driver.open(dialect.peer_id()).await else { return };
-    let limits = context.limits;
-    let clock = context.clock.clone();
-    let (mut sink, mut stream) = socket.split();
-    let mut liveness = Liveness::new(clock.now(), &limits);
-    let mut outgoing: Vec<String> = Vec::new();
-    tracing::debug!(%session, "connection opened");
-    if let Some((request, command)) = dialect.on_open()
-        && context.driver.command(session, request, command).await.is_err()
-    {
-        return;
-    }
+///
+/// A plain function returning an `async move` block, not an `async fn`: an
+/// `async fn` stores its arguments twice in its future (rust-lang/rust#62958),
+/// and the 368-byte socket twice is memory every idle session pays for.
+#[allow(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
+pub(crate) fn run<D: TextDialect>(
+    mut socket: WebSocket,
+    mut dialect: D,
+    mut context: ConnectionContext,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let Some(_alive) = context.alive.upgrade() else { return };
+        let Ok((session, mut events)) = context.driver.open(dialect.peer_id()).await else { return };
+        // Borrowed, not copied: every byte of this future is paid per session.
+        let limits = &context.limits;
+        let clock = &context.clock;
+        let mut liveness = Liveness::new(clock.now(), limits);
+        tracing::debug!(%session, "connection opened");
+        if let Some((request, command)) = dialect.on_open()
+            && context.driver.command(session, request, command).await.is_err()
+        {
+            return;
+        }
 
-    let close: Option<CloseFrame> = loop {
-        tokio::select! {
-            frame = stream.next() => match frame {
-                Some(Ok(message)) => {
-                    let now = clock.now();
-                    liveness.heard(now, &limits);
-                    match message {
-                        Message::Text(text) => {
-                            liveness.last_message_in = now;
-                            match dialect.on_text(text.as_str()) {
-                                Incoming::Command(request, command) => {
-                                    if context.driver.command(session, request, command).await.is_err() {
-                                        break Some(close_frame(close_code::GOING_AWAY, "server stopping"));
+        let close: Option<CloseFrame> = loop {
+            // Allocated only when something comes, and freed once it is sent:
+            // an idle session holds neither.
+            let mut batch = Vec::new();
+            let mut outgoing: Vec<String> = Vec::new();
+            tokio::select! {
+                frame = socket.next() => match frame {
+                    Some(Ok(message)) => {
+                        let now = clock.now();
+                        liveness.heard(now, limits);
+                        match message {
+                            Message::Text(text) => {
+                                liveness.last_message_in = now;
+                                match dialect.on_text(text.as_str()) {
+                                    Incoming::Command(request, command) => {
+                                        if context.driver.command(session, request, command).await.is_err() {
+                                            break Some(close_frame(close_code::GOING_AWAY, "server stopping"));
+                                        }
                                     }
+                                    Incoming::Answer(frame) => outgoing.push(frame),
+                                    Incoming::Nothing => {}
                                 }
-                                Incoming::Answer(frame) => outgoing.push(frame),
-                                Incoming::Nothing => {}
+                            }
+                            Message::Binary(_) => {
+                                liveness.last_message_in = now;
+                                outgoing.push(dialect.on_binary());
+                            }
+                            Message::Ping(_) | Message::Pong(_) => {}
+                            Message::Close(_) => break None,
+                        }
+                    }
+                    Some(Err(error)) => break read_error(session, error),
+                    None => break None,
+                },
+                // Everything queued at once, so that one write carries it all.
+            event = events.next() => {
+                // The driver dropped this session's queue: it fell behind.
+                let Some(event) = event else {
+                    break Some(close_frame(close_code::POLICY, "too slow: events not read"));
+                };
+                batch.push(event);
+                while batch.len() < EVENT_BATCH && let Ok(event) = events.try_recv() {
+                    batch.push(event);
+                }
+                let replaced = batch.iter().position(|event| matches!(**event, Event::Replaced));
+                    for event in &batch[..replaced.unwrap_or(batch.len())] {
+                        dialect.on_event(event, &mut outgoing);
+                    }
+                    if replaced.is_some() {
+                        // What came before the replacement still goes out.
+                        send_all(&mut socket, &mut outgoing, limits.write_timeout).await;
+                        break Some(close_frame(close_code::REPLACED, "replaced by a newer connection of this client"));
+                    }
+                },
+                () = clock.sleep_until(Some(liveness.wake_at(limits, dialect.keepalive()))) => {
+                    match liveness.due(clock.now(), limits, dialect.keepalive()) {
+                        Due::Close(frame) => {
+                            tracing::debug!(%session, reason = %frame.reason, "closing a silent connection");
+                            break Some(frame);
+                        }
+                        Due::Ping => {
+                            if !send(&mut socket, Message::Ping(Default::default()), limits.write_timeout).await {
+                                break None;
                             }
                         }
-                        Message::Binary(_) => {
-                            liveness.last_message_in = now;
-                            outgoing.push(dialect.on_binary());
-                        }
-                        Message::Ping(_) | Message::Pong(_) => {}
-                        Message::Close(_) => break None,
+                        Due::KeepalivePing => outgoing.push(dialect.keepalive_ping().to_owned()),
+                        Due::Nothing => {}
                     }
-                }
-                Some(Err(error)) => break read_error(session, error),
-                None => break None,
-            },
-            event = events.recv() => match event {
-                Some(event) if matches!(*event, Event::Replaced) => break Some(close_frame(close_code::REPLACED, "replaced by a newer connection of this client")),
-                Some(event) => dialect.on_event(&event, &mut outgoing),
-                // The driver dropped this session's queue: it fell behind.
-                None => break Some(close_frame(close_code::POLICY, "too slow: events not read")),
-            },
-            () = clock.sleep_until(Some(liveness.wake_at(&limits, dialect.keepalive()))) => {
-                match liveness.due(clock.now(), &limits, dialect.keepalive()) {
-                    Due::Close(frame) => {
-                        tracing::debug!(%session, reason = %frame.reason, "closing a silent connection");
-                        break Some(frame);
-                    }
-                    Due::Ping => {
-                        if !send(&mut sink, Message::Ping(Default::default()), limits.write_timeout).await {
-                            break None;
-                        }
-                    }
-                    Due::KeepalivePing => outgoing.push(dialect.keepalive_ping().to_owned()),
-                    Due::Nothing => {}
-                }
-            },
-            () = stopping(&mut context.shutdown) => {
-                break Some(close_frame(close_code::GOING_AWAY, "server shutting down"));
-            },
-        }
-        if !outgoing.is_empty() {
-            liveness.last_message_out = clock.now();
-            if !send_all(&mut sink, &mut outgoing, limits.write_timeout).await {
-                break None;
+                },
+                () = stopping(&mut context.shutdown) => {
+                    break Some(close_frame(close_code::GOING_AWAY, "server shutting down"));
+                },
             }
-        }
-    };
+            if !outgoing.is_empty() {
+                liveness.last_message_out = clock.now();
+                if !send_all(&mut socket, &mut outgoing, limits.write_timeout).await {
+                    break None;
+                }
+            }
+        };
 
-    context.driver.close(session).await;
-    if let Some(frame) = close {
-        send(&mut sink, Message::Close(Some(frame)), limits.write_timeout).await;
+        context.driver.close(session).await;
+        if let Some(frame) = close {
+            send(&mut socket, Message::Close(Some(frame)), limits.write_timeout).await;
+        }
+        let _ = tokio::time::timeout(limits.write_timeout, socket.close()).await;
+        tracing::debug!(%session, "connection closed");
     }
-    let _ = tokio::time::timeout(limits.write_timeout, sink.close()).await;
-    tracing::debug!(%session, "connection closed");
 }
 
 /// Completes once the server begins to shut down (or is gone).
@@ -267,27 +312,19 @@ fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
 
 /// Sends every queued frame, flushing once; `false` when the client is gone
 /// or too slow to take them.
-async fn send_all(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    frames: &mut Vec<String>,
-    timeout: Duration,
-) -> bool {
+async fn send_all(socket: &mut WebSocket, frames: &mut Vec<String>, timeout: Duration) -> bool {
     let write = async {
         for frame in frames.drain(..) {
-            sink.feed(Message::Text(frame.into())).await?;
+            socket.feed(Message::Text(frame.into())).await?;
         }
-        sink.flush().await
+        socket.flush().await
     };
     matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(())))
 }
 
 /// Sends one message; `false` when the client is gone or too slow to take it.
-async fn send(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    message: Message,
-    timeout: Duration,
-) -> bool {
-    matches!(tokio::time::timeout(timeout, sink.send(message)).await, Ok(Ok(())))
+async fn send(socket: &mut WebSocket, message: Message, timeout: Duration) -> bool {
+    matches!(tokio::time::timeout(timeout, socket.send(message)).await, Ok(Ok(())))
 }
 
 /// Maps a read error to the close frame that explains it, if any.
