@@ -1,10 +1,25 @@
-"""Turns scripts/bench's results.jsonl into BENCHMARKS.md."""
+"""Turns scripts/bench's results.jsonl (and criterion's estimates) into BENCHMARKS.md.
+
+    python3 scripts/bench_report.py RESULTS.jsonl CRITERION_DIR > BENCHMARKS.md
+"""
+import glob
 import json
-import platform
+import os
 import subprocess
 import sys
 
 results = {r["name"]: r for r in map(json.loads, open(sys.argv[1]))}
+criterion_dir = sys.argv[2] if len(sys.argv) > 2 else "target/criterion"
+
+SWITCHBOARD = ("chatroulette", "calling", "tringtring")
+ALL = ("baseline", "chatroulette", "calling", "calling-signaling", "tringtring")
+LABEL = {
+    "baseline": "bare relay",
+    "chatroulette": "switchboard, chatroulette",
+    "calling": "switchboard, calling",
+    "calling-signaling": "calling-signaling 0.1.4",
+    "tringtring": "switchboard, tringtring (socket.io)",
+}
 
 
 def cmd(*args):
@@ -14,78 +29,122 @@ def cmd(*args):
         return "unknown"
 
 
+def verdict(ok, miss):
+    return "met" if ok else f"missed by {miss:.0f} %"
+
+
+def ratio_or_dash(value):
+    return f"{value:.2f}" if value is not None else "—"
+
+
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
 print("# switchboard benchmarks\n")
-print("Made by `scripts/bench` (run it to reproduce: it builds release binaries, pins the server")
-print("to core 0 and the load generator to core 1, and runs each comparison back to back).\n")
+print("Made by `scripts/bench`; run it to reproduce (about 15 minutes). It builds release binaries, pins the")
+print("server under test to core 0 and the load generator (`switchboard-bench`) to core 1, and runs each")
+print("comparison back to back on a fresh server. The generator writes each dialect's frames by hand and")
+print("never parses a relayed frame, so that the server, not the generator, is measured.\n")
 print("## The machine\n")
 print(f"- CPU: {cpu_model}, {cmd('nproc')} cores; {cmd('uname', '-sr')}")
-print(f"- {cmd('rustc', '--version')}; {cmd('target/release/switchboard', '--version')}")
-print("\n## Relay throughput\n")
-print("50 caller/callee pairs in accepted calls; each caller keeps 8 messages in flight and the callee")
-print("echoes each one; a round trip is two relayed messages. The bare relay pairs connections and")
-print("forwards frames without parsing them: the ceiling for this work on this machine.\n")
-print("| message | server | messages/s | MB/s | ratio to bare relay | round trip p50 / p99 / p999 (µs) | server CPU (s) |")
-print("|---|---|---:|---:|---:|---|---:|")
+print(f"- {cmd('rustc', '--version')}; {cmd('target/release/switchboard', '--version')}; node {cmd('node', '--version')}")
+print("- Baselines: the bare relay (`switchboard-bench baseline-relay`: tokio-tungstenite with its default")
+print("  buffers, pairing the two connections that ask for one path and forwarding frames unparsed), the")
+print("  ceiling for relay work here; and the original calling-signaling 0.1.4 server from npm")
+print("  (`scripts/calling-signaling.mjs`) for the calling dialect.\n")
+
+print("## Relay throughput\n")
+print("50 pairs in accepted calls (chatroulette: a call; calling: a room joined by invite; tringtring: a room");
+print("of two); each caller keeps 8 ICE candidates in flight and the callee sends one back for each; a round")
+print("trip is two relayed messages. In the calling dialect every `room_peer_to` carries a `tid`, as")
+print("rtc-lib's do, so the server also answers each one.\n")
+print("| message | server | messages/s | MB/s | × bare relay | × calling-signaling | round trip p50 / p99 / p999 (µs) | server CPU (s) |")
+print("|---|---|---:|---:|---:|---:|---|---:|")
+relay_verdicts = []
 for size in (200, 4000):
     base = results.get(f"relay-{size}-baseline")
-    for name in (f"relay-{size}-baseline", f"relay-{size}-switchboard"):
-        r = results.get(name)
+    original = results.get(f"relay-{size}-calling-signaling")
+    for target in ALL:
+        r = results.get(f"relay-{size}-{target}")
         if not r:
             continue
-        ratio = r["messages_per_s"] / base["messages_per_s"] if base else float("nan")
+        to_base = r["messages_per_s"] / base["messages_per_s"] if base else None
+        to_original = (
+            r["messages_per_s"] / original["messages_per_s"]
+            if original and target in ("calling", "calling-signaling")
+            else None
+        )
         p = r["round_trip_us"]
-        print(f"| {size} B | {r['target']} | {r['messages_per_s']:,.0f} | {r['mb_per_s']:.1f} | {ratio:.2f} | {p['p50']} / {p['p99']} / {p['p999']} | {r['server_cpu_s']} |")
-print("\nTarget: ≥ 0.7× the bare relay.", end=" ")
-verdicts = []
-for size in (200, 4000):
-    base, mine = results.get(f"relay-{size}-baseline"), results.get(f"relay-{size}-switchboard")
-    if base and mine:
-        ratio = mine["messages_per_s"] / base["messages_per_s"]
-        verdicts.append(f"{size} B: {'met' if ratio >= 0.7 else f'missed by {100 * (0.7 - ratio) / 0.7:.0f} %'} ({ratio:.2f}×)")
-print("; ".join(verdicts) + ".\n")
+        print(
+            f"| {size} B | {LABEL[target]} | {r['messages_per_s']:,.0f} | {r['mb_per_s']:.1f} | {ratio_or_dash(to_base)} "
+            f"| {ratio_or_dash(to_original)} | {p['p50']} / {p['p99']} / {p['p999']} | {r['server_cpu_s']} |"
+        )
+        if target in SWITCHBOARD and to_base is not None:
+            relay_verdicts.append(f"{target} {size} B {verdict(to_base >= 0.7, 100 * (0.7 - to_base) / 0.7)} ({to_base:.2f}×)")
+print("\nTarget: ≥ 0.7× the bare relay: " + "; ".join(relay_verdicts) + ".\n")
+
 print("## Call setup\n")
-print("20 pairs run whole setups in a loop on fresh connections: connect, register (switchboard), request,")
-print("accept, a 2 KB offer, a 2 KB answer, 8 ICE candidates each way, hang up. Against the bare relay the")
-print("same messages are relayed (it has no registration, ringing or hang-up, so switchboard's figure")
-print("includes two registration round trips the baseline does not make).\n")
-print("| server | setups/s | setup p50 / p99 / p999 (µs) | p99 ratio to bare relay | server CPU (s) |")
+print("20 pairs run whole calls in a loop on fresh connections: connect, register, call and accept, a 2 KB")
+print("offer, a 2 KB answer, 8 ICE candidates each way, hang up. Each dialect does it its own way: chatroulette")
+print("CONNECT, REQUEST_CALL, ACCEPT_CALL, HANG_UP; calling hello, room_join, invite_send, invite_accept,")
+print("room_leave; tringtring the Engine.IO and namespace handshakes, create-room, join twice, cut-the-call.")
+print("Through the bare relay the same SDP and ICE messages are relayed, with one message each way standing in")
+print("for the request and the accept and one for the hang-up; it has no registration or rooms, so its time")
+print("is the floor for this exchange, not the same work.\n")
+print("| server | setups/s | setup p50 / p99 / p999 (µs) | p99 × bare relay | server CPU (s) |")
 print("|---|---:|---|---:|---:|")
 base = results.get("setup-baseline")
-for name in ("setup-baseline", "setup-switchboard"):
-    r = results.get(name)
+setup_verdicts = []
+for target in ALL:
+    r = results.get(f"setup-{target}")
     if not r:
         continue
     p = r["setup_us"]
-    ratio = p["p99"] / base["setup_us"]["p99"] if base else float("nan")
-    print(f"| {r['target']} | {r['setups_per_s']:,.0f} | {p['p50']} / {p['p99']} / {p['p999']} | {ratio:.2f} | {r['server_cpu_s']} |")
-mine = results.get("setup-switchboard")
-if base and mine:
-    ratio = mine["setup_us"]["p99"] / base["setup_us"]["p99"]
-    print(f"\nTarget: setup p99 ≤ 2× the bare relay's: {'met' if ratio <= 2 else f'missed by {100 * (ratio - 2) / 2:.0f} %'} ({ratio:.2f}×).\n")
+    to_base = p["p99"] / base["setup_us"]["p99"] if base else None
+    print(f"| {LABEL[target]} | {r['setups_per_s']:,.0f} | {p['p50']} / {p['p99']} / {p['p999']} | {ratio_or_dash(to_base)} | {r['server_cpu_s']} |")
+    if target in SWITCHBOARD and to_base is not None:
+        setup_verdicts.append(f"{target} {verdict(to_base <= 2, 100 * (to_base - 2) / 2)} ({to_base:.2f}×)")
+print("\nTarget: setup p99 ≤ 2× the bare relay's: " + "; ".join(setup_verdicts) + ".\n")
+
 print("## Idle sessions\n")
-print("About 19,000 WebSocket sessions (the machine's limit of 20,000 open files per process caps the server)")
-print("connect from 127.0.0.2-5, register (switchboard: a chatroulette CONNECT) and sit idle for 40 s, so the")
-print("server's 30 s heartbeat runs once. Memory per session is (RSS with them - RSS before) / sessions.\n")
-print("| server | sessions | RSS before → with them (MiB) | per session | idle CPU |")
-print("|---|---:|---|---:|---:|")
-for name in ("idle-baseline", "idle-switchboard"):
-    r = results.get(name)
+print("About 19,000 sessions (the limit of 20,000 open files per process caps each server) connect from")
+print("127.0.0.2-5, register (chatroulette: CONNECT; calling: the server registers each connection and says")
+print("hello; tringtring: create-room and join, a user waiting for the other side) and sit idle for 40 s, so")
+print("switchboard's 30 s heartbeat runs once. Memory per session is (RSS with them - RSS before) / sessions.\n")
+print("| server | sessions | dropped | RSS before → with them (MiB) | per session | idle CPU |")
+print("|---|---:|---:|---|---:|---:|")
+idle_verdicts = []
+for target in ALL:
+    r = results.get(f"idle-{target}")
     if not r:
         continue
-    print(f"| {r['target']} | {r['sessions']:,} | {r['rss_before_kb']/1024:.1f} → {r['rss_after_kb']/1024:.1f} | {r['bytes_per_session']/1024:.1f} KiB | {r['idle_cpu_percent']:.1f} % |")
-r = results.get("idle-switchboard")
-if r:
-    miss = r["bytes_per_session"] / 4096
-    verdict = "met" if miss <= 1 else f"missed by {100 * (miss - 1):.0f} %"
-    print(f"\nTarget: ≤ 4 KiB per idle session: {verdict}.\n")
-print("## Where the memory goes\n")
-print("Measured by changing one thing at a time (4,000 sessions): tokio's bounded queue allocates its first")
-print("block of 32 slots at once, about 3.8 KB per session for 120-byte events, so each session's queue now")
-print("holds boxed events (256 B a block; about 3.5 KiB saved, no throughput cost). The WebSocket read buffer")
-print("is 4 KiB per connection: at 1 KiB a session takes about 3 KiB less, but 4 KB messages relay about 15 %")
-print("slower, so it stays at 4 KiB for now. The rest (about 5 KiB) is the connection task, the upgraded")
-print("HTTP connection and the core's session; a heap profile is the next step.\n")
-print("## Not measured yet\n")
-print("The calling and socket.io variants of the scenarios and the original calling-signaling server as a")
-print("baseline. Criterion figures for the core and the codecs: `cargo bench -p switchboard-core -p switchboard-dialects`.")
+    print(
+        f"| {LABEL[target]} | {r['sessions']:,} | {r['dropped']} | {r['rss_before_kb']/1024:.1f} → {r['rss_after_kb']/1024:.1f} "
+        f"| {r['bytes_per_session']/1024:.2f} KiB | {r['idle_cpu_percent']:.1f} % |"
+    )
+    if target in SWITCHBOARD:
+        share = r["bytes_per_session"] / 4096
+        idle_verdicts.append(f"{target} {verdict(share <= 1, 100 * (share - 1))} ({r['bytes_per_session']/1024:.2f} KiB)")
+print("\nTarget: ≤ 4 KiB per idle session: " + "; ".join(idle_verdicts) + ".\n")
+
+print("## The core and the codecs alone (criterion)\n")
+print("`cargo bench -p switchboard-core -p switchboard-dialects`, pinned to core 0, mean time per iteration.\n")
+print("| benchmark | time | throughput |")
+print("|---|---:|---:|")
+for estimates in sorted(glob.glob(os.path.join(criterion_dir, "*", "*", "new", "estimates.json"))):
+    directory = os.path.dirname(estimates)
+    info = json.load(open(os.path.join(directory, "benchmark.json")))
+    ns = json.load(open(estimates))["mean"]["point_estimate"]
+    throughput = info.get("throughput") or {}
+    if "Elements" in throughput:
+        rate = f"{throughput['Elements'] / ns * 1e3:.2f} M inputs/s"
+    elif "Bytes" in throughput:
+        rate = f"{throughput['Bytes'] / ns * 1e3:.0f} MB/s"
+    else:
+        rate = "—"
+    print(f"| {info['full_id']} | {ns / 1e3:.2f} µs | {rate} |")
+relay = os.path.join(criterion_dir, "core", "relay", "new", "estimates.json")
+if os.path.exists(relay):
+    rate = 1e3 / json.load(open(relay))["mean"]["point_estimate"]
+    print(f"\nTarget: the core handles ≥ 1 M inputs/s on one core: {verdict(rate >= 1, 100 * (1 - rate))} ({rate:.2f} M/s relaying).\n")
+
+print("## Where the time and the memory go\n")
+print(open(os.path.join(os.path.dirname(__file__), "bench_notes.md")).read().strip())

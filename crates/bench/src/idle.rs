@@ -8,12 +8,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{StreamExt, stream};
+use futures_util::{SinkExt, StreamExt, stream};
 use serde_json::json;
-use tokio::net::TcpSocket;
 use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::target::{Socket, Target, expect, send};
+use crate::target::{Socket, Target, connect, keepalive_answer};
+use crate::tringtring;
 
 /// `idle` options.
 #[derive(clap::Args)]
@@ -56,10 +57,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!("{}", json!({ "ready": opened.len() }));
     // Each session reads, so the client answers the server's pings.
     let alive = Arc::new(Semaphore::new(0));
+    let target = args.target;
     for mut socket in opened {
         let alive = alive.clone();
         tokio::spawn(async move {
-            while let Some(Ok(_)) = socket.next().await {}
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Text(text) = message
+                    && let Some(pong) = keepalive_answer(target, &text)
+                    && socket.send(Message::text(pong)).await.is_err()
+                {
+                    break;
+                }
+            }
             alive.add_permits(1);
         });
     }
@@ -67,26 +76,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let dropped = alive.available_permits();
     println!(
         "{}",
-        json!({ "scenario": "idle", "target": args.target.name(), "sessions": args.sessions, "dropped": dropped, "held_s": args.hold.as_secs_f64() })
+        json!({ "scenario": "idle", "server": args.target.server(), "dialect": args.target.dialect(), "sessions": args.sessions, "dropped": dropped, "held_s": args.hold.as_secs_f64() })
     );
     Ok(())
 }
 
-/// One session from source address 127.0.0.(2 + i mod sources).
+/// One session from source address 127.0.0.(2 + i mod sources), registered
+/// as its dialect registers: chatroulette's CONNECT, calling's hello (the
+/// server registers every connection), or a tringtring user waiting in a
+/// room of their own.
 async fn open(args: &Args, i: usize) -> anyhow::Result<Socket> {
     let source = Ipv4Addr::new(127, 0, 0, 2 + (i % args.sources.max(1) as usize) as u8);
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::from((source, 0)))?;
-    let stream = socket.connect(args.addr).await?;
-    stream.set_nodelay(true)?;
-    let url = match args.target {
-        Target::Switchboard => format!("ws://{}/ws/chatroulette", args.addr),
-        Target::Baseline => format!("ws://{}/{}-{i}", args.addr, args.prefix),
-    };
-    let (mut ws, _) = tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await?;
-    if args.target == Target::Switchboard {
-        send(&mut ws, format!(r#"{{"type":"CONNECT","payload":{{"as":"{}-{i}"}}}}"#, args.prefix)).await?;
-        expect(&mut ws, "CONNECTED").await?;
+    let key = format!("{}x{i}", args.prefix);
+    let mut peer = connect(args.target, args.addr, Some(source), &key).await?;
+    if args.target == Target::Tringtring {
+        tringtring::wait_in_room(&mut peer, &key).await?;
     }
-    Ok(ws)
+    Ok(peer.socket)
 }

@@ -5,11 +5,14 @@
 //! figures; `scripts/bench` runs them side by side and writes BENCHMARKS.md.
 
 mod baseline;
+mod calling;
+mod chatroulette;
 mod idle;
 mod relay;
 mod report;
 mod setup;
 mod target;
+mod tringtring;
 
 use clap::{Parser, Subcommand};
 

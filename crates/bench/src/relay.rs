@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::report::{histogram, percentiles};
-use crate::target::{Target, candidate_frame, pair};
+use crate::target::{Signal, Socket, Target, call, is_relayed, keepalive_answer};
 
 /// `relay` options.
 #[derive(clap::Args)]
@@ -20,9 +20,9 @@ pub struct Args {
     /// The server to measure.
     #[arg(long, value_enum)]
     target: Target,
-    /// Its base URL (`ws://127.0.0.1:8080`).
+    /// Its address (`127.0.0.1:8080`).
     #[arg(long)]
-    url: String,
+    addr: std::net::SocketAddr,
     /// Caller/callee pairs.
     #[arg(long, default_value_t = 50)]
     pairs: usize,
@@ -42,22 +42,21 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let run_id = std::process::id();
-    let mut pairs = Vec::with_capacity(args.pairs);
+    let mut calls = Vec::with_capacity(args.pairs);
     for i in 0..args.pairs {
-        let (caller, callee) = (format!("rc{run_id}-{i}"), format!("re{run_id}-{i}"));
-        let sockets = pair(args.target, &args.url, &caller, &callee).await?;
-        pairs.push((caller, callee, sockets));
+        calls.push(call(args.target, args.addr, &format!("rc{run_id}x{i}"), &format!("re{run_id}x{i}")).await?);
     }
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let round_trips = Arc::new(AtomicU64::new(0));
     let mut callers = Vec::new();
-    for (caller, callee, (caller_socket, callee_socket)) in pairs {
-        let to_callee = candidate_frame(args.target, &callee, args.size);
-        let to_caller = candidate_frame(args.target, &caller, args.size);
-        tokio::spawn(echo(callee_socket, to_caller));
+    for call in calls {
+        let to_callee = call.frame(true, Signal::IceCandidate, args.size);
+        let to_caller = call.frame(false, Signal::IceCandidate, args.size);
+        tokio::spawn(echo(args.target, call.callee.socket, to_caller));
         callers.push(tokio::spawn(drive(
-            caller_socket,
+            args.target,
+            call.caller.socket,
             to_callee,
             args.in_flight,
             measuring.clone(),
@@ -79,7 +78,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let messages = trips as f64 * 2.0 / elapsed;
     let report = json!({
         "scenario": "relay",
-        "target": args.target.name(),
+        "server": args.target.server(),
+        "dialect": args.target.dialect(),
         "pairs": args.pairs,
         "in_flight": args.in_flight,
         "size": args.size,
@@ -92,11 +92,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The callee: one frame back for each frame in.
-async fn echo(socket: crate::target::Socket, reply: String) {
+/// The callee: one frame back for each relayed frame in.
+async fn echo(target: Target, socket: Socket, reply: String) {
     let (mut sink, mut source) = socket.split();
     while let Some(Ok(message)) = source.next().await {
-        if matches!(message, Message::Text(_)) && sink.send(Message::text(reply.clone())).await.is_err() {
+        let Message::Text(text) = message else { continue };
+        let answer = if is_relayed(target, &text) {
+            reply.clone()
+        } else if let Some(pong) = keepalive_answer(target, &text) {
+            pong.to_owned()
+        } else {
+            continue;
+        };
+        if sink.send(Message::text(answer)).await.is_err() {
             break;
         }
     }
@@ -104,7 +112,8 @@ async fn echo(socket: crate::target::Socket, reply: String) {
 
 /// The caller: keeps `in_flight` frames outstanding and times each round trip.
 async fn drive(
-    socket: crate::target::Socket,
+    target: Target,
+    socket: Socket,
     frame: String,
     in_flight: usize,
     measuring: Arc<AtomicBool>,
@@ -120,7 +129,7 @@ async fn drive(
     }
     while !stop.load(Ordering::Relaxed) {
         match source.next().await {
-            Some(Ok(Message::Text(_))) => {
+            Some(Ok(Message::Text(text))) if is_relayed(target, &text) => {
                 let at = sent.pop_front().expect("one outstanding per reply");
                 if measuring.load(Ordering::Relaxed) {
                     latency.record(at.elapsed().as_micros().max(1) as u64)?;
@@ -128,6 +137,11 @@ async fn drive(
                 }
                 sent.push_back(Instant::now());
                 sink.send(Message::text(frame.clone())).await?;
+            }
+            Some(Ok(Message::Text(text))) => {
+                if let Some(pong) = keepalive_answer(target, &text) {
+                    sink.send(Message::text(pong)).await?;
+                }
             }
             Some(Ok(_)) => {}
             _ => anyhow::bail!("a caller's connection closed"),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::report::{histogram, percentiles};
-use crate::target::{Socket, Target, candidate_frame, expect, next_text, pair, sdp_frame, send};
+use crate::target::{Signal, Socket, Target, call, is_relayed, next_text, send};
 
 /// `setup` options.
 #[derive(clap::Args)]
@@ -18,9 +18,9 @@ pub struct Args {
     /// The server to measure.
     #[arg(long, value_enum)]
     target: Target,
-    /// Its base URL (`ws://127.0.0.1:8080`).
+    /// Its address (`127.0.0.1:8080`).
     #[arg(long)]
-    url: String,
+    addr: std::net::SocketAddr,
     /// Pairs running setups at the same time.
     #[arg(long, default_value_t = 20)]
     pairs: usize,
@@ -63,7 +63,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let report = json!({
         "scenario": "setup",
-        "target": args.target.name(),
+        "server": args.target.server(),
+        "dialect": args.target.dialect(),
         "pairs": args.pairs,
         "sdp_size": args.sdp_size,
         "candidates": args.candidates,
@@ -79,37 +80,40 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 async fn one_setup(args: &Args, worker: usize, round: u64) -> anyhow::Result<()> {
     let target = args.target;
     let run = std::process::id();
-    let (caller, callee) = (format!("sc{run}-{worker}-{round}"), format!("se{run}-{worker}-{round}"));
-    let (mut a, mut b) = pair(target, &args.url, &caller, &callee).await?;
+    let (caller, callee) = (format!("sc{run}x{worker}x{round}"), format!("se{run}x{worker}x{round}"));
+    let mut call = call(target, args.addr, &caller, &callee).await?;
     if target == Target::Baseline {
         // The baseline's stand-ins for the call request and its answer.
-        relay(&mut a, &mut b, candidate_frame(target, &callee, 64)).await?;
-        relay(&mut b, &mut a, candidate_frame(target, &caller, 64)).await?;
+        let (request, accept) = (call.frame(true, Signal::IceCandidate, 64), call.frame(false, Signal::IceCandidate, 64));
+        relay(target, &mut call.caller.socket, &mut call.callee.socket, request).await?;
+        relay(target, &mut call.callee.socket, &mut call.caller.socket, accept).await?;
     }
-    relay(&mut a, &mut b, sdp_frame(target, "SEND_CALLER_DESCRIPTOR", &callee, args.sdp_size)).await?;
-    relay(&mut b, &mut a, sdp_frame(target, "SEND_RECIPIENT_DESCRIPTOR", &caller, args.sdp_size)).await?;
+    let (offer, answer) = (call.frame(true, Signal::Offer, args.sdp_size), call.frame(false, Signal::Answer, args.sdp_size));
+    relay(target, &mut call.caller.socket, &mut call.callee.socket, offer).await?;
+    relay(target, &mut call.callee.socket, &mut call.caller.socket, answer).await?;
+    let (to_callee, to_caller) = (call.frame(true, Signal::IceCandidate, 250), call.frame(false, Signal::IceCandidate, 250));
     for _ in 0..args.candidates {
-        send(&mut a, candidate_frame(target, &callee, 250)).await?;
-        send(&mut b, candidate_frame(target, &caller, 250)).await?;
+        send(&mut call.caller.socket, to_callee.clone()).await?;
+        send(&mut call.callee.socket, to_caller.clone()).await?;
     }
     for _ in 0..args.candidates {
-        next_text(&mut a).await?;
-        next_text(&mut b).await?;
+        relayed(target, &mut call.caller.socket).await?;
+        relayed(target, &mut call.callee.socket).await?;
     }
-    match target {
-        Target::Switchboard => {
-            send(&mut a, format!(r#"{{"type":"HANG_UP","payload":{{"to":"{callee}"}}}}"#)).await?;
-            expect(&mut b, "CALL_ENDED").await?;
-        }
-        Target::Baseline => relay(&mut a, &mut b, candidate_frame(target, &callee, 64)).await?,
-    }
-    let _ = tokio::join!(a.close(None), b.close(None));
+    call.hang_up().await?;
+    call.close().await;
     Ok(())
 }
 
 /// Sends `frame` from one side and waits for it on the other.
-async fn relay(from: &mut Socket, to: &mut Socket, frame: String) -> anyhow::Result<()> {
+async fn relay(target: Target, from: &mut Socket, to: &mut Socket, frame: String) -> anyhow::Result<()> {
     send(from, frame).await?;
-    next_text(to).await?;
+    relayed(target, to).await
+}
+
+/// Waits for the next relayed frame, skipping answers to the peer's own
+/// requests.
+async fn relayed(target: Target, socket: &mut Socket) -> anyhow::Result<()> {
+    while !is_relayed(target, &next_text(socket).await?) {}
     Ok(())
 }

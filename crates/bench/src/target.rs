@@ -1,49 +1,205 @@
-//! What the scenarios talk to: switchboard over the chatroulette dialect, or
-//! the bare relay, which forwards whatever it gets between the two
-//! connections of a pair.
+//! What the scenarios talk to: switchboard in one of its dialects, the
+//! original calling-signaling server, or the bare relay, which forwards
+//! whatever it gets between the two connections of a pair.
+//!
+//! Every scenario is written against [`Call`]: two connections that can relay
+//! to each other, and the frames each dialect uses for an ICE candidate, an
+//! SDP offer or answer, and a hang-up. Frames are built once as text; the
+//! generator never parses a relayed frame, only the short answers of call
+//! setup, so that the server, not the generator, is what gets measured.
+
+use std::net::{Ipv4Addr, SocketAddr};
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// A client connection.
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use crate::{calling, chatroulette, tringtring};
 
-/// Which server a scenario measures.
+/// A client connection.
+pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Which server, in which dialect, a scenario measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
-    /// switchboard at `<url>/ws/chatroulette`.
-    Switchboard,
-    /// `switchboard-bench baseline-relay` at `<url>`.
+    /// `switchboard-bench baseline-relay`: pairs the two connections asking
+    /// for one path and forwards frames unparsed.
     Baseline,
+    /// switchboard at `/ws/chatroulette` (seed 002).
+    Chatroulette,
+    /// switchboard at `/ws/calling` (seed 003).
+    Calling,
+    /// The original calling-signaling server, from npm (seed 003).
+    CallingSignaling,
+    /// switchboard's tringtring over socket.io (Engine.IO 4 over WebSocket;
+    /// seed 001).
+    Tringtring,
 }
 
 impl Target {
-    pub fn name(self) -> &'static str {
+    /// The server, for reports.
+    pub fn server(self) -> &'static str {
         match self {
-            Target::Switchboard => "switchboard",
-            Target::Baseline => "baseline",
+            Target::Baseline => "bare relay",
+            Target::CallingSignaling => "calling-signaling 0.1.4",
+            Target::Chatroulette | Target::Calling | Target::Tringtring => "switchboard",
+        }
+    }
+
+    /// The dialect, for reports.
+    pub fn dialect(self) -> &'static str {
+        match self {
+            Target::Baseline => "raw frames",
+            Target::Chatroulette => "chatroulette",
+            Target::Calling | Target::CallingSignaling => "calling",
+            Target::Tringtring => "tringtring (socket.io)",
+        }
+    }
+
+    fn path(self, key: &str) -> String {
+        match self {
+            Target::Baseline => format!("/{key}"),
+            Target::Chatroulette => "/ws/chatroulette".into(),
+            // The original takes upgrades on any path.
+            Target::Calling | Target::CallingSignaling => "/ws/calling".into(),
+            Target::Tringtring => "/socket.io/?EIO=4&transport=websocket".into(),
         }
     }
 }
 
-/// Connects; `pair_key` names the pair for the baseline, which pairs the
-/// two connections asking for the same path.
-pub async fn connect(target: Target, base: &str, pair_key: &str) -> anyhow::Result<Socket> {
-    let url = match target {
-        Target::Switchboard => format!("{base}/ws/chatroulette"),
-        Target::Baseline => format!("{base}/{pair_key}"),
-    };
-    let (socket, _) = tokio_tungstenite::connect_async(&url).await.with_context(|| format!("connecting {url}"))?;
-    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
-        stream.set_nodelay(true)?;
-    }
-    Ok(socket)
+/// One side of a call: its connection and how the server names it to the
+/// other side (a user name, a calling user id, a socket.io id).
+pub struct Peer {
+    pub socket: Socket,
+    pub id: String,
 }
 
-/// The next text frame. The generator does not parse it unless told to.
+/// Two connections that relay to each other: for switchboard and
+/// calling-signaling, two users in an accepted call (or a room); for the
+/// baseline, the two connections of a pair.
+pub struct Call {
+    pub target: Target,
+    pub caller: Peer,
+    pub callee: Peer,
+    /// The room the call is in, where the dialect names one.
+    pub room: String,
+}
+
+/// What a relayed frame carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    Offer,
+    Answer,
+    IceCandidate,
+}
+
+/// Opens a connection from `source` (any loopback address when `None`) and
+/// completes the dialect's own handshake; `key` names the pair for the
+/// baseline and the user for chatroulette.
+pub async fn connect(target: Target, addr: SocketAddr, source: Option<Ipv4Addr>, key: &str) -> anyhow::Result<Peer> {
+    let socket = TcpSocket::new_v4()?;
+    if let Some(source) = source {
+        socket.bind(SocketAddr::from((source, 0)))?;
+    }
+    let stream = socket.connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let url = format!("ws://{addr}{}", target.path(key));
+    let (mut socket, _) =
+        tokio_tungstenite::client_async(&url, MaybeTlsStream::Plain(stream)).await.with_context(|| url.clone())?;
+    let id = match target {
+        Target::Baseline => key.to_owned(),
+        Target::Chatroulette => chatroulette::register(&mut socket, key).await?,
+        Target::Calling | Target::CallingSignaling => calling::hello(&mut socket).await?,
+        Target::Tringtring => tringtring::open(&mut socket).await?,
+    };
+    Ok(Peer { socket, id })
+}
+
+/// Two connections in a call: `caller` called `callee`, who accepted.
+pub async fn call(target: Target, addr: SocketAddr, caller: &str, callee: &str) -> anyhow::Result<Call> {
+    let mut a = connect(target, addr, None, caller).await?;
+    let mut b = connect(target, addr, None, callee).await?;
+    let room = match target {
+        Target::Baseline => String::new(),
+        Target::Chatroulette => chatroulette::call(&mut a, &mut b).await?,
+        Target::Calling | Target::CallingSignaling => calling::call(&mut a, &mut b).await?,
+        Target::Tringtring => tringtring::call(&mut a, &mut b, caller).await?,
+    };
+    Ok(Call { target, caller: a, callee: b, room })
+}
+
+impl Call {
+    /// A frame of about `size` bytes (padding the candidate string or the
+    /// SDP) that the caller (or the callee) sends to the other side.
+    pub fn frame(&self, from_caller: bool, signal: Signal, size: usize) -> String {
+        let (from, to) = if from_caller { (&self.caller, &self.callee) } else { (&self.callee, &self.caller) };
+        match self.target {
+            Target::Baseline => padded(size, |pad| format!(r#"{{"signal":"{pad}"}}"#)),
+            Target::Chatroulette => chatroulette::frame(&to.id, signal, size),
+            Target::Calling | Target::CallingSignaling => calling::frame(&self.room, &to.id, signal, size),
+            Target::Tringtring => tringtring::frame(&from.id, &to.id, signal, size),
+        }
+    }
+
+    /// Ends the call from the caller's side and waits until the callee
+    /// hears of it.
+    pub async fn hang_up(&mut self) -> anyhow::Result<()> {
+        match self.target {
+            Target::Baseline => {
+                let bye = self.frame(true, Signal::IceCandidate, 64);
+                send(&mut self.caller.socket, bye).await?;
+                next_text(&mut self.callee.socket).await.map(drop)
+            }
+            Target::Chatroulette => chatroulette::hang_up(&mut self.caller, &mut self.callee).await,
+            Target::Calling | Target::CallingSignaling => {
+                calling::hang_up(&mut self.caller, &mut self.callee, &self.room).await
+            }
+            Target::Tringtring => tringtring::hang_up(&mut self.caller, &mut self.callee, &self.room).await,
+        }
+    }
+
+    /// Closes both connections.
+    pub async fn close(mut self) {
+        let _ = tokio::join!(self.caller.socket.close(None), self.callee.socket.close(None));
+    }
+}
+
+/// Whether a frame a peer received is a relayed signal (not an answer to
+/// its own request, nor a keepalive). Looks at the frame's first bytes only,
+/// not a parse.
+pub fn is_relayed(target: Target, text: &str) -> bool {
+    let head = text.get(..64).unwrap_or(text);
+    match target {
+        Target::Baseline => true,
+        Target::Chatroulette => head.contains("_RECEIVED"),
+        Target::Calling | Target::CallingSignaling => head.contains("room_peer_from"),
+        Target::Tringtring => {
+            head.starts_with("42[") && ["ice-candidate", "offer", "answer"].iter().any(|name| head.contains(name))
+        }
+    }
+}
+
+/// The answer a keepalive frame from the server needs, if it is one
+/// (Engine.IO's ping).
+pub fn keepalive_answer(target: Target, text: &str) -> Option<&'static str> {
+    (target == Target::Tringtring && text == "2").then_some("3")
+}
+
+/// A frame built by `build` around a padding string, padded so that the
+/// whole is about `size` bytes.
+pub fn padded(size: usize, build: impl Fn(&str) -> String) -> String {
+    let bare = build("").len();
+    build(&"x".repeat(size.saturating_sub(bare)))
+}
+
+/// An SDP-like text of about `size` bytes, escaped for a JSON string.
+pub fn sdp(size: usize) -> String {
+    "a=x\\r\\n".repeat(size / 7 + 1)
+}
+
+/// The next text frame.
 pub async fn next_text(socket: &mut Socket) -> anyhow::Result<String> {
     loop {
         match socket.next().await {
@@ -55,64 +211,23 @@ pub async fn next_text(socket: &mut Socket) -> anyhow::Result<String> {
     }
 }
 
-/// Waits for a frame whose text contains `marker` (a type name), failing on
-/// an `ERROR`.
-pub async fn expect(socket: &mut Socket, marker: &str) -> anyhow::Result<()> {
-    let text = next_text(socket).await?;
-    if !text.contains(marker) {
-        bail!("expected {marker}, got {text}");
+/// Reads until a frame contains `marker`, skipping others (answers to
+/// earlier requests, presence) and answering keepalives; fails on an error.
+pub async fn wait_for(target: Target, socket: &mut Socket, marker: &str) -> anyhow::Result<String> {
+    loop {
+        let text = next_text(socket).await?;
+        if text.contains(marker) {
+            return Ok(text);
+        }
+        if let Some(answer) = keepalive_answer(target, &text) {
+            send(socket, answer.to_owned()).await?;
+        } else if text.contains("rror") {
+            bail!("waiting for {marker}, got {text}");
+        }
     }
-    Ok(())
 }
 
 pub async fn send(socket: &mut Socket, text: String) -> anyhow::Result<()> {
     socket.send(Message::text(text)).await?;
     Ok(())
-}
-
-/// Two connections that relay to each other: for switchboard, two users
-/// `caller`/`callee` in an accepted call; for the baseline, two
-/// connections on the path `/<caller>`, which it pairs.
-pub async fn pair(target: Target, base: &str, caller: &str, callee: &str) -> anyhow::Result<(Socket, Socket)> {
-    let mut a = connect(target, base, caller).await?;
-    let mut b = connect(target, base, caller).await?;
-    if target == Target::Baseline {
-        return Ok((a, b));
-    }
-    send(&mut a, format!(r#"{{"type":"CONNECT","payload":{{"as":"{caller}"}}}}"#)).await?;
-    expect(&mut a, "CONNECTED").await?;
-    send(&mut b, format!(r#"{{"type":"CONNECT","payload":{{"as":"{callee}"}}}}"#)).await?;
-    expect(&mut b, "CONNECTED").await?;
-    send(&mut a, format!(r#"{{"type":"REQUEST_CALL","payload":{{"to":"{callee}"}}}}"#)).await?;
-    expect(&mut b, "CALL_REQUESTED").await?;
-    send(&mut b, format!(r#"{{"type":"ACCEPT_CALL","payload":{{"from":"{caller}"}}}}"#)).await?;
-    expect(&mut a, "CALL_ACCEPTED").await?;
-    Ok((a, b))
-}
-
-/// A relayed frame of `size` bytes from the sender to `to`: an ICE
-/// candidate for switchboard, padded in its candidate string; a JSON text of
-/// the same size for the baseline.
-pub fn candidate_frame(target: Target, to: &str, size: usize) -> String {
-    match target {
-        Target::Switchboard => {
-            let skeleton =
-                format!(r#"{{"type":"SEND_ICE_CANDIDATE","payload":{{"to":"{to}","candidate":{{"candidate":""}}}}}}"#);
-            let pad = "x".repeat(size.saturating_sub(skeleton.len()));
-            format!(r#"{{"type":"SEND_ICE_CANDIDATE","payload":{{"to":"{to}","candidate":{{"candidate":"{pad}"}}}}}}"#)
-        }
-        Target::Baseline => format!(r#"{{"candidate":"{}"}}"#, "x".repeat(size.saturating_sub(16))),
-    }
-}
-
-/// An SDP of about `size` bytes, as `type` sends it to `to`.
-pub fn sdp_frame(target: Target, kind: &str, to: &str, size: usize) -> String {
-    let sdp = "a=x\\r\\n".repeat(size / 7 + 1);
-    let sdp_type = if kind == "SEND_CALLER_DESCRIPTOR" { "offer" } else { "answer" };
-    match target {
-        Target::Switchboard => {
-            format!(r#"{{"type":"{kind}","payload":{{"to":"{to}","sdp":{{"type":"{sdp_type}","sdp":"{sdp}"}}}}}}"#)
-        }
-        Target::Baseline => format!(r#"{{"type":"{sdp_type}","sdp":"{sdp}"}}"#),
-    }
 }
