@@ -120,7 +120,8 @@ pub async fn connect(target: Target, addr: SocketAddr, source: Option<Ipv4Addr>,
 /// Two connections in a call: `caller` called `callee`, who accepted.
 pub async fn call(target: Target, addr: SocketAddr, caller: &str, callee: &str) -> anyhow::Result<Call> {
     let mut a = connect(target, addr, None, caller).await?;
-    let mut b = connect(target, addr, None, callee).await?;
+    // The baseline pairs the two connections that ask for one path.
+    let mut b = connect(target, addr, None, if target == Target::Baseline { caller } else { callee }).await?;
     let room = match target {
         Target::Baseline => String::new(),
         Target::Chatroulette => chatroulette::call(&mut a, &mut b).await?,
