@@ -28,6 +28,11 @@ type Parked = Mutex<HashMap<String, (mpsc::Sender<Message>, mpsc::Receiver<Messa
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await?;
     eprintln!("baseline relay on {}", listener.local_addr()?);
+    serve(listener).await
+}
+
+/// Relays between paired connections on `listener` until accepting fails.
+pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
     let parked: &'static Parked = Box::leak(Box::new(Mutex::new(HashMap::new())));
     loop {
         let (stream, _) = listener.accept().await?;

@@ -12,6 +12,8 @@ mod relay;
 mod report;
 mod setup;
 mod target;
+#[cfg(test)]
+mod tests;
 mod tringtring;
 
 use clap::{Parser, Subcommand};

@@ -84,14 +84,17 @@ async fn one_setup(args: &Args, worker: usize, round: u64) -> anyhow::Result<()>
     let mut call = call(target, args.addr, &caller, &callee).await?;
     if target == Target::Baseline {
         // The baseline's stand-ins for the call request and its answer.
-        let (request, accept) = (call.frame(true, Signal::IceCandidate, 64), call.frame(false, Signal::IceCandidate, 64));
+        let (request, accept) =
+            (call.frame(true, Signal::IceCandidate, 64), call.frame(false, Signal::IceCandidate, 64));
         relay(target, &mut call.caller.socket, &mut call.callee.socket, request).await?;
         relay(target, &mut call.callee.socket, &mut call.caller.socket, accept).await?;
     }
-    let (offer, answer) = (call.frame(true, Signal::Offer, args.sdp_size), call.frame(false, Signal::Answer, args.sdp_size));
+    let (offer, answer) =
+        (call.frame(true, Signal::Offer, args.sdp_size), call.frame(false, Signal::Answer, args.sdp_size));
     relay(target, &mut call.caller.socket, &mut call.callee.socket, offer).await?;
     relay(target, &mut call.callee.socket, &mut call.caller.socket, answer).await?;
-    let (to_callee, to_caller) = (call.frame(true, Signal::IceCandidate, 250), call.frame(false, Signal::IceCandidate, 250));
+    let (to_callee, to_caller) =
+        (call.frame(true, Signal::IceCandidate, 250), call.frame(false, Signal::IceCandidate, 250));
     for _ in 0..args.candidates {
         send(&mut call.caller.socket, to_callee.clone()).await?;
         send(&mut call.callee.socket, to_caller.clone()).await?;

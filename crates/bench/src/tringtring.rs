@@ -57,7 +57,10 @@ pub fn frame(from: &str, to: &str, signal: Signal, size: usize) -> String {
 /// side gets `user-left`.
 pub async fn hang_up(caller: &mut Peer, callee: &mut Peer, room: &str) -> anyhow::Result<()> {
     let id = &caller.id;
-    send(&mut caller.socket, format!(r#"42["cut-the-call",{{"room_id":"{room}","peer_name":"{id}","peer_id":"{id}"}}]"#))
-        .await?;
+    send(
+        &mut caller.socket,
+        format!(r#"42["cut-the-call",{{"room_id":"{room}","peer_name":"{id}","peer_id":"{id}"}}]"#),
+    )
+    .await?;
     wait_for(T, &mut callee.socket, "user-left").await.map(drop)
 }
