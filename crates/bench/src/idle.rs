@@ -4,7 +4,7 @@
 //! Prints `{"ready": N}` once every session is registered, holds them for
 //! `--hold`, then prints its report and exits.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,18 +13,14 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::target::{Socket, Target, connect, keepalive_answer};
+use crate::target::{Server, Socket, Target, connect, keepalive_answer};
 use crate::tringtring;
 
 /// `idle` options.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The server to measure.
-    #[arg(long, value_enum)]
-    target: Target,
-    /// Its address (`127.0.0.1:8080`).
-    #[arg(long)]
-    addr: SocketAddr,
+    #[command(flatten)]
+    server: Server,
     /// Sessions this process opens.
     #[arg(long, default_value_t = 1000)]
     sessions: usize,
@@ -57,7 +53,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!("{}", json!({ "ready": opened.len() }));
     // Each session reads, so the client answers the server's pings.
     let alive = Arc::new(Semaphore::new(0));
-    let target = args.target;
+    let target = args.server.target;
     for mut socket in opened {
         let alive = alive.clone();
         tokio::spawn(async move {
@@ -76,7 +72,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let dropped = alive.available_permits();
     println!(
         "{}",
-        json!({ "scenario": "idle", "server": args.target.server(), "dialect": args.target.dialect(), "sessions": args.sessions, "dropped": dropped, "held_s": args.hold.as_secs_f64() })
+        json!({ "scenario": "idle", "server": args.server.target.server(), "dialect": args.server.target.dialect(), "sessions": args.sessions, "dropped": dropped, "held_s": args.hold.as_secs_f64() })
     );
     Ok(())
 }
@@ -88,8 +84,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 async fn open(args: &Args, i: usize) -> anyhow::Result<Socket> {
     let source = Ipv4Addr::new(127, 0, 0, 2 + (i % args.sources.max(1) as usize) as u8);
     let key = format!("{}x{i}", args.prefix);
-    let mut peer = connect(args.target, args.addr, Some(source), &key).await?;
-    if args.target == Target::Tringtring {
+    let mut peer = connect(args.server.target, args.server.addr, Some(source), &key).await?;
+    if args.server.target == Target::Tringtring {
         tringtring::wait_in_room(&mut peer, &key).await?;
     }
     Ok(peer.socket)

@@ -12,17 +12,13 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::report::{histogram, percentiles};
-use crate::target::{Signal, Socket, Target, call, is_relayed, keepalive_answer};
+use crate::target::{Server, Signal, Socket, Target, call, is_relayed, keepalive_answer};
 
 /// `relay` options.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The server to measure.
-    #[arg(long, value_enum)]
-    target: Target,
-    /// Its address (`127.0.0.1:8080`).
-    #[arg(long)]
-    addr: std::net::SocketAddr,
+    #[command(flatten)]
+    server: Server,
     /// Caller/callee pairs.
     #[arg(long, default_value_t = 50)]
     pairs: usize,
@@ -44,7 +40,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let run_id = std::process::id();
     let mut calls = Vec::with_capacity(args.pairs);
     for i in 0..args.pairs {
-        calls.push(call(args.target, args.addr, &format!("rc{run_id}x{i}"), &format!("re{run_id}x{i}")).await?);
+        calls.push(
+            call(args.server.target, args.server.addr, &format!("rc{run_id}x{i}"), &format!("re{run_id}x{i}")).await?,
+        );
     }
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -53,9 +51,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for call in calls {
         let to_callee = call.frame(true, Signal::IceCandidate, args.size);
         let to_caller = call.frame(false, Signal::IceCandidate, args.size);
-        tokio::spawn(echo(args.target, call.callee.socket, to_caller));
+        tokio::spawn(echo(args.server.target, call.callee.socket, to_caller));
         callers.push(tokio::spawn(drive(
-            args.target,
+            args.server.target,
             call.caller.socket,
             to_callee,
             args.in_flight,
@@ -78,8 +76,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let messages = trips as f64 * 2.0 / elapsed;
     let report = json!({
         "scenario": "relay",
-        "server": args.target.server(),
-        "dialect": args.target.dialect(),
+        "server": args.server.target.server(),
+        "dialect": args.server.target.dialect(),
         "pairs": args.pairs,
         "in_flight": args.in_flight,
         "size": args.size,

@@ -10,17 +10,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::report::{histogram, percentiles};
-use crate::target::{Signal, Socket, Target, call, is_relayed, next_text, send};
+use crate::target::{Server, Signal, Socket, Target, call, is_relayed, next_text, send};
 
 /// `setup` options.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The server to measure.
-    #[arg(long, value_enum)]
-    target: Target,
-    /// Its address (`127.0.0.1:8080`).
-    #[arg(long)]
-    addr: std::net::SocketAddr,
+    #[command(flatten)]
+    server: Server,
     /// Pairs running setups at the same time.
     #[arg(long, default_value_t = 20)]
     pairs: usize,
@@ -63,8 +59,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let report = json!({
         "scenario": "setup",
-        "server": args.target.server(),
-        "dialect": args.target.dialect(),
+        "server": args.server.target.server(),
+        "dialect": args.server.target.dialect(),
         "pairs": args.pairs,
         "sdp_size": args.sdp_size,
         "candidates": args.candidates,
@@ -78,10 +74,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// One whole call, on fresh connections.
 async fn one_setup(args: &Args, worker: usize, round: u64) -> anyhow::Result<()> {
-    let target = args.target;
+    let target = args.server.target;
     let run = std::process::id();
     let (caller, callee) = (format!("sc{run}x{worker}x{round}"), format!("se{run}x{worker}x{round}"));
-    let mut call = call(target, args.addr, &caller, &callee).await?;
+    let mut call = call(target, args.server.addr, &caller, &callee).await?;
     if target == Target::Baseline {
         // The baseline's stand-ins for the call request and its answer.
         let (request, accept) =

@@ -69,6 +69,18 @@ impl Target {
     }
 }
 
+/// The server a scenario measures, and where it listens: every scenario's
+/// `--target` and `--addr`.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct Server {
+    /// The server (and dialect) to measure.
+    #[arg(long, value_enum)]
+    pub target: Target,
+    /// Its address (`127.0.0.1:8080`).
+    #[arg(long)]
+    pub addr: SocketAddr,
+}
+
 /// One side of a call: its connection and how the server names it to the
 /// other side (a user name, a calling user id, a socket.io id).
 pub struct Peer {
