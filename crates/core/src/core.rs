@@ -267,6 +267,7 @@ impl Core {
                 }
             }
             Input::Disconnected { session } => self.disconnect(session),
+            Input::OpenRoom { room, capacity } => self.open_room(room, capacity),
             Input::Timeout => {}
         }
     }

@@ -32,6 +32,17 @@ pub enum Input {
         /// The session that is gone.
         session: SessionId,
     },
+    /// Makes sure a named room exists, outside any session: tringtring's
+    /// `POST /r/<room_id>`, the original server's way of creating rooms
+    /// (`server.js`). A missing room is created empty with `capacity`
+    /// places, and deleted after the empty-room grace period unless someone
+    /// joins; a room that exists is left as it is.
+    OpenRoom {
+        /// The room.
+        room: RoomId,
+        /// Its places, when it is created.
+        capacity: usize,
+    },
     /// The driver woke at [`Core::poll_timeout`](crate::Core::poll_timeout).
     /// Deadlines are also checked on every other input.
     Timeout,

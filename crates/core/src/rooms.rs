@@ -64,13 +64,19 @@ impl Core {
         match self.rooms.get_mut(&room) {
             Some(state) if state.kind == RoomKind::Named && state.is_empty() => state.capacity = capacity,
             Some(_) => return Err(CommandError::RoomInUse(room)),
-            None => {
-                self.rooms.insert(room.clone(), Room::new(RoomKind::Named, capacity));
-                // A created room that nobody joins goes after the grace period.
-                self.check_emptied(&room);
-            }
+            None => self.open_room(room, capacity),
         }
         Ok(Reply::Done)
+    }
+
+    /// Creates the named room `room` if it does not exist ([`Input::OpenRoom`](crate::Input::OpenRoom)).
+    pub(crate) fn open_room(&mut self, room: RoomId, capacity: usize) {
+        if self.rooms.contains_key(&room) {
+            return;
+        }
+        self.rooms.insert(room.clone(), Room::new(RoomKind::Named, capacity));
+        // A created room that nobody joins goes after the grace period.
+        self.check_emptied(&room);
     }
 
     pub(crate) fn leave(&mut self, session: SessionId, which: RoomRef) -> Result<Reply, CommandError> {

@@ -297,3 +297,16 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
         vec!["Leave { room: Id(RoomId(\"504555\")) }"]
     );
 }
+
+/// Tring-Tring's own pages never emit `create-room` (the original server made
+/// rooms in `POST /r/:room_id`), so a `join` makes a missing room itself.
+#[test]
+fn tringtring_join_makes_a_missing_room_with_the_configured_capacity() {
+    let mut socket = SocketIoSession::new(SessionId(1), "sid-a", 3);
+    let out = event(&mut socket, "join", json!({"room_id":"230610","peer_name":"ann"}));
+    let join = out.iter().find_map(|o| match o {
+        SocketOut::Command(_, Command::Join { room, create, .. }) => Some((room.clone(), *create)),
+        _ => None,
+    });
+    assert_eq!(join, Some((Some(room("230610")), Some(3))));
+}

@@ -46,6 +46,11 @@ impl AppState {
     pub(crate) fn driver(&self) -> &DriverHandle {
         &self.context.driver
     }
+
+    /// Places in a tringtring room.
+    pub(crate) fn room_capacity(&self) -> usize {
+        self.room_capacity
+    }
 }
 
 /// A drop-in listener: one dialect's WebSocket on any path, as the original
@@ -190,8 +195,8 @@ fn routes(state: AppState) -> Router {
     let socketio = socketio::layer(state.context.clone(), state.room_capacity);
     let app = Router::new()
         .route("/", get(web::landing))
-        .route("/r/{room}/", get(web::room))
-        .route("/r/{room}", get(web::room))
+        .route("/r/{room}/", get(web::room).post(web::open_room))
+        .route("/r/{room}", get(web::room).post(web::open_room))
         .route("/call/", get(web::phone))
         .route("/api/config", get(ice::client_config))
         .route("/healthz", get(|| async { "ok" }))

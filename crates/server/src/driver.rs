@@ -86,6 +86,12 @@ impl DriverHandle {
         let _ = self.send(Input::Disconnected { session }).await;
     }
 
+    /// Creates the named room `room` with `capacity` places unless it exists
+    /// (tringtring's `POST /r/<room_id>`).
+    pub async fn open_room(&self, room: RoomId, capacity: usize) -> Result<(), DriverGone> {
+        self.send(Input::OpenRoom { room, capacity }).await
+    }
+
     /// What the core holds now.
     pub async fn stats(&self) -> Result<Stats, DriverGone> {
         let (reply, answer) = oneshot::channel();

@@ -3,6 +3,9 @@
 //!
 //! - `GET /`: create a room or join one (seed 001), and the way to the phone app;
 //! - `GET /r/<room_id>/`: the room's call page if the room exists, else 302 to `/`;
+//! - `POST /r/<room_id>` (and `/r/<room_id>/`): creates the room if it is free
+//!   and answers with its call page, as the original `server.js` did for its
+//!   landing page's forms;
 //! - `GET /call/`: the phone app over the chatroulette dialect (seed 002);
 //! - `GET /socket.io/socket.io.js`: the vendored socket.io-client bundle;
 //! - any other path: the embedded file of that name, or 404.
@@ -55,7 +58,30 @@ pub(crate) async fn room(State(state): State<AppState>, Path(room): Path<String>
     if !exists {
         return (StatusCode::FOUND, [(header::LOCATION, "/")]).into_response();
     }
-    (StatusCode::OK, Html(page("room.html").replace("{{ROOM}}", &html_escape(&room)))).into_response()
+    call_page(&room)
+}
+
+/// `POST /r/<room_id>` and `POST /r/<room_id>/`: the original Tring-Tring
+/// landing page's create and join forms post here (`server.js`), and its call
+/// page then only emits `join`. The room is created with the default capacity
+/// if it does not exist, and the answer is the call page (200), whatever the
+/// form body says; a room id that is not a valid name goes back to `/` (302).
+///
+/// Unlike the original, a form for a room that exists leaves it as it is
+/// (the original replaced it, peers and all), and room passwords are not kept:
+/// the original checked them only here, never on the socket's `join`.
+pub(crate) async fn open_room(State(state): State<AppState>, Path(room): Path<String>) -> Response {
+    let Ok(room_id) = RoomId::parse(&room) else {
+        return (StatusCode::FOUND, [(header::LOCATION, "/")]).into_response();
+    };
+    if state.driver().open_room(room_id, state.room_capacity()).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response();
+    }
+    call_page(&room)
+}
+
+fn call_page(room: &str) -> Response {
+    (StatusCode::OK, Html(page("room.html").replace("{{ROOM}}", &html_escape(room)))).into_response()
 }
 
 /// Any other path: an embedded file, or 404.

@@ -44,6 +44,33 @@ async fn the_landing_page_and_a_missing_room_redirect() {
     server.stop().await;
 }
 
+/// Tring-Tring's landing page posts its create and join forms to
+/// `/r/<room_id>` (`server.js` made the room there and rendered the call
+/// page); its call page then only emits `join`.
+#[tokio::test]
+async fn posting_the_original_landing_form_makes_the_room_and_answers_its_call_page() {
+    let server = TestServer::start().await;
+    let form = "create_room_id=230610&create_room_password=x1y2&func_type=create";
+    let page = http_post_form(server.addr, "/r/230610", form).await;
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    assert!(page.contains("Room <span id=\"room\">230610</span>"), "{page}");
+    let page = http_get(server.addr, "/r/230610/").await;
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "the room exists now: {page}");
+
+    // With a trailing slash, and with no body at all; a join form for a room
+    // that exists leaves it as it is.
+    for (path, body) in [("/r/555/", ""), ("/r/555", "join_room_id=555&func_type=join")] {
+        let page = http_post_form(server.addr, path, body).await;
+        assert!(page.starts_with("HTTP/1.1 200 OK"), "{path}: {page}");
+    }
+    assert_eq!(server.driver.stats().await.unwrap().rooms, 2);
+    // Not a room name: back to the start page, nothing made.
+    let refused = http_post_form(server.addr, "/r/%01/", "").await;
+    assert!(refused.starts_with("HTTP/1.1 302 Found"), "{refused}");
+    assert_eq!(server.driver.stats().await.unwrap().rooms, 2);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn an_existing_room_has_its_call_page() {
     let server = TestServer::start().await;

@@ -61,7 +61,9 @@ pub(crate) fn on_event(
             let name = data.get("peer_name").and_then(Value::as_str).unwrap_or_default().to_owned();
             let status = Some(Payload::new(json!({ "peer_name": name }).to_string()));
             socket.tringtring.name = name;
-            let command = Command::Join { room: Some(room), create: None, status };
+            // The original server made rooms in its HTTP handler and its
+            // pages only `join`: a room that does not exist yet is made here.
+            let command = Command::Join { room: Some(room), create: Some(socket.tringtring.capacity), status };
             socket.answered(command, AnyPending::Tringtring(Pending::Join { ack }), out);
             true
         }

@@ -94,6 +94,21 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> String {
     response
 }
 
+/// A plain HTTP/1.1 POST of a form body over a real socket; the whole
+/// response as text.
+pub async fn http_post_form(addr: SocketAddr, path: &str, body: &str) -> String {
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(PATIENCE, socket.read_to_string(&mut response)).await.expect("a response").unwrap();
+    response
+}
+
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
