@@ -265,7 +265,7 @@ fn events_encode_in_the_original_short_form() {
         ),
         (
             Event::Reply { tag: 0, result: Err(CommandError::NotRegistered) },
-            json!({"type":"ERROR","payload":{"message":"send CONNECT first","request":"rc"}}),
+            json!({"type":"er","payload":{"message":"send CONNECT first","request":"rc"}}),
         ),
     ];
     for (event, expected) in cases {
@@ -314,10 +314,30 @@ fn a_connection_answers_in_the_form_it_spoke_first() {
     let value: Value = serde_json::from_str(&codec.encode(&reply).unwrap()).unwrap();
     assert_eq!(
         value,
-        json!({"type":"ERROR","payload":{"message":"you have no call with bob","request":"REQUEST_CALL"}})
+        json!({"type":"er","payload":{"message":"you have no call with bob","request":"REQUEST_CALL"}}),
+        "in the connection's form"
     );
 
     let error = codec.decode(r#"{"type":"nope"}"#).unwrap_err();
     let value: Value = serde_json::from_str(&codec.encode_error(&error)).unwrap();
-    assert_eq!(value, json!({"type":"ERROR","payload":{"message":"unknown message type \"nope\"","request":"nope"}}));
+    assert_eq!(value, json!({"type":"er","payload":{"message":"unknown message type \"nope\"","request":"nope"}}));
+}
+
+/// A short-form client whose very first frame fails (so the connection has no
+/// form yet) is answered in the short form all the same: an `ERROR` frame is
+/// what webrtc-one-to-one's client takes for a lost connection.
+#[test]
+fn a_failed_first_frame_is_answered_in_its_own_spelling() {
+    let codec = Chatroulette::new();
+    let mut short = codec.clone();
+    let error = short.decode(r#"{"type":"c","payload":5}"#).unwrap_err();
+    let value: Value = serde_json::from_str(&short.encode_error(&error)).unwrap();
+    assert_eq!(value["type"], "er", "{value}");
+    let mut seed = codec.clone();
+    let error = seed.decode(r#"{"type":"CONNECT","payload":5}"#).unwrap_err();
+    let value: Value = serde_json::from_str(&seed.encode_error(&error)).unwrap();
+    assert_eq!(value["type"], "ERROR", "{value}");
+    let error = seed.decode("not json").unwrap_err();
+    let value: Value = serde_json::from_str(&seed.encode_error(&error)).unwrap();
+    assert_eq!(value["type"], "ERROR", "no spelling to go by: the seed's");
 }

@@ -30,7 +30,7 @@ impl TextDialect for Chatroulette {
     }
 
     fn on_binary(&mut self) -> String {
-        error_frame(NO_BINARY, None)
+        error_frame(self.form(), NO_BINARY, None)
     }
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<String>) {

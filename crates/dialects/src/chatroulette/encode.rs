@@ -59,14 +59,15 @@ pub fn encode(form: Form, event: &Event, request: Option<&str>) -> Option<String
     })
 }
 
-/// The `ERROR` frame: `{"type":"ERROR","payload":{"message":…,"request":…}}`,
-/// the same in both forms.
-pub fn error_frame(message: &str, request: Option<&str>) -> String {
+/// The error frame in `form`: `{"type":"ERROR","payload":{"message":…,"request":…}}`
+/// in the seed form, `{"type":"er",…}` with the same payload in the short form
+/// (see [`MessageType::Error`] for why the short form has its own code).
+pub fn error_frame(form: Form, message: &str, request: Option<&str>) -> String {
     let mut payload = ObjectWriter::new().string("message", message);
     if let Some(request) = request {
         payload = payload.string("request", request);
     }
-    ObjectWriter::new().string("type", MessageType::Error.long()).raw("payload", &payload.finish()).finish()
+    Frame { form }.with_payload(MessageType::Error, &payload.finish())
 }
 
 fn reply_error(frame: Frame, error: &CommandError, request: Option<&str>) -> String {
@@ -75,11 +76,11 @@ fn reply_error(frame: Frame, error: &CommandError, request: Option<&str>) -> Str
         CommandError::NameTaken(user) => frame.seed_only(MessageType::UsernameTaken, "as", user),
         CommandError::UnknownUser(user) => frame.seed_only(MessageType::UnknownRecipient, "to", user),
         CommandError::Busy(user) => frame.named(MessageType::CallRejected, "by", user, Some(EndReason::Busy)),
-        CommandError::NotRegistered => error_frame("send CONNECT first", request),
+        CommandError::NotRegistered => error_frame(frame.form, "send CONNECT first", request),
         CommandError::AlreadyRegistered(user) => {
-            error_frame(&format!("this connection is already connected as {user}"), request)
+            error_frame(frame.form, &format!("this connection is already connected as {user}"), request)
         }
-        other => error_frame(&other.to_string(), request),
+        other => error_frame(frame.form, &other.to_string(), request),
     }
 }
 

@@ -8,7 +8,7 @@
 //! form of its first well-formed request (seed form until then).
 //!
 //! The seed has no hang-up; switchboard adds `CANCEL_CALL`, `CALL_CANCELLED`,
-//! `HANG_UP`, `CALL_ENDED` and `ERROR` (see [`MessageType`]).
+//! `HANG_UP`, `CALL_ENDED` and `ERROR` (short code `er`; see [`MessageType`]).
 
 mod decode;
 mod encode;
@@ -62,9 +62,13 @@ impl Chatroulette {
         encode(self.form(), event, request)
     }
 
-    /// The `ERROR` frame answering a frame that did not decode.
+    /// The error frame answering a frame that did not decode: in the form
+    /// the failed request was spelled in when that is known (a short-form
+    /// client's first frame may be the one that failed), else in this
+    /// connection's form.
     pub fn encode_error(&self, error: &DecodeError) -> String {
-        error_frame(&error.to_string(), error.request())
+        let form = error.request().and_then(MessageType::parse).map_or(self.form(), |(_, form)| form);
+        error_frame(form, &error.to_string(), error.request())
     }
 }
 

@@ -77,9 +77,16 @@ message_types! {
     HangUp = "HANG_UP" / "hu",
     /// Extension. server → the other party: the call is over (`{by, reason}`).
     CallEnded = "CALL_ENDED" / "ce",
-    /// Extension. server → client: a request failed (`{message, [request]}`),
-    /// spelled `ERROR` in both forms.
-    Error = "ERROR" / "ERROR",
+    /// Extension. server → client: a request failed (`{message, [request]}`).
+    ///
+    /// The short code is `er`, not `ERROR`: the original client
+    /// (`src/client/Signal.js`) emits each frame's type as a local event, and
+    /// its own lost-connection event is `Signal.ERROR = 'ERROR'`, so an
+    /// `ERROR` frame sent it back to its connect screen. Short codes are
+    /// lower case and the client's local events (`OPEN`, `CLOSE`, `ERROR`,
+    /// `LOCAL_STREAM`, `REMOTE_STREAM`) upper case, so no short code can be
+    /// taken for one.
+    Error = "ERROR" / "er",
 }
 
 impl MessageType {
@@ -138,16 +145,25 @@ mod tests {
     #[test]
     fn both_spellings_parse_and_names_are_unique() {
         for &ty in MessageType::ALL {
-            if ty != MessageType::Error {
-                assert_eq!(MessageType::parse(ty.long()), Some((ty, Form::Seed)));
-                assert_eq!(MessageType::parse(ty.short()), Some((ty, Form::Short)));
-            }
+            assert_eq!(MessageType::parse(ty.long()), Some((ty, Form::Seed)));
+            assert_eq!(MessageType::parse(ty.short()), Some((ty, Form::Short)));
             assert_eq!(MessageType::from_index(ty.index()), Some(ty));
         }
         let mut names: Vec<&str> = MessageType::ALL.iter().flat_map(|t| [t.long(), t.short()]).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), MessageType::ALL.len() * 2 - 1, "only ERROR shares its spelling");
+        assert_eq!(names.len(), MessageType::ALL.len() * 2, "every spelling names one type in one form");
+    }
+
+    /// webrtc-one-to-one's client emits every frame's type as a local event
+    /// (`Signal.js` `onMessage`); these are the events it raises itself
+    /// (`Signal.OPEN`/`CLOSE`/`ERROR`, `Client.LOCAL_STREAM`/`REMOTE_STREAM`).
+    #[test]
+    fn no_short_code_is_one_of_the_original_clients_local_events() {
+        let local_events = ["OPEN", "CLOSE", "ERROR", "LOCAL_STREAM", "REMOTE_STREAM"];
+        for &ty in MessageType::ALL {
+            assert!(!local_events.contains(&ty.short()), "{ty:?} is spelled {:?} in the short form", ty.short());
+        }
     }
 
     #[test]
