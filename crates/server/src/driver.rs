@@ -41,6 +41,43 @@ pub struct DriverHandle {
     session_queue: usize,
 }
 
+/// A session open in the core, owned by its connection task. Dropping it
+/// closes the session (a drop guard), so that no way out of a connection
+/// task, a panic included, leaves a session and its user behind.
+#[derive(Debug)]
+pub struct OpenSession {
+    driver: DriverHandle,
+    /// `None` once closed.
+    session: Option<SessionId>,
+}
+
+impl OpenSession {
+    /// The session's number.
+    pub fn id(&self) -> SessionId {
+        self.session.expect("an open session has its number until it is closed")
+    }
+
+    /// Tells the core the session is gone, and waits until the driver has
+    /// taken that in.
+    pub async fn close(mut self) {
+        if let Some(session) = self.session.take() {
+            self.driver.close(session).await;
+        }
+    }
+}
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        let Some(session) = self.session.take() else { return };
+        // Drop cannot wait for room in the driver's inbox, so a task does.
+        // Without a runtime the driver is gone too, and there is nothing to tell.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let driver = self.driver.clone();
+            runtime.spawn(async move { driver.close(session).await });
+        }
+    }
+}
+
 /// The driver stopped (the server is shutting down).
 #[derive(Debug, thiserror::Error)]
 #[error("the signaling core has stopped")]
@@ -63,12 +100,16 @@ impl DriverHandle {
     /// session (the queue closes) rather than buffer for a client that does
     /// not read. `peer_id` is how the transport names the connection to
     /// other clients (a socket.io id), `None` for its number.
-    pub async fn open(&self, peer_id: Option<Arc<str>>) -> Result<(SessionId, EventQueue), DriverGone> {
+    ///
+    /// The session stays open in the core until [`OpenSession::close`], or
+    /// until the [`OpenSession`] is dropped, whatever drops it: a connection
+    /// task that returns early or panics still has its session closed.
+    pub async fn open(&self, peer_id: Option<Arc<str>>) -> Result<(OpenSession, EventQueue), DriverGone> {
         let session = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
         // futures' capacity is the buffer plus one per sender (one here).
         let (outbox, events) = queue::channel(self.session_queue.saturating_sub(1));
         self.inbox.send(ToDriver::Open { session, peer_id, outbox }).await.map_err(|_| DriverGone)?;
-        Ok((session, events))
+        Ok((OpenSession { driver: self.clone(), session: Some(session) }, events))
     }
 
     /// Hands a decoded command to the core.
@@ -187,5 +228,49 @@ impl Driver {
                 self.core.handle_input(self.clock.now(), Input::Disconnected { session });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn driver() -> DriverHandle {
+        let config = CoreConfig { seed: [7; 32], ..CoreConfig::default() };
+        spawn(config, Clock::System, 16).0
+    }
+
+    /// Waits until the core holds `sessions` sessions (each check is one
+    /// round trip through the driver, so this waits for the event, never
+    /// for time).
+    async fn wait_for_sessions(driver: &DriverHandle, sessions: usize) {
+        while driver.stats().await.expect("driver running").sessions != sessions {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_task_that_panics_still_closes_its_session() {
+        let driver = driver();
+        let (session, _events) = driver.open(None).await.expect("driver running");
+        assert_eq!(driver.stats().await.unwrap().sessions, 1);
+        let task = tokio::spawn(async move {
+            let _session = session;
+            panic!("a codec bug");
+        });
+        assert!(task.await.expect_err("the task panicked").is_panic());
+        wait_for_sessions(&driver, 0).await;
+    }
+
+    #[tokio::test]
+    async fn closing_and_dropping_each_close_the_session_once() {
+        let driver = driver();
+        let (first, _) = driver.open(None).await.unwrap();
+        let (second, _) = driver.open(None).await.unwrap();
+        assert_eq!(driver.stats().await.unwrap().sessions, 2);
+        first.close().await;
+        assert_eq!(driver.stats().await.unwrap().sessions, 1, "close is taken in before it returns");
+        drop(second);
+        wait_for_sessions(&driver, 0).await;
     }
 }

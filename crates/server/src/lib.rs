@@ -26,6 +26,6 @@ mod ws;
 pub use app::Application;
 pub use clock::{Clock, ManualClock};
 pub use config::{Config, LogFormat};
-pub use driver::{DriverGone, DriverHandle};
+pub use driver::{DriverGone, DriverHandle, OpenSession};
 pub use ice::{IceConfig, turn_password};
 pub use telemetry::init_tracing;

@@ -94,7 +94,8 @@ async fn run(
 ) {
     let Some(_alive) = context.alive.upgrade() else { return };
     let peer_id = socket.id.to_string();
-    let Ok((session, mut events)) = context.driver.open(Some(peer_id.as_str().into())).await else { return };
+    let Ok((open, mut events)) = context.driver.open(Some(peer_id.as_str().into())).await else { return };
+    let session = open.id();
     let mut codec = SocketIoSession::new(session, peer_id, room_capacity);
     let mut acks: HashMap<AckId, AckSender> = HashMap::new();
     let mut next_ack: AckId = 0;
@@ -160,7 +161,7 @@ async fn run(
             acks.remove(&id);
         }
     }
-    context.driver.close(session).await;
+    open.close().await;
     tracing::debug!(%session, "socket.io connection closed");
 }
 

@@ -199,7 +199,8 @@ pub(crate) fn run<D: TextDialect>(
 ) -> impl Future<Output = ()> + Send {
     async move {
         let Some(_alive) = context.alive.upgrade() else { return };
-        let Ok((session, mut events)) = context.driver.open(dialect.peer_id()).await else { return };
+        let Ok((open, mut events)) = context.driver.open(dialect.peer_id()).await else { return };
+        let session = open.id();
         // Borrowed, not copied: every byte of this future is paid per session.
         let limits = &context.limits;
         let clock = &context.clock;
@@ -292,7 +293,7 @@ pub(crate) fn run<D: TextDialect>(
             }
         };
 
-        context.driver.close(session).await;
+        open.close().await;
         if let Some(frame) = close {
             send(&mut socket, Message::Close(Some(frame)), limits.write_timeout).await;
         }

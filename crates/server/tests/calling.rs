@@ -147,6 +147,36 @@ async fn remote_ping_and_remote_timeout_follow_the_clients_times() {
     server.stop().await;
 }
 
+/// `time` outside 1 s to 1 h once panicked the connection task (1e300 in
+/// `Duration::from_secs_f64`), leaking its session, or pinged a thousand
+/// times a second (1e-300).
+#[tokio::test]
+async fn remote_times_out_of_range_are_refused_and_leak_nothing() {
+    let server = TestServer::start().await;
+    let (mut alice, _) = server.calling().await;
+    let mut tid = 0;
+    for time in [json!(1e300), json!(-1), json!(1e-300), json!(0), json!(999), json!(3_600_001)] {
+        for kind in ["remote_ping", "remote_timeout"] {
+            tid += 1;
+            let answer = ask(&mut alice, json!({"type": kind, "time": time}), tid).await;
+            assert_eq!(answer["error"], "Type mismatch in message", "{kind} {time}: {answer}");
+        }
+    }
+    assert_eq!(server.driver.stats().await.unwrap().sessions, 1, "the connection lives on, nothing leaked");
+    // No keepalive was set: 20 s on (a 1e-300 ms one would have pinged by
+    // now), the next frame is still the answer to the client's request.
+    server.clock.advance(Duration::from_secs(20));
+    assert_eq!(ask(&mut alice, json!({"type":"ping"}), 99).await, json!({"type":"answer","tid":99}));
+    // The ends of the range are taken.
+    assert!(ask(&mut alice, json!({"type":"remote_ping","time":3_600_000}), 100).await.get("error").is_none());
+    assert!(ask(&mut alice, json!({"type":"remote_timeout","time":1000}), 101).await.get("error").is_none());
+    alice.close().await;
+    while server.driver.stats().await.unwrap().sessions != 0 {
+        tokio::task::yield_now().await;
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_chatroulette_user_and_a_calling_user_call_each_other() {
     let server = TestServer::start().await;

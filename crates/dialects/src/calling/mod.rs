@@ -147,14 +147,20 @@ impl Calling {
                     None => refuse(tid.as_deref(), "Invalid invitation handle"),
                 }
             }
-            Action::RemotePing(ms) => {
-                self.keepalive.ping_after = millis(ms);
-                answer_done(tid)
-            }
-            Action::RemoteTimeout(ms) => {
-                self.keepalive.timeout = millis(ms);
-                answer_done(tid)
-            }
+            Action::RemotePing(ms) => match remote_time(ms) {
+                Some(after) => {
+                    self.keepalive.ping_after = Some(after);
+                    answer_done(tid)
+                }
+                None => refuse(tid.as_deref(), REMOTE_TIME_REFUSED),
+            },
+            Action::RemoteTimeout(ms) => match remote_time(ms) {
+                Some(timeout) => {
+                    self.keepalive.timeout = Some(timeout);
+                    answer_done(tid)
+                }
+                None => refuse(tid.as_deref(), REMOTE_TIME_REFUSED),
+            },
         }
     }
 
@@ -291,6 +297,18 @@ fn answer_done(tid: Option<Box<str>>) -> Incoming {
     }
 }
 
-fn millis(ms: f64) -> Option<Duration> {
-    (ms.is_finite() && ms > 0.0).then(|| Duration::from_secs_f64(ms / 1000.0))
+/// The `time` that `remote_ping` and `remote_timeout` accept, in
+/// milliseconds: 1 s to 1 h. The original passed any number to `setTimeout`,
+/// which Node runs after 1 ms when the number is out of its range, so a
+/// client could have the server ping it a thousand times a second.
+pub const REMOTE_TIME_MS: std::ops::RangeInclusive<f64> = 1_000.0..=3_600_000.0;
+
+/// The answer to a `time` outside [`REMOTE_TIME_MS`]: the original's error
+/// for a field of the wrong kind.
+const REMOTE_TIME_REFUSED: &str = "Type mismatch in message";
+
+/// `time` as a duration, when it is in [`REMOTE_TIME_MS`] (NaN is not).
+fn remote_time(ms: f64) -> Option<Duration> {
+    // In range, so the cast neither saturates nor loses more than a fraction of a millisecond.
+    REMOTE_TIME_MS.contains(&ms).then(|| Duration::from_millis(ms as u64))
 }
