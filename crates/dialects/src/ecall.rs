@@ -34,9 +34,66 @@ pub enum DeviceError {
     /// The user name is not acceptable.
     #[error("bad user: {0}")]
     User(NameError),
+    /// The user name holds `/`, which separates user and client in a
+    /// device's peer id (`user/client`).
+    #[error("bad user: no '/' allowed")]
+    UserSlash,
     /// The client id is empty, too long, or holds `/` or a control character.
     #[error("bad client: 1 to {MAX_CLIENT_BYTES} bytes, no '/' or control characters")]
     Client,
+    /// The query lacks `user` or `client`, or gives one twice.
+    #[error("ecall needs ?user=USER&client=CLIENT, each once")]
+    Missing,
+    /// A query value is not percent-encoded UTF-8 (`%FF` is not a name:
+    /// lossy decoding would make `%FF` and `%FE` the same user).
+    #[error("{0} is not percent-encoded UTF-8")]
+    Encoding(&'static str),
+}
+
+/// A device as `/ws/ecall?user=USER&client=CLIENT` names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceQuery {
+    /// The user, percent-decoded.
+    pub user: String,
+    /// The client id, percent-decoded.
+    pub client: String,
+}
+
+impl DeviceQuery {
+    /// Parses a URL query (`application/x-www-form-urlencoded`: `&`-separated
+    /// `key=value` pairs, `+` for a space, `%XX` escapes), strictly: a value
+    /// whose bytes are not UTF-8 is refused, never replaced. Other keys are
+    /// ignored.
+    ///
+    /// # Errors
+    /// [`DeviceError::Missing`] without exactly one `user` and one `client`;
+    /// [`DeviceError::Encoding`] for a value that does not decode.
+    pub fn parse(query: &str) -> Result<Self, DeviceError> {
+        let (mut user, mut client) = (None, None);
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (slot, name) = match key {
+                "user" => (&mut user, "user"),
+                "client" => (&mut client, "client"),
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(DeviceError::Missing);
+            }
+            *slot = Some(form_decode(value).ok_or(DeviceError::Encoding(name))?);
+        }
+        match (user, client) {
+            (Some(user), Some(client)) => Ok(Self { user, client }),
+            _ => Err(DeviceError::Missing),
+        }
+    }
+}
+
+/// One form-urlencoded value, or `None` when its bytes are not UTF-8.
+fn form_decode(value: &str) -> Option<String> {
+    let spaced = value.replace('+', " ");
+    let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8().ok()?;
+    Some(decoded.into_owned())
 }
 
 /// One device's codec state.
@@ -63,6 +120,9 @@ impl Ecall {
     /// [`DeviceError`] for a name switchboard cannot hold.
     pub fn new(user: &str, client: &str) -> Result<Self, DeviceError> {
         let user = UserId::parse(user).map_err(DeviceError::User)?;
+        if user.as_str().contains('/') {
+            return Err(DeviceError::UserSlash);
+        }
         check_client(client)?;
         Ok(Self { peer_id: peer_id(&user, client), user })
     }
@@ -116,7 +176,8 @@ impl Ecall {
             Event::Relayed { room: None, from, from_peer, signal, .. }
                 if signal.kind == SignalKind::Custom(CALLING.into()) =>
             {
-                let client = from_peer.split_once('/').map_or(&**from_peer, |(_, client)| client);
+                // Neither part may hold '/', so the one '/' splits them.
+                let client = from_peer.rsplit_once('/').map_or(&**from_peer, |(_, client)| client);
                 let frame = ObjectWriter::with_capacity(signal.payload.len() + 64)
                     .string("type", CALLING)
                     .string("from", from.as_str())

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use switchboard_core::*;
 use switchboard_dialects::Incoming;
-use switchboard_dialects::ecall::{DeviceError, Ecall};
+use switchboard_dialects::ecall::{DeviceError, DeviceQuery, Ecall};
 
 const SETUP: &str =
     r#"{"version":"3.0","resp":false,"sessid":"a1B2","type":"SETUP","props":{"videosend":"true"},"sdp":"v=0"}"#;
@@ -27,6 +27,24 @@ fn a_device_is_a_user_and_a_client() {
     assert_eq!(Ecall::new("alice", "a/b").unwrap_err(), DeviceError::Client);
     assert_eq!(Ecall::new("alice", "").unwrap_err(), DeviceError::Client);
     assert!(matches!(Ecall::new("", "c1").unwrap_err(), DeviceError::User(_)));
+    // A '/' in the user would make `a/b` with client `c1` and `a` with
+    // client `b/c1` one peer id.
+    assert_eq!(Ecall::new("a/b", "c1").unwrap_err(), DeviceError::UserSlash);
+}
+
+#[test]
+fn a_device_query_is_percent_decoded_strictly() {
+    let device = |user: &str, client: &str| Ok(DeviceQuery { user: user.into(), client: client.into() });
+    assert_eq!(DeviceQuery::parse("user=alice&client=c1"), device("alice", "c1"));
+    assert_eq!(DeviceQuery::parse("client=c1&x=1&user=al%C3%AFce"), device("alïce", "c1"));
+    assert_eq!(DeviceQuery::parse("user=ann+lee&client=c%201"), device("ann lee", "c 1"));
+    assert_eq!(DeviceQuery::parse("user=a%2Fb&client=c1"), device("a/b", "c1"), "decoded, then refused by Ecall::new");
+    // Invalid UTF-8 is refused, not replaced: %FF and %FE stay two users.
+    assert_eq!(DeviceQuery::parse("user=%FF&client=c1"), Err(DeviceError::Encoding("user")));
+    assert_eq!(DeviceQuery::parse("user=a&client=%FE"), Err(DeviceError::Encoding("client")));
+    assert_eq!(DeviceQuery::parse("user=a"), Err(DeviceError::Missing));
+    assert_eq!(DeviceQuery::parse(""), Err(DeviceError::Missing));
+    assert_eq!(DeviceQuery::parse("user=a&user=b&client=c"), Err(DeviceError::Missing), "which user?");
 }
 
 #[test]

@@ -1,9 +1,8 @@
 //! Each WebSocket dialect's codec plugged into the connection loop, and its
 //! upgrade handler.
 
-use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
@@ -11,7 +10,7 @@ use switchboard_core::{Command, Event, Request};
 use switchboard_dialects::Incoming;
 use switchboard_dialects::calling::{self, Calling, Keepalive};
 use switchboard_dialects::chatroulette::{Chatroulette, error_frame};
-use switchboard_dialects::ecall::{self, Ecall};
+use switchboard_dialects::ecall::{self, DeviceQuery, Ecall};
 
 use crate::app::AppState;
 use crate::ws::{self, TextDialect};
@@ -98,21 +97,17 @@ impl TextDialect for Ecall {
     }
 }
 
-/// `/ws/ecall`'s query: which device this is.
-#[derive(serde::Deserialize)]
-pub(crate) struct Device {
-    user: String,
-    client: String,
-}
-
-/// `GET /ws/ecall?user=USER&client=CLIENT`: one device of a user.
+/// `GET /ws/ecall?user=USER&client=CLIENT`: one device of a user. A query
+/// that does not name one device strictly ([`DeviceQuery::parse`],
+/// [`Ecall::new`]) is refused with 400 before the upgrade.
 pub(crate) async fn ecall(
     upgrade: WebSocketUpgrade,
-    query: Result<Query<Device>, QueryRejection>,
+    RawQuery(query): RawQuery,
     State(state): State<AppState>,
 ) -> Response {
-    let Ok(Query(device)) = query else {
-        return (StatusCode::BAD_REQUEST, "ecall needs ?user=USER&client=CLIENT\n").into_response();
+    let device = match DeviceQuery::parse(query.as_deref().unwrap_or_default()) {
+        Ok(device) => device,
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
     };
     let codec = match Ecall::new(&device.user, &device.client) {
         Ok(codec) => codec,

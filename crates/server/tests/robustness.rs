@@ -243,3 +243,34 @@ async fn a_client_that_answers_pings_stays() {
     assert_eq!(error_message(&alice.recv().await), "you cannot call yourself");
     server.stop().await;
 }
+
+/// The HTTP status a WebSocket upgrade to `path` is answered with.
+async fn upgrade_status(server: &TestServer, path: &str) -> u16 {
+    let url = format!("ws://{}{path}", server.addr);
+    match tokio_tungstenite::connect_async(url).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("{path}: {other}"),
+    }
+}
+
+/// A `/` in the user made `a/b` with client `c1` arrive as `from_client:
+/// "b/c1"`; lossy percent-decoding made `%FF` and `%FE` one user.
+#[tokio::test]
+async fn ecall_devices_are_named_strictly() {
+    let server = TestServer::start().await;
+    for path in [
+        "/ws/ecall?user=a%2Fb&client=c1",
+        "/ws/ecall?user=a/b&client=c1",
+        "/ws/ecall?user=%FF&client=c1",
+        "/ws/ecall?user=alice&client=%FE",
+        "/ws/ecall?user=alice&client=c%2F1",
+        "/ws/ecall?user=alice",
+        "/ws/ecall?user=alice&user=bob&client=c1",
+    ] {
+        assert_eq!(upgrade_status(&server, path).await, 400, "{path}");
+    }
+    assert_eq!(upgrade_status(&server, "/ws/ecall?user=al%C3%AFce&client=c1").await, 101);
+    assert_eq!(server.driver.stats().await.unwrap().sessions, 1, "only the good device got a session");
+    server.stop().await;
+}
