@@ -23,6 +23,7 @@ use crate::dialects;
 use crate::driver::{self, DriverHandle};
 use crate::ice::{self, IceConfig};
 use crate::lazy_read::LazyReadListener;
+use crate::serve;
 use crate::socketio;
 use crate::web;
 use crate::ws::{ConnectionContext, Limits};
@@ -71,6 +72,7 @@ pub struct Application {
     /// The one strong sender outside connection tasks, dropped at shutdown.
     alive: mpsc::Sender<()>,
     all_closed: mpsc::Receiver<()>,
+    header_timeout: Duration,
 }
 
 impl Application {
@@ -113,7 +115,16 @@ impl Application {
             turn_ttl: config.turn_ttl,
         };
         let state = AppState { context, room_capacity: config.room_capacity, ice };
-        Ok(Self { listener, drop_ins, state, driver, stopping, alive, all_closed })
+        Ok(Self {
+            listener,
+            drop_ins,
+            state,
+            driver,
+            stopping,
+            alive,
+            all_closed,
+            header_timeout: config.header_timeout,
+        })
     }
 
     /// The main listener's address (useful when the port was 0).
@@ -147,7 +158,7 @@ impl Application {
     /// # Errors
     /// When a listener fails.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, drop_ins, state, driver, stopping, alive, mut all_closed } = self;
+        let Self { listener, drop_ins, state, driver, stopping, alive, mut all_closed, header_timeout } = self;
         let stop_signal = || {
             let mut stopped = stopping.subscribe();
             async move {
@@ -155,13 +166,13 @@ impl Application {
             }
         };
 
-        let main = axum::serve(LazyReadListener(listener.tap_io(no_delay)), routes(state.clone()))
-            .with_graceful_shutdown(stop_signal());
-        let mut servers = vec![tokio::spawn(main.into_future())];
+        let listen = |listener: TcpListener, router| {
+            let listener = LazyReadListener(listener.tap_io(no_delay));
+            tokio::spawn(serve::serve(listener, router, header_timeout, stop_signal()))
+        };
+        let mut servers = vec![listen(listener, routes(state.clone()))];
         for (kind, listener) in drop_ins {
-            let dropin = axum::serve(LazyReadListener(listener.tap_io(no_delay)), drop_in_routes(kind, state.clone()))
-                .with_graceful_shutdown(stop_signal());
-            servers.push(tokio::spawn(dropin.into_future()));
+            servers.push(listen(listener, drop_in_routes(kind, state.clone())));
         }
         tracing::info!("serving");
 

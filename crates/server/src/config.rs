@@ -80,6 +80,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_WS_WRITE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub ws_write_timeout: Duration,
 
+    /// A client must send a whole HTTP request head within this time, from
+    /// the connection's start or the end of its previous response, or its
+    /// connection is closed (slowloris). On every listener.
+    #[arg(long, env = "SWITCHBOARD_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
+
     /// An ICE server for the browser pages, `stun:` or `turn:` URL;
     /// repeatable. With none, calls use host candidates only.
     #[arg(long = "ice-server", env = "SWITCHBOARD_ICE_SERVERS", value_delimiter = ',', value_name = "URL")]
@@ -121,6 +127,7 @@ impl Default for Config {
             ws_ping_after: Duration::from_secs(30),
             ws_idle_timeout: Duration::from_secs(55),
             ws_write_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
             ice_servers: Vec::new(),
             turn_secret: None,
             turn_ttl: Duration::from_secs(24 * 3600),

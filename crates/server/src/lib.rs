@@ -18,6 +18,7 @@ mod dialects;
 mod driver;
 mod ice;
 mod lazy_read;
+mod serve;
 mod socketio;
 mod telemetry;
 mod web;
