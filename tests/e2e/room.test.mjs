@@ -1,6 +1,7 @@
 // The room app (web/index.html, web/room.html, web/js/room.js) in chromium
 // against switchboard: create and join rooms, a call between two pages
-// (one at a phone's width), the full room, hanging up, and a denied camera.
+// (one at a phone's width), the full room, hanging up, a room made by the
+// original Tring-Tring landing form (POST /r/<id>), and a denied camera.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -165,6 +166,102 @@ test('two pages complete a call; a third gets full-room; hanging up tells the ot
     assert.equal(await desk.locator('#remote').getAttribute('data-state'), 'waiting');
   });
   await closePages(desk, phone);
+});
+
+let formRooms = 0;
+/** A six-digit room id for a form, unlikely to be one a page drew. */
+function formRoomId() {
+  formRooms += 1;
+  return String(100000 + ((process.pid * 7919 + Date.now() + formRooms * 104729) % 900000));
+}
+
+/**
+ * The original Tring-Tring landing page's create form (public/index.pug):
+ * a plain HTML form, method POST, action r/<id>, with the fields it posts
+ * (create_room_id, create_room_password, func_type=create). It is put into
+ * the landing page and submitted with a click, so the browser shows the
+ * server's answer to the POST. Resolves with that response.
+ */
+async function submitCreateForm(page, id) {
+  await page.goto(`${base}/`);
+  await page.evaluate((roomId) => {
+    const form = document.createElement('form');
+    form.method = 'POST';
+    form.action = `/r/${roomId}`;
+    const fields = { create_room_id: roomId, create_room_password: 'k3j4h5g6', func_type: 'create' };
+    for (const [name, value] of Object.entries(fields)) {
+      const input = document.createElement('input');
+      input.type = 'hidden';
+      input.name = name;
+      input.value = value;
+      form.append(input);
+    }
+    const submit = document.createElement('button');
+    submit.type = 'submit';
+    submit.id = 'original-create';
+    submit.textContent = 'Create a New Room (original form)';
+    form.append(submit);
+    document.body.append(form);
+  }, id);
+  const [response] = await Promise.all([
+    page.waitForResponse((res) => res.request().method() === 'POST' && new URL(res.url()).pathname === `/r/${id}`, WAIT),
+    page.locator('#original-create').click(),
+  ]);
+  await page.waitForURL(`${base}/r/${id}`, WAIT);
+  return response;
+}
+
+test('the original landing form: POST /r/<id> shows the call page; two pages open /r/<id>/, call, and one hangs up', async (t) => {
+  const id = formRoomId();
+  const desk = await open(browser);
+  const laptop = await open(browser);
+
+  await t.test('the form POST answers with the call page of the room', async () => {
+    const response = await submitCreateForm(desk, id);
+    assert.equal(response.status(), 200, 'POST /r/<id>');
+    assert.match(response.request().headers()['content-type'] ?? '', /^application\/x-www-form-urlencoded/);
+    assert.equal(new URLSearchParams(response.request().postData() ?? '').get('func_type'), 'create');
+    assert.match(response.headers()['content-type'] ?? '', /^text\/html/);
+    // What the browser shows is that answer: the room's page, asking for a name.
+    assert.equal(new URL(desk.url()).pathname, `/r/${id}`);
+    assert.equal(await desk.locator('#room').textContent(), id);
+    assert.ok(await desk.getByLabel('Your name').isVisible());
+  });
+
+  await t.test('each page opens /r/<id>/ (the room exists now), types a name and joins', async () => {
+    for (const page of [desk, laptop]) {
+      const response = await page.goto(`${base}/r/${id}/`);
+      assert.equal(response.status(), 200, `GET /r/${id}/`);
+      assert.equal(new URL(page.url()).pathname, `/r/${id}/`, 'not sent back to /');
+      assert.equal(await page.locator('#room').textContent(), id);
+    }
+    await join(desk, 'Ada');
+    await statusSays(desk, 'Waiting for someone to join');
+    await join(laptop, 'Bob');
+  });
+
+  await t.test('the call connects with audio and video both ways', async () => {
+    const [deskIn, laptopIn] = await Promise.all([media(desk), media(laptop)]);
+    t.diagnostic(`bytesReceived desk ${JSON.stringify(deskIn)} laptop ${JSON.stringify(laptopIn)}`);
+    for (const [side, inbound] of [['desk', deskIn], ['laptop', laptopIn]]) {
+      assert.ok(inbound.audio > 0, `${side} audio bytesReceived ${inbound.audio}`);
+      assert.ok(inbound.video > 0, `${side} video bytesReceived ${inbound.video}`);
+    }
+    await statusSays(desk, 'In a call with Bob');
+    await statusSays(laptop, 'In a call with Ada');
+    assert.deepEqual(await members(desk), ['Ada (you)', 'Bob']);
+    assert.deepEqual(await members(laptop), ['Bob (you)', 'Ada']);
+  });
+
+  await t.test('one hangs up: the other sees the peer leave', async () => {
+    await laptop.getByRole('button', { name: 'Hang up' }).click();
+    await laptop.waitForURL(`${base}/`, WAIT);
+    await statusSays(desk, 'Bob left the call');
+    assert.deepEqual(await members(desk), ['Ada (you)']);
+    assert.equal(await desk.evaluate(() => window.switchboardCall.connectionState), 'closed');
+    assert.equal(await desk.locator('#remote').getAttribute('data-state'), 'waiting');
+  });
+  await closePages(desk, laptop);
 });
 
 test('a denied camera: a clear message, and the call still connects to receive', async (t) => {
