@@ -2,49 +2,133 @@
 //! (socketioxide with its `v4` feature, so Engine.IO v3 clients —
 //! socket.io-client 1.x and 2.x — connect as well as v4 ones).
 //!
-//! socketioxide calls handlers per event; each socket gets one task that
-//! owns its codec state, reading the socket's events (forwarded by the
-//! handlers over a bounded channel) and its core events, like a WebSocket
-//! connection task.
+//! Each socket gets one task that owns its codec state, reading the socket's
+//! events and its core events, like a WebSocket connection task. Events reach
+//! that task in the order the client sent them: see [`Queued`].
 
-use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::Value;
+use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, Event as EventName, SocketRef, TryData};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::handler::{ConnectHandler, FromMessage, FromMessageParts, Value as RawPacket};
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::{SendError, SocketIo};
-use switchboard_dialects::socketio::{AckId, SocketIoSession, SocketOut};
+use socketioxide::socket::Socket;
+use socketioxide::{SendError, SocketError, SocketIo};
+use switchboard_dialects::socketio::{AckId, SocketIoSession, SocketOut, error_event};
 use tokio::sync::mpsc;
 
 use crate::ws::ConnectionContext;
 
-/// Events of one socket waiting for its task. Bounded: a client that floods
-/// events waits for its task instead of growing memory.
-const INBOX_CAPACITY: usize = 64;
+/// Events of one socket waiting for its task, at most. A client that sends
+/// faster than its task hands them to the core is dropped as a flooder (an
+/// `error` event, then a disconnect), never slowed by reordering or losing
+/// events silently.
+const INBOX_EVENTS: usize = 256;
+
+/// Bytes of events (as their socket.io packets) waiting for one socket's
+/// task, at most: with 64 KiB events, [`INBOX_EVENTS`] alone would let one
+/// socket hold 16 MiB.
+const INBOX_BYTES: usize = 1024 * 1024;
 
 /// Packets socketioxide may hold for one client before it is dropped as too
 /// slow.
 const MAX_BUFFERED_PACKETS: usize = 256;
 
+/// How often a disconnect that found the client's packet buffer full is
+/// tried again (see [`disconnect`]).
+const DISCONNECT_RETRY: Duration = Duration::from_millis(50);
+
+/// How long a disconnect is retried at most. By then socketioxide's own
+/// heartbeat (25 s interval, 20 s timeout) has closed a client that does not
+/// read, and one that reads has long taken the disconnect packet.
+const DISCONNECT_PATIENCE: Duration = Duration::from_secs(60);
+
 /// What the handlers hand to a socket's task.
 enum Inbound {
-    Event { name: String, data: Result<Value, String>, ack: AckSender },
+    Event { name: String, data: Result<Value, String>, ack: AckSender, bytes: usize },
     Gone,
 }
 
-/// A socket's inbox, from the connect middleware to the connect handler.
+/// The sending side of a socket's inbox, kept in the socket's extensions so
+/// that [`Queued`] can reach it.
+#[derive(Clone)]
+struct Inbox {
+    events: mpsc::Sender<Inbound>,
+    /// Bytes of the events queued now.
+    bytes: Arc<AtomicUsize>,
+    /// Set when an event found the inbox full: the task drops the client.
+    overflowed: Arc<AtomicBool>,
+}
+
+impl Inbox {
+    /// Queues one event, or marks the inbox overflowed.
+    fn push(&self, event: Inbound, bytes: usize) {
+        if self.overflowed.load(Ordering::Acquire) {
+            return; // the client is being dropped; later events go with it
+        }
+        let over_budget = self.bytes.fetch_add(bytes, Ordering::AcqRel) + bytes > INBOX_BYTES;
+        if over_budget || self.events.try_send(event).is_err() {
+            self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.overflowed.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// A socket's inbox receiver, from the connect middleware to the connect
+/// handler.
 #[derive(Clone)]
 struct InboxSlot(Arc<Mutex<Option<mpsc::Receiver<Inbound>>>>);
 
+/// The extractor that queues a socket's events in the order they came.
+///
+/// socketioxide 0.18 spawns a task for every handler call
+/// (`handler/message.rs`), so two events of one socket may run in either
+/// order; 200 back-to-back events arrived with up to 42 inversions. It runs
+/// extractors before that spawn, synchronously and in arrival order, on both
+/// transports. So the event is queued here, in the extractor, and the handler
+/// itself has nothing left to do.
+struct Queued;
+
+impl FromMessage<LocalAdapter> for Queued {
+    type Error = Infallible;
+
+    fn from_message(
+        socket: Arc<Socket<LocalAdapter>>,
+        mut packet: RawPacket,
+        ack_id: Option<i64>,
+    ) -> Result<Self, Infallible> {
+        let bytes = packet.len();
+        let name = EventName::from_message_parts(&socket, &mut packet, &ack_id);
+        let Ok(TryData(data)) = TryData::<Value>::from_message_parts(&socket, &mut packet, &ack_id);
+        let data = data.map_err(|error| error.to_string());
+        let Ok(ack) = AckSender::from_message_parts(&socket, &mut packet, &ack_id);
+        let Some(inbox) = socket.extensions.get::<Inbox>() else { return Ok(Queued) };
+        let event = match name {
+            Ok(EventName(name)) => Inbound::Event { name, data, ack, bytes },
+            Err(error) => Inbound::Event { name: String::new(), data: Err(error.to_string()), ack, bytes },
+        };
+        inbox.push(event, bytes);
+        Ok(Queued)
+    }
+}
+
 /// The socket.io layer, serving namespace `/` at `/socket.io/`.
 pub(crate) fn layer(context: ConnectionContext, room_capacity: usize) -> SocketIoLayer {
+    let max_frame_bytes = context.limits.max_frame_bytes;
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(MAX_BUFFERED_PACKETS)
-        .max_payload(context.limits.max_frame_bytes as u64)
+        // Polling bodies (413 when larger) and WebSocket messages alike, so an
+        // event over `--max-frame-bytes` is never read whole on either
+        // transport; engineioxide's own WebSocket limit is 64 MiB.
+        .max_payload(max_frame_bytes as u64)
+        .ws_max_message_size(max_frame_bytes)
+        .ws_max_frame_size(max_frame_bytes)
         .build_layer();
     let start = move |socket: SocketRef| {
         let context = context.clone();
@@ -59,36 +143,36 @@ pub(crate) fn layer(context: ConnectionContext, room_capacity: usize) -> SocketI
 /// at once (socket.io-client 1.x does) would otherwise lose its first events
 /// to a socket with no handler yet.
 async fn attach_handlers(socket: SocketRef) -> Result<(), Infallible> {
-    let (inbox, events) = mpsc::channel(INBOX_CAPACITY);
-    let to_task = inbox.clone();
-    socket.on_fallback(move |EventName(name): EventName, TryData(data): TryData<Value>, ack: AckSender| {
-        let inbox = to_task.clone();
-        async move {
-            let data = data.map_err(|error| error.to_string());
-            let _ = inbox.send(Inbound::Event { name: name.to_string(), data, ack }).await;
-        }
+    let (events, inbox) = mpsc::channel(INBOX_EVENTS);
+    socket.extensions.insert(Inbox {
+        events: events.clone(),
+        bytes: Arc::new(AtomicUsize::new(0)),
+        overflowed: Arc::new(AtomicBool::new(false)),
     });
+    socket.on_fallback(async |_: Queued| {});
     socket.on_disconnect(move || {
-        let inbox = inbox.clone();
+        let events = events.clone();
         async move {
-            let _ = inbox.send(Inbound::Gone).await;
+            let _ = events.send(Inbound::Gone).await;
         }
     });
-    socket.extensions.insert(InboxSlot(Arc::new(Mutex::new(Some(events)))));
+    socket.extensions.insert(InboxSlot(Arc::new(Mutex::new(Some(inbox)))));
     Ok(())
 }
 
 /// Starts the socket's task, once it is connected to the namespace.
 fn start(socket: SocketRef, context: ConnectionContext, room_capacity: usize) {
     let inbox = socket.extensions.remove::<InboxSlot>().and_then(|slot| slot.0.lock().ok()?.take());
-    if let Some(inbox) = inbox {
-        tokio::spawn(run(socket, inbox, context, room_capacity));
+    let flags = socket.extensions.get::<Inbox>();
+    if let (Some(inbox), Some(flags)) = (inbox, flags) {
+        tokio::spawn(run(socket, inbox, flags, context, room_capacity));
     }
 }
 
 async fn run(
     socket: SocketRef,
     mut inbox: mpsc::Receiver<Inbound>,
+    flags: Inbox,
     mut context: ConnectionContext,
     room_capacity: usize,
 ) {
@@ -96,6 +180,9 @@ async fn run(
     let peer_id = socket.id.to_string();
     let Ok((open, mut events)) = context.driver.open(Some(peer_id.as_str().into())).await else { return };
     let session = open.id();
+    // The sending side stays in the socket's extensions only for `Queued`;
+    // this task keeps the flags.
+    let Inbox { bytes: queued_bytes, overflowed, .. } = flags;
     let mut codec = SocketIoSession::new(session, peer_id, room_capacity);
     let mut acks: HashMap<AckId, AckSender> = HashMap::new();
     let mut next_ack: AckId = 0;
@@ -106,7 +193,8 @@ async fn run(
         let mut ack_done_with = None;
         tokio::select! {
             inbound = inbox.recv() => match inbound {
-                Some(Inbound::Event { name, data, ack }) => {
+                Some(Inbound::Event { name, data, ack, bytes }) => {
+                    queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                     next_ack += 1;
                     acks.insert(next_ack, ack);
                     match data {
@@ -116,7 +204,7 @@ async fn run(
                             }
                         }
                         Err(error) => {
-                            out.push(switchboard_dialects::socketio::error_event(format!("{name}: unreadable payload: {error}")));
+                            out.push(error_event(format!("{name}: unreadable payload: {error}")));
                             ack_done_with = Some(next_ack);
                         }
                     }
@@ -127,12 +215,12 @@ async fn run(
                 Some(event) => codec.on_core_event(&event, &mut out),
                 None => {
                     tracing::warn!(%session, "dropping a socket.io client that does not read its events");
-                    let _ = socket.clone().disconnect();
+                    disconnect(socket.clone());
                     break;
                 }
             },
             () = crate::ws::stopping(&mut context.shutdown) => {
-                let _ = socket.clone().disconnect();
+                disconnect(socket.clone());
                 break;
             }
         }
@@ -146,7 +234,7 @@ async fn run(
                 SocketOut::Emit(event, args) => {
                     if let Err(error) = emit(&socket, event, &args) {
                         tracing::warn!(%session, %error, "dropping a socket.io client that cannot take events");
-                        let _ = socket.clone().disconnect();
+                        disconnect(socket.clone());
                         break 'connection;
                     }
                 }
@@ -160,9 +248,43 @@ async fn run(
         if let Some(id) = ack_done_with {
             acks.remove(&id);
         }
+        // Checked once the queued events before the overflow are handled, so
+        // that they count, in order, and the error comes after their effects.
+        if overflowed.load(Ordering::Acquire) {
+            tracing::warn!(%session, "dropping a socket.io client that sends events faster than they are handled");
+            let message = format!("too many events: at most {INBOX_EVENTS} events or {INBOX_BYTES} bytes may wait");
+            let _ = emit(&socket, "error", &[serde_json::json!({ "message": message })]);
+            disconnect(socket.clone());
+            break;
+        }
     }
     open.close().await;
     tracing::debug!(%session, "socket.io connection closed");
+}
+
+/// Disconnects the client so that it sees `disconnect`, on every transport.
+///
+/// socketioxide's `disconnect` sends a disconnect packet and gives up, the
+/// socket left open, when the client's packet buffer is full, which is
+/// exactly when a slow client is dropped. The client would never hear of it
+/// and believe itself online. So a full buffer is tried again until the
+/// packet fits (the client read some) or the transport is closed
+/// (socketioxide's heartbeat closes a client that stopped reading, because
+/// its ping does not fit either).
+fn disconnect(socket: SocketRef) {
+    if !matches!(socket.clone().disconnect(), Err(SocketError::InternalChannelFull)) {
+        return;
+    }
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + DISCONNECT_PATIENCE;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(DISCONNECT_RETRY).await;
+            if !matches!(socket.clone().disconnect(), Err(SocketError::InternalChannelFull)) {
+                return;
+            }
+        }
+        tracing::warn!(sid = %socket.id, "a dropped socket.io client's disconnect never fitted its buffer");
+    });
 }
 
 /// Emits an event with zero to three arguments (a tuple goes out as that

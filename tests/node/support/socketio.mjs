@@ -73,6 +73,8 @@ export class SioClient {
     this.waiters = [];
     this.disconnected = false;
     this.disconnectReason = undefined;
+    /** Callbacks run after each recorded entry and on disconnect (see `waitFor`). */
+    this.watchers = new Set();
 
     const original = socket.onevent;
     socket.onevent = (packet) => {
@@ -86,6 +88,7 @@ export class SioClient {
       } else {
         this.queue.push(entry);
       }
+      this.notify();
       return original.call(socket, packet);
     };
     socket.on('disconnect', (reason) => {
@@ -96,7 +99,13 @@ export class SioClient {
         clearTimeout(waiter.timer);
         waiter.reject(err);
       }
+      this.notify();
     });
+  }
+
+  /** Runs the watchers (something was received, or the socket disconnected). */
+  notify() {
+    for (const watcher of [...this.watchers]) watcher();
   }
 
   /** The socket's id, which the server uses as `peer_id` and `sendersocket`. */
@@ -123,6 +132,7 @@ export class SioClient {
         const entry = { seq: ++this.seq, kind: 'ack', event, args };
         this.received.push(entry);
         resolve(entry);
+        this.notify();
       });
     });
   }
@@ -209,6 +219,38 @@ export class SioClient {
       // already closed
     }
   }
+}
+
+/**
+ * Resolves once `condition()` is true, checking it now and again whenever
+ * one of `sios` records an event or an ack or disconnects (no polling, no
+ * sleeping). Fails after `timeout` with `what` and what each socket received.
+ */
+export function waitFor(sios, condition, { timeout = STEP_TIMEOUT_MS, what = 'the condition' } = {}) {
+  const clients = [sios].flat();
+  return new Promise((resolve, reject) => {
+    const done = (settle, value) => {
+      clearTimeout(timer);
+      for (const sio of clients) sio.watchers.delete(check);
+      settle(value);
+    };
+    const check = () => {
+      let value;
+      try {
+        value = condition();
+      } catch (err) {
+        done(reject, err);
+        return;
+      }
+      if (value) done(resolve, value);
+    };
+    const timer = setTimeout(() => {
+      const seen = clients.map((sio) => `${sio.label} received ${sio.received.length} entries${sio.disconnected ? `, disconnected (${sio.disconnectReason})` : ''}`).join('; ');
+      done(reject, new Error(`${what}: not within ${timeout} ms (${seen})`));
+    }, timeout);
+    for (const sio of clients) sio.watchers.add(check);
+    check();
+  });
 }
 
 /**
