@@ -162,7 +162,9 @@ async fn remote_times_out_of_range_are_refused_and_leak_nothing() {
             assert_eq!(answer["error"], "Type mismatch in message", "{kind} {time}: {answer}");
         }
     }
-    assert_eq!(server.driver.stats().await.unwrap().sessions, 1, "the connection lives on, nothing leaked");
+    let metrics = http_get(server.addr, "/metrics").await;
+    assert!(metrics.contains("\nswitchboard_sessions 1\n"), "the connection lives on, nothing leaked: {metrics}");
+    assert!(metrics.contains("\nswitchboard_users 1\n"), "{metrics}");
     // No keepalive was set: 20 s on (a 1e-300 ms one would have pinged by
     // now), the next frame is still the answer to the client's request.
     server.clock.advance(Duration::from_secs(20));
