@@ -10,12 +10,13 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use switchboard_core::CoreConfig;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -25,6 +26,7 @@ use crate::ice::{self, IceConfig};
 use crate::lazy_read::LazyReadListener;
 use crate::serve;
 use crate::socketio;
+use crate::stop::{self, Stop, StopSender};
 use crate::web;
 use crate::ws::{ConnectionContext, Limits};
 
@@ -68,7 +70,9 @@ pub struct Application {
     drop_ins: Vec<(DropIn, TcpListener)>,
     state: AppState,
     driver: DriverHandle,
-    stopping: watch::Sender<bool>,
+    /// The task that owns the core; its end, while serving, is a failure.
+    driver_task: JoinHandle<()>,
+    stopping: StopSender,
     /// The one strong sender outside connection tasks, dropped at shutdown.
     alive: mpsc::Sender<()>,
     all_closed: mpsc::Receiver<()>,
@@ -99,8 +103,8 @@ impl Application {
             mailbox_bytes: config.mailbox_bytes,
             seed,
         };
-        let (driver, _task) = driver::spawn(core, clock.clone(), config.session_queue);
-        let (stopping, shutdown) = watch::channel(false);
+        let (driver, driver_task) = driver::spawn(core, clock.clone(), config.session_queue);
+        let (stopping, shutdown) = stop::channel();
         let (alive, all_closed) = mpsc::channel(1);
         let context = ConnectionContext {
             driver: driver.clone(),
@@ -120,6 +124,7 @@ impl Application {
             drop_ins,
             state,
             driver,
+            driver_task,
             stopping,
             alive,
             all_closed,
@@ -155,14 +160,30 @@ impl Application {
     /// Serves until `shutdown` completes, then closes every WebSocket with
     /// 1001 (going away) and waits, up to 10 s, for the connections to end.
     ///
+    /// If the task that owns the core ends first (a panic: it never ends on
+    /// its own while the server runs), nobody can be served any more: every
+    /// WebSocket is closed with 1011, the server stops the same way, and the
+    /// error says why, so that the process exits non-zero and its supervisor
+    /// restarts it.
+    ///
     /// # Errors
-    /// When a listener fails.
+    /// When a listener fails, or the core's task stopped.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, drop_ins, state, driver, stopping, alive, mut all_closed, header_timeout } = self;
+        let Self {
+            listener,
+            drop_ins,
+            state,
+            driver,
+            mut driver_task,
+            stopping,
+            alive,
+            mut all_closed,
+            header_timeout,
+        } = self;
         let stop_signal = || {
             let mut stopped = stopping.subscribe();
             async move {
-                let _ = stopped.wait_for(|stopping| *stopping).await;
+                stop::stopping(&mut stopped).await;
             }
         };
 
@@ -176,9 +197,17 @@ impl Application {
         }
         tracing::info!("serving");
 
-        shutdown.await;
-        tracing::info!("shutting down");
-        let _ = stopping.send(true);
+        let failure = tokio::select! {
+            () = shutdown => None,
+            ended = &mut driver_task => Some(why_it_ended(ended)),
+        };
+        match &failure {
+            None => tracing::info!("shutting down"),
+            Some(why) => {
+                tracing::error!(%why, "the signaling core stopped: closing every connection (1011) and exiting")
+            }
+        }
+        let _ = stopping.send(Some(if failure.is_some() { Stop::CoreFailed } else { Stop::GoingAway }));
         // Our own handles must go too, or the driver and the wait below
         // would never see the last one dropped.
         drop((state, driver, alive));
@@ -188,7 +217,37 @@ impl Application {
         for server in servers {
             server.await.context("server task")?.context("serving")?;
         }
-        Ok(())
+        match failure {
+            Some(why) => Err(anyhow::anyhow!("the signaling core stopped: {why}")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What ended the core's task, in words for the log.
+fn why_it_ended(ended: Result<(), tokio::task::JoinError>) -> String {
+    match ended {
+        Ok(()) => "its task returned".to_owned(),
+        Err(error) if error.is_panic() => {
+            let panic = error.into_panic();
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            format!("panicked: {message}")
+        }
+        Err(error) => error.to_string(),
+    }
+}
+
+/// `GET /healthz`: 200 while the core's task runs, 503 once it has stopped
+/// (between its failure and the process's exit).
+async fn healthz(State(state): State<AppState>) -> Response {
+    if state.driver().is_running() {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "signaling core stopped\n").into_response()
     }
 }
 
@@ -210,7 +269,7 @@ fn routes(state: AppState) -> Router {
         .route("/r/{room}", get(web::room).post(web::open_room))
         .route("/call/", get(web::phone))
         .route("/api/config", get(ice::client_config))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/ws/chatroulette", get(dialects::chatroulette))
         .route("/ws/calling", get(dialects::calling))
@@ -253,4 +312,56 @@ fn drop_in_routes(kind: DropIn, state: AppState) -> Router {
         DropIn::Calling => Router::new().fallback(dialects::calling),
     }
     .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    async fn built() -> Application {
+        Application::build(Config::default(), Clock::Manual(ManualClock::new())).await.expect("builds")
+    }
+
+    async fn healthz_status(router: &Router) -> StatusCode {
+        let request = Request::get("/healthz").body(Body::empty()).expect("a request");
+        router.clone().oneshot(request).await.expect("answered").status()
+    }
+
+    #[tokio::test]
+    async fn healthz_answers_503_once_the_core_has_stopped() {
+        let mut app = built().await;
+        let router = routes(app.state.clone());
+        assert_eq!(healthz_status(&router).await, StatusCode::OK);
+        app.driver.inject_panic().await;
+        assert!((&mut app.driver_task).await.expect_err("the driver panicked").is_panic());
+        assert_eq!(healthz_status(&router).await, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test]
+    async fn a_core_that_panics_closes_websockets_with_1011_and_the_server_fails() {
+        let app = built().await;
+        let (addr, driver) = (app.local_addr(), app.driver());
+        let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/calling")).await.expect("open");
+        assert!(matches!(client.next().await, Some(Ok(Message::Text(_)))), "hello: the session is open");
+
+        driver.inject_panic().await;
+        let close = loop {
+            match client.next().await {
+                Some(Ok(Message::Close(frame))) => break frame.expect("a close frame with a code"),
+                Some(Ok(_)) => {}
+                other => panic!("the connection ended without a close frame: {other:?}"),
+            }
+        };
+        assert_eq!(u16::from(close.code), 1011, "{close:?}");
+        let error = server.await.expect("no panic in the server itself").expect_err("the server fails");
+        assert!(error.to_string().contains("panicked: a bug in the core"), "{error}");
+    }
 }

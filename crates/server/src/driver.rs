@@ -17,10 +17,17 @@ use crate::clock::Clock;
 const INBOX_CAPACITY: usize = 4096;
 
 enum ToDriver {
-    Open { session: SessionId, peer_id: Option<Arc<str>>, outbox: EventSender },
+    Open {
+        session: SessionId,
+        peer_id: Option<Arc<str>>,
+        outbox: EventSender,
+    },
     Input(Input),
     Stats(oneshot::Sender<Stats>),
     RoomExists(RoomId, oneshot::Sender<bool>),
+    /// Tests only: what a bug in the core would do.
+    #[cfg(test)]
+    Panic,
 }
 
 /// A session's event queue, read by its connection task.
@@ -90,6 +97,8 @@ impl std::fmt::Debug for ToDriver {
             ToDriver::Input(input) => write!(f, "Input({input:?})"),
             ToDriver::Stats(_) => write!(f, "Stats"),
             ToDriver::RoomExists(room, _) => write!(f, "RoomExists({room})"),
+            #[cfg(test)]
+            ToDriver::Panic => write!(f, "Panic"),
         }
     }
 }
@@ -131,6 +140,18 @@ impl DriverHandle {
     /// (tringtring's `POST /r/<room_id>`).
     pub async fn open_room(&self, room: RoomId, capacity: usize) -> Result<(), DriverGone> {
         self.send(Input::OpenRoom { room, capacity }).await
+    }
+
+    /// Whether the driver task is still there to take inputs. It outlives
+    /// every handle's owner unless it failed.
+    pub fn is_running(&self) -> bool {
+        !self.inbox.is_closed()
+    }
+
+    /// Makes the driver task panic, as a bug in the core would.
+    #[cfg(test)]
+    pub(crate) async fn inject_panic(&self) {
+        let _ = self.inbox.send(ToDriver::Panic).await;
     }
 
     /// What the core holds now.
@@ -209,6 +230,8 @@ impl Driver {
             ToDriver::RoomExists(room, reply) => {
                 let _ = reply.send(self.core.room_exists(&room));
             }
+            #[cfg(test)]
+            ToDriver::Panic => panic!("a bug in the core, injected by a test"),
         }
     }
 

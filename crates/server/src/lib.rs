@@ -20,6 +20,7 @@ mod ice;
 mod lazy_read;
 mod serve;
 mod socketio;
+mod stop;
 mod telemetry;
 mod web;
 mod ws;

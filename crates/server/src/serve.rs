@@ -61,7 +61,8 @@ pub(crate) async fn serve<L: Listener>(
             let mut connection = pin!(builder.serve_connection(TokioIo::new(io), service).with_upgrades());
             let result = tokio::select! {
                 result = connection.as_mut() => result,
-                () = crate::ws::stopping(&mut stop_signal) => {
+                // The guard `wait_for` returns is not Send: drop it inside.
+                () = async { let _ = stop_signal.wait_for(|stopping| *stopping).await; } => {
                     connection.as_mut().graceful_shutdown();
                     connection.await
                 }

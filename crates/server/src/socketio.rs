@@ -219,7 +219,7 @@ async fn run(
                     break;
                 }
             },
-            () = crate::ws::stopping(&mut context.shutdown) => {
+            _ = crate::stop::stopping(&mut context.shutdown) => {
                 disconnect(socket.clone());
                 break;
             }

@@ -10,11 +10,12 @@ use futures_util::{SinkExt, StreamExt};
 use switchboard_core::{Command, Event, Request};
 use switchboard_dialects::Incoming;
 use switchboard_dialects::calling::Keepalive;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::driver::DriverHandle;
+use crate::stop::{Stop, StopSignal, stopping};
 
 /// Close codes of RFC 6455 §7.4.1 that the server sends.
 mod close_code {
@@ -22,6 +23,8 @@ mod close_code {
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// The server cannot go on: the task that owns the core has stopped.
+    pub const INTERNAL_ERROR: u16 = 1011;
     /// The client broke a rule: it stopped reading its events.
     pub const POLICY: u16 = 1008;
     /// A message over the size limit.
@@ -66,8 +69,8 @@ pub(crate) struct ConnectionContext {
     pub(crate) driver: DriverHandle,
     pub(crate) clock: Clock,
     pub(crate) limits: Limits,
-    /// Turns `true` when the server begins to shut down.
-    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Says why, once the server begins to stop.
+    pub(crate) shutdown: StopSignal,
     /// Upgraded and held by every connection task; the server waits, at
     /// shutdown, until every strong sender is dropped (the dropped-sender
     /// trick of mini-redis). Weak here, so that a context kept by a
@@ -227,8 +230,9 @@ pub(crate) fn run<D: TextDialect>(
                                 liveness.last_message_in = now;
                                 match dialect.on_text(text.as_str()) {
                                     Incoming::Command(request, command) => {
+                                        // The driver outlives every connection unless it failed.
                                         if context.driver.command(session, request, command).await.is_err() {
-                                            break Some(close_frame(close_code::GOING_AWAY, "server stopping"));
+                                            break Some(core_stopped());
                                         }
                                     }
                                     Incoming::Answer(frame) => outgoing.push(frame),
@@ -248,8 +252,12 @@ pub(crate) fn run<D: TextDialect>(
                 },
                 // Everything queued at once, so that one write carries it all.
             event = events.next() => {
-                // The driver dropped this session's queue: it fell behind.
+                // The driver dropped this session's queue: it fell behind,
+                // or the driver itself is gone.
                 let Some(event) = event else {
+                    if !context.driver.is_running() {
+                        break Some(core_stopped());
+                    }
                     break Some(close_frame(close_code::POLICY, "too slow: events not read"));
                 };
                 batch.push(event);
@@ -281,9 +289,10 @@ pub(crate) fn run<D: TextDialect>(
                         Due::Nothing => {}
                     }
                 },
-                () = stopping(&mut context.shutdown) => {
-                    break Some(close_frame(close_code::GOING_AWAY, "server shutting down"));
-                },
+                stop = stopping(&mut context.shutdown) => break Some(match stop {
+                    Stop::GoingAway => close_frame(close_code::GOING_AWAY, "server shutting down"),
+                    Stop::CoreFailed => core_stopped(),
+                }),
             }
             if !outgoing.is_empty() {
                 liveness.last_message_out = clock.now();
@@ -302,9 +311,9 @@ pub(crate) fn run<D: TextDialect>(
     }
 }
 
-/// Completes once the server begins to shut down (or is gone).
-pub(crate) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stopping| *stopping).await;
+/// The close frame when the core has stopped and nobody can be served.
+fn core_stopped() -> CloseFrame {
+    close_frame(close_code::INTERNAL_ERROR, "signaling core stopped")
 }
 
 fn close_frame(code: u16, reason: &'static str) -> CloseFrame {

@@ -31,6 +31,8 @@ fn help_explains_every_option() {
         "--ws-ping-after",
         "--ws-idle-timeout",
         "--ws-write-timeout",
+        "--header-timeout",
+        "SWITCHBOARD_HEADER_TIMEOUT",
         "--log-format",
         "json",
         "--log-filter",
