@@ -89,8 +89,8 @@ struct Pair {
 }
 
 /// `PAIRS` pairs online, with sessions numbered from `first`.
-fn pairs(driver: &mut Driver, first: u64, prefix: &str) -> Vec<Pair> {
-    (0..PAIRS as u64)
+fn pairs(driver: &mut Driver, first: u128, prefix: &str) -> Vec<Pair> {
+    (0..PAIRS as u128)
         .map(|i| {
             let caller = (SessionId(first + 2 * i), user(&format!("{prefix}-caller-{i}")));
             let callee = (SessionId(first + 2 * i + 1), user(&format!("{prefix}-callee-{i}")));
@@ -183,11 +183,11 @@ fn call_setup(c: &mut Criterion) {
 
 fn connect_register_disconnect(c: &mut Criterion) {
     let mut driver = Driver::new();
-    for i in 0..BACKGROUND as u64 {
+    for i in 0..BACKGROUND as u128 {
         driver.online(SessionId(i + 1), &user(&format!("online-{i}")));
     }
     let names: Vec<UserId> = (0..PAIRS).map(|i| user(&format!("churn-{i}"))).collect();
-    let mut session = BACKGROUND as u64 + 1;
+    let mut session = BACKGROUND as u128 + 1;
     let mut next = 0;
     let mut churn = move |driver: &mut Driver| {
         let name = names[next].clone();

@@ -111,6 +111,8 @@ pub(crate) enum RoomKind {
 #[derive(Debug)]
 pub(crate) struct Member {
     pub(crate) session: SessionId,
+    /// Its number in the room ([`PeerInfo::member`](crate::PeerInfo::member)).
+    pub(crate) number: u32,
     /// The peer status it gave in this room.
     pub(crate) status: Option<Payload>,
 }
@@ -130,6 +132,8 @@ pub(crate) struct Room {
     pub(crate) namespaces: Vec<NamespaceId>,
     /// When an empty named room is deleted.
     pub(crate) expires: Option<Instant>,
+    /// The member number the next joiner is given, if no member holds it.
+    pub(crate) next_number: u32,
 }
 
 impl Room {
@@ -142,6 +146,26 @@ impl Room {
             status: Vec::new(),
             namespaces: Vec::new(),
             expires: None,
+            next_number: 1,
+        }
+    }
+
+    /// Adds a member; returns its number.
+    pub(crate) fn add_member(&mut self, session: SessionId, status: Option<Payload>) -> u32 {
+        let number = self.draw_number();
+        self.members.push(Member { session, number, status });
+        number
+    }
+
+    /// A member number no member holds, counting up from 1 and wrapping
+    /// below 2^31: cloudkibo's Android client reads it as a Java `int`.
+    fn draw_number(&mut self) -> u32 {
+        loop {
+            let number = self.next_number;
+            self.next_number = if number >= MAX_MEMBER_NUMBER { 1 } else { number + 1 };
+            if !self.members.iter().any(|member| member.number == number) {
+                return number;
+            }
         }
     }
 
@@ -153,6 +177,9 @@ impl Room {
         self.members.is_empty() && self.invited.is_empty()
     }
 }
+
+/// The largest member number: `i32::MAX`.
+const MAX_MEMBER_NUMBER: u32 = i32::MAX as u32;
 
 /// A ringing call or invite.
 #[derive(Debug)]
@@ -215,7 +242,7 @@ pub struct Core {
     /// The time of the input being handled.
     now: Option<Instant>,
     /// Ordered by time, so the next one is the first.
-    deadlines: BTreeSet<(Instant, Deadline)>,
+    pub(crate) deadlines: BTreeSet<(Instant, Deadline)>,
     outputs: VecDeque<Output>,
 }
 
@@ -247,7 +274,7 @@ impl Core {
         self.fire_deadlines(now);
         match input {
             Input::Connected { session, peer_id } => {
-                let peer_id = peer_id.unwrap_or_else(|| Arc::from(session.0.to_string()));
+                let peer_id = peer_id.unwrap_or_else(|| Arc::from(session.to_string()));
                 if let Some(older) = self.peer_ids.insert(peer_id.clone(), session)
                     && older != session
                 {

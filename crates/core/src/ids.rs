@@ -93,18 +93,23 @@ name_id!(
     NamespaceId
 );
 
-/// One connection to the server, numbered by the driver that owns the core.
-/// A user may have several sessions (devices).
+/// One connection to the server. A user may have several sessions (devices).
+///
+/// Opaque: the driver draws 128 random bits for each, so an id is
+/// unguessable and unique across nodes, and it never goes on the wire or
+/// comes from one (clients name peers by peer id, or cloudkibo's per-room
+/// member numbers). Tests may use small numbers.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub struct SessionId(pub u64);
+pub struct SessionId(pub u128);
 
 /// One invite (a ringing call is an invite), numbered by the core from 0.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct InviteId(pub u64);
 
 impl fmt::Display for SessionId {
+    /// `s` and 32 hex digits, for logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "s{}", self.0)
+        write!(f, "s{:032x}", self.0)
     }
 }
 

@@ -299,11 +299,4 @@ pub enum RelayTarget {
         /// One of its sessions, by peer id (`user/client`), or all.
         peer: Option<Arc<str>>,
     },
-    /// The member session of `room` with this number (cloudkibo `msg.to`).
-    Session {
-        /// The shared room.
-        room: RoomId,
-        /// The receiver.
-        session: SessionId,
-    },
 }

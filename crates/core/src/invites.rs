@@ -5,7 +5,7 @@
 //! `invite_send`) is the same thing without a ring timeout or a busy rule;
 //! while it rings the invitee is a pending peer of the room.
 
-use crate::core::{Deadline, Invite, Member, Room, RoomKind};
+use crate::core::{Deadline, Invite, Room, RoomKind};
 use crate::{
     CommandError, Core, EndReason, Event, InviteId, InviteRef, NamespaceEvent, Payload, PeerInfo, PeerStatus,
     PeerUpdate, Reply, RoomId, SessionId, UserId,
@@ -28,7 +28,7 @@ impl Core {
         }
         let room = self.draw_room_id("call-");
         let mut state = Room::new(RoomKind::Call, 2);
-        state.members.push(Member { session, status: None });
+        state.add_member(session, None);
         self.rooms.insert(room.clone(), state);
         if let Some(state) = self.sessions.get_mut(&session) {
             state.rooms.push(room.clone());
@@ -63,7 +63,7 @@ impl Core {
         }
         let peer = PeerInfo {
             user: to.clone(),
-            session: None,
+            member: None,
             peer_id: None,
             pending: true,
             status: PeerStatus { user: self.status_of(&to).cloned(), peer: None },
@@ -128,7 +128,7 @@ impl Core {
         let by = self.registered(session)?;
         let call = self.take_invite(invite).expect("resolved above");
         if let Some(room) = self.rooms.get_mut(&call.room) {
-            room.members.push(Member { session, status: status.clone() });
+            room.add_member(session, status.clone());
         }
         if let Some(state) = self.sessions.get_mut(&session) {
             state.rooms.push(call.room.clone());
@@ -234,7 +234,7 @@ impl Core {
                 let left = Event::PeerLeft {
                     room: call.room.clone(),
                     user: call.to.clone(),
-                    session: None,
+                    member: None,
                     peer_id: None,
                     reason,
                 };

@@ -139,8 +139,8 @@ pub enum Event {
         room: RoomId,
         /// Who left.
         user: UserId,
-        /// The leaver's session (`None` for an invitee).
-        session: Option<SessionId>,
+        /// The leaver's member number (`None` for an invitee).
+        member: Option<u32>,
         /// The leaver's peer id (`None` for an invitee).
         peer_id: Option<Arc<str>>,
         /// [`EndReason::Hangup`], [`EndReason::Disconnected`], or why the
@@ -172,8 +172,6 @@ pub enum Event {
         room: Option<RoomId>,
         /// The sender.
         from: UserId,
-        /// The sender's session.
-        from_session: SessionId,
         /// The sender's peer id.
         from_peer: Arc<str>,
         /// The message.
@@ -270,8 +268,11 @@ pub struct PeerStatus {
 pub struct PeerInfo {
     /// The peer's user.
     pub user: UserId,
-    /// Its session, once it has joined (`None` while only invited).
-    pub session: Option<SessionId>,
+    /// Its number in the room, once it has joined (`None` while only
+    /// invited): given on joining, from 1, and held by no other member while
+    /// it stays. cloudkibo's `id` of a media room's peer, as the original
+    /// server numbered the sockets of a room.
+    pub member: Option<u32>,
     /// Its session's peer id, once it has joined.
     pub peer_id: Option<Arc<str>>,
     /// Whether it is only invited.
@@ -296,6 +297,9 @@ pub struct RoomView {
     pub id: RoomId,
     /// Its peers in the order they came.
     pub peers: Vec<PeerInfo>,
+    /// In the reply to a join: the joiner's own member number
+    /// ([`PeerInfo::member`]); `None` in every other view.
+    pub member: Option<u32>,
     /// Its shared status, key by key.
     pub status: Vec<(Arc<str>, Payload)>,
 }

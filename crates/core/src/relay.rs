@@ -12,7 +12,6 @@ impl Core {
         let relayed = |room: Option<RoomId>, signal: Signal| Event::Relayed {
             room,
             from: from.clone(),
-            from_session: session,
             from_peer: from_peer.clone(),
             signal,
         };
@@ -58,11 +57,6 @@ impl Core {
             RelayTarget::User { user, peer } => {
                 let event = relayed(None, signal);
                 self.relay_to_user(session, &from, &user, peer, event)?;
-            }
-            RelayTarget::Session { room, session: target } => {
-                let unknown = || CommandError::UnknownPeer(target.0.to_string().into());
-                self.relay_to_member(session, &room, Some(target), unknown)?;
-                self.emit(target, relayed(Some(room), signal));
             }
         }
         Ok(Reply::Done)

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::core::{Deadline, Member, Room, RoomKind};
+use crate::core::{Deadline, Room, RoomKind};
 use crate::{
     CommandError, Core, EndReason, Event, NamespaceEvent, Payload, PeerInfo, PeerStatus, PeerUpdate, Reply, RoomId,
     RoomRef, RoomView, SessionId, UserId,
@@ -34,16 +34,15 @@ impl Core {
                 self.rooms.insert(room_id.clone(), Room::new(RoomKind::Named, capacity));
             }
         }
-        let view = self.room_view(&room_id, Some(&user));
-        if let Some(room) = self.rooms.get_mut(&room_id) {
-            room.members.push(Member { session, status: status.clone() });
-        }
+        let mut view = self.room_view(&room_id, Some(&user));
+        let number = self.rooms.get_mut(&room_id).map(|room| room.add_member(session, status.clone()));
+        view.member = number;
         if let Some(state) = self.sessions.get_mut(&session) {
             state.rooms.push(room_id.clone());
         }
         let peer = PeerInfo {
             user: user.clone(),
-            session: Some(session),
+            member: number,
             peer_id: Some(self.peer_id_of(session)),
             pending: false,
             status: PeerStatus { user: self.status_of(&user).cloned(), peer: status },
@@ -110,14 +109,14 @@ impl Core {
             self.end_call(session, room_id, reason);
             return;
         }
+        let number = room.members.iter().find(|member| member.session == session).map(|member| member.number);
         room.members.retain(|member| member.session != session);
         if let Some(state) = self.sessions.get_mut(&session) {
             state.rooms.retain(|r| r != room_id);
         }
         if let Some(user) = self.user_of(session).cloned() {
             let peer_id = Some(self.peer_id_of(session));
-            let left =
-                Event::PeerLeft { room: room_id.clone(), user: user.clone(), session: Some(session), peer_id, reason };
+            let left = Event::PeerLeft { room: room_id.clone(), user: user.clone(), member: number, peer_id, reason };
             self.tell_room(room_id, Some(&user), left);
             self.tell_namespaces_of_room(room_id, |room| NamespaceEvent::PeerRemoved { room, user: user.clone() });
         }
@@ -201,13 +200,13 @@ impl Core {
     /// The room as seen from outside: its peers (without `except`) and status.
     pub(crate) fn room_view(&self, room_id: &RoomId, except: Option<&UserId>) -> RoomView {
         let Some(room) = self.rooms.get(room_id) else {
-            return RoomView { id: room_id.clone(), peers: Vec::new(), status: Vec::new() };
+            return RoomView { id: room_id.clone(), peers: Vec::new(), member: None, status: Vec::new() };
         };
         let members = room.members.iter().filter_map(|member| {
             let user = self.user_of(member.session)?;
             Some(PeerInfo {
                 user: user.clone(),
-                session: Some(member.session),
+                member: Some(member.number),
                 peer_id: Some(self.peer_id_of(member.session)),
                 pending: false,
                 status: PeerStatus { user: self.status_of(user).cloned(), peer: member.status.clone() },
@@ -217,14 +216,14 @@ impl Core {
             let user = &self.invites[id].to;
             PeerInfo {
                 user: user.clone(),
-                session: None,
+                member: None,
                 peer_id: None,
                 pending: true,
                 status: PeerStatus { user: self.status_of(user).cloned(), peer: None },
             }
         });
         let peers = members.chain(invited).filter(|peer| Some(&peer.user) != except).collect();
-        RoomView { id: room_id.clone(), peers, status: room.status.clone() }
+        RoomView { id: room_id.clone(), peers, member: None, status: room.status.clone() }
     }
 
     /// Sends `event` to every member and invitee of a room but `except`.

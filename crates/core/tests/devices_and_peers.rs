@@ -109,7 +109,7 @@ fn a_room_opened_outside_any_session_is_joined_later_or_expires() {
 }
 
 #[test]
-fn peers_are_addressed_by_peer_id_or_session_within_a_room() {
+fn peers_are_addressed_by_peer_id_within_a_room_and_numbered_by_it() {
     let mut w = World::new();
     let a = w.connect_as("sid-a");
     let b = w.connect_as("sid-b");
@@ -120,16 +120,16 @@ fn peers_are_addressed_by_peer_id_or_session_within_a_room() {
     w.send(a, Command::Join { room: Some(room("r")), create: Some(2), status: None });
     let out = w.send(b, Command::Join { room: Some(room("r")), create: None, status: None });
     let Event::PeerJoined { peer, size, .. } = &out[0].event else { panic!("{out:?}") };
-    assert_eq!((peer.peer_id.as_deref(), *size), (Some("sid-b"), 2));
+    assert_eq!((peer.peer_id.as_deref(), peer.member, *size), (Some("sid-b"), Some(2), 2));
 
     let to_b = RelayTarget::Peer { room: room("r"), peer: Arc::from("sid-b") };
     let out = w.send(a, Command::Relay { to: to_b, signal: offer("x") });
     assert_eq!(out.len(), 1);
     assert!(
-        matches!(&out[0], Output { to, event: Event::Relayed { from_peer, from_session, .. } } if *to == b && &**from_peer == "sid-a" && *from_session == a)
+        matches!(&out[0], Output { to, event: Event::Relayed { from_peer, .. } } if *to == b && &**from_peer == "sid-a")
     );
-    let out =
-        w.send(b, Command::Relay { to: RelayTarget::Session { room: room("r"), session: a }, signal: offer("y") });
+    let to_a = RelayTarget::Peer { room: room("r"), peer: Arc::from("sid-a") };
+    let out = w.send(b, Command::Relay { to: to_a, signal: offer("y") });
     assert_eq!(out[0].to, a);
 
     // Nobody outside the room, and nobody unknown, is reached.
@@ -143,14 +143,23 @@ fn peers_are_addressed_by_peer_id_or_session_within_a_room() {
         error_of(&w.send(c, Command::Relay { to: to_a, signal: offer("x") })),
         CommandError::NotInRoom(room("r"))
     );
-    let to_self = RelayTarget::Session { room: room("r"), session: a };
+    let to_self = RelayTarget::Peer { room: room("r"), peer: Arc::from("sid-a") };
     assert!(matches!(
         error_of(&w.send(a, Command::Relay { to: to_self, signal: offer("x") })),
         CommandError::UnknownPeer(_)
     ));
 
     let out = w.disconnect(a);
-    assert!(matches!(&out[0].event, Event::PeerLeft { peer_id: Some(id), .. } if &**id == "sid-a"));
+    assert!(matches!(&out[0].event, Event::PeerLeft { peer_id: Some(id), member: Some(1), .. } if &**id == "sid-a"));
+
+    // A newcomer gets the next number: numbers count up, never reused
+    // before the counter wraps (at 2^31), so a stale id reaches nobody.
+    let out = w.ask(c, Command::Join { room: Some(room("r")), create: None, status: None });
+    let joined = out.iter().find_map(|o| match &o.event {
+        Event::Reply { result: Ok(Reply::Joined(view)), .. } => Some(view.member),
+        _ => None,
+    });
+    assert_eq!(joined, Some(Some(3)), "numbers count up: {out:?}");
 }
 
 fn device(w: &mut World, user_name: &str, client: &str) -> SessionId {

@@ -38,7 +38,7 @@ fn an_invite_makes_a_pending_peer_who_joins_on_accepting() {
 
     let out = w.ask(a, Command::Invite { room: room("r"), to: user("b"), data: json(r#"{"hi":true}"#) });
     let pending =
-        PeerInfo { user: user("b"), session: None, peer_id: None, pending: true, status: PeerStatus::default() };
+        PeerInfo { user: user("b"), member: None, peer_id: None, pending: true, status: PeerStatus::default() };
     assert_eq!(events_for(&out, a)[0], &Event::PeerJoined { room: room("r"), peer: pending, size: 2 });
     let ringing = events_for(&out, b);
     let Event::Ringing { room: view, from, data, .. } = ringing[0] else { panic!("{ringing:?}") };
@@ -94,7 +94,7 @@ fn declining_or_cancelling_removes_the_pending_peer_and_an_empty_room_waits() {
     let out =
         w.send(b, Command::Reject { invite: InviteRef::From(user("a")), reason: EndReason::Rejected, note: None });
     assert!(matches!(events_for(&out, a)[0], Event::CallDeclined { reason: EndReason::Rejected, .. }));
-    assert!(matches!(events_for(&out, c)[0], Event::PeerLeft { session: None, reason: EndReason::Rejected, .. }));
+    assert!(matches!(events_for(&out, c)[0], Event::PeerLeft { member: None, reason: EndReason::Rejected, .. }));
 
     w.send(a, Command::Invite { room: room("r"), to: user("b"), data: Payload::null() });
     let out = w.send(a, Command::Cancel { invite: InviteRef::To(user("b")), note: None });

@@ -55,25 +55,26 @@ fn rooms_have_a_capacity() {
     );
 
     let out = w.ask(a, Command::Join { room: Some(r.clone()), create: Some(2), status: None });
-    let empty = RoomView { id: r.clone(), peers: vec![], status: vec![] };
+    // The first joiner is member 1, the next member 2.
+    let empty = RoomView { id: r.clone(), peers: vec![], member: Some(1), status: vec![] };
     assert_eq!(out[0].event, Event::Reply { tag: 9, result: Ok(Reply::Joined(empty)) });
     let out = w.ask(b, Command::Join { room: Some(r.clone()), create: None, status: Some(Payload::new("{}")) });
     let b_peer = PeerInfo {
         user: user("b"),
-        session: Some(b),
-        peer_id: Some(b.0.to_string().into()),
+        member: Some(2),
+        peer_id: Some(b.to_string().into()),
         pending: false,
         status: PeerStatus { user: None, peer: Some(Payload::new("{}")) },
     };
     assert_eq!(out[0], Output { to: a, event: Event::PeerJoined { room: r.clone(), peer: b_peer, size: 2 } });
     let a_peer = PeerInfo {
         user: user("a"),
-        session: Some(a),
-        peer_id: Some(a.0.to_string().into()),
+        member: Some(1),
+        peer_id: Some(a.to_string().into()),
         pending: false,
         status: PeerStatus::default(),
     };
-    let view = RoomView { id: r.clone(), peers: vec![a_peer], status: vec![] };
+    let view = RoomView { id: r.clone(), peers: vec![a_peer], member: Some(2), status: vec![] };
     assert_eq!(out[1].event, Event::Reply { tag: 9, result: Ok(Reply::Joined(view)) });
 
     assert_eq!(
@@ -128,8 +129,8 @@ fn leaving_tells_the_others_and_an_empty_room_expires() {
             event: Event::PeerLeft {
                 room: r.clone(),
                 user: user("a"),
-                session: Some(a),
-                peer_id: Some(a.0.to_string().into()),
+                member: Some(1),
+                peer_id: Some(a.to_string().into()),
                 reason: EndReason::Hangup,
             }
         }]

@@ -53,7 +53,6 @@ fn relayed(room: Option<RoomId>, from: &str, from_peer: &str, kind: SignalKind, 
     Event::Relayed {
         room,
         from: user(from),
-        from_session: SessionId(5),
         from_peer: from_peer.into(),
         signal: Signal { kind, payload: Payload::new(payload) },
     }
@@ -170,13 +169,17 @@ fn reply(socket: &mut SocketIoSession, out: &[SocketOut], result: Result<Reply, 
 
 /// A tringtring socket `sid-4` in room 504555 with `sid-5` (named bob).
 fn tringtring() -> SocketIoSession {
-    let mut socket = SocketIoSession::new(SessionId(4), "sid-4", 2);
+    let mut socket = SocketIoSession::new("sid-4", 2);
     let mut out = Vec::new();
     socket.on_event("join", &json!({"room_id":"504555","peer_name":"ann"}), 1, &mut out);
-    reply(&mut socket, &out, Ok(Reply::Joined(RoomView { id: room("504555"), peers: vec![], status: vec![] })));
+    reply(
+        &mut socket,
+        &out,
+        Ok(Reply::Joined(RoomView { id: room("504555"), peers: vec![], member: None, status: vec![] })),
+    );
     let bob = PeerInfo {
         user: user("u-b"),
-        session: Some(SessionId(5)),
+        member: Some(2),
         peer_id: Some("sid-5".into()),
         pending: false,
         status: PeerStatus { user: None, peer: Some(Payload::new(r#"{"peer_name":"bob"}"#)) },
@@ -187,7 +190,7 @@ fn tringtring() -> SocketIoSession {
 
 /// A cloudkibo socket of phone +1, session 1, in media room `m`.
 fn cloudkibo() -> SocketIoSession {
-    let mut socket = SocketIoSession::new(SessionId(1), "sid-1", 2);
+    let mut socket = SocketIoSession::new("sid-1", 2);
     let mut out = Vec::new();
     socket.on_event(
         "join global chatroom",
@@ -198,7 +201,11 @@ fn cloudkibo() -> SocketIoSession {
     reply(&mut socket, &out, Ok(Reply::Registered { user: user("+1"), drawn: false }));
     out.clear();
     socket.on_event("init", &json!({"room":"m","username":"alice"}), 2, &mut out);
-    reply(&mut socket, &out, Ok(Reply::Joined(RoomView { id: room("m"), peers: vec![], status: vec![] })));
+    reply(
+        &mut socket,
+        &out,
+        Ok(Reply::Joined(RoomView { id: room("m"), peers: vec![], member: None, status: vec![] })),
+    );
     socket
 }
 

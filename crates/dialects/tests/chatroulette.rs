@@ -140,7 +140,7 @@ fn events_encode_in_the_seed_form() {
         (
             Event::Ringing {
                 invite: InviteId(1),
-                room: RoomView { id: RoomId::parse("r").unwrap(), peers: vec![], status: vec![] },
+                room: RoomView { id: RoomId::parse("r").unwrap(), peers: vec![], member: None, status: vec![] },
                 from: user("alice"),
                 data: Payload::null(),
             },
@@ -184,7 +184,6 @@ fn events_encode_in_the_seed_form() {
             Event::Relayed {
                 room: Some(RoomId::parse("r").unwrap()),
                 from: bob.clone(),
-                from_session: SessionId(2),
                 from_peer: "2".into(),
                 signal: Signal { kind: SignalKind::Answer, payload: Payload::new(r#"{"type":"answer","sdp":"v=0"}"#) },
             },
@@ -194,7 +193,6 @@ fn events_encode_in_the_seed_form() {
             Event::Relayed {
                 room: Some(RoomId::parse("r").unwrap()),
                 from: bob.clone(),
-                from_session: SessionId(2),
                 from_peer: "2".into(),
                 signal: Signal { kind: SignalKind::IceCandidate, payload: Payload::new(r#"{"candidate":"c"}"#) },
             },
@@ -231,7 +229,7 @@ fn events_encode_in_the_original_short_form() {
         (
             Event::Ringing {
                 invite: InviteId(1),
-                room: RoomView { id: RoomId::parse("r").unwrap(), peers: vec![], status: vec![] },
+                room: RoomView { id: RoomId::parse("r").unwrap(), peers: vec![], member: None, status: vec![] },
                 from: user("alice"),
                 data: Payload::null(),
             },
@@ -257,7 +255,6 @@ fn events_encode_in_the_original_short_form() {
             Event::Relayed {
                 room: Some(RoomId::parse("r").unwrap()),
                 from: bob.clone(),
-                from_session: SessionId(2),
                 from_peer: "2".into(),
                 signal: Signal { kind: SignalKind::Offer, payload: Payload::new(r#"{"type":"offer","sdp":"v=0"}"#) },
             },
@@ -284,7 +281,6 @@ fn quiet_events_have_no_frame() {
                 &Event::Relayed {
                     room: Some(RoomId::parse("r").unwrap()),
                     from: user("a"),
-                    from_session: SessionId(1),
                     from_peer: "1".into(),
                     signal: custom
                 },

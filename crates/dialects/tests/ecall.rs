@@ -85,7 +85,6 @@ fn relays_become_calling_frames_with_the_senders_client() {
     let event = Event::Relayed {
         room: None,
         from: UserId::parse("alice").unwrap(),
-        from_session: SessionId(3),
         from_peer: "alice/c1".into(),
         signal: Signal {
             kind: SignalKind::Custom("calling".into()),

@@ -70,7 +70,7 @@ fn commands(out: &[SocketOut]) -> Vec<String> {
 
 /// A cloudkibo socket registered as `phone`.
 fn phone(phone: &str) -> SocketIoSession {
-    let mut socket = SocketIoSession::new(SessionId(1), "sid-1", 2);
+    let mut socket = SocketIoSession::new("sid-1", 2);
     let out =
         event(&mut socket, "join global chatroom", json!({"room":"globalchatroom","user":{"phone":phone,"_id":"x"}}));
     assert_eq!(commands(&out), vec![format!("Register {{ user: Some(UserId({phone:?})), shared: true }}")]);
@@ -91,7 +91,7 @@ fn a_socket_is_bound_by_its_first_registering_event() {
     let out = event(&mut socket, "dance", json!({}));
     assert_eq!(emits(&out), vec![("error", vec![json!({"message":"unknown event \"dance\""})])]);
 
-    let mut fresh = SocketIoSession::new(SessionId(2), "sid-2", 2);
+    let mut fresh = SocketIoSession::new("sid-2", 2);
     let out = event(&mut fresh, "callthisperson", json!({"callerphone":"+1","calleephone":"+2"}));
     assert_eq!(
         emits(&out),
@@ -136,11 +136,12 @@ fn call_statuses_become_core_commands_and_core_events_become_statuses() {
             id: room("call-x"),
             peers: vec![PeerInfo {
                 user: user("+1"),
-                session: Some(SessionId(9)),
+                member: Some(1),
                 peer_id: Some("sid-9".into()),
                 pending: false,
                 status: PeerStatus::default(),
             }],
+            member: None,
             status: vec![],
         },
         from: user("+1"),
@@ -215,18 +216,52 @@ fn init_joins_the_media_room_and_msg_goes_to_one_member() {
             "Join { room: Some(RoomId(\"m\")), create: Some(18446744073709551615), status: Some(Payload(\"{\\\"username\\\":\\\"alice\\\"}\")) }"
         ]
     );
-    let joined = reply(&mut socket, &out, Ok(Reply::Joined(RoomView { id: room("m"), peers: vec![], status: vec![] })));
-    assert!(matches!(&joined[0], SocketOut::Ack(7, args) if args == &vec![json!("m"), json!(1), json!(false)]));
+    let bob = PeerInfo {
+        user: user("+2"),
+        member: Some(5),
+        peer_id: Some("sid-5".into()),
+        pending: false,
+        status: PeerStatus::default(),
+    };
+    let view = RoomView { id: room("m"), peers: vec![bob], member: Some(6), status: vec![] };
+    let joined = reply(&mut socket, &out, Ok(Reply::Joined(view)));
+    assert!(matches!(&joined[0], SocketOut::Ack(7, args) if args == &vec![json!("m"), json!(6), json!(false)]));
 
+    // `to` is a member number, mapped to the member's peer id; `by` is the
+    // sender's own number, whatever the client put there.
     let out = event(&mut socket, "msg", json!({"to":5,"by":99,"type":"offer","sdp":"v=0"}));
     let command = &commands(&out)[0];
-    assert!(command.contains("Session { room: RoomId(\"m\"), session: SessionId(5) }"), "{command}");
-    assert!(command.contains("\\\"by\\\":1"), "by is set by the server: {command}");
+    assert!(command.contains("Peer { room: RoomId(\"m\"), peer: \"sid-5\" }"), "{command}");
+    assert!(command.contains("\\\"by\\\":6"), "by is set by the server: {command}");
+    // A number nobody in the room holds reaches nobody.
+    let out = event(&mut socket, "msg", json!({"to":7,"type":"offer","sdp":"v=0"}));
+    assert_eq!(emits(&out), vec![("error", vec![json!({"message":"msg: no peer 7 in this room"})])]);
+
+    // Newcomers are learnt from peer.connected's event, and forgotten when they go.
+    let carol = PeerInfo {
+        user: user("+3"),
+        member: Some(8),
+        peer_id: Some("sid-8".into()),
+        pending: false,
+        status: PeerStatus { user: None, peer: Some(Payload::new(r#"{"username":"carol"}"#)) },
+    };
+    let connected = emits(&core(&mut socket, Event::PeerJoined { room: room("m"), peer: carol, size: 3 }));
+    assert_eq!(connected, vec![("peer.connected", vec![json!({"id":8,"username":"carol"})])]);
+    assert!(commands(&event(&mut socket, "msg", json!({"to":8}))).len() == 1, "carol is reachable");
+    let left = Event::PeerLeft {
+        room: room("m"),
+        user: user("+3"),
+        member: Some(8),
+        peer_id: Some("sid-8".into()),
+        reason: EndReason::Hangup,
+    };
+    assert_eq!(emits(&core(&mut socket, left)), vec![("peer.disconnected", vec![json!({"id":8})])]);
+    assert_eq!(emits(&event(&mut socket, "msg", json!({"to":8}))).len(), 1, "an error: carol is gone");
 }
 
 #[test]
 fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
-    let mut socket = SocketIoSession::new(SessionId(4), "sid-4", 2);
+    let mut socket = SocketIoSession::new("sid-4", 2);
     let out = event(&mut socket, "create-room", json!({"room_id": 504555}));
     assert_eq!(
         commands(&out),
@@ -243,11 +278,15 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
     let full = reply(&mut socket, &out, Err(CommandError::RoomFull(room("504555"))));
     assert_eq!(emits(&full), vec![("full-room", vec![])]);
     let out = event(&mut socket, "join", json!({"room_id":"504555","peer_name":"ann"}));
-    reply(&mut socket, &out, Ok(Reply::Joined(RoomView { id: room("504555"), peers: vec![], status: vec![] })));
+    reply(
+        &mut socket,
+        &out,
+        Ok(Reply::Joined(RoomView { id: room("504555"), peers: vec![], member: None, status: vec![] })),
+    );
 
     let bob = PeerInfo {
         user: user("u-b"),
-        session: Some(SessionId(5)),
+        member: Some(2),
         peer_id: Some("sid-5".into()),
         pending: false,
         status: PeerStatus { user: None, peer: Some(Payload::new(r#"{"peer_name":"bob"}"#)) },
@@ -271,7 +310,6 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
     let answer = Event::Relayed {
         room: Some(room("504555")),
         from: user("u-b"),
-        from_session: SessionId(5),
         from_peer: "sid-5".into(),
         signal: Signal { kind: SignalKind::Answer, payload: Payload::new(r#"{"type":"answer","sdp":"v=1"}"#) },
     };
@@ -287,7 +325,7 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
     let left = Event::PeerLeft {
         room: room("504555"),
         user: user("u-b"),
-        session: Some(SessionId(5)),
+        member: Some(2),
         peer_id: Some("sid-5".into()),
         reason: EndReason::Hangup,
     };
@@ -302,7 +340,7 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
 /// rooms in `POST /r/:room_id`), so a `join` makes a missing room itself.
 #[test]
 fn tringtring_join_makes_a_missing_room_with_the_configured_capacity() {
-    let mut socket = SocketIoSession::new(SessionId(1), "sid-a", 3);
+    let mut socket = SocketIoSession::new("sid-a", 3);
     let out = event(&mut socket, "join", json!({"room_id":"230610","peer_name":"ann"}));
     let join = out.iter().find_map(|o| match o {
         SocketOut::Command(_, Command::Join { room, create, .. }) => Some((room.clone(), *create)),

@@ -3,8 +3,10 @@
 //! queue. It sleeps until the core's next deadline.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
 
 use futures_channel::mpsc as queue;
 use switchboard_core::{Command, Core, CoreConfig, Event, Input, Request, RoomId, SessionId, Stats};
@@ -43,8 +45,10 @@ type EventSender = queue::Sender<Box<Event>>;
 #[derive(Clone, Debug)]
 pub struct DriverHandle {
     inbox: mpsc::Sender<ToDriver>,
-    /// Session numbers are handed out here, so opening needs no round trip.
-    next_session: Arc<AtomicU64>,
+    /// Session ids are drawn here, so opening needs no round trip: 128 bits
+    /// from a generator seeded like the core's (from the operating system),
+    /// on a stream of its own. One lock, held for one draw.
+    session_ids: Arc<Mutex<ChaCha20Rng>>,
     session_queue: usize,
 }
 
@@ -114,11 +118,16 @@ impl DriverHandle {
     /// until the [`OpenSession`] is dropped, whatever drops it: a connection
     /// task that returns early or panics still has its session closed.
     pub async fn open(&self, peer_id: Option<Arc<str>>) -> Result<(OpenSession, EventQueue), DriverGone> {
-        let session = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
+        let session = self.draw_session_id();
         // futures' capacity is the buffer plus one per sender (one here).
         let (outbox, events) = queue::channel(self.session_queue.saturating_sub(1));
         self.inbox.send(ToDriver::Open { session, peer_id, outbox }).await.map_err(|_| DriverGone)?;
         Ok((OpenSession { driver: self.clone(), session: Some(session) }, events))
+    }
+
+    fn draw_session_id(&self) -> SessionId {
+        let mut ids = self.session_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        SessionId(u128::from(ids.next_u64()) << 64 | u128::from(ids.next_u64()))
     }
 
     /// Hands a decoded command to the core.
@@ -185,7 +194,9 @@ impl DriverHandle {
 /// Starts the driver task. It runs until every handle is dropped.
 pub fn spawn(config: CoreConfig, clock: Clock, session_queue: usize) -> (DriverHandle, tokio::task::JoinHandle<()>) {
     let (inbox, receiver) = mpsc::channel(INBOX_CAPACITY);
-    let handle = DriverHandle { inbox, next_session: Arc::new(AtomicU64::new(1)), session_queue };
+    let mut session_ids = ChaCha20Rng::from_seed(config.seed);
+    session_ids.set_stream(1); // the core's own generator uses stream 0
+    let handle = DriverHandle { inbox, session_ids: Arc::new(Mutex::new(session_ids)), session_queue };
     let driver = Driver { core: Core::new(config), clock, outboxes: HashMap::new() };
     (handle, tokio::spawn(driver.run(receiver)))
 }

@@ -183,7 +183,7 @@ async fn run(
     // The sending side stays in the socket's extensions only for `Queued`;
     // this task keeps the flags.
     let Inbox { bytes: queued_bytes, overflowed, .. } = flags;
-    let mut codec = SocketIoSession::new(session, peer_id, room_capacity);
+    let mut codec = SocketIoSession::new(peer_id, room_capacity);
     let mut acks: HashMap<AckId, AckSender> = HashMap::new();
     let mut next_ack: AckId = 0;
     let mut out = Vec::new();

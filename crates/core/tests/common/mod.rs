@@ -10,7 +10,7 @@ use switchboard_core::*;
 pub struct World {
     pub core: Core,
     pub now: Instant,
-    next_session: u64,
+    next_session: u128,
 }
 
 pub fn user(name: &str) -> UserId {
@@ -27,13 +27,7 @@ pub fn offer(sdp: &str) -> Signal {
 
 /// The event a relay from `session` (registered as `from`) gives.
 pub fn relayed(room: &RoomId, from: &str, session: SessionId, signal: Signal) -> Event {
-    Event::Relayed {
-        room: Some(room.clone()),
-        from: user(from),
-        from_session: session,
-        from_peer: session.0.to_string().into(),
-        signal,
-    }
+    Event::Relayed { room: Some(room.clone()), from: user(from), from_peer: session.to_string().into(), signal }
 }
 
 impl World {

@@ -4,6 +4,7 @@
 //! answered elsewhere) instead of trusting the clients' relayed statuses.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use switchboard_core::{
@@ -26,7 +27,19 @@ pub(crate) struct State {
     /// Calls by room: (caller, callee), to name both phones in statuses.
     calls: HashMap<RoomId, (UserId, UserId)>,
     /// The media room joined with `init`.
-    media_room: Option<RoomId>,
+    media: Option<MediaRoom>,
+}
+
+/// A media room as this socket knows it. Its peers are named by their
+/// member numbers (`id`, as the original server numbered a room's sockets),
+/// which this table maps to the peer ids relays are addressed by.
+#[derive(Debug)]
+struct MediaRoom {
+    id: RoomId,
+    /// This socket's own number, the `by` of its `msg`s.
+    me: u32,
+    /// The other members, by number.
+    peers: HashMap<u32, Arc<str>>,
 }
 
 /// What a reply answers.
@@ -173,7 +186,7 @@ fn init(socket: &mut SocketIoSession, data: &Value, ack: AckId, out: &mut Vec<So
 }
 
 fn media_message(socket: &mut SocketIoSession, data: &Value, out: &mut Vec<SocketOut>) {
-    let Some(room) = socket.cloudkibo.media_room.clone() else {
+    let Some(media) = &socket.cloudkibo.media else {
         out.push(error("msg before init"));
         return;
     };
@@ -181,12 +194,15 @@ fn media_message(socket: &mut SocketIoSession, data: &Value, out: &mut Vec<Socke
         out.push(error("msg needs {to: id, ...}"));
         return;
     };
+    let Some(peer) = u32::try_from(to).ok().and_then(|to| media.peers.get(&to)) else {
+        out.push(error(format!("msg: no peer {to} in this room")));
+        return;
+    };
     let mut payload = data.clone();
-    payload["by"] = json!(socket.session.0);
+    payload["by"] = json!(media.me);
     let signal = Signal { kind: SignalKind::Custom(MSG.into()), payload: Payload::new(payload.to_string()) };
-    let command =
-        Command::Relay { to: RelayTarget::Session { room, session: switchboard_core::SessionId(to) }, signal };
-    socket.quiet(command, out);
+    let to = RelayTarget::Peer { room: media.id.clone(), peer: peer.clone() };
+    socket.quiet(Command::Relay { to, signal }, out);
 }
 
 pub(crate) fn on_reply(
@@ -220,8 +236,10 @@ pub(crate) fn on_reply(
             out.push(status(&caller, &callee, "calleeisbusy"));
         }
         (Pending::Init { ack }, Ok(Reply::Joined(view))) => {
-            socket.cloudkibo.media_room = Some(view.id.clone());
-            out.push(SocketOut::Ack(ack, vec![json!(view.id.as_str()), json!(socket.session.0), json!(false)]));
+            let me = view.member.unwrap_or_default();
+            let peers = view.peers.iter().filter_map(|peer| Some((peer.member?, peer.peer_id.clone()?))).collect();
+            socket.cloudkibo.media = Some(MediaRoom { id: view.id.clone(), me, peers });
+            out.push(SocketOut::Ack(ack, vec![json!(view.id.as_str()), json!(me), json!(false)]));
         }
         (Pending::CallMessage { to }, Err(_)) => {
             out.push(error(format!("{to} is not a party of a call with this socket")));
@@ -277,7 +295,7 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
             args[0]["reason"] = json!(reason.as_str());
             out.push(SocketOut::Emit(name, args));
         }
-        Event::PeerJoined { peer, .. } => {
+        Event::PeerJoined { room, peer, .. } => {
             let username = peer
                 .status
                 .peer
@@ -285,11 +303,21 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
                 .and_then(|status| serde_json::from_str::<Value>(status.as_str()).ok())
                 .and_then(|status| status.get("username").cloned())
                 .unwrap_or(Value::Null);
-            let id = peer.session.map(|session| session.0);
-            out.push(SocketOut::Emit("peer.connected", vec![json!({ "id": id, "username": username })]));
+            if let (Some(media), Some(number), Some(peer_id)) =
+                (socket.cloudkibo.media.as_mut(), peer.member, &peer.peer_id)
+                && media.id == *room
+            {
+                media.peers.insert(number, peer_id.clone());
+            }
+            out.push(SocketOut::Emit("peer.connected", vec![json!({ "id": peer.member, "username": username })]));
         }
-        Event::PeerLeft { session, .. } => {
-            out.push(SocketOut::Emit("peer.disconnected", vec![json!({ "id": session.map(|s| s.0) })]));
+        Event::PeerLeft { room, member, .. } => {
+            if let (Some(media), Some(number)) = (socket.cloudkibo.media.as_mut(), member)
+                && media.id == *room
+            {
+                media.peers.remove(number);
+            }
+            out.push(SocketOut::Emit("peer.disconnected", vec![json!({ "id": member })]));
         }
         Event::Relayed { signal, .. } => match &signal.kind {
             SignalKind::Custom(kind) if &**kind == MESSAGE || &**kind == MSG => {

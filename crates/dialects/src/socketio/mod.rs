@@ -13,7 +13,7 @@ mod tringtring;
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
-use switchboard_core::{Command, CommandError, Event, Request, SessionId};
+use switchboard_core::{Command, CommandError, Event, Request};
 
 /// An ack callback of one client event, numbered by the transport.
 pub type AckId = u64;
@@ -66,7 +66,6 @@ enum Pending {
 /// One socket's codec state.
 #[derive(Debug)]
 pub struct SocketIoSession {
-    session: SessionId,
     peer_id: String,
     bound: Option<Dialect>,
     next_tag: u64,
@@ -76,12 +75,10 @@ pub struct SocketIoSession {
 }
 
 impl SocketIoSession {
-    /// The codec of the socket whose core session is `session` and whose
-    /// socket.io id is `peer_id`. `room_capacity` is the size of tringtring
-    /// rooms (2 by default).
-    pub fn new(session: SessionId, peer_id: impl Into<String>, room_capacity: usize) -> Self {
+    /// The codec of the socket whose socket.io id is `peer_id`.
+    /// `room_capacity` is the size of tringtring rooms (2 by default).
+    pub fn new(peer_id: impl Into<String>, room_capacity: usize) -> Self {
         Self {
-            session,
             peer_id: peer_id.into(),
             bound: None,
             next_tag: 0,
