@@ -24,6 +24,9 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let Cli { command: Command::Serve(config) } = Cli::parse();
     init_tracing(config.log_format, &config.log_filter)?;
+    // Before anything listens: a signal that came between the first
+    // connection and the handler's first poll would kill the process.
+    let stop = stop_signal()?;
     let app = Application::build(config.clone(), Clock::System).await?;
     tracing::info!(
         listen = %app.local_addr(),
@@ -32,21 +35,31 @@ async fn main() -> anyhow::Result<()> {
         "switchboard {}",
         env!("CARGO_PKG_VERSION")
     );
-    app.run_until_stopped(stop_signal()).await
+    app.run_until_stopped(stop).await
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn stop_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed
+/// when this is called, not when the future is first polled.
+///
+/// # Errors
+/// When a handler cannot be installed.
+#[cfg(unix)]
+fn stop_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    })
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+fn stop_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
