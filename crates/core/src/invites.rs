@@ -259,9 +259,12 @@ impl Core {
         }
         let others: Vec<SessionId> =
             state.members.iter().map(|member| member.session).filter(|&s| s != session).collect();
-        if let Some(by) = self.user_of(session).cloned() {
+        // The caller is the call room's first member: `call` puts it there.
+        let caller = state.members.first().and_then(|member| self.user_of(member.session)).cloned();
+        if let (Some(by), Some(caller)) = (self.user_of(session).cloned(), caller) {
             for other in others {
-                self.emit(other, Event::CallEnded { room: room.clone(), by: by.clone(), reason });
+                let ended = Event::CallEnded { room: room.clone(), by: by.clone(), caller: caller.clone(), reason };
+                self.emit(other, ended);
             }
         }
         self.dissolve(room);

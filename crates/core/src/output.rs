@@ -119,6 +119,9 @@ pub enum Event {
         room: RoomId,
         /// The party that ended it.
         by: UserId,
+        /// The party that placed the call (`by`, or the receiver): cloudkibo
+        /// names both phones, caller first.
+        caller: UserId,
         /// [`EndReason::Hangup`] or [`EndReason::Disconnected`].
         reason: EndReason,
     },
@@ -174,6 +177,9 @@ pub enum Event {
         from: UserId,
         /// The sender's peer id.
         from_peer: Arc<str>,
+        /// The sender's peer status in `room` (what it joined with: a
+        /// tringtring `peer_name`), for a relay within a named room.
+        from_status: Option<Payload>,
         /// The message.
         signal: Signal,
     },

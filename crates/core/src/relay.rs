@@ -3,16 +3,21 @@
 //! of the same room, may reach each other. `from` is always the sender's
 //! registered name, never what the client claims.
 
-use crate::{CommandError, Core, Event, RelayTarget, Reply, RoomId, SessionId, Signal, UserId};
+use crate::{CommandError, Core, Event, Payload, RelayTarget, Reply, RoomId, SessionId, Signal, UserId};
 
 impl Core {
     pub(crate) fn relay(&mut self, session: SessionId, to: RelayTarget, signal: Signal) -> Result<Reply, CommandError> {
         let from = self.registered(session)?;
         let from_peer = self.peer_id_of(session);
+        let from_status = match &to {
+            RelayTarget::RoomMember { room, .. } | RelayTarget::Peer { room, .. } => self.member_status(session, room),
+            RelayTarget::CallPeer(_) | RelayTarget::User { .. } => None,
+        };
         let relayed = |room: Option<RoomId>, signal: Signal| Event::Relayed {
             room,
             from: from.clone(),
             from_peer: from_peer.clone(),
+            from_status: from_status.clone(),
             signal,
         };
         match to {
@@ -98,6 +103,12 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// The peer status `session` joined `room` with, if it is a member.
+    fn member_status(&self, session: SessionId, room: &RoomId) -> Option<Payload> {
+        let member = self.rooms.get(room)?.members.iter().find(|member| member.session == session)?;
+        member.status.clone()
     }
 
     /// Checks that the sender and the named target are members of `room`.

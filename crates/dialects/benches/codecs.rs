@@ -54,6 +54,7 @@ fn relayed(room: Option<RoomId>, from: &str, from_peer: &str, kind: SignalKind, 
         room,
         from: user(from),
         from_peer: from_peer.into(),
+        from_status: None,
         signal: Signal { kind, payload: Payload::new(payload) },
     }
 }

@@ -177,7 +177,12 @@ fn events_encode_in_the_seed_form() {
             json!({"type":"CALL_CANCELLED","payload":{"by":"alice","reason":"disconnected"}}),
         ),
         (
-            Event::CallEnded { room: RoomId::parse("r").unwrap(), by: bob.clone(), reason: EndReason::Hangup },
+            Event::CallEnded {
+                room: RoomId::parse("r").unwrap(),
+                by: bob.clone(),
+                caller: bob.clone(),
+                reason: EndReason::Hangup,
+            },
             json!({"type":"CALL_ENDED","payload":{"by":"bob","reason":"hangup"}}),
         ),
         (
@@ -185,6 +190,7 @@ fn events_encode_in_the_seed_form() {
                 room: Some(RoomId::parse("r").unwrap()),
                 from: bob.clone(),
                 from_peer: "2".into(),
+                from_status: None,
                 signal: Signal { kind: SignalKind::Answer, payload: Payload::new(r#"{"type":"answer","sdp":"v=0"}"#) },
             },
             json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":"bob","sdp":{"type":"answer","sdp":"v=0"}}}),
@@ -194,6 +200,7 @@ fn events_encode_in_the_seed_form() {
                 room: Some(RoomId::parse("r").unwrap()),
                 from: bob.clone(),
                 from_peer: "2".into(),
+                from_status: None,
                 signal: Signal { kind: SignalKind::IceCandidate, payload: Payload::new(r#"{"candidate":"c"}"#) },
             },
             json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":{"candidate":"c"}}}),
@@ -248,7 +255,12 @@ fn events_encode_in_the_original_short_form() {
             json!({"type":"ccd","payload":"alice","reason":"timeout"}),
         ),
         (
-            Event::CallEnded { room: RoomId::parse("r").unwrap(), by: bob.clone(), reason: EndReason::Disconnected },
+            Event::CallEnded {
+                room: RoomId::parse("r").unwrap(),
+                by: bob.clone(),
+                caller: bob.clone(),
+                reason: EndReason::Disconnected,
+            },
             json!({"type":"ce","payload":"bob","reason":"disconnected"}),
         ),
         (
@@ -256,6 +268,7 @@ fn events_encode_in_the_original_short_form() {
                 room: Some(RoomId::parse("r").unwrap()),
                 from: bob.clone(),
                 from_peer: "2".into(),
+                from_status: None,
                 signal: Signal { kind: SignalKind::Offer, payload: Payload::new(r#"{"type":"offer","sdp":"v=0"}"#) },
             },
             json!({"type":"cdr","payload":{"from":"bob","sdp":{"type":"offer","sdp":"v=0"}}}),
@@ -282,6 +295,7 @@ fn quiet_events_have_no_frame() {
                     room: Some(RoomId::parse("r").unwrap()),
                     from: user("a"),
                     from_peer: "1".into(),
+                    from_status: None,
                     signal: custom
                 },
                 None

@@ -86,6 +86,7 @@ fn relays_become_calling_frames_with_the_senders_client() {
         room: None,
         from: UserId::parse("alice").unwrap(),
         from_peer: "alice/c1".into(),
+        from_status: None,
         signal: Signal {
             kind: SignalKind::Custom("calling".into()),
             payload: Payload::new(serde_json::to_string(SETUP).unwrap()),

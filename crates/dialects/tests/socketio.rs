@@ -311,6 +311,8 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
         room: Some(room("504555")),
         from: user("u-b"),
         from_peer: "sid-5".into(),
+        // The sender's name comes with the relay, from the status it joined with.
+        from_status: Some(Payload::new(r#"{"peer_name":"bob"}"#)),
         signal: Signal { kind: SignalKind::Answer, payload: Payload::new(r#"{"type":"answer","sdp":"v=1"}"#) },
     };
     assert_eq!(

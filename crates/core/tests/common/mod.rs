@@ -27,7 +27,8 @@ pub fn offer(sdp: &str) -> Signal {
 
 /// The event a relay from `session` (registered as `from`) gives.
 pub fn relayed(room: &RoomId, from: &str, session: SessionId, signal: Signal) -> Event {
-    Event::Relayed { room: Some(room.clone()), from: user(from), from_peer: session.to_string().into(), signal }
+    let from_peer = session.to_string().into();
+    Event::Relayed { room: Some(room.clone()), from: user(from), from_peer, from_status: None, signal }
 }
 
 impl World {

@@ -24,8 +24,6 @@ const MSG: &str = "msg";
 pub(crate) struct State {
     /// The phone this socket registered.
     phone: Option<UserId>,
-    /// Calls by room: (caller, callee), to name both phones in statuses.
-    calls: HashMap<RoomId, (UserId, UserId)>,
     /// The media room joined with `init`.
     media: Option<MediaRoom>,
 }
@@ -221,9 +219,6 @@ pub(crate) fn on_reply(
             socket.bound = None;
             out.push(error(refusal(failure)));
         }
-        (Pending::Call { caller, callee }, Ok(Reply::Calling { room, .. })) => {
-            socket.cloudkibo.calls.insert(room.clone(), (caller, callee));
-        }
         (Pending::Call { caller, callee }, Err(CommandError::UnknownUser(_))) => {
             let msg =
                 json!({ "callerphone": caller.as_str(), "calleephone": callee.as_str(), "status": "calleeoffline" });
@@ -267,7 +262,6 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
     let Some(me) = socket.cloudkibo.phone.clone() else { return };
     match event {
         Event::Ringing { room, from, .. } => {
-            socket.cloudkibo.calls.insert(room.id.clone(), (from.clone(), me.clone()));
             let sender = room.peers.first().and_then(|peer| peer.peer_id.as_deref()).unwrap_or_default();
             let payload = json!({ "callerphone": from.as_str(), "calleephone": me.as_str(), "sendersocket": sender });
             out.push(SocketOut::Emit("areyoufreeforcall", vec![payload]));
@@ -282,16 +276,15 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
                 EndReason::Disconnected => "calleeoffline",
                 _ => "callrejected",
             };
-            socket.cloudkibo.calls.retain(|_, (_, callee)| callee != by);
             out.push(noted(note).unwrap_or_else(|| status(&me, by, word)));
         }
         Event::RingingStopped { from, note, .. } => {
-            socket.cloudkibo.calls.retain(|_, (caller, _)| caller != from);
             out.push(noted(note).unwrap_or_else(|| status(from, &me, "missing")));
         }
-        Event::CallEnded { room, by, reason } => {
-            let (caller, callee) = socket.cloudkibo.calls.remove(room).unwrap_or((by.clone(), me.clone()));
-            let SocketOut::Emit(name, mut args) = status(&caller, &callee, "callended") else { unreachable!() };
+        Event::CallEnded { by, caller, reason, .. } => {
+            // The receiver is one party and `by` the other.
+            let callee = if *caller == me { by } else { &me };
+            let SocketOut::Emit(name, mut args) = status(caller, callee, "callended") else { unreachable!() };
             args[0]["reason"] = json!(reason.as_str());
             out.push(SocketOut::Emit(name, args));
         }

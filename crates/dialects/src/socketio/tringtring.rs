@@ -2,7 +2,6 @@
 //! `server.js` and `public/js/videocall.js` speak it. Peers are named by
 //! their socket.io ids; a socket registers a drawn user on its first event.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -18,15 +17,11 @@ pub(crate) struct State {
     capacity: usize,
     /// The room joined, once joined.
     room: Option<RoomId>,
-    /// Peer names by peer id, learnt from the room.
-    names: HashMap<Arc<str>, String>,
-    /// This socket's own name in the room.
-    name: String,
 }
 
 impl State {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { capacity, room: None, names: HashMap::new(), name: String::new() }
+        Self { capacity, room: None }
     }
 }
 
@@ -60,7 +55,6 @@ pub(crate) fn on_event(
             let Some(room) = room_of(data, out) else { return false };
             let name = data.get("peer_name").and_then(Value::as_str).unwrap_or_default().to_owned();
             let status = Some(Payload::new(json!({ "peer_name": name }).to_string()));
-            socket.tringtring.name = name;
             // The original server made rooms in its HTTP handler and its
             // pages only `join`: a room that does not exist yet is made here.
             let command = Command::Join { room: Some(room), create: Some(socket.tringtring.capacity), status };
@@ -160,7 +154,6 @@ pub(crate) fn on_reply(
             for peer in &view.peers {
                 let Some(id) = &peer.peer_id else { continue };
                 let name = peer_name(peer.status.peer.as_ref());
-                socket.tringtring.names.insert(id.clone(), name.clone());
                 peers.push(json!({ "peer_name": name, "peer_id": &**id }));
             }
             out.push(SocketOut::Ack(ack, vec![json!({ "room_id": view.id.as_str(), "peers": peers })]));
@@ -183,18 +176,16 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
         Event::PeerJoined { peer, size, .. } => {
             let Some(id) = &peer.peer_id else { return };
             let name = peer_name(peer.status.peer.as_ref());
-            socket.tringtring.names.insert(id.clone(), name.clone());
             let arrived = json!({ "peer_name": name, "peer_id": &**id, "room_size": size });
             // The seed's name and the original's, together.
             out.push(SocketOut::Emit("user-arrived", vec![arrived.clone()]));
             out.push(SocketOut::Emit("user-joined", vec![arrived]));
         }
         Event::PeerLeft { peer_id: Some(id), .. } => {
-            socket.tringtring.names.remove(id);
             out.push(SocketOut::Emit("user-left", vec![json!({ "peer_id": &**id })]));
         }
-        Event::Relayed { from_peer, signal, .. } => {
-            let from_name = socket.tringtring.names.get(from_peer).cloned().unwrap_or_default();
+        Event::Relayed { from_peer, from_status, signal, .. } => {
+            let from_name = peer_name(from_status.as_ref());
             let payload: Value = serde_json::from_str(signal.payload.as_str()).unwrap_or(Value::Null);
             let mut frame = Map::new();
             let name = match signal.kind {
