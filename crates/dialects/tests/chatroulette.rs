@@ -351,3 +351,17 @@ fn a_failed_first_frame_is_answered_in_its_own_spelling() {
     let value: Value = serde_json::from_str(&seed.encode_error(&error)).unwrap();
     assert_eq!(value["type"], "ERROR", "no spelling to go by: the seed's");
 }
+
+#[test]
+fn refusals_are_worded_in_chatroulettes_own_words() {
+    let cases = [
+        (CommandError::AlreadyRegistered(user("bob")), "this connection is already connected as bob"),
+        (CommandError::SelfCall, "you cannot call yourself"),
+        (CommandError::AlreadyInCall, "you are already ringing or in a call"),
+    ];
+    for (error, message) in cases {
+        let event = Event::Reply { tag: 0, result: Err(error) };
+        assert_eq!(frame(Form::Seed, &event), json!({"type":"ERROR","payload":{"message":message,"request":"rc"}}));
+        assert_eq!(frame(Form::Short, &event), json!({"type":"er","payload":{"message":message,"request":"rc"}}));
+    }
+}

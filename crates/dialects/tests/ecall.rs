@@ -98,3 +98,18 @@ fn relays_become_calling_frames_with_the_senders_client() {
     let frame: Value = serde_json::from_str(&bob.encode(&refused).unwrap()).unwrap();
     assert_eq!(frame, json!({"type":"error","error":"carol is offline and has too many messages waiting"}));
 }
+
+#[test]
+fn refusals_are_worded_in_ecalls_own_words() {
+    let device = Ecall::new("alice", "c1").unwrap();
+    let cases = [
+        (CommandError::UnknownPeer("bob/c2".into()), "no connected client bob/c2"),
+        (CommandError::UnknownUser(UserId::parse("bob").unwrap()), "no user bob is online"),
+        (CommandError::NotRegistered, "register first"),
+    ];
+    for (error, message) in cases {
+        let frame: Value =
+            serde_json::from_str(&device.encode(&Event::Reply { tag: 1, result: Err(error) }).unwrap()).unwrap();
+        assert_eq!(frame, json!({"type":"error","error":message}));
+    }
+}

@@ -350,3 +350,26 @@ fn tringtring_join_makes_a_missing_room_with_the_configured_capacity() {
     });
     assert_eq!(join, Some((Some(room("230610")), Some(3))));
 }
+
+#[test]
+fn refusals_are_worded_in_the_socketio_dialects_own_words() {
+    // A failed quiet command: the `error` event, in the dialects' words.
+    let mut socket = phone("+1");
+    let cases = [
+        (CommandError::NotRegistered, "register first"),
+        (CommandError::SelfCall, "you cannot call yourself"),
+        (CommandError::NoCallWith(user("+2")), "you have no call with +2"),
+    ];
+    for (error, message) in cases {
+        let out = core(&mut socket, Event::Reply { tag: 999, result: Err(error) });
+        assert_eq!(emits(&out), vec![("error", vec![json!({ "message": message })])]);
+    }
+    // tringtring's failed create-room carries its words in the redirect.
+    let mut socket = SocketIoSession::new("sid-9", 2);
+    let out = event(&mut socket, "create-room", json!({"room_id": "r9"}));
+    let refused = reply(&mut socket, &out, Err(CommandError::NoSuchRoom(room("r9"))));
+    assert_eq!(emits(&refused)[0], ("redirect", vec![json!({"status":false,"error":"room r9 does not exist"})]));
+    let out = event(&mut socket, "create-room", json!({"room_id": "r9"}));
+    let taken = reply(&mut socket, &out, Err(CommandError::RoomInUse(room("r9"))));
+    assert_eq!(emits(&taken)[0].1[0]["error"], json!("room r9 is in use; create another"));
+}

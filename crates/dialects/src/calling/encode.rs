@@ -160,9 +160,15 @@ pub(crate) fn namespace(namespace: &NamespaceId, change: &NamespaceEvent, out: &
     }
 }
 
-/// The original server's words for each refusal.
+/// The calling dialect's words for each refusal: the original
+/// calling-signaling server's strings where it had the refusal, and
+/// switchboard's own words, written here, for the rest. A match with no
+/// catch-all, so that a refusal the core adds does not compile here until
+/// this dialect is given its words, and the core's `Display` text never
+/// reaches the wire: rewording the core must not change this protocol.
 pub(crate) fn error_text(error: &CommandError) -> String {
     match error {
+        // The original server's strings.
         CommandError::NotInRoom(_) => "You are not in the room".into(),
         CommandError::OnlyInvited(_) => "You are only invited to the room".into(),
         CommandError::AlreadyInRoom(_) => "User is already in room".into(),
@@ -178,7 +184,18 @@ pub(crate) fn error_text(error: &CommandError) -> String {
         CommandError::NotInNamespace(_) => "User was not registered to namespace".into(),
         CommandError::RoomAlreadyInNamespace { .. } => "Room was already registered to that namespace".into(),
         CommandError::RoomNotInNamespace { .. } => "Room was not registered to namespace".into(),
-        other => other.to_string(),
+        // Refusals the original never had.
+        CommandError::NotRegistered => "register first".into(),
+        CommandError::AlreadyRegistered(user) => format!("this connection is already registered as {user}"),
+        CommandError::NameTaken(user) => format!("the name {user} is taken"),
+        CommandError::Busy(user) => format!("{user} is busy"),
+        CommandError::AlreadyInCall => "you are already ringing or in a call".into(),
+        CommandError::SelfCall => "you cannot call yourself".into(),
+        CommandError::NoCallWith(user) => format!("you have no call with {user}"),
+        CommandError::RoomInUse(room) => format!("room {room} is in use"),
+        CommandError::RoomFull(room) => format!("room {room} is full"),
+        CommandError::UnknownPeer(peer) => format!("no peer {peer} in this room"),
+        CommandError::MailboxFull(user) => format!("{user} is offline and has too many messages waiting"),
     }
 }
 
@@ -197,4 +214,24 @@ pub(crate) fn answer(tid: &str, outcome: Result<Option<&str>, &str>) -> String {
 /// `{type: "error", error}`: a frame that is not a request at all.
 pub(crate) fn error(message: &str) -> String {
     event("error").string("error", message).finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_core::{CommandError, RoomId, UserId};
+
+    use super::error_text;
+
+    #[test]
+    fn refusals_are_worded_in_the_calling_dialects_own_words() {
+        let bob = || UserId::parse("bob").unwrap();
+        let room = || RoomId::parse("r1").unwrap();
+        // The original server's strings.
+        assert_eq!(error_text(&CommandError::UnknownUser(bob())), "Unknown recipient");
+        assert_eq!(error_text(&CommandError::PeerNotInRoom { room: room(), user: bob() }), "Unknown recipient");
+        assert_eq!(error_text(&CommandError::NotInRoom(room())), "You are not in the room");
+        // switchboard's words for the refusals the original never had.
+        assert_eq!(error_text(&CommandError::Busy(bob())), "bob is busy");
+        assert_eq!(error_text(&CommandError::RoomFull(room())), "room r1 is full");
+    }
 }

@@ -70,18 +70,48 @@ pub fn error_frame(form: Form, message: &str, request: Option<&str>) -> String {
     Frame { form }.with_payload(MessageType::Error, &payload.finish())
 }
 
+/// Chatroulette's answer to each refusal, in this dialect's own words. A
+/// match with no catch-all, so that a refusal the core adds does not compile
+/// here until chatroulette is given its words, and the core's `Display` text
+/// never reaches the wire: rewording the core must not change this protocol.
+/// Three refusals have frames of their own, as the original sends them; the
+/// others become an error frame with this message.
 fn reply_error(frame: Frame, error: &CommandError, request: Option<&str>) -> String {
-    match error {
+    let message = match error {
         // The original sends these two with no payload at all.
-        CommandError::NameTaken(user) => frame.seed_only(MessageType::UsernameTaken, "as", user),
-        CommandError::UnknownUser(user) => frame.seed_only(MessageType::UnknownRecipient, "to", user),
-        CommandError::Busy(user) => frame.named(MessageType::CallRejected, "by", user, Some(EndReason::Busy)),
-        CommandError::NotRegistered => error_frame(frame.form, "send CONNECT first", request),
-        CommandError::AlreadyRegistered(user) => {
-            error_frame(frame.form, &format!("this connection is already connected as {user}"), request)
+        CommandError::NameTaken(user) => return frame.seed_only(MessageType::UsernameTaken, "as", user),
+        CommandError::UnknownUser(user) => return frame.seed_only(MessageType::UnknownRecipient, "to", user),
+        CommandError::Busy(user) => return frame.named(MessageType::CallRejected, "by", user, Some(EndReason::Busy)),
+        CommandError::NotRegistered => "send CONNECT first".to_owned(),
+        CommandError::AlreadyRegistered(user) => format!("this connection is already connected as {user}"),
+        CommandError::AlreadyInCall => "you are already ringing or in a call".to_owned(),
+        CommandError::SelfCall => "you cannot call yourself".to_owned(),
+        CommandError::NoSuchInvite => "no such ringing call".to_owned(),
+        CommandError::NoCallWith(user) => format!("you have no call with {user}"),
+        CommandError::NoSuchRoom(room) => format!("room {room} does not exist"),
+        CommandError::RoomInUse(room) => format!("room {room} is in use"),
+        CommandError::RoomFull(room) => format!("room {room} is full"),
+        CommandError::NotInRoom(room) => format!("you are not in room {room}"),
+        CommandError::AlreadyInRoom(room) => format!("you are already in room {room}"),
+        CommandError::OnlyInvited(room) => format!("you are only invited to room {room}"),
+        CommandError::PeerNotInRoom { room, user } => format!("{user} is not in room {room}"),
+        CommandError::UnknownPeer(peer) => format!("no peer {peer} in this room"),
+        CommandError::MailboxFull(user) => format!("{user} is offline and has too many messages waiting"),
+        CommandError::PeerPending(user) => format!("{user} has not accepted the invite yet"),
+        CommandError::StatusMismatch => "the room status is not in the expected state".to_owned(),
+        CommandError::NoSuchNamespace(namespace) => format!("namespace {namespace} does not exist"),
+        CommandError::AlreadySubscribed(namespace) => format!("you are already subscribed to namespace {namespace}"),
+        CommandError::NotSubscribed(namespace) => format!("you are not subscribed to namespace {namespace}"),
+        CommandError::AlreadyInNamespace(namespace) => format!("you are already registered in namespace {namespace}"),
+        CommandError::NotInNamespace(namespace) => format!("you are not registered in namespace {namespace}"),
+        CommandError::RoomAlreadyInNamespace { namespace, room } => {
+            format!("room {room} is already registered in namespace {namespace}")
         }
-        other => error_frame(frame.form, &other.to_string(), request),
-    }
+        CommandError::RoomNotInNamespace { namespace, room } => {
+            format!("room {room} is not registered in namespace {namespace}")
+        }
+    };
+    error_frame(frame.form, &message, request)
 }
 
 /// Writes frames in one form.

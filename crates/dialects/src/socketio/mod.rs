@@ -123,7 +123,7 @@ impl SocketIoSession {
                 Some(Pending::Tringtring(pending)) => tringtring::on_reply(self, pending, result, out),
                 None => {
                     if let Err(failure) = result {
-                        out.push(error(failure.to_string()));
+                        out.push(error(refusal(failure)));
                     }
                 }
             }
@@ -175,10 +175,44 @@ pub(crate) fn text_field(data: &Value, field: &str) -> Option<String> {
     }
 }
 
-/// A core refusal in words for an `error` event.
+/// The socket.io dialects' words for each refusal, shared by cloudkibo and
+/// tringtring (their one `error` event, and tringtring's failed
+/// `create-room`). A match with no catch-all, so that a refusal the core adds
+/// does not compile here until these dialects are given its words, and the
+/// core's `Display` text never reaches the wire: rewording the core must not
+/// change these protocols.
 pub(crate) fn refusal(failure: &CommandError) -> String {
     match failure {
         CommandError::NotRegistered => "register first".to_owned(),
-        other => other.to_string(),
+        CommandError::AlreadyRegistered(user) => format!("this connection is already registered as {user}"),
+        CommandError::NameTaken(user) => format!("the name {user} is taken"),
+        CommandError::UnknownUser(user) => format!("no user {user} is online"),
+        CommandError::Busy(user) => format!("{user} is busy"),
+        CommandError::AlreadyInCall => "you are already ringing or in a call".to_owned(),
+        CommandError::SelfCall => "you cannot call yourself".to_owned(),
+        CommandError::NoSuchInvite => "no such ringing call".to_owned(),
+        CommandError::NoCallWith(user) => format!("you have no call with {user}"),
+        CommandError::NoSuchRoom(room) => format!("room {room} does not exist"),
+        CommandError::RoomInUse(room) => format!("room {room} is in use"),
+        CommandError::RoomFull(room) => format!("room {room} is full"),
+        CommandError::NotInRoom(room) => format!("you are not in room {room}"),
+        CommandError::AlreadyInRoom(room) => format!("you are already in room {room}"),
+        CommandError::OnlyInvited(room) => format!("you are only invited to room {room}"),
+        CommandError::PeerNotInRoom { room, user } => format!("{user} is not in room {room}"),
+        CommandError::UnknownPeer(peer) => format!("no peer {peer} in this room"),
+        CommandError::MailboxFull(user) => format!("{user} is offline and has too many messages waiting"),
+        CommandError::PeerPending(user) => format!("{user} has not accepted the invite yet"),
+        CommandError::StatusMismatch => "the room status is not in the expected state".to_owned(),
+        CommandError::NoSuchNamespace(namespace) => format!("namespace {namespace} does not exist"),
+        CommandError::AlreadySubscribed(namespace) => format!("you are already subscribed to namespace {namespace}"),
+        CommandError::NotSubscribed(namespace) => format!("you are not subscribed to namespace {namespace}"),
+        CommandError::AlreadyInNamespace(namespace) => format!("you are already registered in namespace {namespace}"),
+        CommandError::NotInNamespace(namespace) => format!("you are not registered in namespace {namespace}"),
+        CommandError::RoomAlreadyInNamespace { namespace, room } => {
+            format!("room {room} is already registered in namespace {namespace}")
+        }
+        CommandError::RoomNotInNamespace { namespace, room } => {
+            format!("room {room} is not registered in namespace {namespace}")
+        }
     }
 }
