@@ -16,8 +16,9 @@ use switchboard_core::*;
 use switchboard_dialects::Incoming;
 use switchboard_dialects::calling::Calling;
 use switchboard_dialects::chatroulette::{self, Chatroulette, Form};
+use switchboard_dialects::codec::{Codec, Effect};
 use switchboard_dialects::ecall::Ecall;
-use switchboard_dialects::socketio::{SocketIoSession, SocketOut};
+use switchboard_dialects::socketio::{SocketEvent, SocketIoSession, SocketOut};
 
 /// An SDP offer or answer of about 2 KB, as a browser makes it.
 fn sdp() -> String {
@@ -146,25 +147,29 @@ fn calling(c: &mut Criterion) {
 }
 
 /// The first command in `out`.
-fn command_of(out: &[SocketOut]) -> Option<&Command> {
+fn command_of(out: &[Effect<SocketOut>]) -> Option<&Command> {
     out.iter().find_map(|o| match o {
-        SocketOut::Command(_, command) => Some(command),
+        Effect::Command(_, command) => Some(command),
         _ => None,
     })
 }
 
 /// Answers the last command in `out` with `result`, as the core would.
-fn reply(socket: &mut SocketIoSession, out: &[SocketOut], result: Result<Reply, CommandError>) -> Vec<SocketOut> {
+fn reply(
+    socket: &mut SocketIoSession,
+    out: &[Effect<SocketOut>],
+    result: Result<Reply, CommandError>,
+) -> Vec<Effect<SocketOut>> {
     let tag = out
         .iter()
         .rev()
         .find_map(|o| match o {
-            SocketOut::Command(request, _) => Some(request.tag),
+            Effect::Command(request, _) => Some(request.tag),
             _ => None,
         })
         .expect("a command");
     let mut answer = Vec::new();
-    socket.on_core_event(&Event::Reply { tag, result }, &mut answer);
+    socket.on_core(&Event::Reply { tag, result }, &mut answer);
     answer
 }
 
@@ -172,7 +177,10 @@ fn reply(socket: &mut SocketIoSession, out: &[SocketOut], result: Result<Reply, 
 fn tringtring() -> SocketIoSession {
     let mut socket = SocketIoSession::new("sid-4", 2);
     let mut out = Vec::new();
-    socket.on_event("join", &json!({"room_id":"504555","peer_name":"ann"}), 1, &mut out);
+    socket.on_client(
+        SocketEvent { name: "join", data: Ok(&json!({"room_id":"504555","peer_name":"ann"})), ack: 1 },
+        &mut out,
+    );
     reply(
         &mut socket,
         &out,
@@ -185,27 +193,40 @@ fn tringtring() -> SocketIoSession {
         pending: false,
         status: PeerStatus { user: None, peer: Some(Payload::new(r#"{"peer_name":"bob"}"#)) },
     };
-    socket.on_core_event(&Event::PeerJoined { room: room("504555"), peer: bob, size: 2 }, &mut Vec::new());
+    socket.on_core(&Event::PeerJoined { room: room("504555"), peer: bob, size: 2 }, &mut Vec::new());
     socket
 }
 
-/// A cloudkibo socket of phone +1, session 1, in media room `m`.
+/// Member 5 of media room `m`, the other party of the cloudkibo benchmarks.
+fn media_peer() -> PeerInfo {
+    PeerInfo {
+        user: user("+2"),
+        member: Some(5),
+        peer_id: Some("sid-5".into()),
+        pending: false,
+        status: PeerStatus::default(),
+    }
+}
+
+/// A cloudkibo socket of phone +1, member 1 of media room `m`.
 fn cloudkibo() -> SocketIoSession {
     let mut socket = SocketIoSession::new("sid-1", 2);
     let mut out = Vec::new();
-    socket.on_event(
-        "join global chatroom",
-        &json!({"room":"globalchatroom","user":{"phone":"+1","_id":"x"}}),
-        1,
+    socket.on_client(
+        SocketEvent {
+            name: "join global chatroom",
+            data: Ok(&json!({"room":"globalchatroom","user":{"phone":"+1","_id":"x"}})),
+            ack: 1,
+        },
         &mut out,
     );
     reply(&mut socket, &out, Ok(Reply::Registered { user: user("+1"), drawn: false }));
     out.clear();
-    socket.on_event("init", &json!({"room":"m","username":"alice"}), 2, &mut out);
+    socket.on_client(SocketEvent { name: "init", data: Ok(&json!({"room":"m","username":"alice"})), ack: 2 }, &mut out);
     reply(
         &mut socket,
         &out,
-        Ok(Reply::Joined(RoomView { id: room("m"), peers: vec![], member: None, status: vec![] })),
+        Ok(Reply::Joined(RoomView { id: room("m"), peers: vec![media_peer()], member: Some(1), status: vec![] })),
     );
     socket
 }
@@ -223,7 +244,7 @@ fn socketio(c: &mut Criterion) {
     for (dialect, event, data) in client_events {
         let mut socket = if dialect == "tringtring" { tringtring() } else { cloudkibo() };
         let mut out = Vec::new();
-        socket.on_event(event, &data, 9, &mut out);
+        socket.on_client(SocketEvent { name: event, data: Ok(&data), ack: 9 }, &mut out);
         assert!(matches!(command_of(&out), Some(Command::Relay { .. })), "{dialect} {event}: {out:?}");
         let name = match data.get("type").and_then(Value::as_str) {
             Some(kind) if event == "msg" => format!("on_event/{dialect}/{event}/{kind}"),
@@ -231,7 +252,7 @@ fn socketio(c: &mut Criterion) {
         };
         bench(&mut group, &name, data.to_string().len(), || {
             out.clear();
-            socket.on_event(event, black_box(&data), 9, &mut out)
+            socket.on_client(SocketEvent { name: event, data: Ok(black_box(&data)), ack: 9 }, &mut out)
         });
     }
 
@@ -247,12 +268,12 @@ fn socketio(c: &mut Criterion) {
             if dialect == "tringtring" { (tringtring(), "504555", "sid-5") } else { (cloudkibo(), "m", "sid-5") };
         let event = relayed(Some(self::room(room)), "u-b", peer, kind, &payload);
         let mut out = Vec::new();
-        socket.on_core_event(&event, &mut out);
-        let [SocketOut::Emit(_, args)] = out.as_slice() else { panic!("{dialect} {name}: {out:?}") };
+        socket.on_core(&event, &mut out);
+        let [Effect::Send(SocketOut::Emit(_, args))] = out.as_slice() else { panic!("{dialect} {name}: {out:?}") };
         let bytes = args[0].to_string().len();
         bench(&mut group, &format!("on_core_event/{dialect}/{name}"), bytes, || {
             out.clear();
-            socket.on_core_event(black_box(&event), &mut out)
+            socket.on_core(black_box(&event), &mut out)
         });
     }
     group.finish();
@@ -270,7 +291,7 @@ fn ecall(c: &mut Criterion) {
     })
     .to_string();
     let frame = json!({"type":"calling","to":"bob","content":content}).to_string();
-    let alice = Ecall::new("alice", "c1").expect("a good device");
+    let mut alice = Ecall::new("alice", "c1").expect("a good device");
     assert!(matches!(alice.decode(&frame), Incoming::Command(_, Command::Relay { .. })), "{frame}");
     bench(&mut group, "decode/SETUP", frame.len(), || alice.decode(black_box(&frame)));
 

@@ -20,7 +20,9 @@ use switchboard_core::{
 use switchboard_ecall::ECallMessage;
 
 use crate::Incoming;
+use crate::codec::{CLOSE_REPLACED, Codec, Effect, REPLACED_REASON, TextFrame};
 use crate::json::ObjectWriter;
+use crate::replies::{NO_LABEL, Replies};
 
 /// The relay kind of a `calling` message.
 const CALLING: &str = "calling";
@@ -101,6 +103,8 @@ fn form_decode(value: &str) -> Option<String> {
 pub struct Ecall {
     user: UserId,
     peer_id: Arc<str>,
+    /// Every request is quiet: a failure becomes an error frame as it is.
+    replies: Replies<()>,
 }
 
 #[derive(Deserialize)]
@@ -124,7 +128,7 @@ impl Ecall {
             return Err(DeviceError::UserSlash);
         }
         check_client(client)?;
-        Ok(Self { peer_id: peer_id(&user, client), user })
+        Ok(Self { peer_id: peer_id(&user, client), user, replies: Replies::new() })
     }
 
     /// The device's peer id, `user/client`: a second connection with the
@@ -134,12 +138,12 @@ impl Ecall {
     }
 
     /// The command that opens the device: its user, shared by its devices.
-    pub fn open(&self) -> (Request, Command) {
-        (Request::quiet(0), Command::Register { user: Some(self.user.clone()), shared: true })
+    pub fn open(&mut self) -> (Request, Command) {
+        (self.replies.quiet(NO_LABEL), Command::Register { user: Some(self.user.clone()), shared: true })
     }
 
     /// Decodes one text frame.
-    pub fn decode(&self, text: &str) -> Incoming {
+    pub fn decode(&mut self, text: &str) -> Incoming {
         let frame: Frame<'_> = match serde_json::from_str(text) {
             Ok(frame) => frame,
             Err(error) => {
@@ -167,7 +171,8 @@ impl Ecall {
         // The content travels as a JSON string, written back untouched.
         let payload = Payload::new(serde_json::to_string(&frame.content).expect("a string serialises"));
         let signal = Signal { kind: SignalKind::Custom(CALLING.into()), payload };
-        Incoming::Command(Request::quiet(1), Command::Relay { to: RelayTarget::User { user: to, peer }, signal })
+        let relay = Command::Relay { to: RelayTarget::User { user: to, peer }, signal };
+        Incoming::Command(self.replies.quiet(NO_LABEL), relay)
     }
 
     /// Encodes one core event, if the dialect has a form for it.
@@ -191,6 +196,43 @@ impl Ecall {
         }
     }
 }
+
+/// An ecall device over WebSocket text frames.
+impl Codec for Ecall {
+    type Inbound<'a> = TextFrame<'a>;
+    type Outbound = String;
+
+    fn peer_id(&self) -> Option<Arc<str>> {
+        Some(Ecall::peer_id(self))
+    }
+
+    fn open(&mut self, out: &mut Vec<Effect<String>>) {
+        let (request, command) = Ecall::open(self);
+        out.push(Effect::Command(request, command));
+    }
+
+    fn on_client(&mut self, message: TextFrame<'_>, out: &mut Vec<Effect<String>>) {
+        match message {
+            TextFrame::Text(text) => out.extend(self.decode(text).into_effect()),
+            TextFrame::Binary => out.push(Effect::Send(error_frame(NO_BINARY))),
+        }
+    }
+
+    fn on_core(&mut self, event: &Event, out: &mut Vec<Effect<String>>) {
+        if let Event::Replaced = event {
+            return out.push(Effect::Close(CLOSE_REPLACED, REPLACED_REASON));
+        }
+        if let Event::Reply { tag, .. } = event {
+            self.replies.answer(*tag);
+        }
+        if let Some(frame) = self.encode(event) {
+            out.push(Effect::Send(frame));
+        }
+    }
+}
+
+/// What a binary frame is answered with.
+const NO_BINARY: &str = "binary frames are not part of this dialect: send JSON text";
 
 /// `{"type":"error","error":...}`.
 pub fn error_frame(message: &str) -> String {

@@ -21,7 +21,7 @@ fn error_of(incoming: Incoming) -> String {
 
 #[test]
 fn a_device_is_a_user_and_a_client() {
-    let alice = Ecall::new("alice", "c1").unwrap();
+    let mut alice = Ecall::new("alice", "c1").unwrap();
     assert_eq!(&*alice.peer_id(), "alice/c1");
     assert!(matches!(alice.open().1, Command::Register { user: Some(u), shared: true } if u.as_str() == "alice"));
     assert_eq!(Ecall::new("alice", "a/b").unwrap_err(), DeviceError::Client);
@@ -49,7 +49,7 @@ fn a_device_query_is_percent_decoded_strictly() {
 
 #[test]
 fn a_calling_frame_becomes_a_relay_on_the_message_channel() {
-    let alice = Ecall::new("alice", "c1").unwrap();
+    let mut alice = Ecall::new("alice", "c1").unwrap();
     let frame = json!({"type":"calling","to":"bob","content":SETUP}).to_string();
     let Incoming::Command(_, Command::Relay { to, signal }) = alice.decode(&frame) else { panic!() };
     assert_eq!(to, RelayTarget::User { user: UserId::parse("bob").unwrap(), peer: None });
@@ -62,7 +62,7 @@ fn a_calling_frame_becomes_a_relay_on_the_message_channel() {
 
 #[test]
 fn bad_frames_and_bad_content_are_refused() {
-    let alice = Ecall::new("alice", "c1").unwrap();
+    let mut alice = Ecall::new("alice", "c1").unwrap();
     assert!(error_of(alice.decode("nope")).starts_with("a frame is"));
     assert_eq!(error_of(alice.decode(r#"{"type":"chat","to":"bob","content":"x"}"#)), "unknown type \"chat\"");
     for (content, expected) in [

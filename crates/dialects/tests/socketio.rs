@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 use switchboard_core::*;
-use switchboard_dialects::socketio::{Dialect, SocketIoSession, SocketOut};
+use switchboard_dialects::codec::{Codec, Effect};
+use switchboard_dialects::socketio::{Dialect, SocketEvent, SocketIoSession, SocketOut};
 
 fn user(name: &str) -> UserId {
     UserId::parse(name).unwrap()
@@ -14,55 +15,59 @@ fn room(name: &str) -> RoomId {
 }
 
 /// Feeds one client event; returns what the transport must do.
-fn event(socket: &mut SocketIoSession, name: &str, data: Value) -> Vec<SocketOut> {
+fn event(socket: &mut SocketIoSession, name: &str, data: Value) -> Vec<Effect<SocketOut>> {
     let mut out = Vec::new();
-    socket.on_event(name, &data, 7, &mut out);
+    socket.on_client(SocketEvent { name, data: Ok(&data), ack: 7 }, &mut out);
     out
 }
 
 /// Feeds one core event.
-fn core(socket: &mut SocketIoSession, event: Event) -> Vec<SocketOut> {
+fn core(socket: &mut SocketIoSession, event: Event) -> Vec<Effect<SocketOut>> {
     let mut out = Vec::new();
-    socket.on_core_event(&event, &mut out);
+    socket.on_core(&event, &mut out);
     out
 }
 
 /// Answers the command in `out` with `result`, as the core would.
-fn reply(socket: &mut SocketIoSession, out: &[SocketOut], result: Result<Reply, CommandError>) -> Vec<SocketOut> {
+fn reply(
+    socket: &mut SocketIoSession,
+    out: &[Effect<SocketOut>],
+    result: Result<Reply, CommandError>,
+) -> Vec<Effect<SocketOut>> {
     let tag = out
         .iter()
         .rev()
         .find_map(|o| match o {
-            SocketOut::Command(request, _) => Some(request.tag),
+            Effect::Command(request, _) => Some(request.tag),
             _ => None,
         })
         .expect("a command");
     core(socket, Event::Reply { tag, result })
 }
 
-fn emits(out: &[SocketOut]) -> Vec<(&'static str, Vec<Value>)> {
+fn emits(out: &[Effect<SocketOut>]) -> Vec<(&'static str, Vec<Value>)> {
     out.iter()
         .filter_map(|o| match o {
-            SocketOut::Emit(name, args) => Some((*name, args.clone())),
+            Effect::Send(SocketOut::Emit(name, args)) => Some((*name, args.clone())),
             _ => None,
         })
         .collect()
 }
 
 /// The data of the relay command in `out`, as JSON.
-fn relayed_payload(out: &[SocketOut]) -> Value {
+fn relayed_payload(out: &[Effect<SocketOut>]) -> Value {
     out.iter()
         .find_map(|o| match o {
-            SocketOut::Command(_, Command::Relay { signal, .. }) => serde_json::from_str(signal.payload.as_str()).ok(),
+            Effect::Command(_, Command::Relay { signal, .. }) => serde_json::from_str(signal.payload.as_str()).ok(),
             _ => None,
         })
         .expect("a relay")
 }
 
-fn commands(out: &[SocketOut]) -> Vec<String> {
+fn commands(out: &[Effect<SocketOut>]) -> Vec<String> {
     out.iter()
         .filter_map(|o| match o {
-            SocketOut::Command(_, command) => Some(format!("{command:?}")),
+            Effect::Command(_, command) => Some(format!("{command:?}")),
             _ => None,
         })
         .collect()
@@ -105,7 +110,9 @@ fn callthisperson_acks_first_and_reports_offline_and_busy_callees() {
     let mut socket = phone("+1");
     let out =
         event(&mut socket, "callthisperson", json!({"room":"globalchatroom","callerphone":"+1","calleephone":"+2"}));
-    assert!(matches!(&out[0], SocketOut::Ack(7, args) if args == &vec![json!({"status":"ok","calleephone":"+2"})]));
+    assert!(
+        matches!(&out[0], Effect::Send(SocketOut::Ack(7, args)) if args == &vec![json!({"status":"ok","calleephone":"+2"})])
+    );
     let offline = reply(&mut socket, &out, Err(CommandError::UnknownUser(user("+2"))));
     let expected = json!({
         "msg": {"callerphone":"+1","calleephone":"+2","status":"calleeoffline"},
@@ -122,7 +129,7 @@ fn callthisperson_acks_first_and_reports_offline_and_busy_callees() {
 
     // Someone else's phone as callerphone: acked, then refused, nothing sent to the core.
     let out = event(&mut socket, "callthisperson", json!({"callerphone":"+9","calleephone":"+2"}));
-    assert!(matches!(out[0], SocketOut::Ack(..)));
+    assert!(matches!(out[0], Effect::Send(SocketOut::Ack(..))));
     assert!(commands(&out).is_empty());
     assert_eq!(emits(&out)[0].0, "error");
 }
@@ -155,10 +162,8 @@ fn call_statuses_become_core_commands_and_core_events_become_statuses() {
         |status: &str| json!({"to":"+1","msg":{"callerphone":"+1","calleephone":"+2","type":"call","status":status}});
     // The statuses that change the call carry the client's msg as their note.
     let out = event(&mut callee, "message", message("callaccepted"));
-    let Some(SocketOut::Command(
-        _,
-        Command::Accept { invite: InviteRef::From(caller), status: None, note: Some(note) },
-    )) = out.first()
+    let Some(Effect::Command(_, Command::Accept { invite: InviteRef::From(caller), status: None, note: Some(note) })) =
+        out.first()
     else {
         panic!("{out:?}")
     };
@@ -166,10 +171,7 @@ fn call_statuses_become_core_commands_and_core_events_become_statuses() {
     assert_eq!(serde_json::from_str::<Value>(note.as_str()).unwrap(), message("callaccepted")["msg"]);
     let out = event(&mut callee, "message", message("calleeisbusy"));
     assert!(
-        matches!(
-            out.first(),
-            Some(SocketOut::Command(_, Command::Reject { reason: EndReason::Busy, note: Some(_), .. }))
-        ),
+        matches!(out.first(), Some(Effect::Command(_, Command::Reject { reason: EndReason::Busy, note: Some(_), .. }))),
         "{out:?}"
     );
     let available = commands(&event(&mut callee, "message", message("calleeisavailable")));
@@ -225,7 +227,9 @@ fn init_joins_the_media_room_and_msg_goes_to_one_member() {
     };
     let view = RoomView { id: room("m"), peers: vec![bob], member: Some(6), status: vec![] };
     let joined = reply(&mut socket, &out, Ok(Reply::Joined(view)));
-    assert!(matches!(&joined[0], SocketOut::Ack(7, args) if args == &vec![json!("m"), json!(6), json!(false)]));
+    assert!(
+        matches!(&joined[0], Effect::Send(SocketOut::Ack(7, args)) if args == &vec![json!("m"), json!(6), json!(false)])
+    );
 
     // `to` is a member number, mapped to the member's peer id; `by` is the
     // sender's own number, whatever the client put there.
@@ -269,7 +273,7 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
     );
     let created = reply(&mut socket, &out, Ok(Reply::Done));
     assert_eq!(emits(&created), vec![("redirect", vec![json!({"status":true,"url_extend":"r/504555"})])]);
-    assert!(matches!(&created[1], SocketOut::Ack(7, _)));
+    assert!(matches!(&created[1], Effect::Send(SocketOut::Ack(7, _))));
     let out = event(&mut socket, "create-room", json!({"room_id": 504555}));
     let taken = reply(&mut socket, &out, Err(CommandError::RoomInUse(room("504555"))));
     assert_eq!(emits(&taken)[0].1[0]["status"], json!(false));
@@ -345,7 +349,7 @@ fn tringtring_join_makes_a_missing_room_with_the_configured_capacity() {
     let mut socket = SocketIoSession::new("sid-a", 3);
     let out = event(&mut socket, "join", json!({"room_id":"230610","peer_name":"ann"}));
     let join = out.iter().find_map(|o| match o {
-        SocketOut::Command(_, Command::Join { room, create, .. }) => Some((room.clone(), *create)),
+        Effect::Command(_, Command::Join { room, create, .. }) => Some((room.clone(), *create)),
         _ => None,
     });
     assert_eq!(join, Some((Some(room("230610")), Some(3))));

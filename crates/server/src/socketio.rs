@@ -20,7 +20,9 @@ use socketioxide::handler::{ConnectHandler, FromMessage, FromMessageParts, Value
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::Socket;
 use socketioxide::{SendError, SocketError, SocketIo};
-use switchboard_dialects::socketio::{AckId, SocketIoSession, SocketOut, error_event};
+use switchboard_core::SessionId;
+use switchboard_dialects::codec::{Codec, Effect};
+use switchboard_dialects::socketio::{AckId, SocketEvent, SocketIoSession, SocketOut};
 use tokio::sync::mpsc;
 
 use crate::ws::ConnectionContext;
@@ -39,6 +41,9 @@ const INBOX_BYTES: usize = 1024 * 1024;
 /// Packets socketioxide may hold for one client before it is dropped as too
 /// slow.
 const MAX_BUFFERED_PACKETS: usize = 256;
+
+/// Core events taken from a session's queue in one turn.
+const EVENT_BATCH: usize = 32;
 
 /// How often a disconnect that found the client's packet buffer full is
 /// tried again (see [`disconnect`]).
@@ -169,6 +174,9 @@ fn start(socket: SocketRef, context: ConnectionContext, room_capacity: usize) {
     }
 }
 
+/// The socket's task: the same shape as a WebSocket connection's
+/// (`ws.rs`): read an event or take core events, let the codec answer, then
+/// carry out its effects in order.
 async fn run(
     socket: SocketRef,
     mut inbox: mpsc::Receiver<Inbound>,
@@ -184,35 +192,34 @@ async fn run(
     // this task keeps the flags.
     let Inbox { bytes: queued_bytes, overflowed, .. } = flags;
     let mut codec = SocketIoSession::new(peer_id, room_capacity);
+    // Ack callbacks the codec may still answer: each is settled once, by an
+    // answer or a release.
     let mut acks: HashMap<AckId, AckSender> = HashMap::new();
     let mut next_ack: AckId = 0;
-    let mut out = Vec::new();
     tracing::debug!(%session, sid = %socket.id, "socket.io connection");
 
-    'connection: loop {
-        let mut ack_done_with = None;
+    loop {
+        let mut effects = Vec::new();
         tokio::select! {
             inbound = inbox.recv() => match inbound {
                 Some(Inbound::Event { name, data, ack, bytes }) => {
                     queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                     next_ack += 1;
                     acks.insert(next_ack, ack);
-                    match data {
-                        Ok(data) => {
-                            if !codec.on_event(&name, &data, next_ack, &mut out) {
-                                ack_done_with = Some(next_ack);
-                            }
-                        }
-                        Err(error) => {
-                            out.push(error_event(format!("{name}: unreadable payload: {error}")));
-                            ack_done_with = Some(next_ack);
-                        }
-                    }
+                    let data = data.as_ref().map_err(String::as_str);
+                    codec.on_client(SocketEvent { name: &name, data, ack: next_ack }, &mut effects);
                 }
                 Some(Inbound::Gone) | None => break,
             },
             event = events.next() => match event {
-                Some(event) => codec.on_core_event(&event, &mut out),
+                Some(event) => {
+                    codec.on_core(&event, &mut effects);
+                    let mut taken = 1;
+                    while taken < EVENT_BATCH && let Ok(event) = events.try_recv() {
+                        codec.on_core(&event, &mut effects);
+                        taken += 1;
+                    }
+                }
                 None => {
                     tracing::warn!(%session, "dropping a socket.io client that does not read its events");
                     disconnect(socket.clone());
@@ -224,29 +231,8 @@ async fn run(
                 break;
             }
         }
-        for action in out.drain(..) {
-            match action {
-                SocketOut::Command(request, command) => {
-                    if context.driver.command(session, request, command).await.is_err() {
-                        break 'connection;
-                    }
-                }
-                SocketOut::Emit(event, args) => {
-                    if let Err(error) = emit(&socket, event, &args) {
-                        tracing::warn!(%session, %error, "dropping a socket.io client that cannot take events");
-                        disconnect(socket.clone());
-                        break 'connection;
-                    }
-                }
-                SocketOut::Ack(id, args) => {
-                    if let Some(ack) = acks.remove(&id) {
-                        let _ = send_ack(ack, &args);
-                    }
-                }
-            }
-        }
-        if let Some(id) = ack_done_with {
-            acks.remove(&id);
+        if !carry_out(&socket, &context, session, effects, &mut acks).await {
+            break;
         }
         // Checked once the queued events before the overflow are handled, so
         // that they count, in order, and the error comes after their effects.
@@ -260,6 +246,47 @@ async fn run(
     }
     open.close().await;
     tracing::debug!(%session, "socket.io connection closed");
+}
+
+/// Carries out one turn's effects in order; `false` when the connection
+/// must end (the core is gone, or the client cannot take its events).
+async fn carry_out(
+    socket: &SocketRef,
+    context: &ConnectionContext,
+    session: SessionId,
+    effects: Vec<Effect<SocketOut>>,
+    acks: &mut HashMap<AckId, AckSender>,
+) -> bool {
+    for effect in effects {
+        match effect {
+            Effect::Command(request, command) => {
+                if context.driver.command(session, request, command).await.is_err() {
+                    disconnect(socket.clone());
+                    return false;
+                }
+            }
+            Effect::Send(SocketOut::Emit(event, args)) => {
+                if let Err(error) = emit(socket, event, &args) {
+                    tracing::warn!(%session, %error, "dropping a socket.io client that cannot take events");
+                    disconnect(socket.clone());
+                    return false;
+                }
+            }
+            Effect::Send(SocketOut::Ack(id, args)) => {
+                if let Some(ack) = acks.remove(&id) {
+                    let _ = send_ack(ack, &args);
+                }
+            }
+            Effect::Send(SocketOut::ReleaseAck(id)) => {
+                acks.remove(&id);
+            }
+            Effect::Close(..) => {
+                disconnect(socket.clone());
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Disconnects the client so that it sees `disconnect`, on every transport.

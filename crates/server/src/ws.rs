@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use futures_util::{SinkExt, StreamExt};
-use switchboard_core::{Command, Event, Request};
-use switchboard_dialects::Incoming;
-use switchboard_dialects::calling::Keepalive;
+use switchboard_core::SessionId;
+use switchboard_dialects::codec::{Codec, Effect, Keepalive, TextFrame};
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
@@ -29,38 +28,6 @@ mod close_code {
     pub const POLICY: u16 = 1008;
     /// A message over the size limit.
     pub const TOO_BIG: u16 = 1009;
-    /// Private use (4000-4999): the same device connected again.
-    pub const REPLACED: u16 = 4001;
-}
-
-/// A dialect spoken over WebSocket text frames, with its per-connection
-/// codec state.
-pub(crate) trait TextDialect: Send + 'static {
-    /// A command to send when the connection opens (calling registers a
-    /// drawn user and greets with its id).
-    fn on_open(&mut self) -> Option<(Request, Command)> {
-        None
-    }
-    /// One text frame from the client.
-    fn on_text(&mut self, text: &str) -> Incoming;
-    /// The answer to a binary frame, which no text dialect accepts.
-    fn on_binary(&mut self) -> String;
-    /// One core event for this session, as zero or more frames.
-    fn on_event(&mut self, event: &Event, out: &mut Vec<String>);
-    /// Application-level keepalive the client asked for, beside the
-    /// WebSocket heartbeat.
-    fn keepalive(&self) -> Keepalive {
-        Keepalive::default()
-    }
-    /// How the transport names this connection to other clients (ecall's
-    /// `user/client`); `None` names it by its number.
-    fn peer_id(&self) -> Option<std::sync::Arc<str>> {
-        None
-    }
-    /// The frame that keepalive sends.
-    fn keepalive_ping(&self) -> &'static str {
-        ""
-    }
 }
 
 /// What every connection task shares.
@@ -189,115 +156,105 @@ impl Liveness {
     }
 }
 
-/// Runs one connection to the end.
+/// Runs one connection to the end, driving its dialect's codec: the
+/// codec's effects of each turn are carried out in order after the
+/// `select!` ([`carry_out`]).
 ///
 /// A plain function returning an `async move` block, not an `async fn`: an
 /// `async fn` stores its arguments twice in its future (rust-lang/rust#62958),
 /// and the 368-byte socket twice is memory every idle session pays for.
 #[allow(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
-pub(crate) fn run<D: TextDialect>(
+pub(crate) fn run<C>(
     mut socket: WebSocket,
-    mut dialect: D,
+    mut codec: C,
     mut context: ConnectionContext,
-) -> impl Future<Output = ()> + Send {
+) -> impl Future<Output = ()> + Send
+where
+    C: for<'a> Codec<Inbound<'a> = TextFrame<'a>, Outbound = String>,
+{
     async move {
         let Some(_alive) = context.alive.upgrade() else { return };
-        let Ok((open, mut events)) = context.driver.open(dialect.peer_id()).await else { return };
+        let Ok((open, mut events)) = context.driver.open(codec.peer_id()).await else { return };
         let session = open.id();
         // Borrowed, not copied: every byte of this future is paid per session.
         let limits = &context.limits;
         let clock = &context.clock;
         let mut liveness = Liveness::new(clock.now(), limits);
         tracing::debug!(%session, "connection opened");
-        if let Some((request, command)) = dialect.on_open()
-            && context.driver.command(session, request, command).await.is_err()
-        {
-            return;
-        }
+        let mut opening = Vec::new();
+        codec.open(&mut opening);
 
-        let close: Option<CloseFrame> = loop {
-            // Allocated only when something comes, and freed once it is sent:
-            // an idle session holds neither.
-            let mut batch = Vec::new();
-            let mut outgoing: Vec<String> = Vec::new();
-            tokio::select! {
-                frame = socket.next() => match frame {
-                    Some(Ok(message)) => {
-                        let now = clock.now();
-                        liveness.heard(now, limits);
-                        match message {
-                            Message::Text(text) => {
-                                liveness.last_message_in = now;
-                                match dialect.on_text(text.as_str()) {
-                                    Incoming::Command(request, command) => {
-                                        // The driver outlives every connection unless it failed.
-                                        if context.driver.command(session, request, command).await.is_err() {
-                                            break Some(core_stopped());
-                                        }
-                                    }
-                                    Incoming::Answer(frame) => outgoing.push(frame),
-                                    Incoming::Nothing => {}
+        let close: Option<CloseFrame> = 'connection: {
+            if let Carried::Close(close) = carry_out(&mut socket, &context.driver, session, opening, limits).await {
+                break 'connection close;
+            }
+            loop {
+                // Allocated only when something comes, and freed once carried
+                // out: an idle session holds none of it.
+                let mut effects = Vec::new();
+                tokio::select! {
+                    frame = socket.next() => match frame {
+                        Some(Ok(message)) => {
+                            let now = clock.now();
+                            liveness.heard(now, limits);
+                            match message {
+                                Message::Text(text) => {
+                                    liveness.last_message_in = now;
+                                    codec.on_client(TextFrame::Text(text.as_str()), &mut effects);
+                                }
+                                Message::Binary(_) => {
+                                    liveness.last_message_in = now;
+                                    codec.on_client(TextFrame::Binary, &mut effects);
+                                }
+                                Message::Ping(_) | Message::Pong(_) => {}
+                                Message::Close(_) => break None,
+                            }
+                        }
+                        Some(Err(error)) => break read_error(session, error),
+                        None => break None,
+                    },
+                    // Everything queued at once, so that one write carries it all.
+                    event = events.next() => {
+                        // The driver dropped this session's queue: it fell behind,
+                        // or the driver itself is gone.
+                        let Some(event) = event else {
+                            if !context.driver.is_running() {
+                                break Some(core_stopped());
+                            }
+                            break Some(close_frame(close_code::POLICY, "too slow: events not read"));
+                        };
+                        codec.on_core(&event, &mut effects);
+                        let mut taken = 1;
+                        while taken < EVENT_BATCH && let Ok(event) = events.try_recv() {
+                            codec.on_core(&event, &mut effects);
+                            taken += 1;
+                        }
+                    },
+                    () = clock.sleep_until(Some(liveness.wake_at(limits, codec.keepalive()))) => {
+                        match liveness.due(clock.now(), limits, codec.keepalive()) {
+                            Due::Close(frame) => {
+                                tracing::debug!(%session, reason = %frame.reason, "closing a silent connection");
+                                break Some(frame);
+                            }
+                            Due::Ping => {
+                                if !send(&mut socket, Message::Ping(Default::default()), limits.write_timeout).await {
+                                    break None;
                                 }
                             }
-                            Message::Binary(_) => {
-                                liveness.last_message_in = now;
-                                outgoing.push(dialect.on_binary());
-                            }
-                            Message::Ping(_) | Message::Pong(_) => {}
-                            Message::Close(_) => break None,
+                            Due::KeepalivePing => codec.on_keepalive(&mut effects),
+                            Due::Nothing => {}
                         }
-                    }
-                    Some(Err(error)) => break read_error(session, error),
-                    None => break None,
-                },
-                // Everything queued at once, so that one write carries it all.
-            event = events.next() => {
-                // The driver dropped this session's queue: it fell behind,
-                // or the driver itself is gone.
-                let Some(event) = event else {
-                    if !context.driver.is_running() {
-                        break Some(core_stopped());
-                    }
-                    break Some(close_frame(close_code::POLICY, "too slow: events not read"));
-                };
-                batch.push(event);
-                while batch.len() < EVENT_BATCH && let Ok(event) = events.try_recv() {
-                    batch.push(event);
+                    },
+                    stop = stopping(&mut context.shutdown) => break Some(match stop {
+                        Stop::GoingAway => close_frame(close_code::GOING_AWAY, "server shutting down"),
+                        Stop::CoreFailed => core_stopped(),
+                    }),
                 }
-                let replaced = batch.iter().position(|event| matches!(**event, Event::Replaced));
-                    for event in &batch[..replaced.unwrap_or(batch.len())] {
-                        dialect.on_event(event, &mut outgoing);
-                    }
-                    if replaced.is_some() {
-                        // What came before the replacement still goes out.
-                        send_all(&mut socket, &mut outgoing, limits.write_timeout).await;
-                        break Some(close_frame(close_code::REPLACED, "replaced by a newer connection of this client"));
-                    }
-                },
-                () = clock.sleep_until(Some(liveness.wake_at(limits, dialect.keepalive()))) => {
-                    match liveness.due(clock.now(), limits, dialect.keepalive()) {
-                        Due::Close(frame) => {
-                            tracing::debug!(%session, reason = %frame.reason, "closing a silent connection");
-                            break Some(frame);
-                        }
-                        Due::Ping => {
-                            if !send(&mut socket, Message::Ping(Default::default()), limits.write_timeout).await {
-                                break None;
-                            }
-                        }
-                        Due::KeepalivePing => outgoing.push(dialect.keepalive_ping().to_owned()),
-                        Due::Nothing => {}
-                    }
-                },
-                stop = stopping(&mut context.shutdown) => break Some(match stop {
-                    Stop::GoingAway => close_frame(close_code::GOING_AWAY, "server shutting down"),
-                    Stop::CoreFailed => core_stopped(),
-                }),
-            }
-            if !outgoing.is_empty() {
-                liveness.last_message_out = clock.now();
-                if !send_all(&mut socket, &mut outgoing, limits.write_timeout).await {
-                    break None;
+                if effects.iter().any(|effect| matches!(effect, Effect::Send(_))) {
+                    liveness.last_message_out = clock.now();
+                }
+                if let Carried::Close(close) = carry_out(&mut socket, &context.driver, session, effects, limits).await {
+                    break close;
                 }
             }
         };
@@ -308,6 +265,55 @@ pub(crate) fn run<D: TextDialect>(
         }
         let _ = tokio::time::timeout(limits.write_timeout, socket.close()).await;
         tracing::debug!(%session, "connection closed");
+    }
+}
+
+/// What the connection does once a turn's effects are carried out.
+enum Carried {
+    /// Read on.
+    GoOn,
+    /// Close: with this frame, or without one (the client is gone).
+    Close(Option<CloseFrame>),
+}
+
+/// Carries out one turn's effects in order: commands go to the driver, and
+/// frames are gathered and written in one batch before anything that
+/// closes.
+#[allow(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
+fn carry_out<'a>(
+    socket: &'a mut WebSocket,
+    driver: &'a DriverHandle,
+    session: SessionId,
+    effects: Vec<Effect<String>>,
+    limits: &'a Limits,
+) -> impl Future<Output = Carried> + Send + 'a {
+    async move {
+        let mut frames = Vec::new();
+        let mut closing = None;
+        for effect in effects {
+            match effect {
+                // The driver outlives every connection unless it failed.
+                Effect::Command(request, command) => {
+                    if driver.command(session, request, command).await.is_err() {
+                        closing = Some(core_stopped());
+                        break;
+                    }
+                }
+                Effect::Send(frame) => frames.push(frame),
+                Effect::Close(code, reason) => {
+                    closing = Some(close_frame(code, reason));
+                    break;
+                }
+            }
+        }
+        // What came before a close still goes out.
+        if !frames.is_empty() && !send_all(socket, &mut frames, limits.write_timeout).await {
+            return Carried::Close(None);
+        }
+        match closing {
+            Some(frame) => Carried::Close(Some(frame)),
+            None => Carried::GoOn,
+        }
     }
 }
 

@@ -27,17 +27,10 @@ use std::time::Duration;
 use switchboard_core::{Command, CommandError, Event, InviteId, InviteRef, Reply, Request, UserId};
 
 use crate::Incoming;
+use crate::codec::{CLOSE_REPLACED, Codec, Effect, Keepalive, REPLACED_REASON, TextFrame};
 use crate::json::ObjectWriter;
+use crate::replies::{Answers, NO_LABEL, Replies};
 use request::{Action, Checked};
-
-/// Timers a client asked for with `remote_ping` and `remote_timeout`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Keepalive {
-    /// Send `{type: "ping"}` after this long without traffic either way.
-    pub ping_after: Option<Duration>,
-    /// Close the connection after this long without a message from it.
-    pub timeout: Option<Duration>,
-}
 
 /// The frame `remote_ping` asks for.
 pub const PING_FRAME: &str = r#"{"type":"ping"}"#;
@@ -63,9 +56,8 @@ struct Pending {
 pub struct Calling {
     server: String,
     user: Option<UserId>,
-    next_tag: u64,
-    /// Requests waiting for the core's reply, by tag.
-    pending: HashMap<u64, Pending>,
+    /// Requests waiting for the core's reply.
+    replies: Replies<Pending>,
     next_handle: u64,
     /// Each ringing invite's handle on this connection.
     handles: HashMap<InviteId, u64>,
@@ -81,8 +73,7 @@ impl Calling {
         Self {
             server: server.into(),
             user: None,
-            next_tag: 0,
-            pending: HashMap::new(),
+            replies: Replies::new(),
             next_handle: 0,
             handles: HashMap::new(),
             invites: HashMap::new(),
@@ -167,13 +158,10 @@ impl Calling {
     /// A request for the core, remembered until its reply when the reply
     /// matters: it has a `tid`, or its success changes this codec's state.
     fn track(&mut self, tid: Option<Box<str>>, answering: Answering) -> Request {
-        let tag = self.next_tag;
-        self.next_tag += 1;
         if tid.is_none() && answering == Answering::Plain {
-            return Request::quiet(tag);
+            return self.replies.quiet(NO_LABEL);
         }
-        self.pending.insert(tag, Pending { tid, answering });
-        Request::answered(tag)
+        self.replies.track(Pending { tid, answering })
     }
 
     /// Encodes one core event into zero or more frames.
@@ -215,7 +203,8 @@ impl Calling {
     }
 
     fn encode_reply(&mut self, tag: u64, result: &Result<Reply, CommandError>, out: &mut Vec<String>) {
-        let Some(pending) = self.pending.remove(&tag) else { return };
+        // A quiet request has nobody to tell: it asked for no answer.
+        let Answers::Tracked(pending) = self.replies.answer(tag) else { return };
         if pending.answering == Answering::Hello {
             if let Ok(Reply::Registered { user, .. }) = result {
                 self.user = Some(user.clone());
@@ -280,6 +269,44 @@ impl Calling {
             frame = frame.boolean("accepted", accepted);
         }
         out.push(frame.finish());
+    }
+}
+
+/// What a binary frame is answered with.
+const NO_BINARY: &str = "binary frames are not part of this dialect: send JSON text";
+
+/// A calling connection over WebSocket text frames.
+impl Codec for Calling {
+    type Inbound<'a> = TextFrame<'a>;
+    type Outbound = String;
+
+    fn open(&mut self, out: &mut Vec<Effect<String>>) {
+        let (request, command) = Calling::open(self);
+        out.push(Effect::Command(request, command));
+    }
+
+    fn on_client(&mut self, message: TextFrame<'_>, out: &mut Vec<Effect<String>>) {
+        match message {
+            TextFrame::Text(text) => out.extend(self.decode(text).into_effect()),
+            TextFrame::Binary => out.push(Effect::Send(encode::error(NO_BINARY))),
+        }
+    }
+
+    fn on_core(&mut self, event: &Event, out: &mut Vec<Effect<String>>) {
+        if let Event::Replaced = event {
+            return out.push(Effect::Close(CLOSE_REPLACED, REPLACED_REASON));
+        }
+        let mut frames = Vec::new();
+        self.encode(event, &mut frames);
+        out.extend(frames.into_iter().map(Effect::Send));
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        self.keepalive
+    }
+
+    fn on_keepalive(&mut self, out: &mut Vec<Effect<String>>) {
+        out.push(Effect::Send(PING_FRAME.to_owned()));
     }
 }
 

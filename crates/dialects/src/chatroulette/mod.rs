@@ -20,10 +20,19 @@ pub use types::{Form, MessageType};
 
 use switchboard_core::{Command, Event, Request};
 
-/// One connection's codec state: the form it answers in.
+use crate::codec::{CLOSE_REPLACED, Codec, Effect, TextFrame};
+use crate::replies::{Answers, Label, Replies};
+
+/// What a binary frame is answered with.
+const NO_BINARY: &str = "binary frames are not part of this dialect: send JSON text";
+
+/// One connection's codec state: the form it answers in, and its requests.
 #[derive(Clone, Debug, Default)]
 pub struct Chatroulette {
     form: Option<Form>,
+    /// Each request's label is its type and spelling, so that a failure can
+    /// name the request as the client spelled it.
+    replies: Replies<Label>,
 }
 
 impl Chatroulette {
@@ -38,8 +47,8 @@ impl Chatroulette {
         self.form.unwrap_or(Form::Seed)
     }
 
-    /// Decodes a text frame into a core request and command. The request's
-    /// tag records the type and its spelling, so that a reply can name the
+    /// Decodes a text frame into a core request and command. The request
+    /// is labelled with its type and spelling, so that a reply can name the
     /// request that failed; only `CONNECT` is answered on success.
     ///
     /// # Errors
@@ -47,16 +56,19 @@ impl Chatroulette {
     pub fn decode(&mut self, text: &str) -> Result<(Request, Command), DecodeError> {
         let Decoded { ty, form, command } = decode(text)?;
         self.form.get_or_insert(form);
-        let tag = ty.index() << 1 | u64::from(form == Form::Short);
-        let request = if ty == MessageType::Connect { Request::answered(tag) } else { Request::quiet(tag) };
+        let label = request_label(ty, form);
+        let request = if ty == MessageType::Connect { self.replies.track(label) } else { self.replies.quiet(label) };
         Ok((request, command))
     }
 
     /// Encodes a core event for this connection, or `None` when it has no
     /// chatroulette form.
-    pub fn encode(&self, event: &Event) -> Option<String> {
+    pub fn encode(&mut self, event: &Event) -> Option<String> {
         let request = match event {
-            Event::Reply { tag, .. } => request_name(*tag),
+            Event::Reply { tag, .. } => match self.replies.answer(*tag) {
+                Answers::Tracked(label) | Answers::Quiet(label) => request_name(label),
+                Answers::Unknown => None,
+            },
             _ => None,
         };
         encode(self.form(), event, request)
@@ -72,8 +84,39 @@ impl Chatroulette {
     }
 }
 
-/// The type a reply's tag names, spelled as the client spelled it.
-fn request_name(tag: u64) -> Option<&'static str> {
-    let ty = MessageType::from_index(tag >> 1)?;
-    Some(if tag & 1 == 1 { ty.short() } else { ty.long() })
+/// A request's label: its type's index and whether it was spelled short.
+fn request_label(ty: MessageType, form: Form) -> Label {
+    let index = Label::try_from(ty.index()).expect("fewer than 128 message types");
+    index << 1 | Label::from(form == Form::Short)
+}
+
+/// The type a label names, spelled as the client spelled it.
+fn request_name(label: Label) -> Option<&'static str> {
+    let ty = MessageType::from_index(u64::from(label >> 1))?;
+    Some(if label & 1 == 1 { ty.short() } else { ty.long() })
+}
+
+/// A chatroulette connection over WebSocket text frames.
+impl Codec for Chatroulette {
+    type Inbound<'a> = TextFrame<'a>;
+    type Outbound = String;
+
+    fn on_client(&mut self, message: TextFrame<'_>, out: &mut Vec<Effect<String>>) {
+        out.push(match message {
+            TextFrame::Text(text) => match self.decode(text) {
+                Ok((request, command)) => Effect::Command(request, command),
+                Err(error) => Effect::Send(self.encode_error(&error)),
+            },
+            TextFrame::Binary => Effect::Send(error_frame(self.form(), NO_BINARY, None)),
+        });
+    }
+
+    fn on_core(&mut self, event: &Event, out: &mut Vec<Effect<String>>) {
+        if let Event::Replaced = event {
+            return out.push(Effect::Close(CLOSE_REPLACED, crate::codec::REPLACED_REASON));
+        }
+        if let Some(frame) = self.encode(event) {
+            out.push(Effect::Send(frame));
+        }
+    }
 }

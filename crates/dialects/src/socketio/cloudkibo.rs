@@ -12,7 +12,11 @@ use switchboard_core::{
     SignalKind, UserId,
 };
 
-use super::{AckId, Dialect, Pending as AnyPending, SocketIoSession, SocketOut, error, refusal, text_field};
+use super::{
+    AckId, Dialect, Pending as AnyPending, SocketIoSession, SocketOut, answer_ack, emit, error, refusal, release,
+    text_field,
+};
+use crate::codec::Effect;
 
 /// The relay kind of a `message` passed on unchanged.
 const MESSAGE: &str = "message";
@@ -63,7 +67,7 @@ pub(crate) fn on_event(
     event: &str,
     data: &Value,
     ack: AckId,
-    out: &mut Vec<SocketOut>,
+    out: &mut Vec<Effect<SocketOut>>,
 ) -> bool {
     if event == "join global chatroom" {
         register(socket, data, out);
@@ -91,7 +95,7 @@ pub(crate) fn on_event(
     }
 }
 
-fn register(socket: &mut SocketIoSession, data: &Value, out: &mut Vec<SocketOut>) {
+fn register(socket: &mut SocketIoSession, data: &Value, out: &mut Vec<Effect<SocketOut>>) {
     if let Some(phone) = &socket.cloudkibo.phone {
         out.push(error(format!("this socket is already {phone}")));
         return;
@@ -109,14 +113,14 @@ fn register(socket: &mut SocketIoSession, data: &Value, out: &mut Vec<SocketOut>
     socket.answered(command, AnyPending::Cloudkibo(Pending::Register(phone)), out);
 }
 
-fn call(socket: &mut SocketIoSession, me: UserId, data: &Value, ack: AckId, out: &mut Vec<SocketOut>) {
+fn call(socket: &mut SocketIoSession, me: UserId, data: &Value, ack: AckId, out: &mut Vec<Effect<SocketOut>>) {
     let (Some(callerphone), Some(calleephone)) = (text_field(data, "callerphone"), text_field(data, "calleephone"))
     else {
         out.push(error("callthisperson needs {room, callerphone, calleephone}"));
         return;
     };
     // The ack comes first, whatever follows (seed 000).
-    out.push(SocketOut::Ack(ack, vec![json!({ "status": "ok", "calleephone": calleephone })]));
+    out.push(answer_ack(ack, vec![json!({ "status": "ok", "calleephone": calleephone })]));
     if callerphone != me.as_str() {
         out.push(error(format!("callerphone {callerphone} is not this socket's phone {me}")));
         return;
@@ -130,7 +134,7 @@ fn call(socket: &mut SocketIoSession, me: UserId, data: &Value, ack: AckId, out:
     socket.answered(command, AnyPending::Cloudkibo(Pending::Call { caller: me, callee }), out);
 }
 
-fn message(socket: &mut SocketIoSession, me: UserId, data: &Value, out: &mut Vec<SocketOut>) {
+fn message(socket: &mut SocketIoSession, me: UserId, data: &Value, out: &mut Vec<Effect<SocketOut>>) {
     let (Some(to), Some(msg)) = (text_field(data, "to"), data.get("msg").filter(|msg| msg.is_object())) else {
         out.push(error("message needs {to, msg: {...}}"));
         return;
@@ -168,7 +172,7 @@ fn message(socket: &mut SocketIoSession, me: UserId, data: &Value, out: &mut Vec
     socket.answered(command, AnyPending::Cloudkibo(Pending::CallMessage { to }), out);
 }
 
-fn init(socket: &mut SocketIoSession, data: &Value, ack: AckId, out: &mut Vec<SocketOut>) -> bool {
+fn init(socket: &mut SocketIoSession, data: &Value, ack: AckId, out: &mut Vec<Effect<SocketOut>>) -> bool {
     let room = match text_field(data, "room").map(|room| RoomId::parse(&room)).transpose() {
         Ok(room) => room,
         Err(failure) => {
@@ -183,7 +187,7 @@ fn init(socket: &mut SocketIoSession, data: &Value, ack: AckId, out: &mut Vec<So
     true
 }
 
-fn media_message(socket: &mut SocketIoSession, data: &Value, out: &mut Vec<SocketOut>) {
+fn media_message(socket: &mut SocketIoSession, data: &Value, out: &mut Vec<Effect<SocketOut>>) {
     let Some(media) = &socket.cloudkibo.media else {
         out.push(error("msg before init"));
         return;
@@ -207,13 +211,13 @@ pub(crate) fn on_reply(
     socket: &mut SocketIoSession,
     pending: Pending,
     result: &Result<Reply, CommandError>,
-    out: &mut Vec<SocketOut>,
+    out: &mut Vec<Effect<SocketOut>>,
 ) {
     match (pending, result) {
         (Pending::Register(phone), Ok(_)) => {
             socket.cloudkibo.phone = Some(phone);
             // switchboard keeps no contact lists: nobody to list.
-            out.push(SocketOut::Emit("youareonline", vec![json!([])]));
+            out.push(emit("youareonline", vec![json!([])]));
         }
         (Pending::Register(_), Err(failure)) => {
             socket.bound = None;
@@ -225,7 +229,7 @@ pub(crate) fn on_reply(
             let mut message = msg.clone();
             message["msg"] = msg;
             message["type"] = json!("call");
-            out.push(SocketOut::Emit("message", vec![message]));
+            out.push(emit("message", vec![message]));
         }
         (Pending::Call { caller, callee }, Err(CommandError::Busy(_))) => {
             out.push(status(&caller, &callee, "calleeisbusy"));
@@ -234,37 +238,43 @@ pub(crate) fn on_reply(
             let me = view.member.unwrap_or_default();
             let peers = view.peers.iter().filter_map(|peer| Some((peer.member?, peer.peer_id.clone()?))).collect();
             socket.cloudkibo.media = Some(MediaRoom { id: view.id.clone(), me, peers });
-            out.push(SocketOut::Ack(ack, vec![json!(view.id.as_str()), json!(me), json!(false)]));
+            out.push(answer_ack(ack, vec![json!(view.id.as_str()), json!(me), json!(false)]));
         }
         (Pending::CallMessage { to }, Err(_)) => {
             out.push(error(format!("{to} is not a party of a call with this socket")));
         }
+        // An init refused (a bad room, say): its ack is never answered.
+        (Pending::Init { ack }, Err(failure)) => {
+            out.push(error(refusal(failure)));
+            out.push(release(ack));
+        }
         (_, Err(failure)) => out.push(error(refusal(failure))),
+        (Pending::Init { ack }, Ok(_)) => out.push(release(ack)),
         (_, Ok(_)) => {}
     }
 }
 
 /// The other party's own `msg`, relayed as it was sent.
-fn noted(note: &Option<Payload>) -> Option<SocketOut> {
+fn noted(note: &Option<Payload>) -> Option<Effect<SocketOut>> {
     let msg = serde_json::from_str(note.as_ref()?.as_str()).ok()?;
-    Some(SocketOut::Emit("message", vec![msg]))
+    Some(emit("message", vec![msg]))
 }
 
 /// `{callerphone, calleephone, type: "call", status}`, as the callee's
 /// client sends them and the server makes them.
-fn status(caller: &UserId, callee: &UserId, status: &str) -> SocketOut {
+fn status(caller: &UserId, callee: &UserId, status: &str) -> Effect<SocketOut> {
     let message =
         json!({ "callerphone": caller.as_str(), "calleephone": callee.as_str(), "type": "call", "status": status });
-    SocketOut::Emit("message", vec![message])
+    emit("message", vec![message])
 }
 
-pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &mut Vec<SocketOut>) {
+pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &mut Vec<Effect<SocketOut>>) {
     let Some(me) = socket.cloudkibo.phone.clone() else { return };
     match event {
         Event::Ringing { room, from, .. } => {
             let sender = room.peers.first().and_then(|peer| peer.peer_id.as_deref()).unwrap_or_default();
             let payload = json!({ "callerphone": from.as_str(), "calleephone": me.as_str(), "sendersocket": sender });
-            out.push(SocketOut::Emit("areyoufreeforcall", vec![payload]));
+            out.push(emit("areyoufreeforcall", vec![payload]));
         }
         Event::CallAccepted { by, note, .. } => {
             out.push(noted(note).unwrap_or_else(|| status(&me, by, "callaccepted")))
@@ -284,9 +294,11 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
         Event::CallEnded { by, caller, reason, .. } => {
             // The receiver is one party and `by` the other.
             let callee = if *caller == me { by } else { &me };
-            let SocketOut::Emit(name, mut args) = status(caller, callee, "callended") else { unreachable!() };
+            let Effect::Send(SocketOut::Emit(name, mut args)) = status(caller, callee, "callended") else {
+                unreachable!()
+            };
             args[0]["reason"] = json!(reason.as_str());
-            out.push(SocketOut::Emit(name, args));
+            out.push(emit(name, args));
         }
         Event::PeerJoined { room, peer, .. } => {
             let username = peer
@@ -302,7 +314,7 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
             {
                 media.peers.insert(number, peer_id.clone());
             }
-            out.push(SocketOut::Emit("peer.connected", vec![json!({ "id": peer.member, "username": username })]));
+            out.push(emit("peer.connected", vec![json!({ "id": peer.member, "username": username })]));
         }
         Event::PeerLeft { room, member, .. } => {
             if let (Some(media), Some(number)) = (socket.cloudkibo.media.as_mut(), member)
@@ -310,13 +322,13 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
             {
                 media.peers.remove(number);
             }
-            out.push(SocketOut::Emit("peer.disconnected", vec![json!({ "id": member })]));
+            out.push(emit("peer.disconnected", vec![json!({ "id": member })]));
         }
         Event::Relayed { signal, .. } => match &signal.kind {
             SignalKind::Custom(kind) if &**kind == MESSAGE || &**kind == MSG => {
                 let name = if &**kind == MESSAGE { "message" } else { "msg" };
                 let payload = serde_json::from_str(signal.payload.as_str()).unwrap_or(Value::Null);
-                out.push(SocketOut::Emit(name, vec![payload]));
+                out.push(emit(name, vec![payload]));
             }
             // SDP and ICE from other dialects have no cloudkibo call-level form.
             _ => {}

@@ -10,24 +10,54 @@
 mod cloudkibo;
 mod tringtring;
 
-use std::collections::HashMap;
-
 use serde_json::{Value, json};
-use switchboard_core::{Command, CommandError, Event, Request};
+use switchboard_core::{Command, CommandError, Event};
+
+use crate::codec::{Codec, Effect};
+use crate::replies::{Answers, NO_LABEL, Replies};
 
 /// An ack callback of one client event, numbered by the transport.
 pub type AckId = u64;
 
-/// What the transport does for the codec.
+/// One event from the client, as the transport read it.
+#[derive(Clone, Copy, Debug)]
+pub struct SocketEvent<'a> {
+    /// The event's name.
+    pub name: &'a str,
+    /// Its first argument, or why it could not be read.
+    pub data: Result<&'a Value, &'a str>,
+    /// Its ack callback, numbered by the transport (whether or not the
+    /// client gave one).
+    pub ack: AckId,
+}
+
+/// A message to the client. Every client event's ack is settled exactly
+/// once, by [`SocketOut::Ack`] or [`SocketOut::ReleaseAck`], so the
+/// transport holds an ack callback only while an answer may still come.
 #[derive(Clone, Debug)]
 pub enum SocketOut {
-    /// Hand this command to the core.
-    Command(Request, Command),
     /// Emit `event` with these arguments to the socket.
     Emit(&'static str, Vec<Value>),
     /// Answer the client's ack callback with these arguments (a no-op when
     /// the client gave none).
     Ack(AckId, Vec<Value>),
+    /// This ack callback will not be answered.
+    ReleaseAck(AckId),
+}
+
+/// `Effect::Send(SocketOut::Emit(..))`.
+pub(crate) fn emit(event: &'static str, args: Vec<Value>) -> Effect<SocketOut> {
+    Effect::Send(SocketOut::Emit(event, args))
+}
+
+/// `Effect::Send(SocketOut::Ack(..))`.
+pub(crate) fn answer_ack(id: AckId, args: Vec<Value>) -> Effect<SocketOut> {
+    Effect::Send(SocketOut::Ack(id, args))
+}
+
+/// `Effect::Send(SocketOut::ReleaseAck(..))`.
+pub(crate) fn release(id: AckId) -> Effect<SocketOut> {
+    Effect::Send(SocketOut::ReleaseAck(id))
 }
 
 /// Which dialect a socket speaks.
@@ -68,8 +98,7 @@ enum Pending {
 pub struct SocketIoSession {
     peer_id: String,
     bound: Option<Dialect>,
-    next_tag: u64,
-    pending: HashMap<u64, Pending>,
+    replies: Replies<Pending>,
     cloudkibo: cloudkibo::State,
     tringtring: tringtring::State,
 }
@@ -81,8 +110,7 @@ impl SocketIoSession {
         Self {
             peer_id: peer_id.into(),
             bound: None,
-            next_tag: 0,
-            pending: HashMap::new(),
+            replies: Replies::new(),
             cloudkibo: cloudkibo::State::default(),
             tringtring: tringtring::State::new(room_capacity),
         }
@@ -94,9 +122,9 @@ impl SocketIoSession {
     }
 
     /// One event from the client: its name, its first argument, and its ack.
-    /// Returns whether the ack will be answered later, so the transport keeps
-    /// it only then.
-    pub fn on_event(&mut self, event: &str, data: &Value, ack: AckId, out: &mut Vec<SocketOut>) -> bool {
+    /// Returns whether the ack will be answered later; if not,
+    /// [`Codec::on_client`] releases it.
+    fn on_event(&mut self, event: &str, data: &Value, ack: AckId, out: &mut Vec<Effect<SocketOut>>) -> bool {
         let Some(dialect) = Dialect::of_event(event) else {
             out.push(error(format!("unknown event {event:?}")));
             return false;
@@ -116,12 +144,12 @@ impl SocketIoSession {
     }
 
     /// One core event for this socket.
-    pub fn on_core_event(&mut self, event: &Event, out: &mut Vec<SocketOut>) {
+    fn on_core_event(&mut self, event: &Event, out: &mut Vec<Effect<SocketOut>>) {
         if let Event::Reply { tag, result } = event {
-            match self.pending.remove(tag) {
-                Some(Pending::Cloudkibo(pending)) => cloudkibo::on_reply(self, pending, result, out),
-                Some(Pending::Tringtring(pending)) => tringtring::on_reply(self, pending, result, out),
-                None => {
+            match self.replies.answer(*tag) {
+                Answers::Tracked(Pending::Cloudkibo(pending)) => cloudkibo::on_reply(self, pending, result, out),
+                Answers::Tracked(Pending::Tringtring(pending)) => tringtring::on_reply(self, pending, result, out),
+                Answers::Quiet(_) | Answers::Unknown => {
                     if let Err(failure) = result {
                         out.push(error(refusal(failure)));
                     }
@@ -138,31 +166,41 @@ impl SocketIoSession {
 
     /// A command whose failure becomes an `error` event and whose success is
     /// silent.
-    fn quiet(&mut self, command: Command, out: &mut Vec<SocketOut>) {
-        let tag = self.tag();
-        out.push(SocketOut::Command(Request::quiet(tag), command));
+    fn quiet(&mut self, command: Command, out: &mut Vec<Effect<SocketOut>>) {
+        out.push(Effect::Command(self.replies.quiet(NO_LABEL), command));
     }
 
     /// A command whose reply goes to `on_reply` with `pending`.
-    fn answered(&mut self, command: Command, pending: Pending, out: &mut Vec<SocketOut>) {
-        let tag = self.tag();
-        self.pending.insert(tag, pending);
-        out.push(SocketOut::Command(Request::answered(tag), command));
-    }
-
-    fn tag(&mut self) -> u64 {
-        self.next_tag += 1;
-        self.next_tag
+    fn answered(&mut self, command: Command, pending: Pending, out: &mut Vec<Effect<SocketOut>>) {
+        out.push(Effect::Command(self.replies.track(pending), command));
     }
 }
 
-/// The `error` event: `{message}`.
-pub fn error_event(message: impl Into<String>) -> SocketOut {
-    error(message)
+/// A socket.io connection, of either socket.io dialect.
+impl Codec for SocketIoSession {
+    type Inbound<'a> = SocketEvent<'a>;
+    type Outbound = SocketOut;
+
+    fn on_client(&mut self, event: SocketEvent<'_>, out: &mut Vec<Effect<SocketOut>>) {
+        let kept = match event.data {
+            Ok(data) => self.on_event(event.name, data, event.ack, out),
+            Err(unreadable) => {
+                out.push(error(format!("{}: unreadable payload: {unreadable}", event.name)));
+                false
+            }
+        };
+        if !kept {
+            out.push(release(event.ack));
+        }
+    }
+
+    fn on_core(&mut self, event: &Event, out: &mut Vec<Effect<SocketOut>>) {
+        self.on_core_event(event, out);
+    }
 }
 
-pub(crate) fn error(message: impl Into<String>) -> SocketOut {
-    SocketOut::Emit("error", vec![json!({ "message": message.into() })])
+pub(crate) fn error(message: impl Into<String>) -> Effect<SocketOut> {
+    emit("error", vec![json!({ "message": message.into() })])
 }
 
 /// A name from a payload field that may be a string or a number (room ids

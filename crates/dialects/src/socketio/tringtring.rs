@@ -9,7 +9,11 @@ use switchboard_core::{
     Command, CommandError, Event, Payload, RelayTarget, Reply, RoomId, RoomRef, Signal, SignalKind,
 };
 
-use super::{AckId, Dialect, Pending as AnyPending, SocketIoSession, SocketOut, error, refusal, text_field};
+use super::{
+    AckId, Dialect, Pending as AnyPending, SocketIoSession, SocketOut, answer_ack, emit, error, refusal, release,
+    text_field,
+};
+use crate::codec::Effect;
 
 /// Per-socket tringtring state.
 #[derive(Debug)]
@@ -37,7 +41,7 @@ pub(crate) fn on_event(
     event: &str,
     data: &Value,
     ack: AckId,
-    out: &mut Vec<SocketOut>,
+    out: &mut Vec<Effect<SocketOut>>,
 ) -> bool {
     if socket.bound.is_none() {
         // The first tringtring event binds the socket and gives it a user.
@@ -76,7 +80,7 @@ pub(crate) fn on_event(
     }
 }
 
-fn room_of(data: &Value, out: &mut Vec<SocketOut>) -> Option<RoomId> {
+fn room_of(data: &Value, out: &mut Vec<Effect<SocketOut>>) -> Option<RoomId> {
     let parsed = text_field(data, "room_id").map(|room| RoomId::parse(&room));
     match parsed {
         Some(Ok(room)) => Some(room),
@@ -93,7 +97,7 @@ fn room_of(data: &Value, out: &mut Vec<SocketOut>) -> Option<RoomId> {
 
 /// `offer` / `answer` `{from: {name, id}, to, type, sdp: {type, sdp}}` and
 /// `ice-candidate` `{from, to, candidate}`: relayed to `to` in the room.
-fn relay(socket: &mut SocketIoSession, event: &str, data: &Value, out: &mut Vec<SocketOut>) {
+fn relay(socket: &mut SocketIoSession, event: &str, data: &Value, out: &mut Vec<Effect<SocketOut>>) {
     let Some(room) = socket.tringtring.room.clone() else {
         out.push(error(format!("{event} outside a room")));
         return;
@@ -131,13 +135,13 @@ pub(crate) fn on_reply(
     socket: &mut SocketIoSession,
     pending: Pending,
     result: &Result<Reply, CommandError>,
-    out: &mut Vec<SocketOut>,
+    out: &mut Vec<Effect<SocketOut>>,
 ) {
     match (pending, result) {
         (Pending::Create { ack, room }, Ok(_)) => {
             let redirect = json!({ "status": true, "url_extend": format!("r/{room}") });
-            out.push(SocketOut::Emit("redirect", vec![redirect.clone()]));
-            out.push(SocketOut::Ack(ack, vec![redirect]));
+            out.push(emit("redirect", vec![redirect.clone()]));
+            out.push(answer_ack(ack, vec![redirect]));
         }
         (Pending::Create { ack, room }, Err(failure)) => {
             let message = match failure {
@@ -145,8 +149,8 @@ pub(crate) fn on_reply(
                 other => refusal(other),
             };
             let redirect = json!({ "status": false, "error": message });
-            out.push(SocketOut::Emit("redirect", vec![redirect.clone()]));
-            out.push(SocketOut::Ack(ack, vec![redirect]));
+            out.push(emit("redirect", vec![redirect.clone()]));
+            out.push(answer_ack(ack, vec![redirect]));
         }
         (Pending::Join { ack }, Ok(Reply::Joined(view))) => {
             socket.tringtring.room = Some(view.id.clone());
@@ -156,11 +160,18 @@ pub(crate) fn on_reply(
                 let name = peer_name(peer.status.peer.as_ref());
                 peers.push(json!({ "peer_name": name, "peer_id": &**id }));
             }
-            out.push(SocketOut::Ack(ack, vec![json!({ "room_id": view.id.as_str(), "peers": peers })]));
+            out.push(answer_ack(ack, vec![json!({ "room_id": view.id.as_str(), "peers": peers })]));
         }
-        (Pending::Join { .. }, Err(CommandError::RoomFull(_))) => out.push(SocketOut::Emit("full-room", vec![])),
-        (_, Err(failure)) => out.push(error(refusal(failure))),
-        (_, Ok(_)) => {}
+        // A join refused: the original answered no ack, so none is answered.
+        (Pending::Join { ack }, Err(CommandError::RoomFull(_))) => {
+            out.push(emit("full-room", vec![]));
+            out.push(release(ack));
+        }
+        (Pending::Join { ack }, Err(failure)) => {
+            out.push(error(refusal(failure)));
+            out.push(release(ack));
+        }
+        (Pending::Join { ack }, Ok(_)) => out.push(release(ack)),
     }
 }
 
@@ -171,18 +182,18 @@ fn peer_name(status: Option<&Payload>) -> String {
         .unwrap_or_default()
 }
 
-pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &mut Vec<SocketOut>) {
+pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &mut Vec<Effect<SocketOut>>) {
     match event {
         Event::PeerJoined { peer, size, .. } => {
             let Some(id) = &peer.peer_id else { return };
             let name = peer_name(peer.status.peer.as_ref());
             let arrived = json!({ "peer_name": name, "peer_id": &**id, "room_size": size });
             // The seed's name and the original's, together.
-            out.push(SocketOut::Emit("user-arrived", vec![arrived.clone()]));
-            out.push(SocketOut::Emit("user-joined", vec![arrived]));
+            out.push(emit("user-arrived", vec![arrived.clone()]));
+            out.push(emit("user-joined", vec![arrived]));
         }
         Event::PeerLeft { peer_id: Some(id), .. } => {
-            out.push(SocketOut::Emit("user-left", vec![json!({ "peer_id": &**id })]));
+            out.push(emit("user-left", vec![json!({ "peer_id": &**id })]));
         }
         Event::Relayed { from_peer, from_status, signal, .. } => {
             let from_name = peer_name(from_status.as_ref());
@@ -206,7 +217,7 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
                 }
                 SignalKind::Custom(_) => return,
             };
-            out.push(SocketOut::Emit(name, vec![Value::Object(frame)]));
+            out.push(emit(name, vec![Value::Object(frame)]));
         }
         _ => {}
     }

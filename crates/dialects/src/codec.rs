@@ -1,0 +1,88 @@
+//! The contract every dialect's codec keeps, whatever carries it.
+//!
+//! A codec holds one connection's dialect state and does no I/O. It has two
+//! entry points: a message from the client ([`Codec::on_client`]) and an
+//! event of the core for this session ([`Codec::on_core`]). Each pushes
+//! [`Effect`]s, which the transport carries out in order once the codec has
+//! returned: a command for the core, a message for the client, a close.
+//! A WebSocket dialect's messages are text frames ([`TextFrame`], `String`);
+//! the socket.io dialects' are socket.io events and emits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_core::{Command, Event, Request};
+
+/// What a codec asks its transport to do, in order.
+#[derive(Debug)]
+pub enum Effect<M> {
+    /// Hand this command to the core.
+    Command(Request, Command),
+    /// Send this message to the client.
+    Send(M),
+    /// Close the connection with this WebSocket close code and reason,
+    /// after the messages before it.
+    Close(u16, &'static str),
+}
+
+/// Close code 4001 (private use): the same device connected again
+/// ([`Event::Replaced`]).
+pub const CLOSE_REPLACED: u16 = 4001;
+
+/// The reason that goes with [`CLOSE_REPLACED`].
+pub const REPLACED_REASON: &str = "replaced by a newer connection of this client";
+
+/// A message from a WebSocket client.
+#[derive(Clone, Copy, Debug)]
+pub enum TextFrame<'a> {
+    /// A text frame.
+    Text(&'a str),
+    /// A binary frame, which no text dialect has.
+    Binary,
+}
+
+/// Timers a client asked for on top of the WebSocket heartbeat (calling's
+/// `remote_ping` and `remote_timeout`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Ask for [`Codec::on_keepalive`] after this long without traffic
+    /// either way.
+    pub ping_after: Option<Duration>,
+    /// Close the connection after this long without a message from it.
+    pub timeout: Option<Duration>,
+}
+
+/// One connection's codec.
+pub trait Codec: Send + 'static {
+    /// A message from the client.
+    type Inbound<'a>;
+    /// A message to the client.
+    type Outbound: Send + 'static;
+
+    /// How the transport names this connection to other clients (ecall's
+    /// `user/client`); `None` lets the core name it.
+    fn peer_id(&self) -> Option<Arc<str>> {
+        None
+    }
+
+    /// The connection opened (calling registers a drawn user and greets).
+    fn open(&mut self, out: &mut Vec<Effect<Self::Outbound>>) {
+        let _ = out;
+    }
+
+    /// One message from the client.
+    fn on_client(&mut self, message: Self::Inbound<'_>, out: &mut Vec<Effect<Self::Outbound>>);
+
+    /// One core event for this session.
+    fn on_core(&mut self, event: &Event, out: &mut Vec<Effect<Self::Outbound>>);
+
+    /// The timers the client asked for.
+    fn keepalive(&self) -> Keepalive {
+        Keepalive::default()
+    }
+
+    /// [`Keepalive::ping_after`] passed: the keepalive message is due.
+    fn on_keepalive(&mut self, out: &mut Vec<Effect<Self::Outbound>>) {
+        let _ = out;
+    }
+}
