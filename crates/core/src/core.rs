@@ -273,6 +273,9 @@ impl Core {
         self.now = Some(now);
         self.fire_deadlines(now);
         match input {
+            // A session connects once: a repeat (a driver bug) is ignored, or
+            // its new peer id would be left pointing at it for ever.
+            Input::Connected { session, .. } if self.sessions.contains_key(&session) => {}
             Input::Connected { session, peer_id } => {
                 let peer_id = peer_id.unwrap_or_else(|| Arc::from(session.to_string()));
                 if let Some(older) = self.peer_ids.insert(peer_id.clone(), session)

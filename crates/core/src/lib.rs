@@ -48,6 +48,7 @@
 mod core;
 mod ids;
 mod input;
+mod invariants;
 mod invites;
 mod mailbox;
 mod namespaces;
@@ -60,6 +61,7 @@ mod rooms;
 pub use crate::core::{Core, CoreConfig, Stats};
 pub use ids::{InviteId, MAX_NAME_BYTES, NameError, NamespaceId, RoomId, SessionId, UserId};
 pub use input::{Command, Input, InviteRef, RelayTarget, Request, RoomRef};
+pub use invariants::InvariantError;
 pub use output::{
     CommandError, EndReason, Event, NamespaceEvent, Output, PeerInfo, PeerStatus, PeerUpdate, Reply, RoomView,
 };

@@ -30,6 +30,11 @@ impl Core {
             }
             (Some(_), _) => self.keep_room(&room_id),
             (None, None) => return Err(CommandError::NoSuchRoom(room_id)),
+            // A room made with no place has none for its maker either: full,
+            // as an existing room of capacity 0 is, and not created (a
+            // refused command changes nothing). Admitting the joiner would
+            // put one member in zero places (`--room-capacity 0` did).
+            (None, Some(0)) => return Err(CommandError::RoomFull(room_id)),
             (None, Some(capacity)) => {
                 self.rooms.insert(room_id.clone(), Room::new(RoomKind::Named, capacity));
             }
@@ -287,6 +292,12 @@ impl Core {
         let expired =
             self.rooms.get(&room_id).is_some_and(|room| room.is_empty() && room.expires.is_some_and(|at| at <= now));
         if expired {
+            // A room registered in a namespace while empty (RegisterRoom
+            // takes any named room; check_emptied unlists a room only as it
+            // empties) is still listed: unlist it, telling the subscribers,
+            // or the namespace would list a room that is gone, and could
+            // never be rid of it (UnregisterRoom answers NoSuchRoom).
+            self.unlist_room(&room_id);
             self.rooms.remove(&room_id);
         }
     }

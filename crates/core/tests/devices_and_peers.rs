@@ -86,8 +86,7 @@ fn a_room_is_created_before_it_is_joined_and_kept_for_the_grace_period() {
 #[test]
 fn a_room_opened_outside_any_session_is_joined_later_or_expires() {
     let mut w = World::new();
-    let now = w.now;
-    w.core.handle_input(now, Input::OpenRoom { room: room("230610"), capacity: 2 });
+    w.feed(Input::OpenRoom { room: room("230610"), capacity: 2 });
     assert!(w.drain().is_empty());
     assert!(w.core.room_exists(&room("230610")));
     let a = w.online("a");
@@ -96,13 +95,13 @@ fn a_room_opened_outside_any_session_is_joined_later_or_expires() {
     w.send(a, Command::Join { room: Some(room("230610")), create: None, status: None });
     w.send(b, Command::Join { room: Some(room("230610")), create: None, status: None });
     // Opening it again changes nothing: its peers stay, and it is still full.
-    w.core.handle_input(now, Input::OpenRoom { room: room("230610"), capacity: 5 });
+    w.feed(Input::OpenRoom { room: room("230610"), capacity: 5 });
     assert_eq!(
         error_of(&w.send(c, Command::Join { room: Some(room("230610")), create: None, status: None })),
         CommandError::RoomFull(room("230610"))
     );
 
-    w.core.handle_input(now, Input::OpenRoom { room: room("9"), capacity: 2 });
+    w.feed(Input::OpenRoom { room: room("9"), capacity: 2 });
     w.advance(CoreConfig::default().empty_room_ttl);
     assert!(!w.core.room_exists(&room("9")), "nobody joined: gone after the grace period");
     assert!(w.core.room_exists(&room("230610")));

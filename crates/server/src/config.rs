@@ -42,8 +42,8 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_EMPTY_ROOM_TTL", default_value = "10m", value_parser = humantime::parse_duration)]
     pub empty_room_ttl: Duration,
 
-    /// Places in a tringtring room (the seed's rooms hold 2).
-    #[arg(long, env = "SWITCHBOARD_ROOM_CAPACITY", default_value_t = 2)]
+    /// Places in a tringtring room (the seed's rooms hold 2); at least 1.
+    #[arg(long, env = "SWITCHBOARD_ROOM_CAPACITY", default_value_t = 2, value_parser = at_least_one)]
     pub room_capacity: usize,
 
     /// ecall messages held at most for one user with no connected client
@@ -108,6 +108,15 @@ pub struct Config {
     /// "switchboard_server=debug").
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
+}
+
+/// A count of 1 or more: a room of no place could admit nobody.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 impl Default for Config {

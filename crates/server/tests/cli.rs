@@ -48,6 +48,10 @@ fn a_bad_option_is_refused_with_a_message() {
     let output = Command::new(BINARY).args(["serve", "--ring-timeout", "soon"]).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--ring-timeout"));
+    // A room of no place would admit nobody, its creator included.
+    let output = Command::new(BINARY).args(["serve", "--room-capacity", "0"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("must be at least 1"));
 }
 
 /// Starts the binary on an ephemeral port with JSON logs and returns it with

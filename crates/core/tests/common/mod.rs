@@ -44,7 +44,7 @@ impl World {
     pub fn connect(&mut self) -> SessionId {
         let session = SessionId(self.next_session);
         self.next_session += 1;
-        self.core.handle_input(self.now, Input::Connected { session, peer_id: None });
+        self.feed(Input::Connected { session, peer_id: None });
         session
     }
 
@@ -52,7 +52,7 @@ impl World {
     pub fn connect_as(&mut self, peer_id: &str) -> SessionId {
         let session = SessionId(self.next_session);
         self.next_session += 1;
-        self.core.handle_input(self.now, Input::Connected { session, peer_id: Some(peer_id.into()) });
+        self.feed(Input::Connected { session, peer_id: Some(peer_id.into()) });
         session
     }
 
@@ -66,26 +66,37 @@ impl World {
 
     /// Feeds a command answered only on failure, and returns the outputs.
     pub fn send(&mut self, session: SessionId, command: Command) -> Vec<Output> {
-        self.core.handle_input(self.now, Input::Command { session, request: Request::quiet(9), command });
+        self.feed(Input::Command { session, request: Request::quiet(9), command });
         self.drain()
     }
 
     /// Feeds a command answered either way, and returns the outputs.
     pub fn ask(&mut self, session: SessionId, command: Command) -> Vec<Output> {
-        self.core.handle_input(self.now, Input::Command { session, request: Request::answered(9), command });
+        self.feed(Input::Command { session, request: Request::answered(9), command });
         self.drain()
     }
 
     pub fn disconnect(&mut self, session: SessionId) -> Vec<Output> {
-        self.core.handle_input(self.now, Input::Disconnected { session });
+        self.feed(Input::Disconnected { session });
         self.drain()
     }
 
     /// Moves the test clock forward and wakes the core, as the driver does.
     pub fn advance(&mut self, by: Duration) -> Vec<Output> {
         self.now += by;
-        self.core.handle_input(self.now, Input::Timeout);
+        self.feed(Input::Timeout);
         self.drain()
+    }
+
+    /// Feeds one input at the test clock's time and checks the core's
+    /// invariants after it, as every helper here does; the outputs stay
+    /// queued for [`World::drain`].
+    pub fn feed(&mut self, input: Input) {
+        let shown = format!("{input:?}");
+        self.core.handle_input(self.now, input);
+        if let Err(error) = self.core.check_invariants() {
+            panic!("the core broke an invariant after {shown}: {error}");
+        }
     }
 
     pub fn drain(&mut self) -> Vec<Output> {
