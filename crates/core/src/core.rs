@@ -331,6 +331,13 @@ impl Core {
         self.rooms.get(room).is_some_and(|state| state.kind == RoomKind::Named)
     }
 
+    /// Whether invite `id` exists and `test` holds for it. Indexes point at
+    /// live invites (`check_invariants`), but a lookup a client can reach
+    /// never panics.
+    pub(crate) fn invite_is(&self, id: &InviteId, test: impl FnOnce(&Invite) -> bool) -> bool {
+        self.invites.get(id).is_some_and(test)
+    }
+
     /// How other clients name a session.
     pub(crate) fn peer_id_of(&self, session: SessionId) -> Arc<str> {
         self.sessions.get(&session).map(|s| s.peer_id.clone()).unwrap_or_else(|| Arc::from(""))

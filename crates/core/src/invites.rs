@@ -126,7 +126,7 @@ impl Core {
             return Err(CommandError::AlreadyInCall);
         }
         let by = self.registered(session)?;
-        let call = self.take_invite(invite).expect("resolved above");
+        let Some(call) = self.take_invite(invite) else { return Err(CommandError::NoSuchInvite) };
         if let Some(room) = self.rooms.get_mut(&call.room) {
             room.add_member(session, status.clone());
         }
@@ -306,7 +306,7 @@ impl Core {
             InviteRef::From(caller) => self
                 .users
                 .get(&user)
-                .and_then(|state| state.incoming.iter().copied().find(|id| self.invites[id].from == *caller)),
+                .and_then(|state| state.incoming.iter().copied().find(|id| self.invite_is(id, |i| i.from == *caller))),
             InviteRef::To(_) => None,
         };
         found.ok_or(CommandError::NoSuchInvite)
@@ -318,7 +318,7 @@ impl Core {
         let outgoing = self.sessions.get(&session).map(|s| s.outgoing.as_slice()).unwrap_or_default();
         let found = match which {
             InviteRef::Id(id) => outgoing.iter().copied().find(|i| i == id),
-            InviteRef::To(callee) => outgoing.iter().copied().find(|id| self.invites[id].to == *callee),
+            InviteRef::To(callee) => outgoing.iter().copied().find(|id| self.invite_is(id, |i| i.to == *callee)),
             InviteRef::From(_) => None,
         };
         found.ok_or(CommandError::NoSuchInvite)
@@ -353,8 +353,8 @@ impl Core {
         let mine = self.user_of(session)?;
         let incoming = self.users.get(mine).map(|u| u.incoming.as_slice()).unwrap_or_default().iter().copied();
         outgoing
-            .filter(|id| self.invites[id].to == *peer)
-            .chain(incoming.filter(|id| self.invites[id].from == *peer))
+            .filter(|id| self.invite_is(id, |i| i.to == *peer))
+            .chain(incoming.filter(|id| self.invite_is(id, |i| i.from == *peer)))
             .find(|&id| self.is_call_invite(id))
     }
 }

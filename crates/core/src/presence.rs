@@ -78,7 +78,7 @@ impl Core {
             }
         }
         for invite in &state.incoming {
-            let room = &self.invites[invite].room;
+            let Some(room) = self.invites.get(invite).map(|invite| &invite.room) else { continue };
             if self.rooms.get(room).is_some_and(|room| room.kind == RoomKind::Named) {
                 rooms.push((room.clone(), None));
             }

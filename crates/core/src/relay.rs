@@ -25,7 +25,8 @@ impl Core {
                 if let Some((room, other)) = self.accepted_call_with(session, &peer) {
                     self.emit(other, relayed(Some(room), signal));
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
-                    let (caller, room) = (self.invites[&invite].from_session, self.invites[&invite].room.clone());
+                    let Some(call) = self.invites.get(&invite) else { return Err(CommandError::NoCallWith(peer)) };
+                    let (caller, room) = (call.from_session, call.room.clone());
                     if caller == session {
                         self.emit_to_user(&peer, None, relayed(Some(room), signal));
                     } else {
@@ -37,7 +38,7 @@ impl Core {
             }
             RelayTarget::RoomMember { room, user } => {
                 self.check_member(session, &room)?;
-                let state = &self.rooms[&room];
+                let Some(state) = self.rooms.get(&room) else { return Err(CommandError::NotInRoom(room)) };
                 let targets: Vec<SessionId> = state
                     .members
                     .iter()
@@ -45,7 +46,7 @@ impl Core {
                     .filter(|&s| s != session && self.user_of(s) == Some(&user))
                     .collect();
                 if targets.is_empty() {
-                    if state.invited.iter().any(|id| self.invites[id].to == user) {
+                    if state.invited.iter().any(|id| self.invite_is(id, |i| i.to == user)) {
                         return Err(CommandError::PeerPending(user));
                     }
                     return Err(CommandError::PeerNotInRoom { room, user });
@@ -121,7 +122,7 @@ impl Core {
     ) -> Result<(), CommandError> {
         self.check_member(session, room)?;
         match target {
-            Some(target) if target != session && self.rooms[room].has_member(target) => Ok(()),
+            Some(target) if target != session && self.rooms.get(room).is_some_and(|r| r.has_member(target)) => Ok(()),
             _ => Err(unknown()),
         }
     }

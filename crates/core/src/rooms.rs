@@ -94,7 +94,7 @@ impl Core {
                 if let Some((room, _)) = self.accepted_call_with(session, &peer) {
                     self.end_call(session, &room, EndReason::Hangup);
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
-                    if self.invites[&invite].from_session == session {
+                    if self.invite_is(&invite, |i| i.from_session == session) {
                         self.withdraw(invite, EndReason::Cancelled, None);
                     } else {
                         self.reject_invite(session, invite, &me, EndReason::Rejected, None);
@@ -190,7 +190,7 @@ impl Core {
             return Ok(());
         }
         let user = self.user_of(session);
-        if room.invited.iter().any(|id| Some(&self.invites[id].to) == user) {
+        if room.invited.iter().any(|id| self.invite_is(id, |i| Some(&i.to) == user)) {
             return Err(CommandError::OnlyInvited(room_id.clone()));
         }
         Err(CommandError::NotInRoom(room_id.clone()))
@@ -199,7 +199,7 @@ impl Core {
     /// Whether `user` is a member of, or invited to, `room`.
     pub(crate) fn user_in_room(&self, user: &UserId, room: &Room) -> bool {
         room.members.iter().any(|member| self.user_of(member.session) == Some(user))
-            || room.invited.iter().any(|id| self.invites[id].to == *user)
+            || room.invited.iter().any(|id| self.invite_is(id, |i| i.to == *user))
     }
 
     /// The room as seen from outside: its peers (without `except`) and status.
@@ -217,15 +217,15 @@ impl Core {
                 status: PeerStatus { user: self.status_of(user).cloned(), peer: member.status.clone() },
             })
         });
-        let invited = room.invited.iter().map(|id| {
-            let user = &self.invites[id].to;
-            PeerInfo {
+        let invited = room.invited.iter().filter_map(|id| {
+            let user = &self.invites.get(id)?.to;
+            Some(PeerInfo {
                 user: user.clone(),
                 member: None,
                 peer_id: None,
                 pending: true,
                 status: PeerStatus { user: self.status_of(user).cloned(), peer: None },
-            }
+            })
         });
         let peers = members.chain(invited).filter(|peer| Some(&peer.user) != except).collect();
         RoomView { id: room_id.clone(), peers, member: None, status: room.status.clone() }
@@ -241,7 +241,7 @@ impl Core {
             .filter(|&session| except.is_none() || self.user_of(session) != except)
             .collect();
         for id in &room.invited {
-            let invitee = &self.invites[id].to;
+            let Some(invitee) = self.invites.get(id).map(|invite| &invite.to) else { continue };
             if Some(invitee) != except
                 && let Some(user) = self.users.get(invitee)
             {
