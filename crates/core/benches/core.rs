@@ -92,8 +92,8 @@ struct Pair {
 fn pairs(driver: &mut Driver, first: u128, prefix: &str) -> Vec<Pair> {
     (0..PAIRS as u128)
         .map(|i| {
-            let caller = (SessionId(first + 2 * i), user(&format!("{prefix}-caller-{i}")));
-            let callee = (SessionId(first + 2 * i + 1), user(&format!("{prefix}-callee-{i}")));
+            let caller = (SessionId::new(first + 2 * i), user(&format!("{prefix}-caller-{i}")));
+            let callee = (SessionId::new(first + 2 * i + 1), user(&format!("{prefix}-callee-{i}")));
             driver.online(caller.0, &caller.1);
             driver.online(callee.0, &callee.1);
             Pair { caller, callee }
@@ -184,7 +184,7 @@ fn call_setup(c: &mut Criterion) {
 fn connect_register_disconnect(c: &mut Criterion) {
     let mut driver = Driver::new();
     for i in 0..BACKGROUND as u128 {
-        driver.online(SessionId(i + 1), &user(&format!("online-{i}")));
+        driver.online(SessionId::new(i + 1), &user(&format!("online-{i}")));
     }
     let names: Vec<UserId> = (0..PAIRS).map(|i| user(&format!("churn-{i}"))).collect();
     let mut session = BACKGROUND as u128 + 1;
@@ -193,7 +193,7 @@ fn connect_register_disconnect(c: &mut Criterion) {
         let name = names[next].clone();
         next = (next + 1) % names.len();
         session += 1;
-        let session = SessionId(session);
+        let session = SessionId::new(session);
         driver.feed(Input::Connected { session, peer_id: None })
             + driver.command(session, Command::Register { user: Some(name), shared: false })
             + driver.feed(Input::Disconnected { session })

@@ -22,7 +22,7 @@
 //! // `now` is whatever clock the driver (or a test) keeps.
 //! fn ring_timeout(now: Instant) {
 //!     let mut core = Core::new(CoreConfig::default());
-//!     let (alice, bob) = (SessionId(1), SessionId(2));
+//!     let (alice, bob) = (SessionId::new(1), SessionId::new(2));
 //!     for (session, name) in [(alice, "alice"), (bob, "bob")] {
 //!         core.handle_input(now, Input::Connected { session, peer_id: None });
 //!         let user = Some(UserId::parse(name).unwrap());

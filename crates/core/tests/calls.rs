@@ -330,5 +330,5 @@ fn a_disconnect_in_a_call_ends_it() {
     // An unregistered or unknown session going away is harmless.
     let stranger = w.connect();
     assert!(w.disconnect(stranger).is_empty());
-    assert!(w.disconnect(SessionId(999)).is_empty());
+    assert!(w.disconnect(SessionId::new(999)).is_empty());
 }

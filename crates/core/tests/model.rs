@@ -205,12 +205,12 @@ impl Model {
     }
 
     fn connect(&mut self) -> Input {
-        let session = SessionId(self.next_session.into());
+        let session = SessionId::new(self.next_session.into());
         self.next_session += 1;
         let peer_id = match self.rng.below(10) {
             0..6 => None,
             // The default peer id of one of the first sessions.
-            6 => Some(Arc::from(SessionId((1 + self.rng.below(3) as u32).into()).to_string())),
+            6 => Some(Arc::from(SessionId::new((1 + self.rng.below(3) as u32).into()).to_string())),
             _ => Some(Arc::from(self.rng.pick(&PEERS))),
         };
         self.live.push(session);
@@ -222,7 +222,7 @@ impl Model {
         if !self.live.is_empty() && self.rng.chance(90) {
             self.rng.pick(&self.live)
         } else {
-            SessionId((1 + self.rng.below(self.next_session as usize + 1) as u32).into())
+            SessionId::new((1 + self.rng.below(self.next_session as usize + 1) as u32).into())
         }
     }
 

@@ -56,13 +56,15 @@ pub struct DriverHandle {
 /// closes the session (a drop guard), so that no way out of a connection
 /// task, a panic included, leaves a session and its user behind.
 #[derive(Debug)]
-pub struct OpenSession {
-    driver: DriverHandle,
+pub struct OpenSession<'a> {
+    /// Borrowed from the connection's context: an idle session pays for
+    /// every byte it holds.
+    driver: &'a DriverHandle,
     /// `None` once closed.
     session: Option<SessionId>,
 }
 
-impl OpenSession {
+impl OpenSession<'_> {
     /// The session's number.
     pub fn id(&self) -> SessionId {
         self.session.expect("an open session has its number until it is closed")
@@ -77,7 +79,7 @@ impl OpenSession {
     }
 }
 
-impl Drop for OpenSession {
+impl Drop for OpenSession<'_> {
     fn drop(&mut self) {
         let Some(session) = self.session.take() else { return };
         // Drop cannot wait for room in the driver's inbox, so a task does.
@@ -117,17 +119,17 @@ impl DriverHandle {
     /// The session stays open in the core until [`OpenSession::close`], or
     /// until the [`OpenSession`] is dropped, whatever drops it: a connection
     /// task that returns early or panics still has its session closed.
-    pub async fn open(&self, peer_id: Option<Arc<str>>) -> Result<(OpenSession, EventQueue), DriverGone> {
+    pub async fn open(&self, peer_id: Option<Arc<str>>) -> Result<(OpenSession<'_>, EventQueue), DriverGone> {
         let session = self.draw_session_id();
         // futures' capacity is the buffer plus one per sender (one here).
         let (outbox, events) = queue::channel(self.session_queue.saturating_sub(1));
         self.inbox.send(ToDriver::Open { session, peer_id, outbox }).await.map_err(|_| DriverGone)?;
-        Ok((OpenSession { driver: self.clone(), session: Some(session) }, events))
+        Ok((OpenSession { driver: self, session: Some(session) }, events))
     }
 
     fn draw_session_id(&self) -> SessionId {
         let mut ids = self.session_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        SessionId(u128::from(ids.next_u64()) << 64 | u128::from(ids.next_u64()))
+        SessionId::new(u128::from(ids.next_u64()) << 64 | u128::from(ids.next_u64()))
     }
 
     /// Hands a decoded command to the core.
@@ -286,12 +288,20 @@ mod tests {
     #[tokio::test]
     async fn a_connection_task_that_panics_still_closes_its_session() {
         let driver = driver();
-        let (session, _events) = driver.open(None).await.expect("driver running");
-        assert_eq!(driver.stats().await.unwrap().sessions, 1);
-        let task = tokio::spawn(async move {
-            let _session = session;
-            panic!("a codec bug");
+        let (opened, open) = tokio::sync::oneshot::channel();
+        let (go, panic_now) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn({
+            let driver = driver.clone();
+            async move {
+                let (_session, _events) = driver.open(None).await.expect("driver running");
+                let _ = opened.send(());
+                let _ = panic_now.await;
+                panic!("a codec bug");
+            }
         });
+        open.await.expect("the task opened its session");
+        assert_eq!(driver.stats().await.unwrap().sessions, 1);
+        go.send(()).expect("the task waits");
         assert!(task.await.expect_err("the task panicked").is_panic());
         wait_for_sessions(&driver, 0).await;
     }

@@ -181,17 +181,16 @@ where
         let clock = &context.clock;
         let mut liveness = Liveness::new(clock.now(), limits);
         tracing::debug!(%session, "connection opened");
-        let mut opening = Vec::new();
-        codec.open(&mut opening);
+        // The first turn opens the codec; every later one waits for input.
+        let mut opening = true;
 
-        let close: Option<CloseFrame> = 'connection: {
-            if let Carried::Close(close) = carry_out(&mut socket, &context.driver, session, opening, limits).await {
-                break 'connection close;
-            }
-            loop {
-                // Allocated only when something comes, and freed once carried
-                // out: an idle session holds none of it.
-                let mut effects = Vec::new();
+        let close: Option<CloseFrame> = loop {
+            // Allocated only when something comes, and freed once carried
+            // out: an idle session holds none of it.
+            let mut effects = Vec::new();
+            if std::mem::take(&mut opening) {
+                codec.open(&mut effects);
+            } else {
                 tokio::select! {
                     frame = socket.next() => match frame {
                         Some(Ok(message)) => {
@@ -250,12 +249,14 @@ where
                         Stop::CoreFailed => core_stopped(),
                     }),
                 }
-                if effects.iter().any(|effect| matches!(effect, Effect::Send(_))) {
-                    liveness.last_message_out = clock.now();
-                }
-                if let Carried::Close(close) = carry_out(&mut socket, &context.driver, session, effects, limits).await {
-                    break close;
-                }
+            }
+            if effects.iter().any(|effect| matches!(effect, Effect::Send(_))) {
+                liveness.last_message_out = clock.now();
+            }
+            // Boxed: an idle session's future holds no room for it.
+            let carried = Box::pin(carry_out(&mut socket, &context.driver, session, effects, limits));
+            if let Carried::Close(close) = carried.await {
+                break close;
             }
         };
 

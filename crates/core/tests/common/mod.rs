@@ -42,7 +42,7 @@ impl World {
     }
 
     pub fn connect(&mut self) -> SessionId {
-        let session = SessionId(self.next_session);
+        let session = SessionId::new(self.next_session);
         self.next_session += 1;
         self.feed(Input::Connected { session, peer_id: None });
         session
@@ -50,7 +50,7 @@ impl World {
 
     /// A session the transport names `peer_id` (a socket.io id).
     pub fn connect_as(&mut self, peer_id: &str) -> SessionId {
-        let session = SessionId(self.next_session);
+        let session = SessionId::new(self.next_session);
         self.next_session += 1;
         self.feed(Input::Connected { session, peer_id: Some(peer_id.into()) });
         session
