@@ -178,7 +178,7 @@ pub enum Event {
         /// The sender's peer id.
         from_peer: Arc<str>,
         /// The sender's peer status in `room` (what it joined with: a
-        /// tringtring `peer_name`), for a relay within a named room.
+        /// tringtring `peer_name`), for a relay addressed by peer id.
         from_status: Option<Payload>,
         /// The message.
         signal: Signal,

@@ -9,9 +9,11 @@ impl Core {
     pub(crate) fn relay(&mut self, session: SessionId, to: RelayTarget, signal: Signal) -> Result<Reply, CommandError> {
         let from = self.registered(session)?;
         let from_peer = self.peer_id_of(session);
+        // Only the dialect that addresses peers by peer id (tringtring) names
+        // the sender by its status; the others are spared the lookup.
         let from_status = match &to {
-            RelayTarget::RoomMember { room, .. } | RelayTarget::Peer { room, .. } => self.member_status(session, room),
-            RelayTarget::CallPeer(_) | RelayTarget::User { .. } => None,
+            RelayTarget::Peer { room, .. } => self.member_status(session, room),
+            RelayTarget::RoomMember { .. } | RelayTarget::CallPeer(_) | RelayTarget::User { .. } => None,
         };
         let relayed = |room: Option<RoomId>, signal: Signal| Event::Relayed {
             room,

@@ -134,7 +134,7 @@ fn calling(c: &mut Criterion) {
     for (name, kind, payload) in events {
         let event = relayed(Some(room("r-1")), "alice", "1", kind, &payload);
         let mut codec = Calling::new("switchboard bench");
-        let mut out = Vec::new();
+        let mut out: Vec<String> = Vec::new();
         codec.encode(&event, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(serde_json::from_str::<Value>(&out[0]).unwrap()["event"], name);

@@ -52,6 +52,25 @@ pub struct Keepalive {
     pub timeout: Option<Duration>,
 }
 
+/// Where a text codec writes frames: a plain list, or straight into the
+/// effects of the turn (no list in between, so no allocation per event).
+pub trait Frames {
+    /// Adds one frame for the client.
+    fn push_frame(&mut self, frame: String);
+}
+
+impl Frames for Vec<String> {
+    fn push_frame(&mut self, frame: String) {
+        self.push(frame);
+    }
+}
+
+impl Frames for Vec<Effect<String>> {
+    fn push_frame(&mut self, frame: String) {
+        self.push(Effect::Send(frame));
+    }
+}
+
 /// One connection's codec.
 pub trait Codec: Send + 'static {
     /// A message from the client.

@@ -8,6 +8,7 @@ use switchboard_core::{
     CommandError, NamespaceEvent, NamespaceId, Payload, PeerInfo, PeerStatus, PeerUpdate, RoomId, RoomView, SignalKind,
 };
 
+use crate::codec::Frames;
 use crate::json::ObjectWriter;
 
 /// A peer's status as others see it: the user's status with the peer
@@ -110,33 +111,37 @@ pub(crate) fn room_peer_from(room: &RoomId, from: &str, kind: &SignalKind, data:
 
 /// The frames of a namespace event: the original's name, and the seed's
 /// where it differs.
-pub(crate) fn namespace(namespace: &NamespaceId, change: &NamespaceEvent, out: &mut Vec<String>) {
+pub(crate) fn namespace(namespace: &NamespaceId, change: &NamespaceEvent, out: &mut impl Frames) {
     let ns = namespace.as_str();
     let start = |kind: &str| event(kind).string("namespace", ns);
     match change {
         NamespaceEvent::UserAdded { user, status } => {
-            out.push(start("ns_user_add").string("user", user.as_str()).raw("status", presence(status)).finish());
+            out.push_frame(start("ns_user_add").string("user", user.as_str()).raw("status", presence(status)).finish());
         }
         NamespaceEvent::UserUpdated { user, status } => {
             for kind in ["ns_user_update", "user_update"] {
-                out.push(start(kind).string("user", user.as_str()).raw("status", presence(status)).finish());
+                out.push_frame(start(kind).string("user", user.as_str()).raw("status", presence(status)).finish());
             }
         }
-        NamespaceEvent::UserRemoved { user } => out.push(start("ns_user_rm").string("user", user.as_str()).finish()),
-        NamespaceEvent::RoomAdded { room } => out.push(
+        NamespaceEvent::UserRemoved { user } => {
+            out.push_frame(start("ns_user_rm").string("user", user.as_str()).finish())
+        }
+        NamespaceEvent::RoomAdded { room } => out.push_frame(
             start("ns_room_add")
                 .string("room", room.id.as_str())
                 .raw("status", &room_status(&room.status))
                 .raw("peers", &peers(&room.peers))
                 .finish(),
         ),
-        NamespaceEvent::RoomUpdated { room, status } => {
-            out.push(start("ns_room_update").string("room", room.as_str()).raw("status", &room_status(status)).finish())
+        NamespaceEvent::RoomUpdated { room, status } => out.push_frame(
+            start("ns_room_update").string("room", room.as_str()).raw("status", &room_status(status)).finish(),
+        ),
+        NamespaceEvent::RoomRemoved { room } => {
+            out.push_frame(start("ns_room_rm").string("room", room.as_str()).finish())
         }
-        NamespaceEvent::RoomRemoved { room } => out.push(start("ns_room_rm").string("room", room.as_str()).finish()),
         NamespaceEvent::PeerAdded { room, peer } => {
             for kind in ["ns_room_peer_add", "ns_room_user_add"] {
-                out.push(
+                out.push_frame(
                     start(kind)
                         .string("room", room.as_str())
                         .string("user", peer.user.as_str())
@@ -149,12 +154,12 @@ pub(crate) fn namespace(namespace: &NamespaceId, change: &NamespaceEvent, out: &
         NamespaceEvent::PeerUpdated { room, user, update } => {
             for kind in ["ns_room_peer_update", "ns_room_user_update"] {
                 let object = start(kind).string("room", room.as_str()).string("user", user.as_str());
-                out.push(with_update(object, update).finish());
+                out.push_frame(with_update(object, update).finish());
             }
         }
         NamespaceEvent::PeerRemoved { room, user } => {
             for kind in ["ns_room_peer_rm", "ns_room_user_rm"] {
-                out.push(start(kind).string("room", room.as_str()).string("user", user.as_str()).finish());
+                out.push_frame(start(kind).string("room", room.as_str()).string("user", user.as_str()).finish());
             }
         }
     }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use switchboard_core::{Command, CommandError, Event, InviteId, InviteRef, Reply, Request, UserId};
 
 use crate::Incoming;
-use crate::codec::{CLOSE_REPLACED, Codec, Effect, Keepalive, REPLACED_REASON, TextFrame};
+use crate::codec::{CLOSE_REPLACED, Codec, Effect, Frames, Keepalive, REPLACED_REASON, TextFrame};
 use crate::json::ObjectWriter;
 use crate::replies::{Answers, NO_LABEL, Replies};
 use request::{Action, Checked};
@@ -165,13 +165,13 @@ impl Calling {
     }
 
     /// Encodes one core event into zero or more frames.
-    pub fn encode(&mut self, event: &Event, out: &mut Vec<String>) {
+    pub fn encode(&mut self, event: &Event, out: &mut impl Frames) {
         match event {
             Event::Reply { tag, result } => self.encode_reply(*tag, result, out),
             Event::Ringing { invite, room, from, data } => {
                 let handle = self.allocate(*invite, false);
                 let data = if data.as_str() == "null" { "{}" } else { data.as_str() };
-                out.push(
+                out.push_frame(
                     ObjectWriter::new()
                         .string("type", "invite_incoming")
                         .number("handle", handle)
@@ -186,29 +186,29 @@ impl Calling {
             Event::CallAccepted { invite, .. } => self.invite_ended(*invite, "invite_response", Some(true), out),
             Event::CallDeclined { invite, .. } => self.invite_ended(*invite, "invite_response", Some(false), out),
             Event::RingingStopped { invite, .. } => self.invite_ended(*invite, "invite_cancelled", None, out),
-            Event::CallEnded { room, by, .. } => out.push(encode::room_peer_rm(room, by.as_str())),
-            Event::PeerJoined { room, peer, .. } => out.push(encode::room_peer_add(room, peer)),
-            Event::PeerLeft { room, user, .. } => out.push(encode::room_peer_rm(room, user.as_str())),
+            Event::CallEnded { room, by, .. } => out.push_frame(encode::room_peer_rm(room, by.as_str())),
+            Event::PeerJoined { room, peer, .. } => out.push_frame(encode::room_peer_add(room, peer)),
+            Event::PeerLeft { room, user, .. } => out.push_frame(encode::room_peer_rm(room, user.as_str())),
             Event::PeerUpdated { room, user, update } => {
-                out.push(encode::room_peer_update(room, user.as_str(), update))
+                out.push_frame(encode::room_peer_update(room, user.as_str(), update))
             }
-            Event::RoomStatusChanged { room, status } => out.push(encode::room_update(room, status)),
+            Event::RoomStatusChanged { room, status } => out.push_frame(encode::room_update(room, status)),
             // A relay outside a room (the ecall message channel) has no calling form.
             Event::Relayed { room: Some(room), from, signal, .. } => {
-                out.push(encode::room_peer_from(room, from.as_str(), &signal.kind, &signal.payload));
+                out.push_frame(encode::room_peer_from(room, from.as_str(), &signal.kind, &signal.payload));
             }
             Event::Relayed { room: None, .. } | Event::Replaced => {}
             Event::Namespace { namespace, event } => encode::namespace(namespace, event, out),
         }
     }
 
-    fn encode_reply(&mut self, tag: u64, result: &Result<Reply, CommandError>, out: &mut Vec<String>) {
+    fn encode_reply(&mut self, tag: u64, result: &Result<Reply, CommandError>, out: &mut impl Frames) {
         // A quiet request has nobody to tell: it asked for no answer.
         let Answers::Tracked(pending) = self.replies.answer(tag) else { return };
         if pending.answering == Answering::Hello {
             if let Ok(Reply::Registered { user, .. }) = result {
                 self.user = Some(user.clone());
-                out.push(
+                out.push_frame(
                     ObjectWriter::new()
                         .string("type", "hello")
                         .string("id", user.as_str())
@@ -249,7 +249,7 @@ impl Calling {
             (_, Err(error)) => Err(encode::error_text(error)),
         };
         if let Some(tid) = pending.tid {
-            out.push(encode::answer(&tid, outcome.as_ref().map(Option::as_deref).map_err(String::as_str)));
+            out.push_frame(encode::answer(&tid, outcome.as_ref().map(Option::as_deref).map_err(String::as_str)));
         }
     }
 
@@ -261,14 +261,14 @@ impl Calling {
         handle
     }
 
-    fn invite_ended(&mut self, invite: InviteId, kind: &str, accepted: Option<bool>, out: &mut Vec<String>) {
+    fn invite_ended(&mut self, invite: InviteId, kind: &str, accepted: Option<bool>, out: &mut impl Frames) {
         let Some(handle) = self.handles.remove(&invite) else { return };
         self.invites.remove(&handle);
         let mut frame = ObjectWriter::new().string("type", kind).number("handle", handle);
         if let Some(accepted) = accepted {
             frame = frame.boolean("accepted", accepted);
         }
-        out.push(frame.finish());
+        out.push_frame(frame.finish());
     }
 }
 
@@ -296,9 +296,7 @@ impl Codec for Calling {
         if let Event::Replaced = event {
             return out.push(Effect::Close(CLOSE_REPLACED, REPLACED_REASON));
         }
-        let mut frames = Vec::new();
-        self.encode(event, &mut frames);
-        out.extend(frames.into_iter().map(Effect::Send));
+        self.encode(event, out);
     }
 
     fn keepalive(&self) -> Keepalive {
