@@ -32,6 +32,9 @@ pub const CLOSE_REPLACED: u16 = 4001;
 /// The reason that goes with [`CLOSE_REPLACED`].
 pub const REPLACED_REASON: &str = "replaced by a newer connection of this client";
 
+/// What every text dialect answers a binary frame with.
+pub const NO_BINARY: &str = "binary frames are not part of this dialect: send JSON text";
+
 /// A message from a WebSocket client.
 #[derive(Clone, Copy, Debug)]
 pub enum TextFrame<'a> {

@@ -20,7 +20,7 @@ use switchboard_core::{
 use switchboard_ecall::ECallMessage;
 
 use crate::Incoming;
-use crate::codec::{CLOSE_REPLACED, Codec, Effect, REPLACED_REASON, TextFrame};
+use crate::codec::{CLOSE_REPLACED, Codec, Effect, NO_BINARY, REPLACED_REASON, TextFrame};
 use crate::json::ObjectWriter;
 use crate::replies::{NO_LABEL, Replies};
 
@@ -230,9 +230,6 @@ impl Codec for Ecall {
         }
     }
 }
-
-/// What a binary frame is answered with.
-const NO_BINARY: &str = "binary frames are not part of this dialect: send JSON text";
 
 /// `{"type":"error","error":...}`.
 pub fn error_frame(message: &str) -> String {

@@ -27,7 +27,7 @@ use std::time::Duration;
 use switchboard_core::{Command, CommandError, Event, InviteId, InviteRef, Reply, Request, UserId};
 
 use crate::Incoming;
-use crate::codec::{CLOSE_REPLACED, Codec, Effect, Frames, Keepalive, REPLACED_REASON, TextFrame};
+use crate::codec::{CLOSE_REPLACED, Codec, Effect, Frames, Keepalive, NO_BINARY, REPLACED_REASON, TextFrame};
 use crate::json::ObjectWriter;
 use crate::replies::{Answers, NO_LABEL, Replies};
 use request::{Action, Checked};
@@ -271,9 +271,6 @@ impl Calling {
         out.push_frame(frame.finish());
     }
 }
-
-/// What a binary frame is answered with.
-const NO_BINARY: &str = "binary frames are not part of this dialect: send JSON text";
 
 /// A calling connection over WebSocket text frames.
 impl Codec for Calling {

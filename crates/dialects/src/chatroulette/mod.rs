@@ -20,11 +20,8 @@ pub use types::{Form, MessageType};
 
 use switchboard_core::{Command, Event, Request};
 
-use crate::codec::{CLOSE_REPLACED, Codec, Effect, TextFrame};
+use crate::codec::{CLOSE_REPLACED, Codec, Effect, NO_BINARY, TextFrame};
 use crate::replies::{Answers, Label, Replies};
-
-/// What a binary frame is answered with.
-const NO_BINARY: &str = "binary frames are not part of this dialect: send JSON text";
 
 /// One connection's codec state: the form it answers in, and its requests.
 #[derive(Clone, Debug, Default)]
