@@ -1,18 +1,17 @@
-//! The state machine itself: the one owner of every session, user, room and
-//! invite, and the loop of input, output and deadlines.
+//! The state machine itself: the owner of the state's parts (`state/`), and
+//! the loop of input, output and deadlines. The handlers of each kind of
+//! command (`presence.rs`, `rooms.rs`, `invites.rs`, …) are `impl Core`
+//! blocks that use the parts' narrow methods.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use std::sync::Arc;
-
-use crate::{
-    Command, CommandError, Event, Input, InviteId, NamespaceId, Output, Payload, Reply, Request, RoomId, SessionId,
-    UserId,
-};
+use crate::state::{Deadline, Deadlines, Directory, Invites, Mailboxes, Namespaces, RoomKind, Rooms, Sessions};
+use crate::{Command, CommandError, Event, Input, Output, Reply, Request, RoomId, SessionId, UserId};
 
 /// Settings of the model. All durations are wall-clock spans the driver
 /// measures; the core only compares them with the `now` it is given.
@@ -69,180 +68,20 @@ pub struct Stats {
     pub held_expired: u64,
 }
 
-/// A connection's share of the state.
-#[derive(Debug)]
-pub(crate) struct Session {
-    /// How other clients name it (a socket.io id, or its number).
-    pub(crate) peer_id: Arc<str>,
-    /// The name it registered, once it has.
-    pub(crate) user: Option<UserId>,
-    /// Rooms it is a member of, call rooms included.
-    pub(crate) rooms: Vec<RoomId>,
-    /// Calls and invites it made that still ring.
-    pub(crate) outgoing: Vec<InviteId>,
-    /// Namespaces it subscribed to.
-    pub(crate) subscriptions: Vec<NamespaceId>,
-}
-
-/// A registered name: presence.
-#[derive(Debug, Default)]
-pub(crate) struct User {
-    /// Its sessions (devices), in the order they registered.
-    pub(crate) sessions: Vec<SessionId>,
-    /// Its presence status, if it set one.
-    pub(crate) status: Option<Payload>,
-    /// Calls and invites ringing it.
-    pub(crate) incoming: Vec<InviteId>,
-    /// Namespaces it is listed in.
-    pub(crate) namespaces: Vec<NamespaceId>,
-    /// Whether several sessions may hold the name.
-    pub(crate) shared: bool,
-}
-
-/// What kind of room: a 1:1 call ends for both when one party leaves; a named
-/// room lives on while members come and go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RoomKind {
-    Call,
-    Named,
-}
-
-/// A joined member of a room.
-#[derive(Debug)]
-pub(crate) struct Member {
-    pub(crate) session: SessionId,
-    /// Its number in the room ([`PeerInfo::member`](crate::PeerInfo::member)).
-    pub(crate) number: u32,
-    /// The peer status it gave in this room.
-    pub(crate) status: Option<Payload>,
-}
-
-#[derive(Debug)]
-pub(crate) struct Room {
-    pub(crate) kind: RoomKind,
-    /// Places for members and invitees together.
-    pub(crate) capacity: usize,
-    /// Members in the order they joined.
-    pub(crate) members: Vec<Member>,
-    /// Invites into the room that still ring: the pending peers.
-    pub(crate) invited: Vec<InviteId>,
-    /// The shared status, in the order keys were first set.
-    pub(crate) status: Vec<(Arc<str>, Payload)>,
-    /// Namespaces the room is listed in.
-    pub(crate) namespaces: Vec<NamespaceId>,
-    /// When an empty named room is deleted.
-    pub(crate) expires: Option<Instant>,
-    /// The member number the next joiner is given, if no member holds it.
-    pub(crate) next_number: u32,
-}
-
-impl Room {
-    pub(crate) fn new(kind: RoomKind, capacity: usize) -> Self {
-        Self {
-            kind,
-            capacity,
-            members: Vec::new(),
-            invited: Vec::new(),
-            status: Vec::new(),
-            namespaces: Vec::new(),
-            expires: None,
-            next_number: 1,
-        }
-    }
-
-    /// Adds a member; returns its number.
-    pub(crate) fn add_member(&mut self, session: SessionId, status: Option<Payload>) -> u32 {
-        let number = self.draw_number();
-        self.members.push(Member { session, number, status });
-        number
-    }
-
-    /// A member number no member holds, counting up from 1 and wrapping
-    /// below 2^31: cloudkibo's Android client reads it as a Java `int`.
-    fn draw_number(&mut self) -> u32 {
-        loop {
-            let number = self.next_number;
-            self.next_number = if number >= MAX_MEMBER_NUMBER { 1 } else { number + 1 };
-            if !self.members.iter().any(|member| member.number == number) {
-                return number;
-            }
-        }
-    }
-
-    pub(crate) fn has_member(&self, session: SessionId) -> bool {
-        self.members.iter().any(|member| member.session == session)
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.invited.is_empty()
-    }
-}
-
-/// The largest member number: `i32::MAX`.
-const MAX_MEMBER_NUMBER: u32 = i32::MAX as u32;
-
-/// A ringing call or invite.
-#[derive(Debug)]
-pub(crate) struct Invite {
-    pub(crate) room: RoomId,
-    pub(crate) from_session: SessionId,
-    pub(crate) from: UserId,
-    pub(crate) to: UserId,
-    /// The ring deadline of a 1:1 call; invites into named rooms wait.
-    pub(crate) rings_until: Option<Instant>,
-}
-
-/// A directory that subscribers are told about.
-#[derive(Debug, Default)]
-pub(crate) struct Namespace {
-    pub(crate) subscribers: Vec<SessionId>,
-    pub(crate) users: Vec<UserId>,
-    pub(crate) rooms: Vec<RoomId>,
-}
-
-impl Namespace {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.subscribers.is_empty() && self.users.is_empty() && self.rooms.is_empty()
-    }
-}
-
-/// Something that happens at a time unless it is cancelled first.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Deadline {
-    Ring(InviteId),
-    EmptyRoom(RoomId),
-    /// The oldest message held for this user expires.
-    Held(UserId),
-}
-
-/// A message held for a user with no session.
-#[derive(Debug)]
-pub(crate) struct Held {
-    pub(crate) event: Event,
-    pub(crate) bytes: usize,
-    pub(crate) expires: Instant,
-}
-
 /// The sans-IO signaling model (see the crate docs for the loop).
 #[derive(Debug)]
 pub struct Core {
     pub(crate) config: CoreConfig,
     rng: ChaCha20Rng,
-    pub(crate) sessions: HashMap<SessionId, Session>,
-    /// Sessions by peer id, for relays addressed that way.
-    pub(crate) peer_ids: HashMap<Arc<str>, SessionId>,
-    pub(crate) users: HashMap<UserId, User>,
-    pub(crate) rooms: HashMap<RoomId, Room>,
-    pub(crate) invites: HashMap<InviteId, Invite>,
-    pub(crate) namespaces: HashMap<NamespaceId, Namespace>,
-    /// Messages waiting for users with no session, oldest first.
-    pub(crate) mailboxes: HashMap<UserId, VecDeque<Held>>,
-    pub(crate) held_expired: u64,
-    next_invite: u64,
+    pub(crate) sessions: Sessions,
+    pub(crate) users: Directory,
+    pub(crate) rooms: Rooms,
+    pub(crate) invites: Invites,
+    pub(crate) namespaces: Namespaces,
+    pub(crate) mailboxes: Mailboxes,
+    pub(crate) deadlines: Deadlines,
     /// The time of the input being handled.
     now: Option<Instant>,
-    /// Ordered by time, so the next one is the first.
-    pub(crate) deadlines: BTreeSet<(Instant, Deadline)>,
     outputs: VecDeque<Output>,
 }
 
@@ -251,18 +90,15 @@ impl Core {
     pub fn new(config: CoreConfig) -> Self {
         Self {
             rng: ChaCha20Rng::from_seed(config.seed),
+            mailboxes: Mailboxes::new(config.mailbox_messages, config.mailbox_bytes),
             config,
-            sessions: HashMap::new(),
-            peer_ids: HashMap::new(),
-            users: HashMap::new(),
-            rooms: HashMap::new(),
-            invites: HashMap::new(),
-            namespaces: HashMap::new(),
-            mailboxes: HashMap::new(),
-            held_expired: 0,
-            next_invite: 0,
+            sessions: Sessions::default(),
+            users: Directory::default(),
+            rooms: Rooms::default(),
+            invites: Invites::default(),
+            namespaces: Namespaces::default(),
+            deadlines: Deadlines::default(),
             now: None,
-            deadlines: BTreeSet::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -275,23 +111,18 @@ impl Core {
         match input {
             // A session connects once: a repeat (a driver bug) is ignored, or
             // its new peer id would be left pointing at it for ever.
-            Input::Connected { session, .. } if self.sessions.contains_key(&session) => {}
+            Input::Connected { session, .. } if self.sessions.contains(session) => {}
             Input::Connected { session, peer_id } => {
                 let peer_id = peer_id.unwrap_or_else(|| Arc::from(session.to_string()));
-                if let Some(older) = self.peer_ids.insert(peer_id.clone(), session)
-                    && older != session
-                {
+                if let Some(older) = self.sessions.by_peer_id(&peer_id) {
                     // The same device connected again: the newer connection wins.
-                    // (disconnect leaves the peer id alone: it is the newer's now.)
                     self.emit(older, Event::Replaced);
                     self.disconnect(older);
                 }
-                let state =
-                    Session { peer_id, user: None, rooms: Vec::new(), outgoing: Vec::new(), subscriptions: Vec::new() };
-                self.sessions.entry(session).or_insert(state);
+                self.sessions.insert(session, peer_id);
             }
             Input::Command { session, request, command } => {
-                if self.sessions.contains_key(&session) {
+                if self.sessions.contains(session) {
                     let result = self.run_command(session, command);
                     self.reply(session, request, result);
                 }
@@ -309,7 +140,7 @@ impl Core {
 
     /// When the core next wants [`Input::Timeout`], if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.first().map(|(at, _)| *at)
+        self.deadlines.next()
     }
 
     /// Counts of what the core holds.
@@ -321,31 +152,24 @@ impl Core {
             invites: self.invites.len(),
             deadlines: self.deadlines.len(),
             namespaces: self.namespaces.len(),
-            held: self.mailboxes.values().map(VecDeque::len).sum(),
-            held_expired: self.held_expired,
+            held: self.mailboxes.held(),
+            held_expired: self.mailboxes.expired(),
         }
     }
 
     /// Whether a named room exists (empty ones waiting to expire included).
     pub fn room_exists(&self, room: &RoomId) -> bool {
-        self.rooms.get(room).is_some_and(|state| state.kind == RoomKind::Named)
-    }
-
-    /// Whether invite `id` exists and `test` holds for it. Indexes point at
-    /// live invites (`check_invariants`), but a lookup a client can reach
-    /// never panics.
-    pub(crate) fn invite_is(&self, id: &InviteId, test: impl FnOnce(&Invite) -> bool) -> bool {
-        self.invites.get(id).is_some_and(test)
+        self.rooms.kind(room) == Some(RoomKind::Named)
     }
 
     /// How other clients name a session.
     pub(crate) fn peer_id_of(&self, session: SessionId) -> Arc<str> {
-        self.sessions.get(&session).map(|s| s.peer_id.clone()).unwrap_or_else(|| Arc::from(""))
+        self.sessions.peer_id(session).cloned().unwrap_or_else(|| Arc::from(""))
     }
 
     /// The name a session registered, if any.
     pub fn user_of(&self, session: SessionId) -> Option<&UserId> {
-        self.sessions.get(&session)?.user.as_ref()
+        self.users.user_of(session)
     }
 
     fn run_command(&mut self, session: SessionId, command: Command) -> Result<Reply, CommandError> {
@@ -404,26 +228,8 @@ impl Core {
         self.now.expect("set at the start of handle_input")
     }
 
-    pub(crate) fn next_invite_id(&mut self) -> InviteId {
-        let id = InviteId(self.next_invite);
-        self.next_invite += 1;
-        id
-    }
-
-    pub(crate) fn set_deadline(&mut self, at: Instant, what: Deadline) {
-        self.deadlines.insert((at, what));
-    }
-
-    pub(crate) fn clear_deadline(&mut self, at: Instant, what: Deadline) {
-        self.deadlines.remove(&(at, what));
-    }
-
     fn fire_deadlines(&mut self, now: Instant) {
-        while let Some(first) = self.deadlines.first() {
-            if first.0 > now {
-                break;
-            }
-            let (_, what) = self.deadlines.pop_first().expect("checked above");
+        while let Some(what) = self.deadlines.pop_due(now) {
             match what {
                 Deadline::Ring(invite) => self.ring_timeout(invite),
                 Deadline::EmptyRoom(room) => self.expire_room(room),

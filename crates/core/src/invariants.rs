@@ -3,17 +3,20 @@
 //!
 //! The core keeps each relation twice, once on either side, so that every
 //! question is a lookup (a session's rooms and a room's members; an invite and
-//! the session, user and room that hold it; …). A handler that updates one
-//! side and forgets the other leaves a drift that no single test sees until a
-//! later `self.invites[id]` panics or an event goes to nobody.
-//! [`Core::check_invariants`] walks the whole state and names the first
-//! drift it finds. It is for tests (the core's own, and model tests that
-//! drive it with random inputs); it never panics and changes nothing.
+//! the session, user and room that hold it; …). Each part of the state
+//! (`state/`) owns both sides of its relations and checks them itself; what
+//! is checked here is what ties the parts together: a room's members are
+//! live, registered sessions; an invite rings an online user from the name
+//! its sender holds; every deadline is for something that waits for it. A
+//! drift that no single test sees would otherwise surface much later as an
+//! event sent to nobody. [`Core::check_invariants`] walks the whole state and
+//! names the first drift it finds. It is for tests (the core's own, and model
+//! tests that drive it with random inputs); it never panics and changes
+//! nothing.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::Hash;
+use std::collections::HashMap;
 
-use crate::core::{Deadline, RoomKind};
+use crate::state::{Deadline, RoomKind, duplicate};
 use crate::{Core, RoomId, UserId};
 
 /// A broken invariant of the core's state, found by
@@ -78,12 +81,6 @@ macro_rules! ensure {
     };
 }
 
-/// The first item that occurs twice.
-fn duplicate<'a, T: Eq + Hash + 'a>(items: impl IntoIterator<Item = &'a T>) -> Option<&'a T> {
-    let mut seen = HashSet::new();
-    items.into_iter().find(|&item| !seen.insert(item))
-}
-
 impl Core {
     /// Checks every back-index of the state both ways, and every deadline
     /// against what it is for. `Ok(())` after every input is the core's
@@ -96,9 +93,15 @@ impl Core {
     /// # Errors
     /// [`InvariantError`], always a bug of the core.
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
-        self.check_sessions_and_users()?;
-        self.check_peer_ids()?;
-        self.check_membership()?;
+        // Each part's own indexes.
+        self.sessions.check()?;
+        self.users.check()?;
+        self.rooms.check()?;
+        self.invites.check()?;
+        self.namespaces.check()?;
+        self.mailboxes.check()?;
+        // What ties the parts together.
+        self.check_registrations()?;
         self.check_invites()?;
         self.check_rooms()?;
         self.check_calls()?;
@@ -108,157 +111,65 @@ impl Core {
         Ok(())
     }
 
-    fn check_sessions_and_users(&self) -> Result<(), InvariantError> {
-        for (&id, session) in &self.sessions {
-            match &session.user {
-                // A registered session is one of its user's sessions.
-                Some(user) => ensure!(
-                    self.users.get(user).is_some_and(|state| state.sessions.contains(&id)),
-                    SessionUser,
-                    "{id:?} is registered as {user:?}, whose sessions do not list it"
-                ),
-                // Joining, calling, inviting and subscribing all need a
-                // registered user, and a session keeps its name until it
-                // closes: an unregistered session holds nothing.
-                None => ensure!(
-                    session.rooms.is_empty() && session.outgoing.is_empty() && session.subscriptions.is_empty(),
-                    SessionUser,
-                    "{id:?} is not registered but holds rooms {:?}, invites {:?}, subscriptions {:?}",
-                    session.rooms,
-                    session.outgoing,
-                    session.subscriptions
-                ),
-            }
-        }
-        for (user, state) in &self.users {
-            // A user is online while it has a session: the last disconnect
-            // removes it.
-            ensure!(!state.sessions.is_empty(), SessionUser, "{user:?} is online with no session");
-            if let Some(session) = duplicate(&state.sessions) {
-                return Err(InvariantError::SessionUser(format!("{user:?} lists {session:?} twice")));
-            }
-            // Every listed session is registered as this user.
-            for session in &state.sessions {
+    fn check_registrations(&self) -> Result<(), InvariantError> {
+        // A registered session is open: a disconnect unregisters it.
+        for user in self.users.users() {
+            for &session in self.users.sessions_of(user) {
                 ensure!(
-                    self.sessions.get(session).and_then(|s| s.user.as_ref()) == Some(user),
+                    self.sessions.contains(session),
                     SessionUser,
-                    "{user:?} lists {session:?}, which is not registered as it"
-                );
-            }
-            // A second session may take a name only if it is shared.
-            ensure!(
-                state.sessions.len() <= 1 || state.shared,
-                SessionUser,
-                "{user:?} is not shared but has sessions {:?}",
-                state.sessions
-            );
-        }
-        Ok(())
-    }
-
-    fn check_peer_ids(&self) -> Result<(), InvariantError> {
-        // Relays by peer id look the session up here: each entry names a live
-        // session of that peer id (a disconnect removes its own entry only).
-        for (peer, &session) in &self.peer_ids {
-            ensure!(
-                self.sessions.get(&session).is_some_and(|s| s.peer_id == *peer),
-                PeerId,
-                "peer id {peer:?} names {session:?}, which does not have it"
-            );
-        }
-        // And every session can be reached by its peer id: a newer connection
-        // with the same peer id replaces (closes) the older one, so no two
-        // sessions share one.
-        for (&id, session) in &self.sessions {
-            ensure!(
-                self.peer_ids.get(&session.peer_id) == Some(&id),
-                PeerId,
-                "{id:?} has peer id {:?}, which names {:?}",
-                session.peer_id,
-                self.peer_ids.get(&session.peer_id)
-            );
-        }
-        Ok(())
-    }
-
-    fn check_membership(&self) -> Result<(), InvariantError> {
-        for (&id, session) in &self.sessions {
-            if let Some(room) = duplicate(&session.rooms) {
-                return Err(InvariantError::Membership(format!("{id:?} lists room {room:?} twice")));
-            }
-            // A session's rooms are the rooms it is a member of.
-            for room in &session.rooms {
-                ensure!(
-                    self.rooms.get(room).is_some_and(|state| state.has_member(id)),
-                    Membership,
-                    "{id:?} lists room {room:?}, which {}",
-                    if self.rooms.contains_key(room) { "does not have it as a member" } else { "does not exist" }
+                    "{user:?} lists {session:?}, which is not a live session"
                 );
             }
         }
-        for (room_id, room) in &self.rooms {
-            if let Some(session) = duplicate(room.members.iter().map(|member| &member.session)) {
-                return Err(InvariantError::Membership(format!("room {room_id:?} has {session:?} as a member twice")));
-            }
-            // A room's members are live sessions that list the room.
-            for member in &room.members {
-                ensure!(
-                    self.sessions.get(&member.session).is_some_and(|s| s.rooms.contains(room_id)),
-                    Membership,
-                    "room {room_id:?} has member {:?}, which {}",
-                    member.session,
-                    if self.sessions.contains_key(&member.session) {
-                        "does not list the room"
-                    } else {
-                        "is not a live session"
-                    }
-                );
-            }
+        // Joining, calling, inviting and subscribing all need a registered
+        // user, and a session keeps its name until it closes: only a
+        // registered session holds anything.
+        for session in self.rooms.sessions() {
+            ensure!(
+                self.user_of(session).is_some(),
+                Membership,
+                "{session:?} is a member of rooms {:?} but {}",
+                self.rooms.of_session(session),
+                if self.sessions.contains(session) { "not registered" } else { "not a live session" }
+            );
+        }
+        for session in self.namespaces.subscribed_sessions() {
+            ensure!(
+                self.user_of(session).is_some(),
+                Subscription,
+                "{session:?} subscribes to {:?} but {}",
+                self.namespaces.subscriptions_of(session),
+                if self.sessions.contains(session) { "not registered" } else { "not a live session" }
+            );
         }
         Ok(())
     }
 
     fn check_invites(&self) -> Result<(), InvariantError> {
-        for (&id, invite) in &self.invites {
-            // The inviting session holds the invite as outgoing, under the
-            // name the invite was sent from.
-            let from = self.sessions.get(&invite.from_session);
+        for (id, invite) in self.invites.iter() {
+            // The inviting session holds the name the invite was sent from
+            // (and so is live and registered).
             ensure!(
-                from.is_some_and(|s| s.outgoing.contains(&id)),
-                Outgoing,
-                "invite {id:?} is from {:?}, which {}",
-                invite.from_session,
-                if from.is_some() { "does not list it as outgoing" } else { "is not a live session" }
-            );
-            ensure!(
-                from.and_then(|s| s.user.as_ref()) == Some(&invite.from),
+                self.user_of(invite.from_session) == Some(&invite.from),
                 Outgoing,
                 "invite {id:?} is from {:?} as {:?}, but that session is {:?}",
                 invite.from_session,
                 invite.from,
-                from.and_then(|s| s.user.as_ref())
+                self.user_of(invite.from_session)
             );
-            // The invitee is online and holds the invite as incoming (its
-            // last disconnect declines what rings it).
+            // The invitee is online (its last disconnect declines what rings it).
             ensure!(
-                self.users.get(&invite.to).is_some_and(|u| u.incoming.contains(&id)),
+                self.users.is_online(&invite.to),
                 Incoming,
-                "invite {id:?} rings {:?}, who {}",
-                invite.to,
-                if self.users.contains_key(&invite.to) { "does not list it as incoming" } else { "is not online" }
+                "invite {id:?} rings {:?}, who is not online",
+                invite.to
             );
-            // The room holds the invite as a pending peer.
-            let room = self.rooms.get(&invite.room);
-            ensure!(
-                room.is_some_and(|r| r.invited.contains(&id)),
-                Invited,
-                "invite {id:?} is into room {:?}, which {}",
-                invite.room,
-                if room.is_some() { "does not list it" } else { "does not exist" }
-            );
-            // Only a 1:1 call rings until a deadline; an invite into a named
-            // room waits for an answer.
-            let is_call = room.is_some_and(|r| r.kind == RoomKind::Call);
+            // The room exists, and only a 1:1 call rings until a deadline; an
+            // invite into a named room waits for an answer.
+            let kind = self.rooms.kind(&invite.room);
+            ensure!(kind.is_some(), Invited, "invite {id:?} is into room {:?}, which does not exist", invite.room);
+            let is_call = kind == Some(RoomKind::Call);
             ensure!(
                 invite.rings_until.is_some() == is_call,
                 Invited,
@@ -268,143 +179,70 @@ impl Core {
                 invite.rings_until
             );
         }
-        for (&id, session) in &self.sessions {
-            if let Some(invite) = duplicate(&session.outgoing) {
-                return Err(InvariantError::Outgoing(format!("{id:?} lists {invite:?} twice")));
-            }
-            // A session's outgoing invites are invites it sent.
-            for invite in &session.outgoing {
-                ensure!(
-                    self.invites.get(invite).is_some_and(|i| i.from_session == id),
-                    Outgoing,
-                    "{id:?} lists outgoing {invite:?}, which is {}",
-                    match self.invites.get(invite) {
-                        Some(i) => format!("from {:?}", i.from_session),
-                        None => "not ringing".to_owned(),
-                    }
-                );
-            }
-        }
-        for (user, state) in &self.users {
-            if let Some(invite) = duplicate(&state.incoming) {
-                return Err(InvariantError::Incoming(format!("{user:?} lists {invite:?} twice")));
-            }
-            // A user's incoming invites are invites to it.
-            for invite in &state.incoming {
-                ensure!(
-                    self.invites.get(invite).is_some_and(|i| i.to == *user),
-                    Incoming,
-                    "{user:?} lists incoming {invite:?}, which is {}",
-                    match self.invites.get(invite) {
-                        Some(i) => format!("to {:?}", i.to),
-                        None => "not ringing".to_owned(),
-                    }
-                );
-            }
-        }
-        for (room_id, room) in &self.rooms {
-            if let Some(invite) = duplicate(&room.invited) {
-                return Err(InvariantError::Invited(format!("room {room_id:?} lists {invite:?} twice")));
-            }
-            // A room's pending peers are invites into it.
-            for invite in &room.invited {
-                ensure!(
-                    self.invites.get(invite).is_some_and(|i| i.room == *room_id),
-                    Invited,
-                    "room {room_id:?} lists {invite:?}, which is {}",
-                    match self.invites.get(invite) {
-                        Some(i) => format!("into room {:?}", i.room),
-                        None => "not ringing".to_owned(),
-                    }
-                );
-            }
-        }
         Ok(())
     }
 
     fn check_rooms(&self) -> Result<(), InvariantError> {
-        for (room_id, room) in &self.rooms {
+        for (room_id, room) in self.rooms.iter() {
+            let invited = self.invites.pending_in(room_id);
             // Members and invitees share the places: join and invite refuse
             // a full room, and accepting turns an invitee into a member.
-            let peers = room.members.len().saturating_add(room.invited.len());
             ensure!(
-                peers <= room.capacity,
+                room.members().len().saturating_add(invited.len()) <= room.capacity,
                 Room,
                 "room {room_id:?} has {} members and {} invitees in {} places",
-                room.members.len(),
-                room.invited.len(),
+                room.members().len(),
+                invited.len(),
                 room.capacity
             );
-            // A member's number is held by no other member while it stays,
-            // and fits a Java int (cloudkibo).
-            if let Some(number) = duplicate(room.members.iter().map(|member| &member.number)) {
-                return Err(InvariantError::Room(format!("room {room_id:?} gives number {number} to two members")));
-            }
-            if let Some(member) = room.members.iter().find(|m| m.number == 0 || m.number > i32::MAX as u32) {
-                return Err(InvariantError::Room(format!(
-                    "room {room_id:?} numbers {:?} {}, out of 1..=2^31-1",
-                    member.session, member.number
-                )));
-            }
-            // The shared status keeps one value per key.
-            if let Some(key) = duplicate(room.status.iter().map(|(key, _)| key)) {
-                return Err(InvariantError::Room(format!("room {room_id:?} has status key {key:?} twice")));
-            }
+            let empty = room.members().is_empty() && invited.is_empty();
             match room.kind {
                 RoomKind::Named => {
                     // An empty named room waits for its deletion, and a room
                     // with a peer does not: check_emptied sets the expiry when
                     // the last peer goes, keep_room clears it when one comes.
                     ensure!(
-                        room.expires.is_some() == room.is_empty(),
+                        room.expires.is_some() == empty,
                         Room,
                         "named room {room_id:?} has {} members and {} invitees but expiry {:?}",
-                        room.members.len(),
-                        room.invited.len(),
+                        room.members().len(),
+                        invited.len(),
                         room.expires
                     );
                     // A user is one peer of a room: join and invite refuse a
                     // user who is a member (on any session) or invited.
-                    let mut users = room
-                        .members
-                        .iter()
-                        .filter_map(|m| self.sessions.get(&m.session).and_then(|s| s.user.as_ref()))
-                        .chain(room.invited.iter().filter_map(|i| self.invites.get(i).map(|i| &i.to)));
-                    let mut seen = HashSet::new();
-                    if let Some(user) = users.find(|&user| !seen.insert(user)) {
+                    let members = room.members().iter().filter_map(|m| self.user_of(m.session()));
+                    let invitees = invited.iter().filter_map(|&i| self.invites.get(i).map(|i| &i.to));
+                    if let Some(user) = duplicate(members.chain(invitees)) {
                         return Err(InvariantError::Room(format!(
-                            "{user:?} is a peer of room {room_id:?} twice (members {:?}, invited {:?})",
-                            room.members.iter().map(|m| m.session).collect::<Vec<_>>(),
-                            room.invited
+                            "{user:?} is a peer of room {room_id:?} twice (members {:?}, invited {invited:?})",
+                            room.members().iter().map(|m| m.session()).collect::<Vec<_>>(),
                         )));
                     }
                 }
                 RoomKind::Call => {
                     // A call room is never listed nor waits to expire: it is
                     // dissolved as soon as the call ends.
+                    let listed = self.namespaces.of_room(room_id);
                     ensure!(
-                        room.namespaces.is_empty() && room.expires.is_none(),
+                        listed.is_empty() && room.expires.is_none(),
                         Room,
-                        "call room {room_id:?} is listed in {:?} or expires at {:?}",
-                        room.namespaces,
+                        "call room {room_id:?} is listed in {listed:?} or expires at {:?}",
                         room.expires
                     );
                     // A call either rings (the caller is the one member, its
                     // invite the one pending peer) or is accepted (two
                     // members, nobody pending); anything else is dissolved.
-                    let ringing = match (room.members.as_slice(), room.invited.as_slice()) {
-                        ([caller], [invite]) => {
-                            self.invites.get(invite).is_some_and(|i| i.from_session == caller.session)
-                        }
+                    let ringing = match (room.members(), invited) {
+                        ([caller], [invite]) => self.invites.is(*invite, |i| i.from_session == caller.session()),
                         ([_, _], []) => true,
                         _ => false,
                     };
                     ensure!(
                         ringing,
                         Room,
-                        "call room {room_id:?} has members {:?} and invites {:?}: neither ringing nor accepted",
-                        room.members.iter().map(|m| m.session).collect::<Vec<_>>(),
-                        room.invited
+                        "call room {room_id:?} has members {:?} and invites {invited:?}: neither ringing nor accepted",
+                        room.members().iter().map(|m| m.session()).collect::<Vec<_>>(),
                     );
                 }
             }
@@ -418,9 +256,8 @@ impl Core {
         // callee, member) of one 1:1 call at most, and never both ends of it.
         let mut parties: HashMap<&UserId, &RoomId> = HashMap::new();
         for (room_id, room) in self.rooms.iter().filter(|(_, room)| room.kind == RoomKind::Call) {
-            let members =
-                room.members.iter().filter_map(|m| self.sessions.get(&m.session).and_then(|s| s.user.as_ref()));
-            let invitees = room.invited.iter().filter_map(|i| self.invites.get(i).map(|i| &i.to));
+            let members = room.members().iter().filter_map(|m| self.user_of(m.session()));
+            let invitees = self.invites.pending_in(room_id).iter().filter_map(|&i| self.invites.get(i).map(|i| &i.to));
             for user in members.chain(invitees) {
                 if let Some(other) = parties.insert(user, room_id) {
                     return Err(InvariantError::Busy(if other == room_id {
@@ -435,112 +272,33 @@ impl Core {
     }
 
     fn check_namespaces(&self) -> Result<(), InvariantError> {
-        for (namespace, directory) in &self.namespaces {
-            // A namespace exists while it has a subscriber, a user or a room
-            // (edit_namespace deletes the emptied one).
-            ensure!(!directory.is_empty(), Namespace, "namespace {namespace:?} is empty but kept");
-            if let Some(session) = duplicate(&directory.subscribers) {
-                return Err(InvariantError::Subscription(format!("{namespace:?} lists {session:?} twice")));
-            }
-            if let Some(user) = duplicate(&directory.users) {
-                return Err(InvariantError::NamespaceUser(format!("{namespace:?} lists {user:?} twice")));
-            }
-            if let Some(room) = duplicate(&directory.rooms) {
-                return Err(InvariantError::NamespaceRoom(format!("{namespace:?} lists room {room:?} twice")));
-            }
-            // Its subscribers are live sessions that list it.
-            for session in &directory.subscribers {
-                ensure!(
-                    self.sessions.get(session).is_some_and(|s| s.subscriptions.contains(namespace)),
-                    Subscription,
-                    "{namespace:?} has subscriber {session:?}, which {}",
-                    if self.sessions.contains_key(session) { "does not list it" } else { "is not a live session" }
-                );
-            }
-            // Its users are online users that list it (a user's last
-            // disconnect unlists it).
-            for user in &directory.users {
-                ensure!(
-                    self.users.get(user).is_some_and(|u| u.namespaces.contains(namespace)),
-                    NamespaceUser,
-                    "{namespace:?} lists {user:?}, who {}",
-                    if self.users.contains_key(user) { "does not list it" } else { "is not online" }
-                );
-            }
-            // Its rooms exist and list it (only named rooms can be listed:
-            // call rooms are checked to list no namespace).
-            for room in &directory.rooms {
-                ensure!(
-                    self.rooms.get(room).is_some_and(|r| r.namespaces.contains(namespace)),
-                    NamespaceRoom,
-                    "{namespace:?} lists room {room:?}, which {}",
-                    if self.rooms.contains_key(room) { "does not list it" } else { "does not exist" }
-                );
-            }
+        // Listed users are online (a user's last disconnect unlists it).
+        for user in self.namespaces.listed_users() {
+            ensure!(
+                self.users.is_online(user),
+                NamespaceUser,
+                "{user:?} is listed in {:?} but not online",
+                self.namespaces.of_user(user)
+            );
         }
-        for (&id, session) in &self.sessions {
-            if let Some(namespace) = duplicate(&session.subscriptions) {
-                return Err(InvariantError::Subscription(format!("{id:?} lists {namespace:?} twice")));
-            }
-            // A session's subscriptions are namespaces that have it as a
-            // subscriber.
-            for namespace in &session.subscriptions {
-                ensure!(
-                    self.namespaces.get(namespace).is_some_and(|d| d.subscribers.contains(&id)),
-                    Subscription,
-                    "{id:?} lists subscription {namespace:?}, which {}",
-                    if self.namespaces.contains_key(namespace) { "does not list it" } else { "does not exist" }
-                );
-            }
-        }
-        for (user, state) in &self.users {
-            if let Some(namespace) = duplicate(&state.namespaces) {
-                return Err(InvariantError::NamespaceUser(format!("{user:?} lists {namespace:?} twice")));
-            }
-            // A user's namespaces list it.
-            for namespace in &state.namespaces {
-                ensure!(
-                    self.namespaces.get(namespace).is_some_and(|d| d.users.contains(user)),
-                    NamespaceUser,
-                    "{user:?} lists {namespace:?}, which {}",
-                    if self.namespaces.contains_key(namespace) { "does not list it" } else { "does not exist" }
-                );
-            }
-        }
-        for (room_id, room) in &self.rooms {
-            if let Some(namespace) = duplicate(&room.namespaces) {
-                return Err(InvariantError::NamespaceRoom(format!("room {room_id:?} lists {namespace:?} twice")));
-            }
-            // A room's namespaces list it.
-            for namespace in &room.namespaces {
-                ensure!(
-                    self.namespaces.get(namespace).is_some_and(|d| d.rooms.contains(room_id)),
-                    NamespaceRoom,
-                    "room {room_id:?} lists {namespace:?}, which {}",
-                    if self.namespaces.contains_key(namespace) { "does not list it" } else { "does not exist" }
-                );
-            }
+        // Listed rooms exist and are named (call rooms are checked above to
+        // be listed nowhere).
+        for room in self.namespaces.listed_rooms() {
+            ensure!(
+                self.rooms.contains(room),
+                NamespaceRoom,
+                "room {room:?} is listed in {:?} but does not exist",
+                self.namespaces.of_room(room)
+            );
         }
         Ok(())
     }
 
     fn check_mailboxes(&self) -> Result<(), InvariantError> {
-        for (user, mailbox) in &self.mailboxes {
-            // Messages are held only for a user with no session, and handed
-            // over when one registers.
-            ensure!(!self.users.contains_key(user), Mailbox, "messages are held for {user:?}, who is online");
-            // An emptied mailbox is removed.
-            ensure!(!mailbox.is_empty(), Mailbox, "an empty mailbox is kept for {user:?}");
-            // hold() refuses a message past either bound.
-            let bytes = mailbox.iter().fold(0usize, |sum, held| sum.saturating_add(held.bytes));
-            ensure!(
-                mailbox.len() <= self.config.mailbox_messages && bytes <= self.config.mailbox_bytes,
-                Mailbox,
-                "{} messages, {bytes} bytes held for {user:?}, past the bounds {} and {}",
-                mailbox.len(),
-                self.config.mailbox_messages,
-                self.config.mailbox_bytes
-            );
+        // Messages are held only for a user with no session, and handed
+        // over when one registers.
+        for user in self.mailboxes.users() {
+            ensure!(!self.users.is_online(user), Mailbox, "messages are held for {user:?}, who is online");
         }
         Ok(())
     }
@@ -548,44 +306,41 @@ impl Core {
     fn check_deadlines(&self) -> Result<(), InvariantError> {
         // Every deadline is for something that is still there, at the time
         // that thing says: a stale one would fire on the wrong thing.
-        for (at, what) in &self.deadlines {
+        for (at, what) in self.deadlines.iter() {
             let matches = match what {
-                Deadline::Ring(invite) => self.invites.get(invite).is_some_and(|i| i.rings_until == Some(*at)),
+                Deadline::Ring(invite) => self.invites.is(*invite, |i| i.rings_until == Some(*at)),
                 Deadline::EmptyRoom(room) => self.rooms.get(room).is_some_and(|r| r.expires == Some(*at)),
-                Deadline::Held(user) => {
-                    self.mailboxes.get(user).and_then(|m| m.front()).is_some_and(|held| held.expires == *at)
-                }
+                Deadline::Held(user) => self.mailboxes.oldest(user) == Some(*at),
             };
             ensure!(matches, Deadline, "{what:?} at {at:?} is for nothing that waits for that time");
         }
         // And everything that waits for a time has its deadline, or it would
         // never come: a ringing call its ring timeout, an empty room its
         // deletion, a mailbox the expiry of its oldest message.
-        for (&id, invite) in &self.invites {
+        for (id, invite) in self.invites.iter() {
             if let Some(at) = invite.rings_until {
                 ensure!(
-                    self.deadlines.contains(&(at, Deadline::Ring(id))),
+                    self.deadlines.contains(at, Deadline::Ring(id)),
                     Deadline,
                     "{id:?} rings until {at:?} with no deadline"
                 );
             }
         }
-        for (room_id, room) in &self.rooms {
+        for (room_id, room) in self.rooms.iter() {
             if let Some(at) = room.expires {
                 ensure!(
-                    self.deadlines.contains(&(at, Deadline::EmptyRoom(room_id.clone()))),
+                    self.deadlines.contains(at, Deadline::EmptyRoom(room_id.clone())),
                     Deadline,
                     "room {room_id:?} expires at {at:?} with no deadline"
                 );
             }
         }
-        for (user, mailbox) in &self.mailboxes {
-            if let Some(oldest) = mailbox.front() {
+        for user in self.mailboxes.users() {
+            if let Some(oldest) = self.mailboxes.oldest(user) {
                 ensure!(
-                    self.deadlines.contains(&(oldest.expires, Deadline::Held(user.clone()))),
+                    self.deadlines.contains(oldest, Deadline::Held(user.clone())),
                     Deadline,
-                    "the oldest message held for {user:?} expires at {:?} with no deadline",
-                    oldest.expires
+                    "the oldest message held for {user:?} expires at {oldest:?} with no deadline"
                 );
             }
         }

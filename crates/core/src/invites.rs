@@ -5,7 +5,7 @@
 //! `invite_send`) is the same thing without a ring timeout or a busy rule;
 //! while it rings the invitee is a pending peer of the room.
 
-use crate::core::{Deadline, Invite, Room, RoomKind};
+use crate::state::{Deadline, Invite, RoomKind};
 use crate::{
     CommandError, Core, EndReason, Event, InviteId, InviteRef, NamespaceEvent, Payload, PeerInfo, PeerStatus,
     PeerUpdate, Reply, RoomId, SessionId, UserId,
@@ -17,7 +17,7 @@ impl Core {
         if to == from {
             return Err(CommandError::SelfCall);
         }
-        if !self.users.contains_key(&to) {
+        if !self.users.is_online(&to) {
             return Err(CommandError::UnknownUser(to));
         }
         if self.is_busy(&from) {
@@ -27,15 +27,11 @@ impl Core {
             return Err(CommandError::Busy(to));
         }
         let room = self.draw_room_id("call-");
-        let mut state = Room::new(RoomKind::Call, 2);
-        state.add_member(session, None);
-        self.rooms.insert(room.clone(), state);
-        if let Some(state) = self.sessions.get_mut(&session) {
-            state.rooms.push(room.clone());
-        }
+        self.rooms.create(room.clone(), RoomKind::Call, 2);
+        self.rooms.add_member(&room, session, None);
         let rings_until = self.now() + self.config.ring_timeout;
         let invite = self.ring(session, from, to, room.clone(), data, Some(rings_until));
-        self.set_deadline(rings_until, Deadline::Ring(invite));
+        self.deadlines.set(rings_until, Deadline::Ring(invite));
         Ok(Reply::Calling { invite, room })
     }
 
@@ -47,19 +43,17 @@ impl Core {
         data: Payload,
     ) -> Result<Reply, CommandError> {
         let from = self.registered(session)?;
-        if !self.users.contains_key(&to) {
+        if !self.users.is_online(&to) {
             return Err(CommandError::UnknownUser(to));
         }
         match self.rooms.get(&room) {
             Some(state) if state.kind == RoomKind::Call => return Err(CommandError::NoSuchRoom(room)),
-            Some(state) if self.user_in_room(&to, state) => return Err(CommandError::AlreadyInRoom(room)),
-            Some(state) if state.members.len() + state.invited.len() >= state.capacity => {
+            Some(state) if self.user_in_room(&to, &room, state) => return Err(CommandError::AlreadyInRoom(room)),
+            Some(state) if self.peers_in(&room, state) >= state.capacity => {
                 return Err(CommandError::RoomFull(room));
             }
             Some(_) => self.keep_room(&room),
-            None => {
-                self.rooms.insert(room.clone(), Room::new(RoomKind::Named, usize::MAX));
-            }
+            None => self.rooms.create(room.clone(), RoomKind::Named, usize::MAX),
         }
         let peer = PeerInfo {
             user: to.clone(),
@@ -68,7 +62,7 @@ impl Core {
             pending: true,
             status: PeerStatus { user: self.status_of(&to).cloned(), peer: None },
         };
-        let size = self.rooms.get(&room).map_or(0, |state| state.members.len() + state.invited.len()) + 1;
+        let size = self.rooms.get(&room).map_or(0, |state| self.peers_in(&room, state)) + 1;
         self.tell_room(&room, Some(&to), Event::PeerJoined { room: room.clone(), peer: peer.clone(), size });
         self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerAdded { room, peer: peer.clone() });
         let invite = self.ring(session, from, to, room.clone(), data, None);
@@ -85,21 +79,14 @@ impl Core {
         data: Payload,
         rings_until: Option<std::time::Instant>,
     ) -> InviteId {
-        let invite = self.next_invite_id();
         let view = self.room_view(&room, Some(&to));
-        self.invites.insert(
-            invite,
-            Invite { room: room.clone(), from_session: session, from: from.clone(), to: to.clone(), rings_until },
-        );
-        if let Some(state) = self.rooms.get_mut(&room) {
-            state.invited.push(invite);
-        }
-        if let Some(state) = self.sessions.get_mut(&session) {
-            state.outgoing.push(invite);
-        }
-        if let Some(state) = self.users.get_mut(&to) {
-            state.incoming.push(invite);
-        }
+        let invite = self.invites.insert(Invite {
+            room,
+            from_session: session,
+            from: from.clone(),
+            to: to.clone(),
+            rings_until,
+        });
         self.emit_to_user(&to, None, Event::Ringing { invite, room: view, from, data });
         invite
     }
@@ -107,7 +94,7 @@ impl Core {
     pub(crate) fn draw_room_id(&mut self, prefix: &str) -> RoomId {
         loop {
             let room = RoomId::parse(&format!("{prefix}{}", self.draw_uuid())).expect("valid room name");
-            if !self.rooms.contains_key(&room) {
+            if !self.rooms.contains(&room) {
                 return room;
             }
         }
@@ -121,18 +108,13 @@ impl Core {
         note: Option<Payload>,
     ) -> Result<Reply, CommandError> {
         let invite = self.incoming_invite(session, &which)?;
-        let kind = self.invites.get(&invite).and_then(|i| self.rooms.get(&i.room)).map(|room| room.kind);
+        let kind = self.invites.get(invite).and_then(|i| self.rooms.kind(&i.room));
         if kind == Some(RoomKind::Call) && self.session_in_call(session) {
             return Err(CommandError::AlreadyInCall);
         }
         let by = self.registered(session)?;
         let Some(call) = self.take_invite(invite) else { return Err(CommandError::NoSuchInvite) };
-        if let Some(room) = self.rooms.get_mut(&call.room) {
-            room.add_member(session, status.clone());
-        }
-        if let Some(state) = self.sessions.get_mut(&session) {
-            state.rooms.push(call.room.clone());
-        }
+        self.rooms.add_member(&call.room, session, status.clone());
         self.emit(call.from_session, Event::CallAccepted { invite, room: call.room.clone(), by: by.clone(), note });
         let stopped =
             Event::RingingStopped { invite, from: call.from, reason: EndReason::AnsweredElsewhere, note: None };
@@ -177,7 +159,7 @@ impl Core {
         reason: EndReason,
         note: Option<Payload>,
     ) {
-        if let Some(call) = self.invites.get(&invite) {
+        if let Some(call) = self.invites.get(invite) {
             let stopped = Event::RingingStopped {
                 invite,
                 from: call.from.clone(),
@@ -227,7 +209,7 @@ impl Core {
     /// After an invite ended unanswered: a call room is dissolved; a named
     /// room loses its pending peer.
     fn invite_gone(&mut self, call: &Invite, reason: EndReason) {
-        let Some(kind) = self.rooms.get(&call.room).map(|room| room.kind) else { return };
+        let Some(kind) = self.rooms.kind(&call.room) else { return };
         match kind {
             RoomKind::Call => self.dissolve(&call.room),
             RoomKind::Named => {
@@ -252,15 +234,15 @@ impl Core {
     /// one ends for the other party too.
     pub(crate) fn end_call(&mut self, session: SessionId, room: &RoomId, reason: EndReason) {
         let Some(state) = self.rooms.get(room) else { return };
-        if let Some(&invite) = state.invited.first() {
+        if let Some(&invite) = self.invites.pending_in(room).first() {
             let withdrawn = if reason == EndReason::Hangup { EndReason::Cancelled } else { reason };
             self.withdraw(invite, withdrawn, None);
             return;
         }
         let others: Vec<SessionId> =
-            state.members.iter().map(|member| member.session).filter(|&s| s != session).collect();
+            state.members().iter().map(|member| member.session()).filter(|&s| s != session).collect();
         // The caller is the call room's first member: `call` puts it there.
-        let caller = state.members.first().and_then(|member| self.user_of(member.session)).cloned();
+        let caller = state.members().first().and_then(|member| self.user_of(member.session())).cloned();
         if let (Some(by), Some(caller)) = (self.user_of(session).cloned(), caller) {
             for other in others {
                 let ended = Event::CallEnded { room: room.clone(), by: by.clone(), caller: caller.clone(), reason };
@@ -272,28 +254,14 @@ impl Core {
 
     /// Deletes a call room and every membership of it.
     fn dissolve(&mut self, room: &RoomId) {
-        let Some(state) = self.rooms.remove(room) else { return };
-        for member in state.members {
-            if let Some(session) = self.sessions.get_mut(&member.session) {
-                session.rooms.retain(|r| r != room);
-            }
-        }
+        self.rooms.remove(room);
     }
 
-    /// Removes a ringing invite and every reference to it.
+    /// Removes a ringing invite, every reference to it and its ring timeout.
     fn take_invite(&mut self, invite: InviteId) -> Option<Invite> {
-        let call = self.invites.remove(&invite)?;
+        let call = self.invites.take(invite)?;
         if let Some(at) = call.rings_until {
-            self.clear_deadline(at, Deadline::Ring(invite));
-        }
-        if let Some(state) = self.users.get_mut(&call.to) {
-            state.incoming.retain(|&i| i != invite);
-        }
-        if let Some(state) = self.sessions.get_mut(&call.from_session) {
-            state.outgoing.retain(|&i| i != invite);
-        }
-        if let Some(room) = self.rooms.get_mut(&call.room) {
-            room.invited.retain(|&i| i != invite);
+            self.deadlines.clear(at, Deadline::Ring(invite));
         }
         Some(call)
     }
@@ -302,11 +270,10 @@ impl Core {
     fn incoming_invite(&self, session: SessionId, which: &InviteRef) -> Result<InviteId, CommandError> {
         let user = self.registered(session)?;
         let found = match which {
-            InviteRef::Id(id) => self.invites.get(id).filter(|call| call.to == user).map(|_| *id),
-            InviteRef::From(caller) => self
-                .users
-                .get(&user)
-                .and_then(|state| state.incoming.iter().copied().find(|id| self.invite_is(id, |i| i.from == *caller))),
+            InviteRef::Id(id) => self.invites.get(*id).filter(|call| call.to == user).map(|_| *id),
+            InviteRef::From(caller) => {
+                self.invites.incoming(&user).iter().copied().find(|&id| self.invites.is(id, |i| i.from == *caller))
+            }
             InviteRef::To(_) => None,
         };
         found.ok_or(CommandError::NoSuchInvite)
@@ -315,10 +282,10 @@ impl Core {
     /// An invite this session made.
     fn outgoing_invite(&self, session: SessionId, which: &InviteRef) -> Result<InviteId, CommandError> {
         self.registered(session)?;
-        let outgoing = self.sessions.get(&session).map(|s| s.outgoing.as_slice()).unwrap_or_default();
+        let outgoing = self.invites.outgoing(session);
         let found = match which {
             InviteRef::Id(id) => outgoing.iter().copied().find(|i| i == id),
-            InviteRef::To(callee) => outgoing.iter().copied().find(|id| self.invite_is(id, |i| i.to == *callee)),
+            InviteRef::To(callee) => outgoing.iter().copied().find(|&id| self.invites.is(id, |i| i.to == *callee)),
             InviteRef::From(_) => None,
         };
         found.ok_or(CommandError::NoSuchInvite)
@@ -326,22 +293,18 @@ impl Core {
 
     /// Whether an invite is a 1:1 call (and so counts for the busy rule).
     pub(crate) fn is_call_invite(&self, invite: InviteId) -> bool {
-        self.invites
-            .get(&invite)
-            .and_then(|call| self.rooms.get(&call.room))
-            .is_some_and(|room| room.kind == RoomKind::Call)
+        self.invites.get(invite).and_then(|call| self.rooms.kind(&call.room)) == Some(RoomKind::Call)
     }
 
     /// The call room this session shares with `peer` and the peer's member
     /// session, if the call was accepted.
     pub(crate) fn accepted_call_with(&self, session: SessionId, peer: &UserId) -> Option<(RoomId, SessionId)> {
-        let state = self.sessions.get(&session)?;
-        state.rooms.iter().find_map(|room_id| {
+        self.rooms.of_session(session).iter().find_map(|room_id| {
             let room = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Call)?;
             let other = room
-                .members
+                .members()
                 .iter()
-                .map(|member| member.session)
+                .map(|member| member.session())
                 .find(|&s| s != session && self.user_of(s) == Some(peer))?;
             Some((room_id.clone(), other))
         })
@@ -349,12 +312,12 @@ impl Core {
 
     /// A ringing 1:1 call between this session and `peer`, either way.
     pub(crate) fn ringing_call_with(&self, session: SessionId, peer: &UserId) -> Option<InviteId> {
-        let outgoing = self.sessions.get(&session)?.outgoing.iter().copied();
+        let outgoing = self.invites.outgoing(session).iter().copied();
         let mine = self.user_of(session)?;
-        let incoming = self.users.get(mine).map(|u| u.incoming.as_slice()).unwrap_or_default().iter().copied();
+        let incoming = self.invites.incoming(mine).iter().copied();
         outgoing
-            .filter(|id| self.invite_is(id, |i| i.to == *peer))
-            .chain(incoming.filter(|id| self.invite_is(id, |i| i.from == *peer)))
+            .filter(|&id| self.invites.is(id, |i| i.to == *peer))
+            .chain(incoming.filter(|&id| self.invites.is(id, |i| i.from == *peer)))
             .find(|&id| self.is_call_invite(id))
     }
 }

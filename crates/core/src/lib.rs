@@ -57,6 +57,7 @@ mod payload;
 mod presence;
 mod relay;
 mod rooms;
+mod state;
 
 pub use crate::core::{Core, CoreConfig, Stats};
 pub use ids::{InviteId, MAX_NAME_BYTES, NameError, NamespaceId, RoomId, SessionId, UserId};

@@ -1,7 +1,7 @@
 //! Who is online: registering a name, presence status, and what a closing
 //! connection takes with it.
 
-use crate::core::{RoomKind, User};
+use crate::state::RoomKind;
 use crate::{
     CommandError, Core, EndReason, Event, NamespaceEvent, Payload, PeerStatus, PeerUpdate, Reply, RoomId, SessionId,
     UserId,
@@ -19,24 +19,10 @@ impl Core {
         }
         let drawn = wanted.is_none();
         let user = match wanted {
-            Some(user) => match self.users.get_mut(&user) {
-                Some(state) if shared && state.shared => {
-                    state.sessions.push(session);
-                    if let Some(state) = self.sessions.get_mut(&session) {
-                        state.user = Some(user.clone());
-                    }
-                    self.deliver_held(&user, session);
-                    return Ok(Reply::Registered { user, drawn });
-                }
-                Some(_) => return Err(CommandError::NameTaken(user)),
-                None => user,
-            },
+            Some(user) => user,
             None => self.draw_free_name(),
         };
-        self.users.insert(user.clone(), User { sessions: vec![session], shared, ..User::default() });
-        if let Some(state) = self.sessions.get_mut(&session) {
-            state.user = Some(user.clone());
-        }
+        self.users.register(session, user.clone(), shared)?;
         self.deliver_held(&user, session);
         Ok(Reply::Registered { user, drawn })
     }
@@ -44,7 +30,7 @@ impl Core {
     fn draw_free_name(&mut self) -> UserId {
         loop {
             let name = UserId::parse(&self.draw_uuid()).expect("a UUID is a valid name");
-            if !self.users.contains_key(&name) {
+            if !self.users.is_online(&name) {
                 return name;
             }
         }
@@ -52,9 +38,8 @@ impl Core {
 
     pub(crate) fn set_status(&mut self, session: SessionId, status: Payload) -> Result<Reply, CommandError> {
         let user = self.registered(session)?;
-        let Some(state) = self.users.get_mut(&user) else { return Ok(Reply::Done) };
-        state.status = Some(status.clone());
-        for namespace in state.namespaces.clone() {
+        self.users.set_status(&user, status.clone());
+        for namespace in self.namespaces.of_user(&user).to_vec() {
             let event = NamespaceEvent::UserUpdated { user: user.clone(), status: Some(status.clone()) };
             self.tell_namespace(&namespace, event);
         }
@@ -68,18 +53,17 @@ impl Core {
     /// The named rooms a user is a peer of (joined on any session, or
     /// invited), each with the user's peer status there.
     fn named_rooms_of(&self, user: &UserId) -> Vec<(RoomId, Option<Payload>)> {
-        let Some(state) = self.users.get(user) else { return Vec::new() };
         let mut rooms = Vec::new();
-        for &session in &state.sessions {
-            for room_id in self.sessions.get(&session).map(|s| s.rooms.as_slice()).unwrap_or_default() {
+        for &session in self.users.sessions_of(user) {
+            for room_id in self.rooms.of_session(session) {
                 let Some(room) = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Named) else { continue };
-                let peer = room.members.iter().find(|m| m.session == session).and_then(|m| m.status.clone());
+                let peer = room.member(session).and_then(|m| m.status.clone());
                 rooms.push((room_id.clone(), peer));
             }
         }
-        for invite in &state.incoming {
+        for &invite in self.invites.incoming(user) {
             let Some(room) = self.invites.get(invite).map(|invite| &invite.room) else { continue };
-            if self.rooms.get(room).is_some_and(|room| room.kind == RoomKind::Named) {
+            if self.rooms.kind(room) == Some(RoomKind::Named) {
                 rooms.push((room.clone(), None));
             }
         }
@@ -88,22 +72,20 @@ impl Core {
 
     /// A user's presence status, if the user is online and set one.
     pub fn status_of(&self, user: &UserId) -> Option<&Payload> {
-        self.users.get(user)?.status.as_ref()
+        self.users.status(user)
     }
 
     /// Whether a user is ringing or in a 1:1 call on any of its sessions.
     /// Invites into named rooms do not count.
     pub(crate) fn is_busy(&self, user: &UserId) -> bool {
-        let Some(state) = self.users.get(user) else { return false };
-        state.incoming.iter().any(|&invite| self.is_call_invite(invite))
-            || state.sessions.iter().any(|&session| self.session_in_call(session))
+        self.invites.incoming(user).iter().any(|&invite| self.is_call_invite(invite))
+            || self.users.sessions_of(user).iter().any(|&session| self.session_in_call(session))
     }
 
     /// Whether a session is making a 1:1 call or is in one.
     pub(crate) fn session_in_call(&self, session: SessionId) -> bool {
-        let Some(state) = self.sessions.get(&session) else { return false };
-        state.outgoing.iter().any(|&invite| self.is_call_invite(invite))
-            || state.rooms.iter().any(|room| self.rooms.get(room).is_some_and(|room| room.kind == RoomKind::Call))
+        self.invites.outgoing(session).iter().any(|&invite| self.is_call_invite(invite))
+            || self.rooms.of_session(session).iter().any(|room| self.rooms.kind(room) == Some(RoomKind::Call))
     }
 
     /// Ends everything the session took part in, then forgets it: it leaves
@@ -111,53 +93,41 @@ impl Core {
     /// calls ringing its user are declined when this was the user's last
     /// session.
     pub(crate) fn disconnect(&mut self, session: SessionId) {
-        let Some(state) = self.sessions.get(&session) else { return };
-        let outgoing = state.outgoing.clone();
-        let rooms = state.rooms.clone();
-        let subscriptions = state.subscriptions.clone();
-        let user = state.user.clone();
-
-        for namespace in subscriptions {
-            self.drop_subscriber(session, &namespace);
+        if !self.sessions.contains(session) {
+            return;
+        }
+        for namespace in self.namespaces.subscriptions_of(session).to_vec() {
+            self.namespaces.unsubscribe(&namespace, session);
         }
         // Rooms first: an invitee still pending in a room hears that the
         // inviter left it before the invite is withdrawn (as the original
         // calling-signaling server orders it).
-        for room in rooms {
+        for room in self.rooms.of_session(session).to_vec() {
             self.leave_room(session, &room, EndReason::Disconnected);
         }
-        for invite in outgoing {
+        for invite in self.invites.outgoing(session).to_vec() {
             self.withdraw(invite, EndReason::Disconnected, None);
         }
-        if let Some(user) = user {
-            let last = self.users.get(&user).is_some_and(|state| state.sessions == [session]);
-            if last {
-                let incoming = self.users.get(&user).map(|u| u.incoming.clone()).unwrap_or_default();
-                for invite in incoming {
-                    self.decline(invite, &user, EndReason::Disconnected, None);
-                }
-                let listed = self.users.get(&user).map(|u| u.namespaces.clone()).unwrap_or_default();
-                for namespace in listed {
-                    self.unlist_user(&user, &namespace);
-                }
-                self.users.remove(&user);
-            } else if let Some(state) = self.users.get_mut(&user) {
-                state.sessions.retain(|&s| s != session);
+        if let Some(user) = self.user_of(session).cloned()
+            && self.users.sessions_of(&user) == [session]
+        {
+            // The user goes offline: what rings it is declined, and it
+            // leaves the namespaces it is listed in.
+            for invite in self.invites.incoming(&user).to_vec() {
+                self.decline(invite, &user, EndReason::Disconnected, None);
+            }
+            for namespace in self.namespaces.of_user(&user).to_vec() {
+                self.unlist_user(&user, &namespace);
             }
         }
-        if let Some(state) = self.sessions.remove(&session)
-            && self.peer_ids.get(&state.peer_id) == Some(&session)
-        {
-            self.peer_ids.remove(&state.peer_id);
-        }
+        self.users.unregister(session);
+        self.sessions.remove(session);
     }
 
     /// Tells every session of `user` except `except`.
     pub(crate) fn emit_to_user(&mut self, user: &UserId, except: Option<SessionId>, event: Event) {
-        let sessions: Vec<SessionId> = match self.users.get(user) {
-            Some(state) => state.sessions.iter().copied().filter(|&s| Some(s) != except).collect(),
-            None => return,
-        };
+        let sessions: Vec<SessionId> =
+            self.users.sessions_of(user).iter().copied().filter(|&s| Some(s) != except).collect();
         for session in sessions {
             self.emit(session, event.clone());
         }

@@ -27,7 +27,7 @@ impl Core {
                 if let Some((room, other)) = self.accepted_call_with(session, &peer) {
                     self.emit(other, relayed(Some(room), signal));
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
-                    let Some(call) = self.invites.get(&invite) else { return Err(CommandError::NoCallWith(peer)) };
+                    let Some(call) = self.invites.get(invite) else { return Err(CommandError::NoCallWith(peer)) };
                     let (caller, room) = (call.from_session, call.room.clone());
                     if caller == session {
                         self.emit_to_user(&peer, None, relayed(Some(room), signal));
@@ -42,13 +42,13 @@ impl Core {
                 self.check_member(session, &room)?;
                 let Some(state) = self.rooms.get(&room) else { return Err(CommandError::NotInRoom(room)) };
                 let targets: Vec<SessionId> = state
-                    .members
+                    .members()
                     .iter()
-                    .map(|member| member.session)
+                    .map(|member| member.session())
                     .filter(|&s| s != session && self.user_of(s) == Some(&user))
                     .collect();
                 if targets.is_empty() {
-                    if state.invited.iter().any(|id| self.invite_is(id, |i| i.to == user)) {
+                    if self.invites.pending_in(&room).iter().any(|&id| self.invites.is(id, |i| i.to == user)) {
                         return Err(CommandError::PeerPending(user));
                     }
                     return Err(CommandError::PeerNotInRoom { room, user });
@@ -58,7 +58,7 @@ impl Core {
                 }
             }
             RelayTarget::Peer { room, peer } => {
-                let target = self.peer_ids.get(&peer).copied();
+                let target = self.sessions.by_peer_id(&peer);
                 self.relay_to_member(session, &room, target, || CommandError::UnknownPeer(peer.clone()))?;
                 self.emit(target.expect("checked"), relayed(Some(room), signal));
             }
@@ -80,8 +80,8 @@ impl Core {
         peer: Option<std::sync::Arc<str>>,
         event: Event,
     ) -> Result<(), CommandError> {
-        let receivers: Vec<SessionId> = match (&peer, self.users.get(to)) {
-            (_, None) => {
+        let receivers: Vec<SessionId> = match (&peer, self.users.is_online(to)) {
+            (_, false) => {
                 let bytes = match &event {
                     Event::Relayed { signal, .. } => signal.payload.len(),
                     _ => 0,
@@ -89,17 +89,13 @@ impl Core {
                 self.hold(to, event.clone(), bytes)?;
                 Vec::new()
             }
-            (Some(peer), Some(_)) => match self.peer_ids.get(peer) {
-                Some(&target) if self.user_of(target) == Some(to) => vec![target],
+            (Some(peer), true) => match self.sessions.by_peer_id(peer) {
+                Some(target) if self.user_of(target) == Some(to) => vec![target],
                 _ => return Err(CommandError::UnknownPeer(peer.clone())),
             },
-            (None, Some(state)) => state.sessions.clone(),
+            (None, true) => self.users.sessions_of(to).to_vec(),
         };
-        let own: Vec<SessionId> = self
-            .users
-            .get(from)
-            .map(|state| state.sessions.iter().copied().filter(|&s| s != session).collect())
-            .unwrap_or_default();
+        let own: Vec<SessionId> = self.users.sessions_of(from).iter().copied().filter(|&s| s != session).collect();
         for target in receivers.into_iter().chain(own) {
             if target != session {
                 self.emit(target, event.clone());
@@ -110,8 +106,7 @@ impl Core {
 
     /// The peer status `session` joined `room` with, if it is a member.
     fn member_status(&self, session: SessionId, room: &RoomId) -> Option<Payload> {
-        let member = self.rooms.get(room)?.members.iter().find(|member| member.session == session)?;
-        member.status.clone()
+        self.rooms.get(room)?.member(session)?.status.clone()
     }
 
     /// Checks that the sender and the named target are members of `room`.

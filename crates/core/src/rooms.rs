@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::core::{Deadline, Room, RoomKind};
+use crate::state::{Deadline, Room, RoomKind};
 use crate::{
     CommandError, Core, EndReason, Event, NamespaceEvent, Payload, PeerInfo, PeerStatus, PeerUpdate, Reply, RoomId,
     RoomRef, RoomView, SessionId, UserId,
@@ -24,8 +24,10 @@ impl Core {
         };
         match (self.rooms.get(&room_id), create) {
             (Some(room), _) if room.kind == RoomKind::Call => return Err(CommandError::NoSuchRoom(room_id)),
-            (Some(room), _) if self.user_in_room(&user, room) => return Err(CommandError::AlreadyInRoom(room_id)),
-            (Some(room), _) if room.members.len() + room.invited.len() >= room.capacity => {
+            (Some(room), _) if self.user_in_room(&user, &room_id, room) => {
+                return Err(CommandError::AlreadyInRoom(room_id));
+            }
+            (Some(room), _) if self.peers_in(&room_id, room) >= room.capacity => {
                 return Err(CommandError::RoomFull(room_id));
             }
             (Some(_), _) => self.keep_room(&room_id),
@@ -35,16 +37,11 @@ impl Core {
             // refused command changes nothing). Admitting the joiner would
             // put one member in zero places (`--room-capacity 0` did).
             (None, Some(0)) => return Err(CommandError::RoomFull(room_id)),
-            (None, Some(capacity)) => {
-                self.rooms.insert(room_id.clone(), Room::new(RoomKind::Named, capacity));
-            }
+            (None, Some(capacity)) => self.rooms.create(room_id.clone(), RoomKind::Named, capacity),
         }
         let mut view = self.room_view(&room_id, Some(&user));
-        let number = self.rooms.get_mut(&room_id).map(|room| room.add_member(session, status.clone()));
+        let number = self.rooms.add_member(&room_id, session, status.clone());
         view.member = number;
-        if let Some(state) = self.sessions.get_mut(&session) {
-            state.rooms.push(room_id.clone());
-        }
         let peer = PeerInfo {
             user: user.clone(),
             member: number,
@@ -65,8 +62,12 @@ impl Core {
         capacity: usize,
     ) -> Result<Reply, CommandError> {
         self.registered(session)?;
-        match self.rooms.get_mut(&room) {
-            Some(state) if state.kind == RoomKind::Named && state.is_empty() => state.capacity = capacity,
+        match self.rooms.kind(&room) {
+            Some(RoomKind::Named) if self.room_is_empty(&room) => {
+                if let Some(state) = self.rooms.get_mut(&room) {
+                    state.capacity = capacity;
+                }
+            }
             Some(_) => return Err(CommandError::RoomInUse(room)),
             None => self.open_room(room, capacity),
         }
@@ -75,10 +76,10 @@ impl Core {
 
     /// Creates the named room `room` if it does not exist ([`Input::OpenRoom`](crate::Input::OpenRoom)).
     pub(crate) fn open_room(&mut self, room: RoomId, capacity: usize) {
-        if self.rooms.contains_key(&room) {
+        if self.rooms.contains(&room) {
             return;
         }
-        self.rooms.insert(room.clone(), Room::new(RoomKind::Named, capacity));
+        self.rooms.create(room.clone(), RoomKind::Named, capacity);
         // A created room that nobody joins goes after the grace period.
         self.check_emptied(&room);
     }
@@ -94,7 +95,7 @@ impl Core {
                 if let Some((room, _)) = self.accepted_call_with(session, &peer) {
                     self.end_call(session, &room, EndReason::Hangup);
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
-                    if self.invite_is(&invite, |i| i.from_session == session) {
+                    if self.invites.is(invite, |i| i.from_session == session) {
                         self.withdraw(invite, EndReason::Cancelled, None);
                     } else {
                         self.reject_invite(session, invite, &me, EndReason::Rejected, None);
@@ -109,16 +110,12 @@ impl Core {
 
     /// Takes `session` out of `room`, whatever kind of room it is.
     pub(crate) fn leave_room(&mut self, session: SessionId, room_id: &RoomId, reason: EndReason) {
-        let Some(room) = self.rooms.get_mut(room_id) else { return };
-        if room.kind == RoomKind::Call {
-            self.end_call(session, room_id, reason);
-            return;
+        match self.rooms.kind(room_id) {
+            None => return,
+            Some(RoomKind::Call) => return self.end_call(session, room_id, reason),
+            Some(RoomKind::Named) => {}
         }
-        let number = room.members.iter().find(|member| member.session == session).map(|member| member.number);
-        room.members.retain(|member| member.session != session);
-        if let Some(state) = self.sessions.get_mut(&session) {
-            state.rooms.retain(|r| r != room_id);
-        }
+        let number = self.rooms.remove_member(room_id, session);
         if let Some(user) = self.user_of(session).cloned() {
             let peer_id = Some(self.peer_id_of(session));
             let left = Event::PeerLeft { room: room_id.clone(), user: user.clone(), member: number, peer_id, reason };
@@ -137,9 +134,7 @@ impl Core {
         let user = self.registered(session)?;
         self.check_member(session, &room_id)?;
         let Some(status) = status else { return Ok(Reply::Done) };
-        if let Some(member) =
-            self.rooms.get_mut(&room_id).and_then(|room| room.members.iter_mut().find(|m| m.session == session))
-        {
+        if let Some(member) = self.rooms.get_mut(&room_id).and_then(|room| room.member_mut(session)) {
             member.status = Some(status.clone());
         }
         let update = PeerUpdate::Status(PeerStatus { user: self.status_of(&user).cloned(), peer: Some(status) });
@@ -157,7 +152,7 @@ impl Core {
     ) -> Result<Reply, CommandError> {
         let user = self.registered(session)?;
         self.check_member(session, &room_id)?;
-        let room = self.rooms.get_mut(&room_id).expect("checked above");
+        let Some(room) = self.rooms.get_mut(&room_id) else { return Err(CommandError::NoSuchRoom(room_id)) };
         let current = room.status.iter().position(|(k, _)| *k == key);
         if let Some(expected) = check
             && current.map(|at| &room.status[at].1) != expected.as_ref()
@@ -190,16 +185,26 @@ impl Core {
             return Ok(());
         }
         let user = self.user_of(session);
-        if room.invited.iter().any(|id| self.invite_is(id, |i| Some(&i.to) == user)) {
+        if self.invites.pending_in(room_id).iter().any(|&id| self.invites.is(id, |i| Some(&i.to) == user)) {
             return Err(CommandError::OnlyInvited(room_id.clone()));
         }
         Err(CommandError::NotInRoom(room_id.clone()))
     }
 
     /// Whether `user` is a member of, or invited to, `room`.
-    pub(crate) fn user_in_room(&self, user: &UserId, room: &Room) -> bool {
-        room.members.iter().any(|member| self.user_of(member.session) == Some(user))
-            || room.invited.iter().any(|id| self.invite_is(id, |i| i.to == *user))
+    pub(crate) fn user_in_room(&self, user: &UserId, room_id: &RoomId, room: &Room) -> bool {
+        room.members().iter().any(|member| self.user_of(member.session()) == Some(user))
+            || self.invites.pending_in(room_id).iter().any(|&id| self.invites.is(id, |i| i.to == *user))
+    }
+
+    /// Members and pending invitees of a room: the places taken.
+    pub(crate) fn peers_in(&self, room_id: &RoomId, room: &Room) -> usize {
+        room.members().len() + self.invites.pending_in(room_id).len()
+    }
+
+    /// Whether a room has neither members nor pending invitees.
+    pub(crate) fn room_is_empty(&self, room_id: &RoomId) -> bool {
+        self.rooms.get(room_id).is_some_and(|room| self.peers_in(room_id, room) == 0)
     }
 
     /// The room as seen from outside: its peers (without `except`) and status.
@@ -207,17 +212,17 @@ impl Core {
         let Some(room) = self.rooms.get(room_id) else {
             return RoomView { id: room_id.clone(), peers: Vec::new(), member: None, status: Vec::new() };
         };
-        let members = room.members.iter().filter_map(|member| {
-            let user = self.user_of(member.session)?;
+        let members = room.members().iter().filter_map(|member| {
+            let user = self.user_of(member.session())?;
             Some(PeerInfo {
                 user: user.clone(),
-                member: Some(member.number),
-                peer_id: Some(self.peer_id_of(member.session)),
+                member: Some(member.number()),
+                peer_id: Some(self.peer_id_of(member.session())),
                 pending: false,
                 status: PeerStatus { user: self.status_of(user).cloned(), peer: member.status.clone() },
             })
         });
-        let invited = room.invited.iter().filter_map(|id| {
+        let invited = self.invites.pending_in(room_id).iter().filter_map(|&id| {
             let user = &self.invites.get(id)?.to;
             Some(PeerInfo {
                 user: user.clone(),
@@ -235,17 +240,15 @@ impl Core {
     pub(crate) fn tell_room(&mut self, room_id: &RoomId, except: Option<&UserId>, event: Event) {
         let Some(room) = self.rooms.get(room_id) else { return };
         let mut audience: Vec<SessionId> = room
-            .members
+            .members()
             .iter()
-            .map(|member| member.session)
+            .map(|member| member.session())
             .filter(|&session| except.is_none() || self.user_of(session) != except)
             .collect();
-        for id in &room.invited {
+        for &id in self.invites.pending_in(room_id) {
             let Some(invitee) = self.invites.get(id).map(|invite| &invite.to) else { continue };
-            if Some(invitee) != except
-                && let Some(user) = self.users.get(invitee)
-            {
-                audience.extend(user.sessions.iter().copied());
+            if Some(invitee) != except {
+                audience.extend(self.users.sessions_of(invitee).iter().copied());
             }
         }
         for session in audience {
@@ -268,7 +271,7 @@ impl Core {
     /// A room that gained a peer is no longer going to expire.
     pub(crate) fn keep_room(&mut self, room_id: &RoomId) {
         if let Some(at) = self.rooms.get_mut(room_id).and_then(|room| room.expires.take()) {
-            self.clear_deadline(at, Deadline::EmptyRoom(room_id.clone()));
+            self.deadlines.clear(at, Deadline::EmptyRoom(room_id.clone()));
         }
     }
 
@@ -276,7 +279,7 @@ impl Core {
     /// deleted after the grace period, unless someone comes back.
     pub(crate) fn check_emptied(&mut self, room_id: &RoomId) {
         let Some(room) = self.rooms.get(room_id) else { return };
-        if room.kind != RoomKind::Named || !room.is_empty() || room.expires.is_some() {
+        if room.kind != RoomKind::Named || self.peers_in(room_id, room) > 0 || room.expires.is_some() {
             return;
         }
         self.unlist_room(room_id);
@@ -284,13 +287,13 @@ impl Core {
         if let Some(room) = self.rooms.get_mut(room_id) {
             room.expires = Some(at);
         }
-        self.set_deadline(at, Deadline::EmptyRoom(room_id.clone()));
+        self.deadlines.set(at, Deadline::EmptyRoom(room_id.clone()));
     }
 
     pub(crate) fn expire_room(&mut self, room_id: RoomId) {
         let now = self.now();
-        let expired =
-            self.rooms.get(&room_id).is_some_and(|room| room.is_empty() && room.expires.is_some_and(|at| at <= now));
+        let expired = self.room_is_empty(&room_id)
+            && self.rooms.get(&room_id).is_some_and(|room| room.expires.is_some_and(|at| at <= now));
         if expired {
             // A room registered in a namespace while empty (RegisterRoom
             // takes any named room; check_emptied unlists a room only as it
