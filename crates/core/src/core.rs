@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use crate::state::{Deadline, Deadlines, Directory, Invites, Mailboxes, Namespaces, RoomKind, Rooms, Sessions};
+use crate::state::{
+    Deadline, Deadlines, Directory, Invites, Mailboxes, Namespaces, Rate, RoomKind, Rooms, Sessions, Throttles,
+};
 use crate::{Command, CommandError, Event, Input, Output, Reply, Request, RoomId, SessionId, UserId};
 
 /// Settings of the model. All durations are wall-clock spans the driver
@@ -28,6 +30,23 @@ pub struct CoreConfig {
     pub mailbox_messages: usize,
     /// Bytes of messages held for one offline user, at most.
     pub mailbox_bytes: usize,
+    /// Rooms a session may be in (call rooms included) plus invites it may
+    /// have pending, at most; one more is refused with
+    /// [`CommandError::TooManyRooms`]. Default 32.
+    pub rooms_per_session: usize,
+    /// Namespaces one session may subscribe to, one user be listed in, and
+    /// one room be listed in, at most ([`CommandError::TooManyNamespaces`]).
+    /// Default 32.
+    pub namespaces_per_entry: usize,
+    /// Offline users one sender may hold messages for at once, at most
+    /// ([`CommandError::TooManyMailboxes`]). Default 16.
+    pub mailboxes_per_sender: usize,
+    /// How fast one user may ring: calls, invites and rooms it makes
+    /// ([`CommandError::RingLimit`]). Default a burst of 20, then 30 a minute.
+    pub ring_rate: Rate,
+    /// How fast one room may be invited into, by all its members together.
+    /// Default a burst of 50, then 60 a minute.
+    pub room_invite_rate: Rate,
     /// Seed of the generator that draws user names and call room names. The
     /// server seeds it from the operating system, so drawn names are
     /// unguessable; tests fix it, so runs repeat.
@@ -41,6 +60,11 @@ impl Default for CoreConfig {
             empty_room_ttl: Duration::from_secs(600),
             mailbox_messages: 32,
             mailbox_bytes: 256 * 1024,
+            rooms_per_session: 32,
+            namespaces_per_entry: 32,
+            mailboxes_per_sender: 16,
+            ring_rate: Rate { burst: 20, per_minute: 30 },
+            room_invite_rate: Rate { burst: 50, per_minute: 60 },
             seed: [0; 32],
         }
     }
@@ -80,6 +104,7 @@ pub struct Core {
     pub(crate) namespaces: Namespaces,
     pub(crate) mailboxes: Mailboxes,
     pub(crate) deadlines: Deadlines,
+    pub(crate) throttles: Throttles,
     /// The time of the input being handled.
     now: Option<Instant>,
     outputs: VecDeque<Output>,
@@ -90,7 +115,8 @@ impl Core {
     pub fn new(config: CoreConfig) -> Self {
         Self {
             rng: ChaCha20Rng::from_seed(config.seed),
-            mailboxes: Mailboxes::new(config.mailbox_messages, config.mailbox_bytes),
+            mailboxes: Mailboxes::new(config.mailbox_messages, config.mailbox_bytes, config.mailboxes_per_sender),
+            throttles: Throttles::new(config.ring_rate, config.room_invite_rate),
             config,
             sessions: Sessions::default(),
             users: Directory::default(),

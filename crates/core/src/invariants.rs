@@ -70,6 +70,10 @@ pub enum InvariantError {
     /// oldest held message of each mailbox.
     #[error("deadline: {0}")]
     Deadline(String),
+    /// A rate-limit bucket kept for a user who is offline or a room that
+    /// is gone.
+    #[error("throttle: {0}")]
+    Throttle(String),
 }
 
 /// Returns the error unless the condition holds.
@@ -108,6 +112,18 @@ impl Core {
         self.check_namespaces()?;
         self.check_mailboxes()?;
         self.check_deadlines()?;
+        self.check_throttles()?;
+        Ok(())
+    }
+
+    fn check_throttles(&self) -> Result<(), InvariantError> {
+        // A bucket is dropped with its user or room, so none outlives it.
+        for user in self.throttles.users() {
+            ensure!(self.users.is_online(user), Throttle, "a ring bucket is kept for {user:?}, who is offline");
+        }
+        for room in self.throttles.rooms() {
+            ensure!(self.rooms.contains(room), Throttle, "an invite bucket is kept for room {room:?}, which is gone");
+        }
         Ok(())
     }
 

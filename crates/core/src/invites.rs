@@ -26,6 +26,8 @@ impl Core {
         if self.is_busy(&to) {
             return Err(CommandError::Busy(to));
         }
+        self.check_places(session)?;
+        self.take_ring(&from)?;
         let room = self.draw_room_id("call-");
         self.rooms.create(room.clone(), RoomKind::Call, 2);
         self.rooms.add_member(&room, session, None);
@@ -46,14 +48,25 @@ impl Core {
         if !self.users.is_online(&to) {
             return Err(CommandError::UnknownUser(to));
         }
-        match self.rooms.get(&room) {
+        // Every check before any change: a refused command changes nothing.
+        let exists = match self.rooms.get(&room) {
             Some(state) if state.kind == RoomKind::Call => return Err(CommandError::NoSuchRoom(room)),
             Some(state) if self.user_in_room(&to, &room, state) => return Err(CommandError::AlreadyInRoom(room)),
             Some(state) if self.peers_in(&room, state) >= state.capacity => {
                 return Err(CommandError::RoomFull(room));
             }
-            Some(_) => self.keep_room(&room),
-            None => self.rooms.create(room.clone(), RoomKind::Named, usize::MAX),
+            Some(_) => true,
+            None => false,
+        };
+        self.check_places(session)?;
+        // The user's bucket first: the room's is made on first use, and a
+        // room that is not made must not keep one.
+        self.take_ring(&from)?;
+        self.take_room_invite(&room)?;
+        if exists {
+            self.keep_room(&room);
+        } else {
+            self.rooms.create(room.clone(), RoomKind::Named, usize::MAX);
         }
         let peer = PeerInfo {
             user: to.clone(),
@@ -113,6 +126,7 @@ impl Core {
             return Err(CommandError::AlreadyInCall);
         }
         let by = self.registered(session)?;
+        self.check_places(session)?;
         let Some(call) = self.take_invite(invite) else { return Err(CommandError::NoSuchInvite) };
         self.rooms.add_member(&call.room, session, status.clone());
         self.emit(call.from_session, Event::CallAccepted { invite, room: call.room.clone(), by: by.clone(), note });
@@ -255,6 +269,7 @@ impl Core {
     /// Deletes a call room and every membership of it.
     fn dissolve(&mut self, room: &RoomId) {
         self.rooms.remove(room);
+        self.throttles.forget_room(room);
     }
 
     /// Removes a ringing invite, every reference to it and its ring timeout.

@@ -50,6 +50,7 @@ mod ids;
 mod input;
 mod invariants;
 mod invites;
+mod limits;
 mod mailbox;
 mod namespaces;
 mod output;
@@ -67,3 +68,4 @@ pub use output::{
     CommandError, EndReason, Event, NamespaceEvent, Output, PeerInfo, PeerStatus, PeerUpdate, Reply, RoomView,
 };
 pub use payload::{Payload, Signal, SignalKind};
+pub use state::Rate;

@@ -7,14 +7,21 @@ use crate::state::Deadline;
 use crate::{CommandError, Core, Event, SessionId, UserId};
 
 impl Core {
-    /// Keeps `event` for `user`, who has no session, for the ring timeout.
+    /// Keeps `event` from `from` for `user`, who has no session, for the
+    /// ring timeout.
     ///
     /// # Errors
-    /// [`CommandError::MailboxFull`] when the user's held messages would pass
-    /// the count or byte bound; nothing is kept then.
-    pub(crate) fn hold(&mut self, user: &UserId, event: Event, bytes: usize) -> Result<(), CommandError> {
+    /// [`CommandError::MailboxFull`] or [`CommandError::TooManyMailboxes`]
+    /// when a bound would be passed; nothing is kept then.
+    pub(crate) fn hold(
+        &mut self,
+        user: &UserId,
+        from: &UserId,
+        event: Event,
+        bytes: usize,
+    ) -> Result<(), CommandError> {
         let expires = self.now() + self.config.ring_timeout;
-        if self.mailboxes.hold(user, event, bytes, expires)? {
+        if self.mailboxes.hold(user, from, event, bytes, expires)? {
             self.deadlines.set(expires, Deadline::Held(user.clone()));
         }
         Ok(())

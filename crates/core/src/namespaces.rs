@@ -8,6 +8,11 @@ use crate::{CommandError, Core, Event, NamespaceEvent, NamespaceId, Reply, RoomI
 impl Core {
     pub(crate) fn subscribe(&mut self, session: SessionId, namespace: NamespaceId) -> Result<Reply, CommandError> {
         self.registered(session)?;
+        let subscribed = self.namespaces.subscriptions_of(session).len();
+        if subscribed >= self.config.namespaces_per_entry && !self.namespaces.subscribers(&namespace).contains(&session)
+        {
+            return Err(CommandError::TooManyNamespaces(self.config.namespaces_per_entry));
+        }
         if !self.namespaces.subscribe(&namespace, session) {
             return Err(CommandError::AlreadySubscribed(namespace));
         }
@@ -28,6 +33,10 @@ impl Core {
 
     pub(crate) fn register_user(&mut self, session: SessionId, namespace: NamespaceId) -> Result<Reply, CommandError> {
         let user = self.registered(session)?;
+        let listed = self.namespaces.of_user(&user).len();
+        if listed >= self.config.namespaces_per_entry && !self.namespaces.users(&namespace).contains(&user) {
+            return Err(CommandError::TooManyNamespaces(self.config.namespaces_per_entry));
+        }
         if !self.namespaces.list_user(&namespace, user.clone()) {
             return Err(CommandError::AlreadyInNamespace(namespace));
         }
@@ -53,6 +62,10 @@ impl Core {
     pub(crate) fn register_room(&mut self, namespace: NamespaceId, room: RoomId) -> Result<Reply, CommandError> {
         if self.rooms.kind(&room) != Some(RoomKind::Named) {
             return Err(CommandError::NoSuchRoom(room));
+        }
+        let listed = self.namespaces.of_room(&room).len();
+        if listed >= self.config.namespaces_per_entry && !self.namespaces.rooms(&namespace).contains(&room) {
+            return Err(CommandError::TooManyNamespaces(self.config.namespaces_per_entry));
         }
         if !self.namespaces.list_room(&namespace, room.clone()) {
             return Err(CommandError::RoomAlreadyInNamespace { namespace, room });

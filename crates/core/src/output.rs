@@ -407,6 +407,31 @@ pub enum CommandError {
     /// The receiver has no session and its held messages fill its mailbox.
     #[error("{0} is offline and has too many messages waiting")]
     MailboxFull(UserId),
+    /// The session is in, or has invites pending into, as many rooms as
+    /// [`CoreConfig::rooms_per_session`](crate::CoreConfig::rooms_per_session)
+    /// allows (the number).
+    #[error("you are in {0} rooms, the most allowed")]
+    TooManyRooms(usize),
+    /// The session, user or room is in as many namespaces as
+    /// [`CoreConfig::namespaces_per_entry`](crate::CoreConfig::namespaces_per_entry)
+    /// allows (the number).
+    #[error("already in {0} namespaces, the most allowed")]
+    TooManyNamespaces(usize),
+    /// The sender holds messages for as many offline users as
+    /// [`CoreConfig::mailboxes_per_sender`](crate::CoreConfig::mailboxes_per_sender)
+    /// allows (the number).
+    #[error("you have messages waiting for {0} offline users, the most allowed")]
+    TooManyMailboxes(usize),
+    /// The user rang (called, invited, made a room) faster than
+    /// [`CoreConfig::ring_rate`](crate::CoreConfig::ring_rate), or the room
+    /// was invited into faster than
+    /// [`CoreConfig::room_invite_rate`](crate::CoreConfig::room_invite_rate).
+    #[error("too many calls and invites; wait and try again")]
+    RingLimit,
+    /// The connection sent messages faster than its rate limit; the message
+    /// was dropped (the server's per-connection limit, not the core's).
+    #[error("too many messages; slow down")]
+    RateLimited,
     /// The receiver is only invited to the room.
     #[error("{0} has not accepted the invite yet")]
     PeerPending(UserId),

@@ -120,7 +120,11 @@ impl Core {
                 self.unlist_user(&user, &namespace);
             }
         }
-        self.users.unregister(session);
+        if let Some(user) = self.users.unregister(session)
+            && !self.users.is_online(&user)
+        {
+            self.throttles.forget_user(&user);
+        }
         self.sessions.remove(session);
     }
 

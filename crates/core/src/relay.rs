@@ -86,7 +86,7 @@ impl Core {
                     Event::Relayed { signal, .. } => signal.payload.len(),
                     _ => 0,
                 };
-                self.hold(to, event.clone(), bytes)?;
+                self.hold(to, from, event.clone(), bytes)?;
                 Vec::new()
             }
             (Some(peer), true) => match self.sessions.by_peer_id(peer) {

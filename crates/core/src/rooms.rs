@@ -22,7 +22,8 @@ impl Core {
             Some(room) => room,
             None => self.draw_room_id(""),
         };
-        match (self.rooms.get(&room_id), create) {
+        // Every check before any change: a refused command changes nothing.
+        let new_room = match (self.rooms.get(&room_id), create) {
             (Some(room), _) if room.kind == RoomKind::Call => return Err(CommandError::NoSuchRoom(room_id)),
             (Some(room), _) if self.user_in_room(&user, &room_id, room) => {
                 return Err(CommandError::AlreadyInRoom(room_id));
@@ -30,14 +31,22 @@ impl Core {
             (Some(room), _) if self.peers_in(&room_id, room) >= room.capacity => {
                 return Err(CommandError::RoomFull(room_id));
             }
-            (Some(_), _) => self.keep_room(&room_id),
+            (Some(_), _) => None,
             (None, None) => return Err(CommandError::NoSuchRoom(room_id)),
             // A room made with no place has none for its maker either: full,
-            // as an existing room of capacity 0 is, and not created (a
-            // refused command changes nothing). Admitting the joiner would
-            // put one member in zero places (`--room-capacity 0` did).
+            // as an existing room of capacity 0 is, and not created.
+            // Admitting the joiner would put one member in zero places
+            // (`--room-capacity 0` did).
             (None, Some(0)) => return Err(CommandError::RoomFull(room_id)),
-            (None, Some(capacity)) => self.rooms.create(room_id.clone(), RoomKind::Named, capacity),
+            (None, Some(capacity)) => Some(capacity),
+        };
+        self.check_places(session)?;
+        match new_room {
+            Some(capacity) => {
+                self.take_ring(&user)?;
+                self.rooms.create(room_id.clone(), RoomKind::Named, capacity);
+            }
+            None => self.keep_room(&room_id),
         }
         let mut view = self.room_view(&room_id, Some(&user));
         let number = self.rooms.add_member(&room_id, session, status.clone());
@@ -61,7 +70,7 @@ impl Core {
         room: RoomId,
         capacity: usize,
     ) -> Result<Reply, CommandError> {
-        self.registered(session)?;
+        let user = self.registered(session)?;
         match self.rooms.kind(&room) {
             Some(RoomKind::Named) if self.room_is_empty(&room) => {
                 if let Some(state) = self.rooms.get_mut(&room) {
@@ -69,7 +78,10 @@ impl Core {
                 }
             }
             Some(_) => return Err(CommandError::RoomInUse(room)),
-            None => self.open_room(room, capacity),
+            None => {
+                self.take_ring(&user)?;
+                self.open_room(room, capacity);
+            }
         }
         Ok(Reply::Done)
     }
@@ -302,6 +314,7 @@ impl Core {
             // never be rid of it (UnregisterRoom answers NoSuchRoom).
             self.unlist_room(&room_id);
             self.rooms.remove(&room_id);
+            self.throttles.forget_room(&room_id);
         }
     }
 }

@@ -83,7 +83,9 @@ struct Step {
 /// A configuration for a run, one of four: realistic times; equal ring and
 /// grace times (deadlines of different kinds at one instant); a long grace
 /// period with the default mailbox; and zero times, so that every deadline
-/// is due at the next input. All but the third have tight mailboxes.
+/// is due at the next input. All but the third have tight mailboxes; the
+/// first two have tight bounds and ring rates too, so that refusals for
+/// them come up among the other inputs.
 fn config_for(seed: u64) -> CoreConfig {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
@@ -96,6 +98,8 @@ fn config_for(seed: u64) -> CoreConfig {
             empty_room_ttl: Duration::ZERO,
             mailbox_messages: 1,
             mailbox_bytes: 100,
+            rooms_per_session: 2,
+            ring_rate: switchboard_core::Rate { burst: 1, per_minute: 60 },
             ..base
         },
         0 => CoreConfig {
@@ -103,6 +107,11 @@ fn config_for(seed: u64) -> CoreConfig {
             empty_room_ttl: Duration::from_secs(60),
             mailbox_messages: 3,
             mailbox_bytes: 300,
+            rooms_per_session: 3,
+            namespaces_per_entry: 1,
+            mailboxes_per_sender: 1,
+            ring_rate: switchboard_core::Rate { burst: 3, per_minute: 6 },
+            room_invite_rate: switchboard_core::Rate { burst: 2, per_minute: 2 },
             ..base
         },
         1 => CoreConfig {
@@ -660,6 +669,10 @@ const MUST_SEE: &[&str] = &[
     "error MailboxFull",
     "error PeerPending",
     "error StatusMismatch",
+    "error TooManyRooms",
+    "error TooManyNamespaces",
+    "error TooManyMailboxes",
+    "error RingLimit",
     "event Replaced",
     "event Ringing",
     "event CallAccepted",

@@ -13,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use switchboard_core::CoreConfig;
+use switchboard_core::{CoreConfig, Rate};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -101,6 +101,11 @@ impl Application {
             empty_room_ttl: config.empty_room_ttl,
             mailbox_messages: config.mailbox_messages,
             mailbox_bytes: config.mailbox_bytes,
+            rooms_per_session: config.rooms_per_session,
+            namespaces_per_entry: config.namespaces_per_session,
+            mailboxes_per_sender: config.mailboxes_per_sender,
+            ring_rate: Rate { burst: config.ring_burst, per_minute: config.ring_rate },
+            room_invite_rate: Rate { burst: config.room_invite_burst, per_minute: config.room_invite_rate },
             seed,
         };
         let (driver, driver_task) = driver::spawn(core, clock.clone(), config.session_queue);

@@ -56,6 +56,43 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_MAILBOX_BYTES", default_value_t = 256 * 1024)]
     pub mailbox_bytes: usize,
 
+    /// Offline users one sender may hold ecall messages for at once; a
+    /// message to one more is refused, so nobody can fill the mailboxes of
+    /// many made-up users.
+    #[arg(long, env = "SWITCHBOARD_MAILBOXES_PER_SENDER", default_value_t = 16)]
+    pub mailboxes_per_sender: usize,
+
+    /// Rooms one connection may be in (calls included) plus invites it may
+    /// have ringing; one more join, call or invite is refused.
+    #[arg(long, env = "SWITCHBOARD_ROOMS_PER_SESSION", default_value_t = 32)]
+    pub rooms_per_session: usize,
+
+    /// Namespaces (calling `ns_*`) one connection may subscribe to, one user
+    /// be listed in, and one room be listed in.
+    #[arg(long, env = "SWITCHBOARD_NAMESPACES_PER_SESSION", default_value_t = 32)]
+    pub namespaces_per_session: usize,
+
+    /// Calls, invites and new rooms one user may start at once, before
+    /// `--ring-rate` applies; 0 turns the limit off.
+    #[arg(long, env = "SWITCHBOARD_RING_BURST", default_value_t = 20)]
+    pub ring_burst: u32,
+
+    /// Calls, invites and new rooms one user may start per minute once its
+    /// burst is spent; one more is refused with the dialect's error ("too
+    /// many calls"), and nobody else is slowed. 0 turns the limit off.
+    #[arg(long, env = "SWITCHBOARD_RING_RATE", default_value_t = 30)]
+    pub ring_rate: u32,
+
+    /// Invites into one room, from all its members together, at once,
+    /// before `--room-invite-rate` applies; 0 turns the limit off.
+    #[arg(long, env = "SWITCHBOARD_ROOM_INVITE_BURST", default_value_t = 50)]
+    pub room_invite_burst: u32,
+
+    /// Invites into one room per minute once its burst is spent; 0 turns
+    /// the limit off.
+    #[arg(long, env = "SWITCHBOARD_ROOM_INVITE_RATE", default_value_t = 60)]
+    pub room_invite_rate: u32,
+
     /// Largest WebSocket message a client may send, in bytes; a larger one
     /// closes the connection with code 1009 (message too big).
     #[arg(long, env = "SWITCHBOARD_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
@@ -131,6 +168,13 @@ impl Default for Config {
             room_capacity: 2,
             mailbox_messages: 32,
             mailbox_bytes: 256 * 1024,
+            mailboxes_per_sender: 16,
+            rooms_per_session: 32,
+            namespaces_per_session: 32,
+            ring_burst: 20,
+            ring_rate: 30,
+            room_invite_burst: 50,
+            room_invite_rate: 60,
             max_frame_bytes: 64 * 1024,
             session_queue: 256,
             ws_ping_after: Duration::from_secs(30),

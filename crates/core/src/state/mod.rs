@@ -9,7 +9,8 @@
 //! - [`Invites`]: ringing calls and invites, by sender, callee and room;
 //! - [`Namespaces`]: directories of users and rooms, and their subscribers;
 //! - [`Mailboxes`]: messages held for offline users;
-//! - [`Deadlines`]: ring timeouts, empty-room deletions, mail expiry.
+//! - [`Deadlines`]: ring timeouts, empty-room deletions, mail expiry;
+//! - [`Throttles`]: how fast each user rings and each room is invited into.
 //!
 //! Each part checks its own indexes ([`Rooms::check`], …); what ties parts
 //! together (a member is a live session, an invite rings an online user) is
@@ -22,6 +23,7 @@ mod mailboxes;
 mod namespaces;
 mod rooms;
 mod sessions;
+mod throttles;
 
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -33,6 +35,8 @@ pub(crate) use mailboxes::Mailboxes;
 pub(crate) use namespaces::Namespaces;
 pub(crate) use rooms::{Room, RoomKind, Rooms};
 pub(crate) use sessions::Sessions;
+pub use throttles::Rate;
+pub(crate) use throttles::Throttles;
 
 /// The first item that occurs twice.
 pub(crate) fn duplicate<'a, T: Eq + Hash + 'a>(items: impl IntoIterator<Item = &'a T>) -> Option<&'a T> {

@@ -201,6 +201,13 @@ pub(crate) fn error_text(error: &CommandError) -> String {
         CommandError::RoomFull(room) => format!("room {room} is full"),
         CommandError::UnknownPeer(peer) => format!("no peer {peer} in this room"),
         CommandError::MailboxFull(user) => format!("{user} is offline and has too many messages waiting"),
+        CommandError::TooManyRooms(max) => format!("you are in {max} rooms, the most allowed"),
+        CommandError::TooManyNamespaces(max) => format!("already in {max} namespaces, the most allowed"),
+        CommandError::TooManyMailboxes(max) => {
+            format!("you have messages waiting for {max} offline users, the most allowed")
+        }
+        CommandError::RingLimit => "too many calls and invites; wait and try again".into(),
+        CommandError::RateLimited => "too many messages; slow down".into(),
     }
 }
 

@@ -239,6 +239,13 @@ pub(crate) fn refusal(failure: &CommandError) -> String {
         CommandError::PeerNotInRoom { room, user } => format!("{user} is not in room {room}"),
         CommandError::UnknownPeer(peer) => format!("no peer {peer} in this room"),
         CommandError::MailboxFull(user) => format!("{user} is offline and has too many messages waiting"),
+        CommandError::TooManyRooms(max) => format!("you are in {max} rooms, the most allowed"),
+        CommandError::TooManyNamespaces(max) => format!("already in {max} namespaces, the most allowed"),
+        CommandError::TooManyMailboxes(max) => {
+            format!("you have messages waiting for {max} offline users, the most allowed")
+        }
+        CommandError::RingLimit => "too many calls and invites; wait and try again".to_owned(),
+        CommandError::RateLimited => "too many messages; slow down".to_owned(),
         CommandError::PeerPending(user) => format!("{user} has not accepted the invite yet"),
         CommandError::StatusMismatch => "the room status is not in the expected state".to_owned(),
         CommandError::NoSuchNamespace(namespace) => format!("namespace {namespace} does not exist"),
