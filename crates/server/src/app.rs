@@ -108,7 +108,7 @@ impl Application {
             room_invite_rate: Rate { burst: config.room_invite_burst, per_minute: config.room_invite_rate },
             seed,
         };
-        let (driver, driver_task) = driver::spawn(core, clock.clone(), config.session_queue);
+        let (driver, driver_task) = driver::spawn(core, clock.clone(), config.session_queue, config.ws_write_timeout);
         let (stopping, shutdown) = stop::channel();
         let (alive, all_closed) = mpsc::channel(1);
         let context = ConnectionContext {

@@ -72,6 +72,23 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_NAMESPACES_PER_SESSION", default_value_t = 32)]
     pub namespaces_per_session: usize,
 
+    /// Messages a second one connection may send (WebSocket frames,
+    /// socket.io events), after its burst; one more is dropped and answered
+    /// with the dialect's error ("too many messages"). Only the sender is
+    /// slowed. 0 turns the limit off.
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT", default_value_t = 50)]
+    pub rate_limit: u32,
+
+    /// Messages one connection may send at once before `--rate-limit`
+    /// applies.
+    #[arg(long, env = "SWITCHBOARD_RATE_BURST", default_value_t = 200)]
+    pub rate_burst: u32,
+
+    /// Messages over the limit in a row after which the connection is
+    /// closed (WebSocket 1008, socket.io disconnect); 0: never.
+    #[arg(long, env = "SWITCHBOARD_RATE_ABUSE_AFTER", default_value_t = 100)]
+    pub rate_abuse_after: u32,
+
     /// Calls, invites and new rooms one user may start at once, before
     /// `--ring-rate` applies; 0 turns the limit off.
     #[arg(long, env = "SWITCHBOARD_RING_BURST", default_value_t = 20)]
@@ -169,6 +186,9 @@ impl Default for Config {
             mailbox_messages: 32,
             mailbox_bytes: 256 * 1024,
             mailboxes_per_sender: 16,
+            rate_limit: 50,
+            rate_burst: 200,
+            rate_abuse_after: 100,
             rooms_per_session: 32,
             namespaces_per_session: 32,
             ring_burst: 20,

@@ -3,13 +3,17 @@
 //! queue. It sleeps until the core's next deadline.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use futures_channel::mpsc as queue;
-use switchboard_core::{Command, Core, CoreConfig, Event, Input, Request, RoomId, SessionId, Stats};
+use switchboard_core::{
+    Command, CommandError, Core, CoreConfig, Event, Input, Output, Request, RoomId, SessionId, Stats,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -22,7 +26,7 @@ enum ToDriver {
     Open {
         session: SessionId,
         peer_id: Option<Arc<str>>,
-        outbox: EventSender,
+        outbox: Outbox,
     },
     Input(Input),
     Stats(oneshot::Sender<Stats>),
@@ -38,8 +42,90 @@ enum ToDriver {
 /// about 700 bytes per queue (cache-padded counters and a first block of 32
 /// slots), futures' about 200, and every idle session has one. Events are
 /// boxed so that a queued event costs a pointer until it is read.
-pub type EventQueue = queue::Receiver<Box<Event>>;
-type EventSender = queue::Sender<Box<Event>>;
+///
+/// Beside it, counts shared with the driver ([`Counts`]): relays may fill
+/// only [`relay_room`] of the queue, so that a flood of relays at a session
+/// that reads can never leave it without room for a ring or a hang-up,
+/// which would drop it for being slow. The relay that finds no room is
+/// refused to its *sender* ([`CommandError::RateLimited`]): the one who
+/// sends too fast is throttled, never the one who reads. A session is
+/// dropped as slow only when it does not read: when it has taken nothing
+/// for the reader grace (`--ws-write-timeout`) while relays wait for room.
+#[derive(Debug)]
+pub struct EventQueue {
+    events: queue::Receiver<Box<Event>>,
+    counts: Arc<Counts>,
+}
+
+/// What the driver knows of a reader's progress.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Relays, and refusals of relays, queued and not yet taken.
+    relays: AtomicUsize,
+    /// Events taken since the session opened (wrapping).
+    taken: AtomicUsize,
+}
+
+impl EventQueue {
+    /// The next event, once one is queued; `None` once the driver dropped
+    /// the session (it fell behind, or the driver is gone). Cancel-safe.
+    pub async fn next(&mut self) -> Option<Box<Event>> {
+        let event = futures_util::StreamExt::next(&mut self.events).await?;
+        self.taken(&event);
+        Some(event)
+    }
+
+    /// A queued event, if one is there now.
+    pub fn try_recv(&mut self) -> Option<Box<Event>> {
+        let event = self.events.try_recv().ok()?;
+        self.taken(&event);
+        Some(event)
+    }
+
+    fn taken(&self, event: &Event) {
+        if matches!(event, Event::Relayed { .. } | Event::Reply { result: Err(CommandError::RateLimited), .. }) {
+            self.counts.relays.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.counts.taken.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The driver's end of a session's [`EventQueue`].
+struct Outbox {
+    events: queue::Sender<Box<Event>>,
+    counts: Arc<Counts>,
+    /// Since when relays have found no room, and how many events the reader
+    /// had taken then.
+    stalled: Option<(Instant, usize)>,
+}
+
+impl Outbox {
+    /// Whether a relay fits; a refusal starts (or continues) a stall, which
+    /// the reader ends by taking anything.
+    fn relay_fits(&mut self, room: usize, now: Instant) -> bool {
+        if self.counts.relays.load(Ordering::Relaxed) < room {
+            self.stalled = None;
+            return true;
+        }
+        let taken = self.counts.taken.load(Ordering::Relaxed);
+        match self.stalled {
+            Some((_, then)) if then == taken => {}
+            _ => self.stalled = Some((now, taken)),
+        }
+        false
+    }
+
+    /// Whether the reader has taken nothing for `grace` while relays waited.
+    fn stalled_for(&self, grace: Duration, now: Instant) -> bool {
+        self.stalled.is_some_and(|(since, _)| now.saturating_duration_since(since) >= grace)
+    }
+}
+
+/// How many relays may wait in a queue of `session_queue` events: three
+/// quarters of it, the rest kept for call events.
+fn relay_room(session_queue: usize) -> usize {
+    (session_queue * 3 / 4).max(1)
+}
 
 /// A connection's way into the driver. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -123,8 +209,10 @@ impl DriverHandle {
         let session = self.draw_session_id();
         // futures' capacity is the buffer plus one per sender (one here).
         let (outbox, events) = queue::channel(self.session_queue.saturating_sub(1));
+        let counts = Arc::new(Counts::default());
+        let outbox = Outbox { events: outbox, counts: counts.clone(), stalled: None };
         self.inbox.send(ToDriver::Open { session, peer_id, outbox }).await.map_err(|_| DriverGone)?;
-        Ok((OpenSession { driver: self, session: Some(session) }, events))
+        Ok((OpenSession { driver: self, session: Some(session) }, EventQueue { events, counts }))
     }
 
     fn draw_session_id(&self) -> SessionId {
@@ -193,13 +281,21 @@ impl DriverHandle {
     }
 }
 
-/// Starts the driver task. It runs until every handle is dropped.
-pub fn spawn(config: CoreConfig, clock: Clock, session_queue: usize) -> (DriverHandle, tokio::task::JoinHandle<()>) {
+/// Starts the driver task. It runs until every handle is dropped. Each
+/// session's queue holds `session_queue` events; one that takes none for
+/// `reader_grace` while relays wait for room is dropped ([`EventQueue`]).
+pub fn spawn(
+    config: CoreConfig,
+    clock: Clock,
+    session_queue: usize,
+    reader_grace: Duration,
+) -> (DriverHandle, tokio::task::JoinHandle<()>) {
     let (inbox, receiver) = mpsc::channel(INBOX_CAPACITY);
     let mut session_ids = ChaCha20Rng::from_seed(config.seed);
     session_ids.set_stream(1); // the core's own generator uses stream 0
     let handle = DriverHandle { inbox, session_ids: Arc::new(Mutex::new(session_ids)), session_queue };
-    let driver = Driver { core: Core::new(config), clock, outboxes: HashMap::new() };
+    let relay_room = relay_room(session_queue);
+    let driver = Driver { core: Core::new(config), clock, outboxes: HashMap::new(), relay_room, reader_grace };
     (handle, tokio::spawn(driver.run(receiver)))
 }
 
@@ -207,7 +303,11 @@ struct Driver {
     core: Core,
     clock: Clock,
     /// Each open session's event queue: the driver is the only writer.
-    outboxes: HashMap<SessionId, EventSender>,
+    outboxes: HashMap<SessionId, Outbox>,
+    /// Relays a session's queue may hold ([`relay_room`]).
+    relay_room: usize,
+    /// How long a session may take no event while relays wait for room.
+    reader_grace: Duration,
 }
 
 impl Driver {
@@ -249,21 +349,72 @@ impl Driver {
     }
 
     /// Feeds the core and delivers everything it says. A session whose queue
-    /// is full or closed is disconnected, which may produce more output.
+    /// is full or closed is disconnected, which may produce more output. A
+    /// relay to a session with no relay room left is dropped and refused to
+    /// its sender ([`EventQueue`]).
     fn input(&mut self, input: Input) {
-        self.core.handle_input(self.clock.now(), input);
-        while let Some(output) = self.core.poll_output() {
-            let Some(outbox) = self.outboxes.get_mut(&output.to) else { continue };
-            if let Err(error) = outbox.try_send(Box::new(output.event)) {
-                let session = output.to;
+        let asked = match &input {
+            Input::Command { session, request, .. } => Some((*session, request.tag)),
+            _ => None,
+        };
+        let mut refused = false;
+        let now = self.clock.now();
+        self.core.handle_input(now, input);
+        while let Some(Output { to, mut event }) = self.core.poll_output() {
+            // The sender's own answer (it comes after the relays) says so.
+            if refused
+                && let Event::Reply { tag, result } = &mut event
+                && asked == Some((to, *tag))
+            {
+                *result = Err(CommandError::RateLimited);
+                refused = false;
+            }
+            if !self.deliver(to, event, now) {
+                refused = true;
+            }
+        }
+        // A request answered only on failure (most relays) is answered now.
+        if refused && let Some((sender, tag)) = asked {
+            self.deliver(sender, Event::Reply { tag, result: Err(CommandError::RateLimited) }, now);
+        }
+    }
+
+    /// Queues `event` for `session`; `false` when it was a relay that found
+    /// no room. Relays and refusals of relays may only fill the relay room:
+    /// beyond it they are dropped (a refusal needs no second copy), and the
+    /// session is dropped only once it has read nothing for the grace. Any
+    /// other event that finds the queue full drops the session at once.
+    fn deliver(&mut self, session: SessionId, event: Event, now: Instant) -> bool {
+        let Some(outbox) = self.outboxes.get_mut(&session) else { return true };
+        let relay = matches!(event, Event::Relayed { .. });
+        let droppable = relay || matches!(event, Event::Reply { result: Err(CommandError::RateLimited), .. });
+        if droppable && !outbox.relay_fits(self.relay_room, now) {
+            if outbox.stalled_for(self.reader_grace, now) {
+                tracing::warn!(%session, "dropping a client that does not read its events");
+                self.drop_session(session);
+            }
+            return !relay;
+        }
+        match outbox.events.try_send(Box::new(event)) {
+            Ok(()) if droppable => {
+                outbox.counts.relays.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(()) => {}
+            Err(error) => {
                 if error.is_full() {
                     tracing::warn!(%session, "dropping a client that does not read its events");
                 }
-                // Dropping the queue's sender tells the connection to close.
-                self.outboxes.remove(&session);
-                self.core.handle_input(self.clock.now(), Input::Disconnected { session });
+                self.drop_session(session);
             }
         }
+        true
+    }
+
+    /// Dropping the queue's sender tells the connection to close; the core
+    /// ends the session's calls (more output, delivered by the caller's loop).
+    fn drop_session(&mut self, session: SessionId) {
+        self.outboxes.remove(&session);
+        self.core.handle_input(self.clock.now(), Input::Disconnected { session });
     }
 }
 
@@ -273,7 +424,7 @@ mod tests {
 
     fn driver() -> DriverHandle {
         let config = CoreConfig { seed: [7; 32], ..CoreConfig::default() };
-        spawn(config, Clock::System, 16).0
+        spawn(config, Clock::System, 16, Duration::from_secs(10)).0
     }
 
     /// Waits until the core holds `sessions` sessions (each check is one
@@ -304,6 +455,54 @@ mod tests {
         go.send(()).expect("the task waits");
         assert!(task.await.expect_err("the task panicked").is_panic());
         wait_for_sessions(&driver, 0).await;
+    }
+
+    /// A flood of relays at a session that reads slowly fills only the
+    /// relay room of its queue: the sender is refused the rest, the reader
+    /// is kept, and a hang-up still reaches it.
+    #[tokio::test]
+    async fn a_relay_flood_throttles_the_sender_and_keeps_the_reader() {
+        use switchboard_core::{Payload, RelayTarget, Signal, SignalKind, UserId};
+        // The sender's own queue must hold its refusals, or it would be the
+        // one dropped for not reading.
+        let queue = 64;
+        let config = CoreConfig { seed: [7; 32], ..CoreConfig::default() };
+        let driver = spawn(config, Clock::System, queue, Duration::from_secs(10)).0;
+        let (sender, mut sender_events) = driver.open(None).await.unwrap();
+        let (reader, mut reader_events) = driver.open(None).await.unwrap();
+        let (sender, reader) = (sender.id(), reader.id());
+        let name = |name: &str| UserId::parse(name).unwrap();
+        for (session, user) in [(sender, "stranger"), (reader, "victim")] {
+            let command = Command::Register { user: Some(name(user)), shared: true };
+            driver.command(session, Request::quiet(0), command).await.unwrap();
+        }
+        // The ecall message channel: anyone may message any user.
+        let floods = 60;
+        for tag in 0..floods {
+            let to = RelayTarget::User { user: name("victim"), peer: None };
+            let signal = Signal { kind: SignalKind::Custom("calling".into()), payload: Payload::new("\"hi\"") };
+            driver.command(sender, Request::quiet(tag), Command::Relay { to, signal }).await.unwrap();
+        }
+        driver.stats().await.unwrap(); // every command above is taken in
+        let room = relay_room(queue);
+        let mut refusals = 0;
+        while let Some(event) = sender_events.try_recv() {
+            assert!(matches!(*event, Event::Reply { result: Err(CommandError::RateLimited), .. }), "{event:?}");
+            refusals += 1;
+        }
+        assert_eq!(refusals, floods as usize - room, "the sender is refused what finds no room");
+        let mut relayed = 0;
+        while let Some(event) = reader_events.try_recv() {
+            assert!(matches!(*event, Event::Relayed { .. }), "{event:?}");
+            relayed += 1;
+        }
+        assert_eq!(relayed, room);
+        assert_eq!(driver.stats().await.unwrap().sessions, 2, "the reader is not dropped");
+        // Once read, the room is free again.
+        let to = RelayTarget::User { user: name("victim"), peer: None };
+        let signal = Signal { kind: SignalKind::Custom("calling".into()), payload: Payload::new("\"again\"") };
+        driver.command(sender, Request::quiet(99), Command::Relay { to, signal }).await.unwrap();
+        assert!(matches!(reader_events.next().await.as_deref(), Some(Event::Relayed { .. })));
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ mod dialects;
 mod driver;
 mod ice;
 mod lazy_read;
+mod rate;
 mod serve;
 mod socketio;
 mod stop;

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde_json::Value;
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, Event as EventName, SocketRef, TryData};
@@ -25,6 +24,7 @@ use switchboard_dialects::codec::{Codec, Effect};
 use switchboard_dialects::socketio::{AckId, SocketEvent, SocketIoSession, SocketOut};
 use tokio::sync::mpsc;
 
+use crate::rate::{self, Verdict};
 use crate::ws::ConnectionContext;
 
 /// Events of one socket waiting for its task, at most. A client that sends
@@ -196,6 +196,7 @@ async fn run(
     // answer or a release.
     let mut acks: HashMap<AckId, AckSender> = HashMap::new();
     let mut next_ack: AckId = 0;
+    let mut rate = context.limits.rate.start(context.clock.now());
     tracing::debug!(%session, sid = %socket.id, "socket.io connection");
 
     loop {
@@ -207,7 +208,20 @@ async fn run(
                     next_ack += 1;
                     acks.insert(next_ack, ack);
                     let data = data.as_ref().map_err(String::as_str);
-                    codec.on_client(SocketEvent { name: &name, data, ack: next_ack }, &mut effects);
+                    let event = SocketEvent { name: &name, data, ack: next_ack };
+                    match rate::verdict(rate.as_mut(), &context.clock) {
+                        Verdict::Pass => codec.on_client(event, &mut effects),
+                        Verdict::Refuse => {
+                            codec.on_client(event, &mut effects);
+                            effects = rate::refuse(&mut codec, effects);
+                        }
+                        Verdict::Close => {
+                            tracing::warn!(%session, "dropping a socket.io client that keeps sending over its rate limit");
+                            let _ = emit(&socket, "error", &[serde_json::json!({ "message": rate::ABUSE_REASON })]);
+                            disconnect(socket.clone());
+                            break;
+                        }
+                    }
                 }
                 Some(Inbound::Gone) | None => break,
             },
@@ -215,7 +229,7 @@ async fn run(
                 Some(event) => {
                     codec.on_core(&event, &mut effects);
                     let mut taken = 1;
-                    while taken < EVENT_BATCH && let Ok(event) = events.try_recv() {
+                    while taken < EVENT_BATCH && let Some(event) = events.try_recv() {
                         codec.on_core(&event, &mut effects);
                         taken += 1;
                     }

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::driver::DriverHandle;
+use crate::rate::{self, MessageRateLimit, Verdict};
 use crate::stop::{Stop, StopSignal, stopping};
 
 /// Close codes of RFC 6455 §7.4.1 that the server sends.
@@ -52,6 +53,7 @@ pub(crate) struct Limits {
     pub(crate) ping_after: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) write_timeout: Duration,
+    pub(crate) rate: MessageRateLimit,
 }
 
 impl Limits {
@@ -61,6 +63,7 @@ impl Limits {
             ping_after: config.ws_ping_after,
             idle_timeout: config.ws_idle_timeout,
             write_timeout: config.ws_write_timeout,
+            rate: MessageRateLimit::new(config.rate_limit, config.rate_burst, config.rate_abuse_after),
         }
     }
 
@@ -180,6 +183,7 @@ where
         let limits = &context.limits;
         let clock = &context.clock;
         let mut liveness = Liveness::new(clock.now(), limits);
+        let mut rate = limits.rate.start(clock.now());
         tracing::debug!(%session, "connection opened");
         // The first turn opens the codec; every later one waits for input.
         let mut opening = true;
@@ -196,17 +200,20 @@ where
                         Some(Ok(message)) => {
                             let now = clock.now();
                             liveness.heard(now, limits);
-                            match message {
-                                Message::Text(text) => {
-                                    liveness.last_message_in = now;
-                                    codec.on_client(TextFrame::Text(text.as_str()), &mut effects);
-                                }
-                                Message::Binary(_) => {
-                                    liveness.last_message_in = now;
-                                    codec.on_client(TextFrame::Binary, &mut effects);
-                                }
-                                Message::Ping(_) | Message::Pong(_) => {}
+                            let frame = match &message {
+                                Message::Text(text) => TextFrame::Text(text.as_str()),
+                                Message::Binary(_) => TextFrame::Binary,
+                                Message::Ping(_) | Message::Pong(_) => continue,
                                 Message::Close(_) => break None,
+                            };
+                            liveness.last_message_in = now;
+                            match rate::verdict(rate.as_mut(), clock) {
+                                Verdict::Pass => codec.on_client(frame, &mut effects),
+                                Verdict::Refuse => {
+                                    codec.on_client(frame, &mut effects);
+                                    effects = rate::refuse(&mut codec, effects);
+                                }
+                                Verdict::Close => break Some(close_frame(close_code::POLICY, rate::ABUSE_REASON)),
                             }
                         }
                         Some(Err(error)) => break read_error(session, error),
@@ -224,7 +231,7 @@ where
                         };
                         codec.on_core(&event, &mut effects);
                         let mut taken = 1;
-                        while taken < EVENT_BATCH && let Ok(event) = events.try_recv() {
+                        while taken < EVENT_BATCH && let Some(event) = events.try_recv() {
                             codec.on_core(&event, &mut effects);
                             taken += 1;
                         }

@@ -115,7 +115,13 @@ async fn a_frame_over_the_limit_closes_with_1009() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_not_buffered() {
-    let server = TestServer::start_with(Config { session_queue: 8, ..Config::default() }).await;
+    // No rate limit for the flooder (this is about the reader, not the
+    // sender), and no idle timeout, so that only not reading can drop sloth.
+    let hour = std::time::Duration::from_secs(3600);
+    let config =
+        Config { session_queue: 8, rate_limit: 0, ws_idle_timeout: hour, ws_ping_after: hour, ..Config::default() };
+    let grace = config.ws_write_timeout;
+    let server = TestServer::start_with(config).await;
     let mut sloth = server.online("sloth").await;
     // The flooder reads and writes at once, so it uses a split socket.
     let url = format!("ws://{}/ws/chatroulette", server.addr);
@@ -139,9 +145,10 @@ async fn a_client_that_stops_reading_is_dropped_not_buffered() {
     sloth.send(json!({"type":"ACCEPT_CALL","payload":{"from":"flooder"}})).await;
     assert_eq!(next_text().await.unwrap()["type"], "CALL_ACCEPTED");
 
-    // sloth never reads again. The flooder sends SDP-sized frames until the
-    // server gives up on sloth: the socket buffers and the 8-event queue are
-    // all the server holds for it.
+    // sloth never reads again. The flooder sends SDP-sized frames: the
+    // socket buffers fill, then the relay room of sloth's 8-event queue,
+    // and the flooder is told its messages find no room. Once sloth has
+    // taken nothing for the reader grace, the server gives up on it.
     let sdp = json!({"type":"offer","sdp":"a".repeat(16 * 1024)});
     let frame = json!({"type":"SEND_CALLER_DESCRIPTOR","payload":{"to":"sloth","sdp":sdp}}).to_string();
     let writer = tokio::spawn(async move {
@@ -152,12 +159,17 @@ async fn a_client_that_stops_reading_is_dropped_not_buffered() {
             }
         }
     });
+    let clock = server.clock.clone();
     let ended = tokio::time::timeout(PATIENCE, async {
         loop {
             let value = next_text().await.expect("the flooder's connection stays open");
             if value["type"] != "ERROR" {
                 return value;
             }
+            // A relay found no room: sloth's grace runs on the server's
+            // clock, and a later relay sees that it has not read meanwhile.
+            assert_eq!(value["payload"]["message"], "too many messages; slow down", "{value}");
+            clock.advance(grace);
         }
     })
     .await
