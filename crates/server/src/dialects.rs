@@ -69,7 +69,7 @@ where
     let context = state.connection_context();
     let upgrade = context.limits.configure(upgrade);
     match state.edge().websocket(headers, peer.0.ip()) {
-        Err(refusal) => refusal,
+        Err(refused) => refused.into_response(),
         Ok(WebSocketAdmission::Admitted(admission)) => {
             upgrade.on_upgrade(move |socket| ws::run(socket, codec, context, admission))
         }

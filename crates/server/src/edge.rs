@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::admission::{Admission, Admissions, Refused};
-use crate::origin::OriginPolicy;
+use crate::origin::{OriginPolicy, OriginRefused};
 
 /// The client's address, put in every request's extensions by the serve
 /// loop (`serve.rs`).
@@ -58,14 +58,31 @@ pub(crate) enum WebSocketAdmission {
     NodeFull,
 }
 
+/// Why an upgrade is refused before it happens; both are the client's doing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum UpgradeRefused {
+    /// 403.
+    Origin(OriginRefused),
+    /// 429.
+    TooManyFrom(IpAddr),
+}
+
+impl IntoResponse for UpgradeRefused {
+    fn into_response(self) -> Response {
+        match self {
+            UpgradeRefused::Origin(refused) => refused.into_response(),
+            UpgradeRefused::TooManyFrom(peer) => too_many(peer),
+        }
+    }
+}
+
 impl Edge {
-    /// Checks a WebSocket upgrade; `Err` is the response refusing it (403,
-    /// 429).
-    pub(crate) fn websocket(&self, headers: &HeaderMap, peer: IpAddr) -> Result<WebSocketAdmission, Response> {
-        self.origins.check(headers)?;
+    /// Checks a WebSocket upgrade.
+    pub(crate) fn websocket(&self, headers: &HeaderMap, peer: IpAddr) -> Result<WebSocketAdmission, UpgradeRefused> {
+        self.origins.check(headers).map_err(UpgradeRefused::Origin)?;
         match self.admissions.admit(peer) {
             Ok(admission) => Ok(WebSocketAdmission::Admitted(admission)),
-            Err(Refused::PerIp) => Err(too_many(peer)),
+            Err(Refused::PerIp) => Err(UpgradeRefused::TooManyFrom(peer)),
             Err(Refused::NodeFull) => {
                 tracing::warn!(%peer, "the node holds --max-sessions sessions: a WebSocket is closed with 1013");
                 Ok(WebSocketAdmission::NodeFull)
@@ -94,8 +111,8 @@ pub(crate) async fn socketio_gate(
     if !is_socketio(request.uri().path()) {
         return next.run(request).await;
     }
-    if let Err(refusal) = edge.origins.check(request.headers()) {
-        return refusal;
+    if let Err(refused) = edge.origins.check(request.headers()) {
+        return refused.into_response();
     }
     if is_handshake(request.uri().query()) {
         match edge.admissions.admit(peer.ip()) {

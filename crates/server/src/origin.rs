@@ -107,8 +107,8 @@ impl OriginPolicy {
     }
 
     /// `Ok` for a request without `Origin`, or with one in the list (any,
-    /// with no list); else the 403 to answer.
-    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
+    /// with no list).
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), OriginRefused> {
         let Some(value) = headers.get(header::ORIGIN) else { return Ok(()) };
         if self.allows_any() {
             return Ok(());
@@ -118,9 +118,19 @@ impl OriginPolicy {
             Some(origin) if self.allowed.contains(&origin) => Ok(()),
             _ => {
                 tracing::debug!(origin = ?value, "refused a handshake from an origin not allowed (403)");
-                Err((StatusCode::FORBIDDEN, "origin not allowed\n").into_response())
+                Err(OriginRefused)
             }
         }
+    }
+}
+
+/// A request from a page of an origin not allowed: the client's fault, 403.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OriginRefused;
+
+impl IntoResponse for OriginRefused {
+    fn into_response(self) -> Response {
+        (StatusCode::FORBIDDEN, "origin not allowed\n").into_response()
     }
 }
 
@@ -159,14 +169,14 @@ mod tests {
         let with = |origin: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
-            policy.check(&headers).map_err(|response| response.status())
+            policy.check(&headers).map_err(|refused| refused.into_response().status())
         };
         assert_eq!(with("https://good.example"), Ok(()));
         assert_eq!(with("https://GOOD.example:443"), Ok(()));
         assert_eq!(with("https://evil.example"), Err(StatusCode::FORBIDDEN));
         assert_eq!(with("http://good.example"), Err(StatusCode::FORBIDDEN));
         assert_eq!(with("null"), Err(StatusCode::FORBIDDEN));
-        assert_eq!(policy.check(&HeaderMap::new()).map_err(|r| r.status()), Ok(()), "no Origin: not a browser");
+        assert_eq!(policy.check(&HeaderMap::new()), Ok(()), "no Origin: not a browser");
         let open = OriginPolicy::new(&[]);
         let mut headers = HeaderMap::new();
         headers.insert(header::ORIGIN, HeaderValue::from_static("null"));
