@@ -71,14 +71,15 @@ async function idleWith(page, role, text) {
 }
 
 /**
- * Waits until the page's inbound-rtp stats by kind ({bytesReceived,
- * framesDecoded}) satisfy `check` (its source run in the page, with `arg`),
- * and returns them. The predicate stays synchronous (playwright takes a
+ * Waits until the page has decoded at least `frames` inbound video frames,
+ * and returns its inbound-rtp stats by kind ({bytesReceived,
+ * framesDecoded}). The predicate stays synchronous (playwright takes a
  * returned promise as true at once): it reads the stats the previous poll
- * asked for, of the current peer connection only.
+ * asked for, of the current peer connection only. No code is built from a
+ * string in the page: its Content-Security-Policy forbids eval.
  */
-async function waitForInbound(page, check, arg) {
-  const handle = await page.waitForFunction(([source, arg]) => {
+async function waitForVideoFrames(page, frames) {
+  const handle = await page.waitForFunction((frames) => {
     const pc = window.switchboardCall;
     if (!pc) return false;
     pc.getStats().then((stats) => {
@@ -89,8 +90,8 @@ async function waitForInbound(page, check, arg) {
       window.phoneTestInbound = { pc, inbound };
     });
     const seen = window.phoneTestInbound;
-    return seen?.pc === pc && new Function('inbound', 'arg', `return (${source})(inbound, arg)`)(seen.inbound, arg) ? seen.inbound : false;
-  }, [check.toString(), arg], { ...WAIT, polling: 200 });
+    return seen?.pc === pc && seen.inbound.video?.framesDecoded >= frames ? seen.inbound : false;
+  }, frames, { ...WAIT, polling: 200 });
   return handle.jsonValue();
 }
 
@@ -225,8 +226,8 @@ test('the caller switches video while ringing and in the call; the callee sees e
     assert.ok(media.video > 0 && media.audio > 0, JSON.stringify(media));
     await hugo.locator('#remote-box[data-track="live"]').waitFor(WAIT);
     // Frames are decoded, and keep coming: 10 more than first seen.
-    const first = await waitForInbound(hugo, (inbound) => inbound.video?.framesDecoded > 0);
-    const later = await waitForInbound(hugo, (inbound, n) => inbound.video?.framesDecoded >= n + 10, first.video.framesDecoded);
+    const first = await waitForVideoFrames(hugo, 1);
+    const later = await waitForVideoFrames(hugo, first.video.framesDecoded + 10);
     console.log(`hugo, gina's camera on: video bytesReceived ${media.video}, framesDecoded ${first.video.framesDecoded} -> ${later.video.framesDecoded}`);
 
     // Off again: hugo's view says so, and his browser mutes gina's video track.

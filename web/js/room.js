@@ -32,7 +32,10 @@ const media = localMedia().then(({ stream, error }) => {
 });
 const servers = iceServers();
 
-const socket = io();
+// Connected on Join, not on load: the server disconnects a socket that has
+// not sent its first event (tringtring's registration) within its register
+// timeout, 10 s by default, and a visitor may take longer to type a name.
+const socket = io({ autoConnect: false });
 
 /** Once joined: {name, stream, servers}. */
 let me = null;
@@ -89,6 +92,7 @@ form.addEventListener('submit', async (event) => {
   status('Joining…');
   // Media and ICE servers first, so calls can start at once once joined.
   const [stream, iceList] = await Promise.all([media, servers]);
+  socket.connect(); // a no-op once connected; the emit waits for it
   socket.emit('join', { room_id: roomId, peer_name: name }, (answer) => {
     me = { name, stream, servers: iceList };
     members.clear();

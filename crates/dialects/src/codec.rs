@@ -98,6 +98,13 @@ pub trait Codec: Send + 'static {
     /// One core event for this session.
     fn on_core(&mut self, event: &Event, out: &mut Vec<Effect<Self::Outbound>>);
 
+    /// Whether the core has accepted this connection's registration (its
+    /// dialect's way of saying who it is). A transport closes a connection
+    /// that is not registered within its register timeout. A dialect whose
+    /// connections register as they open (calling, ecall) is registered from
+    /// the start. No default: each dialect must say what registering means.
+    fn registered(&self) -> bool;
+
     /// The timers the client asked for.
     fn keepalive(&self) -> Keepalive {
         Keepalive::default()

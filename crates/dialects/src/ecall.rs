@@ -229,6 +229,11 @@ impl Codec for Ecall {
             out.push(Effect::Send(frame));
         }
     }
+
+    /// From the start: the device's user is registered as it connects.
+    fn registered(&self) -> bool {
+        true
+    }
 }
 
 /// `{"type":"error","error":...}`.

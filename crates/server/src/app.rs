@@ -11,22 +11,26 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::serve::ListenerExt;
 use switchboard_core::{CoreConfig, Rate};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
+use crate::admission::Admissions;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::dialects;
 use crate::driver::{self, DriverHandle};
+use crate::edge::{self, Edge};
 use crate::ice::{self, IceConfig};
-use crate::lazy_read::LazyReadListener;
+use crate::origin::OriginPolicy;
 use crate::serve;
 use crate::socketio;
 use crate::stop::{self, Stop, StopSender};
+use crate::tls;
 use crate::web;
 use crate::ws::{ConnectionContext, Limits};
 
@@ -39,6 +43,7 @@ pub(crate) struct AppState {
     context: ConnectionContext,
     room_capacity: usize,
     pub(crate) ice: IceConfig,
+    edge: Edge,
 }
 
 impl AppState {
@@ -54,6 +59,11 @@ impl AppState {
     pub(crate) fn room_capacity(&self) -> usize {
         self.room_capacity
     }
+
+    /// The origin check and the session caps.
+    pub(crate) fn edge(&self) -> &Edge {
+        &self.edge
+    }
 }
 
 /// A drop-in listener: one dialect's WebSocket on any path, as the original
@@ -68,6 +78,10 @@ enum DropIn {
 pub struct Application {
     listener: TcpListener,
     drop_ins: Vec<(DropIn, TcpListener)>,
+    /// `--metrics-listen`: `/metrics` there, and not on the main listener.
+    metrics: Option<TcpListener>,
+    /// `--tls-cert` and `--tls-key`: every listener speaks TLS.
+    tls: Option<TlsAcceptor>,
     state: AppState,
     driver: DriverHandle,
     /// The task that owns the core; its end, while serving, is a failure.
@@ -80,11 +94,18 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds every listener in `config` and starts the driver.
+    /// Binds every listener in `config`, loads the TLS certificate if there
+    /// is one, and starts the driver.
     ///
     /// # Errors
-    /// When a listener cannot be bound or the OS gives no random seed.
+    /// When a listener cannot be bound, the certificate or key cannot be
+    /// loaded, or the OS gives no random seed.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        };
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let mut drop_ins = Vec::new();
         for (kind, addr) in
@@ -94,6 +115,15 @@ impl Application {
                 drop_ins.push((kind, TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?));
             }
         }
+        let metrics = match config.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
+            None => None,
+        };
+        let origins = OriginPolicy::new(&config.allowed_origins);
+        if origins.allows_any() {
+            tracing::warn!("no --allowed-origin: WebSockets and socket.io accept pages of every origin");
+        }
+        let edge = Edge { origins, admissions: Admissions::new(config.max_connections_per_ip, config.max_sessions) };
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("no random seed: {error}"))?;
         let core = CoreConfig {
@@ -123,10 +153,12 @@ impl Application {
             turn_secret: config.turn_secret.clone(),
             turn_ttl: config.turn_ttl,
         };
-        let state = AppState { context, room_capacity: config.room_capacity, ice };
+        let state = AppState { context, room_capacity: config.room_capacity, ice, edge };
         Ok(Self {
             listener,
             drop_ins,
+            metrics,
+            tls,
             state,
             driver,
             driver_task,
@@ -150,6 +182,11 @@ impl Application {
     /// The drop-in calling listener's address, if one was asked for.
     pub fn calling_addr(&self) -> Option<SocketAddr> {
         self.drop_in_addr(DropIn::Calling)
+    }
+
+    /// The `--metrics-listen` listener's address, if one was asked for.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|listener| listener.local_addr().expect("a bound listener has an address"))
     }
 
     fn drop_in_addr(&self, kind: DropIn) -> Option<SocketAddr> {
@@ -177,6 +214,8 @@ impl Application {
         let Self {
             listener,
             drop_ins,
+            metrics,
+            tls,
             state,
             driver,
             mut driver_task,
@@ -193,12 +232,16 @@ impl Application {
         };
 
         let listen = |listener: TcpListener, router| {
-            let listener = LazyReadListener(listener.tap_io(no_delay));
-            tokio::spawn(serve::serve(listener, router, header_timeout, stop_signal()))
+            let listener = listener.tap_io(no_delay);
+            tokio::spawn(serve::serve(listener, router, header_timeout, tls.clone(), stop_signal()))
         };
-        let mut servers = vec![listen(listener, routes(state.clone()))];
+        let metrics_here = metrics.is_none();
+        let mut servers = vec![listen(listener, routes(state.clone(), metrics_here))];
         for (kind, listener) in drop_ins {
             servers.push(listen(listener, drop_in_routes(kind, state.clone())));
+        }
+        if let Some(listener) = metrics {
+            servers.push(listen(listener, metrics_routes(state.clone())));
         }
         tracing::info!("serving");
 
@@ -265,9 +308,13 @@ fn no_delay(stream: &mut tokio::net::TcpStream) {
 }
 
 /// The main listener's routes. socket.io takes every path under
-/// `/socket.io/` but the client bundle, which is served beside it.
-fn routes(state: AppState) -> Router {
+/// `/socket.io/` but the client bundle, which is served beside it, behind
+/// the edge's checks. `/metrics` is here unless `--metrics-listen` moved it
+/// (then 404). Every response gets the pages' security headers.
+fn routes(state: AppState, metrics_here: bool) -> Router {
     let socketio = socketio::layer(state.context.clone(), state.room_capacity);
+    let gate = axum::middleware::from_fn_with_state(state.edge.clone(), edge::socketio_gate);
+    let metrics_route = if metrics_here { get(metrics) } else { any(|| async { StatusCode::NOT_FOUND }) };
     let app = Router::new()
         .route("/", get(web::landing))
         .route("/r/{room}/", get(web::room).post(web::open_room))
@@ -275,14 +322,21 @@ fn routes(state: AppState) -> Router {
         .route("/call/", get(web::phone))
         .route("/api/config", get(ice::client_config))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", metrics_route)
         .route("/ws/chatroulette", get(dialects::chatroulette))
         .route("/ws/calling", get(dialects::calling))
         .route("/ws/ecall", get(dialects::ecall))
         .fallback(web::file)
         .layer(socketio)
+        .layer(gate)
         .with_state(state);
-    Router::new().route("/socket.io/socket.io.js", get(web::socketio_bundle)).fallback_service(app)
+    let router = Router::new().route("/socket.io/socket.io.js", get(web::socketio_bundle)).fallback_service(app);
+    web::with_security_headers(router)
+}
+
+/// The `--metrics-listen` listener's one route.
+fn metrics_routes(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(state)
 }
 
 /// `GET /metrics`: what the core holds now, in the Prometheus text format.
@@ -342,7 +396,7 @@ mod tests {
     #[tokio::test]
     async fn healthz_answers_503_once_the_core_has_stopped() {
         let mut app = built().await;
-        let router = routes(app.state.clone());
+        let router = routes(app.state.clone(), true);
         assert_eq!(healthz_status(&router).await, StatusCode::OK);
         app.driver.inject_panic().await;
         assert!((&mut app.driver_task).await.expect_err("the driver panicked").is_panic());

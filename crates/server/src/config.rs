@@ -2,6 +2,7 @@
 //! variable and a default, and `--help` explains each.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -140,6 +141,53 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_timeout: Duration,
 
+    /// WebSocket and socket.io sessions one client address may hold at once
+    /// (an IPv6 client counts by its /64); one more is refused with 429.
+    /// Generous by default, so that an office or a carrier NAT behind one
+    /// address still fits. socket.io polling sessions count too: they hold
+    /// no connection of their own. Behind a reverse proxy every client has
+    /// the proxy's address: raise this and limit at the proxy.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS_PER_IP", default_value_t = 1000, value_parser = at_least_one)]
+    pub max_connections_per_ip: usize,
+
+    /// WebSocket and socket.io sessions this node holds at once; past it a
+    /// WebSocket is closed right after its upgrade with 1013 (try again
+    /// later) and a socket.io handshake is refused with 503. Size it to
+    /// memory: an idle WebSocket session takes about 4 KiB, a socket.io one
+    /// about 32 KiB (BENCHMARKS.md).
+    #[arg(long, env = "SWITCHBOARD_MAX_SESSIONS", default_value_t = 100_000, value_parser = at_least_one)]
+    pub max_sessions: usize,
+
+    /// A connection must register (chatroulette `CONNECT`, cloudkibo's
+    /// `join global chatroom`, tringtring's first event; calling and ecall
+    /// register as they connect) within this time, or it is closed
+    /// (WebSocket close 1008; socket.io disconnect).
+    #[arg(long, env = "SWITCHBOARD_REGISTER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub register_timeout: Duration,
+
+    /// A browser origin allowed to open a WebSocket or a socket.io session
+    /// (`https://example.com`, `http://localhost:8080`); repeatable. Any
+    /// other `Origin` header, `null` included, gets 403; a request without
+    /// one (not a browser) is let through. With none, every origin is
+    /// allowed and the server warns at startup.
+    #[arg(long = "allowed-origin", env = "SWITCHBOARD_ALLOWED_ORIGINS", value_delimiter = ',', value_name = "URL", value_parser = crate::origin::Origin::parse)]
+    pub allowed_origins: Vec<crate::origin::Origin>,
+
+    /// Serve `/metrics` on this address alone (and answer 404 for it on the
+    /// main listener). Without it, `/metrics` is on the main listener.
+    #[arg(long, env = "SWITCHBOARD_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Certificate chain (PEM) to serve https and wss with, on every
+    /// listener; needs `--tls-key`.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1); needs
+    /// `--tls-cert`.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// An ICE server for the browser pages, `stun:` or `turn:` URL;
     /// repeatable. With none, calls use host candidates only.
     #[arg(long = "ice-server", env = "SWITCHBOARD_ICE_SERVERS", value_delimiter = ',', value_name = "URL")]
@@ -164,7 +212,8 @@ pub struct Config {
     pub log_filter: String,
 }
 
-/// A count of 1 or more: a room of no place could admit nobody.
+/// A count of 1 or more: a room of no place, or a limit of no session,
+/// could admit nobody.
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) => Err("must be at least 1".to_owned()),
@@ -201,6 +250,13 @@ impl Default for Config {
             ws_idle_timeout: Duration::from_secs(55),
             ws_write_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
+            max_connections_per_ip: 1000,
+            max_sessions: 100_000,
+            register_timeout: Duration::from_secs(10),
+            allowed_origins: Vec::new(),
+            metrics_listen: None,
+            tls_cert: None,
+            tls_key: None,
             ice_servers: Vec::new(),
             turn_secret: None,
             turn_ttl: Duration::from_secs(24 * 3600),

@@ -1,31 +1,42 @@
-//! The WebSocket dialects' upgrade handlers: each starts the connection
-//! loop (`ws.rs`) with its dialect's codec.
+//! The WebSocket dialects' upgrade handlers: each checks the upgrade at the
+//! edge (`edge.rs`: origin, session caps), then starts the connection loop
+//! (`ws.rs`) with its dialect's codec.
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use switchboard_dialects::calling::Calling;
 use switchboard_dialects::chatroulette::Chatroulette;
+use switchboard_dialects::codec::{Codec, TextFrame};
 use switchboard_dialects::ecall::{DeviceQuery, Ecall};
 
 use crate::app::AppState;
+use crate::edge::{PeerAddr, WebSocketAdmission};
 use crate::ws;
 
 /// What `hello` calls the server.
 const SERVER_NAME: &str = concat!("switchboard ", env!("CARGO_PKG_VERSION"));
 
 /// `GET /ws/calling`, and any path on the calling drop-in listener.
-pub(crate) async fn calling(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    let context = state.connection_context();
-    context.limits.configure(upgrade).on_upgrade(move |socket| ws::run(socket, Calling::new(SERVER_NAME), context))
+pub(crate) async fn calling(
+    upgrade: WebSocketUpgrade,
+    headers: HeaderMap,
+    peer: PeerAddr,
+    State(state): State<AppState>,
+) -> Response {
+    accept(upgrade, &headers, peer, &state, Calling::new(SERVER_NAME))
 }
 
 /// `GET /ws/chatroulette`, and any path on the drop-in listener.
-pub(crate) async fn chatroulette(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    let context = state.connection_context();
-    context.limits.configure(upgrade).on_upgrade(move |socket| ws::run(socket, Chatroulette::new(), context))
+pub(crate) async fn chatroulette(
+    upgrade: WebSocketUpgrade,
+    headers: HeaderMap,
+    peer: PeerAddr,
+    State(state): State<AppState>,
+) -> Response {
+    accept(upgrade, &headers, peer, &state, Chatroulette::new())
 }
 
 /// `GET /ws/ecall?user=USER&client=CLIENT`: one device of a user. A query
@@ -34,6 +45,8 @@ pub(crate) async fn chatroulette(upgrade: WebSocketUpgrade, State(state): State<
 pub(crate) async fn ecall(
     upgrade: WebSocketUpgrade,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    peer: PeerAddr,
     State(state): State<AppState>,
 ) -> Response {
     let device = match DeviceQuery::parse(query.as_deref().unwrap_or_default()) {
@@ -44,6 +57,25 @@ pub(crate) async fn ecall(
         Ok(codec) => codec,
         Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
     };
+    accept(upgrade, &headers, peer, &state, codec)
+}
+
+/// Checks the upgrade at the edge and, if it passes, upgrades: to the
+/// connection loop with a place, or, when the node is full, to a close 1013.
+fn accept<C>(upgrade: WebSocketUpgrade, headers: &HeaderMap, peer: PeerAddr, state: &AppState, codec: C) -> Response
+where
+    C: for<'a> Codec<Inbound<'a> = TextFrame<'a>, Outbound = String>,
+{
     let context = state.connection_context();
-    context.limits.configure(upgrade).on_upgrade(move |socket| ws::run(socket, codec, context))
+    let upgrade = context.limits.configure(upgrade);
+    match state.edge().websocket(headers, peer.0.ip()) {
+        Err(refused) => refused.into_response(),
+        Ok(WebSocketAdmission::Admitted(admission)) => {
+            upgrade.on_upgrade(move |socket| ws::run(socket, codec, context, admission))
+        }
+        Ok(WebSocketAdmission::NodeFull) => {
+            let write_timeout = context.limits.write_timeout;
+            upgrade.on_upgrade(move |socket| ws::try_again_later(socket, write_timeout))
+        }
+    }
 }

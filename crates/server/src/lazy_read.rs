@@ -22,7 +22,6 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use axum::serve::Listener;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The most one read syscall takes for a small reader: 64 KiB, as much as
@@ -102,23 +101,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for LazyReadStream<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// A listener whose connections are [`LazyReadStream`]s.
-pub(crate) struct LazyReadListener<L>(pub(crate) L);
-
-impl<L: Listener> Listener for LazyReadListener<L> {
-    type Io = LazyReadStream<L::Io>;
-    type Addr = L::Addr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, addr) = self.0.accept().await;
-        (LazyReadStream::new(io), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
     }
 }
 

@@ -11,18 +11,22 @@
 
 #![warn(missing_docs)]
 
+mod admission;
 mod app;
 mod clock;
 mod config;
 mod dialects;
 mod driver;
+mod edge;
 mod ice;
 mod lazy_read;
+mod origin;
 mod rate;
 mod serve;
 mod socketio;
 mod stop;
 mod telemetry;
+mod tls;
 mod web;
 mod ws;
 
@@ -31,4 +35,5 @@ pub use clock::{Clock, ManualClock};
 pub use config::{Config, LogFormat};
 pub use driver::{DriverGone, DriverHandle, OpenSession};
 pub use ice::{IceConfig, turn_password};
+pub use origin::Origin;
 pub use telemetry::init_tracing;

@@ -32,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
         listen = %app.local_addr(),
         chatroulette = ?app.chatroulette_addr(),
         calling = ?app.calling_addr(),
+        metrics = ?app.metrics_addr(),
         "switchboard {}",
         env!("CARGO_PKG_VERSION")
     );

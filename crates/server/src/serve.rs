@@ -14,9 +14,18 @@
 //! HTTP/1.1 only: browsers speak HTTP/2 over TLS alone, and serving
 //! cleartext HTTP/2 would mean sniffing the first bytes of every connection
 //! with no timer at all.
+//!
+//! With TLS the handshake comes first, in the connection's own task (a slow
+//! one must not hold up `accept`), and it too must finish within the header
+//! timeout: a client that opens a connection and sends nothing, or half a
+//! ClientHello, is closed then. The request head then has its own timeout.
+//!
+//! Every request carries the client's address ([`PeerAddr`]) for the
+//! per-address session cap.
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::time::Duration;
 
@@ -27,35 +36,63 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
+
+use crate::edge::PeerAddr;
+use crate::lazy_read::LazyReadStream;
+use crate::tls::MaybeTls;
 
 /// Serves `router` on `listener` until `shutdown` completes, then asks every
 /// open HTTP connection to finish its request in flight and close, and
 /// returns once they all have. (Upgraded WebSockets are no longer HTTP
-/// connections: their tasks see the shutdown themselves.)
-pub(crate) async fn serve<L: Listener>(
+/// connections: their tasks see the shutdown themselves.) With `tls`, every
+/// connection is TLS.
+pub(crate) async fn serve<L>(
     mut listener: L,
     router: Router,
     header_timeout: Duration,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    L: Listener<Addr = SocketAddr>,
+    L::Io: AsyncRead + AsyncWrite + Unpin,
+{
     let (stopping, stop_signal) = watch::channel(false);
     // Every connection task holds a sender; all are gone once `recv` ends.
     let (open, mut all_closed) = mpsc::channel::<()>(1);
     let mut shutdown = pin!(shutdown);
     loop {
-        let (io, _addr) = tokio::select! {
+        let (io, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(
-            router.clone().map_request(|request: axum::http::Request<Incoming>| request.map(Body::new)),
-        );
+        let service =
+            TowerToHyperService::new(router.clone().map_request(move |request: axum::http::Request<Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(PeerAddr(peer));
+                request
+            }));
         let mut stop_signal = stop_signal.clone();
         let open = open.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _open = open;
+            let io = match tls {
+                None => MaybeTls::Plain(io),
+                Some(acceptor) => match tokio::time::timeout(header_timeout, acceptor.accept(io)).await {
+                    Ok(Ok(stream)) => MaybeTls::Tls(Box::new(stream)),
+                    Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
+                    Err(_) => {
+                        return tracing::debug!(%peer, "TLS handshake not finished within {header_timeout:?}: closed");
+                    }
+                },
+            };
+            // Below tungstenite: see lazy_read.rs.
+            let io = LazyReadStream::new(io);
             let mut builder = http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
             let mut connection = pin!(builder.serve_connection(TokioIo::new(io), service).with_upgrades());

@@ -5,6 +5,13 @@
 //! Each socket gets one task that owns its codec state, reading the socket's
 //! events and its core events, like a WebSocket connection task. Events reach
 //! that task in the order the client sent them: see [`Queued`].
+//!
+//! Before socketioxide, `edge::socketio_gate` checks every request's `Origin`
+//! and gives each Engine.IO session its place under the session caps. A
+//! socket that has not registered within `--register-timeout` gets an
+//! `error` event and is disconnected; an Engine.IO session that never joins
+//! a namespace is closed by socketioxide after the same time
+//! (`connect_timeout`, on tokio's clock).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -128,6 +135,7 @@ pub(crate) fn layer(context: ConnectionContext, room_capacity: usize) -> SocketI
     let max_frame_bytes = context.limits.max_frame_bytes;
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(MAX_BUFFERED_PACKETS)
+        .connect_timeout(context.limits.register_timeout)
         // Polling bodies (413 when larger) and WebSocket messages alike, so an
         // event over `--max-frame-bytes` is never read whole on either
         // transport; engineioxide's own WebSocket limit is 64 MiB.
@@ -197,6 +205,8 @@ async fn run(
     let mut acks: HashMap<AckId, AckSender> = HashMap::new();
     let mut next_ack: AckId = 0;
     let mut rate = context.limits.rate.start(context.clock.now());
+    // When the socket must have registered by; `None` once it has.
+    let mut register_by = Some(context.clock.now() + context.limits.register_timeout);
     tracing::debug!(%session, sid = %socket.id, "socket.io connection");
 
     loop {
@@ -240,6 +250,13 @@ async fn run(
                     break;
                 }
             },
+            () = context.clock.sleep_until(register_by) => {
+                tracing::debug!(%session, "disconnecting a socket.io client that did not register in time");
+                let message = format!("not registered within {:?}", context.limits.register_timeout);
+                let _ = emit(&socket, "error", &[serde_json::json!({ "message": message })]);
+                disconnect(socket.clone());
+                break;
+            }
             _ = crate::stop::stopping(&mut context.shutdown) => {
                 disconnect(socket.clone());
                 break;
@@ -247,6 +264,9 @@ async fn run(
         }
         if !carry_out(&socket, &context, session, effects, &mut acks).await {
             break;
+        }
+        if register_by.is_some() && codec.registered() {
+            register_by = None;
         }
         // Checked once the queued events before the overflow are handled, so
         // that they count, in order, and the error comes after their effects.

@@ -1,7 +1,8 @@
 //! The life of one WebSocket connection, the same for every text dialect:
 //! read frames and hand decoded commands to the driver, write the session's
 //! events, ping a silent client and drop it when it stays silent, and close
-//! with a clear code when the server stops or the client breaks a limit.
+//! with a clear code when the server stops or the client breaks a limit
+//! (1008 for one that has not registered within `--register-timeout`).
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use switchboard_core::SessionId;
 use switchboard_dialects::codec::{Codec, Effect, Keepalive, TextFrame};
 use tokio::sync::mpsc;
 
+use crate::admission::Admission;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::driver::DriverHandle;
@@ -25,10 +27,13 @@ mod close_code {
     pub const GOING_AWAY: u16 = 1001;
     /// The server cannot go on: the task that owns the core has stopped.
     pub const INTERNAL_ERROR: u16 = 1011;
-    /// The client broke a rule: it stopped reading its events.
+    /// The client broke a rule: it stopped reading its events, or did not
+    /// register in time.
     pub const POLICY: u16 = 1008;
     /// A message over the size limit.
     pub const TOO_BIG: u16 = 1009;
+    /// The node holds `--max-sessions` sessions: try again later.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
 /// What every connection task shares.
@@ -53,6 +58,7 @@ pub(crate) struct Limits {
     pub(crate) ping_after: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) write_timeout: Duration,
+    pub(crate) register_timeout: Duration,
     pub(crate) rate: MessageRateLimit,
 }
 
@@ -63,6 +69,7 @@ impl Limits {
             ping_after: config.ws_ping_after,
             idle_timeout: config.ws_idle_timeout,
             write_timeout: config.ws_write_timeout,
+            register_timeout: config.register_timeout,
             rate: MessageRateLimit::new(config.rate_limit, config.rate_burst, config.rate_abuse_after),
         }
     }
@@ -105,6 +112,8 @@ struct Liveness {
     last_message_in: Instant,
     /// The last message to the client.
     last_message_out: Instant,
+    /// When the client must have registered by; `None` once it has.
+    register_by: Option<Instant>,
 }
 
 /// What is due when the connection's timer fires.
@@ -121,7 +130,13 @@ enum Due {
 
 impl Liveness {
     fn new(now: Instant, limits: &Limits) -> Self {
-        Self { last_heard: now, next_ping: now + limits.ping_after, last_message_in: now, last_message_out: now }
+        Self {
+            last_heard: now,
+            next_ping: now + limits.ping_after,
+            last_message_in: now,
+            last_message_out: now,
+            register_by: Some(now + limits.register_timeout),
+        }
     }
 
     fn heard(&mut self, now: Instant, limits: &Limits) {
@@ -131,6 +146,9 @@ impl Liveness {
 
     fn wake_at(&self, limits: &Limits, keepalive: Keepalive) -> Instant {
         let mut at = self.next_ping.min(self.last_heard + limits.idle_timeout);
+        if let Some(by) = self.register_by {
+            at = at.min(by);
+        }
         if let Some(after) = keepalive.ping_after {
             at = at.min(self.last_message_in.max(self.last_message_out) + after);
         }
@@ -143,6 +161,9 @@ impl Liveness {
     fn due(&mut self, now: Instant, limits: &Limits, keepalive: Keepalive) -> Due {
         if now >= self.last_heard + limits.idle_timeout {
             return Due::Close(close_frame(close_code::GOING_AWAY, "idle timeout"));
+        }
+        if self.register_by.is_some_and(|by| now >= by) {
+            return Due::Close(close_frame(close_code::POLICY, "not registered within the register timeout"));
         }
         if keepalive.timeout.is_some_and(|timeout| now >= self.last_message_in + timeout) {
             return Due::Close(close_frame(close_code::NORMAL, "remote timeout"));
@@ -171,11 +192,14 @@ pub(crate) fn run<C>(
     mut socket: WebSocket,
     mut codec: C,
     mut context: ConnectionContext,
+    admission: Admission,
 ) -> impl Future<Output = ()> + Send
 where
     C: for<'a> Codec<Inbound<'a> = TextFrame<'a>, Outbound = String>,
 {
     async move {
+        // The session's place under the caps, given back when this ends.
+        let _admission = admission;
         let Some(_alive) = context.alive.upgrade() else { return };
         let Ok((open, mut events)) = context.driver.open(codec.peer_id()).await else { return };
         let session = open.id();
@@ -266,6 +290,9 @@ where
             if let Carried::Close(close) = carried.await {
                 break close;
             }
+            if liveness.register_by.is_some() && codec.registered() {
+                liveness.register_by = None;
+            }
         };
 
         open.close().await;
@@ -275,6 +302,14 @@ where
         let _ = tokio::time::timeout(limits.write_timeout, socket.close()).await;
         tracing::debug!(%session, "connection closed");
     }
+}
+
+/// A WebSocket the node has no place for: closed at once with 1013 (try
+/// again later), before any session is made.
+pub(crate) async fn try_again_later(mut socket: WebSocket, write_timeout: Duration) {
+    let frame = close_frame(close_code::TRY_AGAIN_LATER, "server full: try again later");
+    send(&mut socket, Message::Close(Some(frame)), write_timeout).await;
+    let _ = tokio::time::timeout(write_timeout, socket.close()).await;
 }
 
 /// What the connection does once a turn's effects are carried out.

@@ -217,7 +217,9 @@ async fn the_drop_in_listener_accepts_any_path() {
 async fn a_silent_client_is_pinged_then_dropped() {
     const PING: u8 = 0x9;
     const CLOSE: u8 = 0x8;
-    let server = TestServer::start().await;
+    // Never registered: the register timeout would close it first.
+    let config = switchboard_server::Config { register_timeout: Duration::from_secs(3600), ..Default::default() };
+    let server = TestServer::start_with(config).await;
     let mut silent = SilentClient::connect(server.addr, "/ws/chatroulette").await;
     // The TCP stream stays open, so the connection task has registered; the
     // health check round-trip below makes sure the driver has seen it.

@@ -37,7 +37,9 @@ async fn the_landing_page_and_a_missing_room_redirect() {
     let server = TestServer::start().await;
     let landing = http_get(server.addr, "/").await;
     assert!(landing.starts_with("HTTP/1.1 200 OK"), "{landing}");
-    assert!(landing.contains("create-room"), "the page creates rooms over socket.io");
+    assert!(landing.contains("/js/landing.js"), "{landing}");
+    let script = http_get(server.addr, "/js/landing.js").await;
+    assert!(script.contains("create-room"), "the page creates rooms over socket.io");
     let missing = http_get(server.addr, "/r/424242/").await;
     assert!(missing.starts_with("HTTP/1.1 302 Found"), "{missing}");
     assert!(missing.to_lowercase().contains("location: /\r\n"), "{missing}");

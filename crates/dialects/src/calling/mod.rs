@@ -296,6 +296,11 @@ impl Codec for Calling {
         self.encode(event, out);
     }
 
+    /// From the start: the connection registers a drawn user as it opens.
+    fn registered(&self) -> bool {
+        true
+    }
+
     fn keepalive(&self) -> Keepalive {
         self.keepalive
     }

@@ -18,7 +18,7 @@ pub use decode::{DecodeError, Decoded, decode};
 pub use encode::{encode, error_frame};
 pub use types::{Form, MessageType};
 
-use switchboard_core::{Command, Event, Request};
+use switchboard_core::{Command, Event, Reply, Request};
 
 use crate::codec::{CLOSE_REPLACED, Codec, Effect, NO_BINARY, TextFrame};
 use crate::replies::{Answers, Label, Replies};
@@ -30,6 +30,8 @@ pub struct Chatroulette {
     /// Each request's label is its type and spelling, so that a failure can
     /// name the request as the client spelled it.
     replies: Replies<Label>,
+    /// Set once the core accepted a `CONNECT`.
+    registered: bool,
 }
 
 impl Chatroulette {
@@ -61,6 +63,9 @@ impl Chatroulette {
     /// Encodes a core event for this connection, or `None` when it has no
     /// chatroulette form.
     pub fn encode(&mut self, event: &Event) -> Option<String> {
+        if let Event::Reply { result: Ok(Reply::Registered { .. }), .. } = event {
+            self.registered = true;
+        }
         let request = match event {
             Event::Reply { tag, .. } => match self.replies.answer(*tag) {
                 Answers::Tracked(label) | Answers::Quiet(label) => request_name(label),
@@ -115,5 +120,10 @@ impl Codec for Chatroulette {
         if let Some(frame) = self.encode(event) {
             out.push(Effect::Send(frame));
         }
+    }
+
+    /// Once the core accepted its `CONNECT`.
+    fn registered(&self) -> bool {
+        self.registered
     }
 }

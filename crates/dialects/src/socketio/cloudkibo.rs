@@ -32,6 +32,13 @@ pub(crate) struct State {
     media: Option<MediaRoom>,
 }
 
+impl State {
+    /// Whether the core accepted this socket's phone.
+    pub(crate) fn registered(&self) -> bool {
+        self.phone.is_some()
+    }
+}
+
 /// A media room as this socket knows it. Its peers are named by their
 /// member numbers (`id`, as the original server numbered a room's sockets),
 /// which this table maps to the peer ids relays are addressed by.

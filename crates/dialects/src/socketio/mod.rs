@@ -197,6 +197,16 @@ impl Codec for SocketIoSession {
     fn on_core(&mut self, event: &Event, out: &mut Vec<Effect<SocketOut>>) {
         self.on_core_event(event, out);
     }
+
+    /// cloudkibo: once the core accepted its `join global chatroom` phone;
+    /// tringtring: from its first event, which registers a drawn user.
+    fn registered(&self) -> bool {
+        match self.bound {
+            Some(Dialect::Cloudkibo) => self.cloudkibo.registered(),
+            Some(Dialect::Tringtring) => true,
+            None => false,
+        }
+    }
 }
 
 pub(crate) fn error(message: impl Into<String>) -> Effect<SocketOut> {

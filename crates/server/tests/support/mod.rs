@@ -3,13 +3,15 @@
 
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use switchboard_server::{Application, Clock, Config, DriverHandle, ManualClock};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
@@ -24,6 +26,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub dropin: Option<SocketAddr>,
     pub calling: Option<SocketAddr>,
+    pub metrics: Option<SocketAddr>,
     pub clock: ManualClock,
     pub driver: DriverHandle,
     stop: oneshot::Sender<()>,
@@ -38,13 +41,13 @@ impl TestServer {
     pub async fn start_with(config: Config) -> Self {
         let clock = ManualClock::new();
         let app = Application::build(config, Clock::Manual(clock.clone())).await.expect("server builds");
-        let (addr, dropin, calling, driver) =
-            (app.local_addr(), app.chatroulette_addr(), app.calling_addr(), app.driver());
+        let (addr, dropin, calling, metrics, driver) =
+            (app.local_addr(), app.chatroulette_addr(), app.calling_addr(), app.metrics_addr(), app.driver());
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Self { addr, dropin, calling, clock, driver, stop, task }
+        Self { addr, dropin, calling, metrics, clock, driver, stop, task }
     }
 
     /// A client on `/ws/calling`, past its `hello`; returns it with its id.
@@ -109,13 +112,21 @@ pub async fn http_post_form(addr: SocketAddr, path: &str, body: &str) -> String 
     response
 }
 
-pub struct Client {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+/// A WebSocket client over a TCP stream, or over any stream (TLS).
+pub struct Client<S = MaybeTlsStream<TcpStream>> {
+    ws: WebSocketStream<S>,
 }
 
 impl Client {
     pub async fn connect(url: &str) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        Self { ws }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// A client over a stream whose handshake is done.
+    pub fn from_stream(ws: WebSocketStream<S>) -> Self {
         Self { ws }
     }
 
@@ -145,6 +156,17 @@ impl Client {
         loop {
             match self.next_message().await {
                 Some(Message::Text(text)) => return serde_json::from_str(&text).expect("JSON from the server"),
+                Some(Message::Ping(_) | Message::Pong(_)) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next text frame as it came; pings and pongs are skipped.
+    pub async fn recv_text(&mut self) -> String {
+        loop {
+            match self.next_message().await {
+                Some(Message::Text(text)) => return text.to_string(),
                 Some(Message::Ping(_) | Message::Pong(_)) => continue,
                 other => panic!("expected a text frame, got {other:?}"),
             }
