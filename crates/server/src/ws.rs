@@ -296,10 +296,22 @@ where
         };
 
         open.close().await;
+        // A client closed for what it sent (too fast, too big) is likely
+        // still sending: it gets the closing handshake below.
+        let still_sending =
+            close.as_ref().is_some_and(|f| f.code == close_code::TOO_BIG || f.reason == rate::ABUSE_REASON);
         if let Some(frame) = close {
             send(&mut socket, Message::Close(Some(frame)), limits.write_timeout).await;
         }
         let _ = tokio::time::timeout(limits.write_timeout, socket.close()).await;
+        // The closing handshake (RFC 6455 section 7), for a client still
+        // sending: read on until its close reply, so that what it sent
+        // meanwhile does not make the kernel answer with a reset, which would
+        // throw away the close frame and the answers before it unread.
+        if still_sending {
+            let drain = async { while let Some(Ok(_)) = socket.next().await {} };
+            let _ = tokio::time::timeout(limits.write_timeout, drain).await;
+        }
         tracing::debug!(%session, "connection closed");
     }
 }

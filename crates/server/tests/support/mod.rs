@@ -138,6 +138,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.ws.send(Message::text(text)).await.expect("send");
     }
 
+    /// Sends, or says why the connection cannot take it (closed).
+    pub async fn try_send_text(&mut self, text: &str) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(Message::text(text)).await
+    }
+
     pub async fn send_message(&mut self, message: Message) {
         self.ws.send(message).await.expect("send");
     }
