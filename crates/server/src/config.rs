@@ -116,9 +116,10 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
     pub max_frame_bytes: usize,
 
-    /// Events that may wait for one slow client before it is disconnected
-    /// (close code 1008), so a client that stops reading cannot grow the
-    /// server's memory.
+    /// Events that may wait for one client, so a client that stops reading
+    /// cannot grow the server's memory. Relays may fill three quarters of it;
+    /// one that finds no room is refused to its sender, never dropping the
+    /// reader. A call event that finds it full drops the client (1008).
     #[arg(long, env = "SWITCHBOARD_SESSION_QUEUE", default_value_t = 256)]
     pub session_queue: usize,
 
@@ -131,7 +132,9 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_WS_IDLE_TIMEOUT", default_value = "55s", value_parser = humantime::parse_duration)]
     pub ws_idle_timeout: Duration,
 
-    /// A write to a client that takes longer than this drops the client.
+    /// A write to a client that takes longer than this drops the client; so
+    /// does taking no event for this long while relays wait for it (a
+    /// client that does not read).
     #[arg(long, env = "SWITCHBOARD_WS_WRITE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub ws_write_timeout: Duration,
 
