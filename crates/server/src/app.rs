@@ -144,7 +144,7 @@ impl Application {
         let context = ConnectionContext {
             driver: driver.clone(),
             clock,
-            limits: Limits::from_config(&config),
+            limits: std::sync::Arc::new(Limits::from_config(&config)),
             shutdown,
             alive: alive.downgrade(),
         };

@@ -4,6 +4,7 @@
 //! with a clear code when the server stops or the client breaks a limit
 //! (1008 for one that has not registered within `--register-timeout`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -41,7 +42,8 @@ mod close_code {
 pub(crate) struct ConnectionContext {
     pub(crate) driver: DriverHandle,
     pub(crate) clock: Clock,
-    pub(crate) limits: Limits,
+    /// Shared, not copied: every byte of the context is paid per session.
+    pub(crate) limits: Arc<Limits>,
     /// Says why, once the server begins to stop.
     pub(crate) shutdown: StopSignal,
     /// Upgraded and held by every connection task; the server waits, at
@@ -310,7 +312,9 @@ where
         // throw away the close frame and the answers before it unread.
         if still_sending {
             let drain = async { while let Some(Ok(_)) = socket.next().await {} };
-            let _ = tokio::time::timeout(limits.write_timeout, drain).await;
+            // Boxed: rarely needed, and its timer would otherwise be room in
+            // every session's future.
+            let _ = Box::pin(tokio::time::timeout(limits.write_timeout, drain)).await;
         }
         tracing::debug!(%session, "connection closed");
     }
