@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::dialects;
@@ -48,6 +49,11 @@ impl AppState {
 
     pub(crate) fn driver(&self) -> &DriverHandle {
         &self.context.driver
+    }
+
+    /// The token checker; `None`: the server runs open.
+    pub(crate) fn auth(&self) -> Option<&Authenticator> {
+        self.context.auth.as_ref()
     }
 
     /// Places in a tringtring room.
@@ -82,9 +88,26 @@ pub struct Application {
 impl Application {
     /// Binds every listener in `config` and starts the driver.
     ///
+    /// Without token checks (no `--auth-jwt-*`) it logs one warning that the
+    /// server is open, and another if TURN credentials are withheld for
+    /// want of `--turn-open`.
+    ///
     /// # Errors
-    /// When a listener cannot be bound or the OS gives no random seed.
+    /// When a listener cannot be bound, the OS gives no random seed, or the
+    /// token settings are unusable (see [`Authenticator::from_config`]).
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let auth = Authenticator::from_config(&config)?;
+        let ice = IceConfig::from_config(&config, auth.is_some());
+        if auth.is_none() {
+            tracing::warn!(
+                "no --auth-jwt-secret or --auth-jwt-public-key: the server is open, anyone may connect under any free name"
+            );
+            if config.turn_secret.is_some() && !config.turn_open {
+                tracing::warn!(
+                    "--turn-secret without token checks or --turn-open: TURN credentials are withheld and /api/config lists no turn: URLs"
+                );
+            }
+        }
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let mut drop_ins = Vec::new();
         for (kind, addr) in
@@ -110,13 +133,9 @@ impl Application {
             driver: driver.clone(),
             clock,
             limits: Limits::from_config(&config),
+            auth,
             shutdown,
             alive: alive.downgrade(),
-        };
-        let ice = IceConfig {
-            servers: config.ice_servers.clone(),
-            turn_secret: config.turn_secret.clone(),
-            turn_ttl: config.turn_ttl,
         };
         let state = AppState { context, room_capacity: config.room_capacity, ice };
         Ok(Self {

@@ -12,10 +12,12 @@
 #![warn(missing_docs)]
 
 mod app;
+mod auth;
 mod clock;
 mod config;
 mod dialects;
 mod driver;
+mod guard;
 mod ice;
 mod lazy_read;
 mod serve;
@@ -26,6 +28,7 @@ mod web;
 mod ws;
 
 pub use app::Application;
+pub use auth::{AuthError, Authenticator, Grants, request_token};
 pub use clock::{Clock, ManualClock};
 pub use config::{Config, LogFormat};
 pub use driver::{DriverGone, DriverHandle, OpenSession};

@@ -3,6 +3,7 @@
 //! events, ping a silent client and drop it when it stays silent, and close
 //! with a clear code when the server stops or the client breaks a limit.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -11,9 +12,11 @@ use switchboard_core::SessionId;
 use switchboard_dialects::codec::{Codec, Effect, Keepalive, TextFrame};
 use tokio::sync::mpsc;
 
+use crate::auth::{Authenticator, Grants};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::driver::DriverHandle;
+use crate::guard;
 use crate::stop::{Stop, StopSignal, stopping};
 
 /// Close codes of RFC 6455 §7.4.1 that the server sends.
@@ -36,6 +39,8 @@ pub(crate) struct ConnectionContext {
     pub(crate) driver: DriverHandle,
     pub(crate) clock: Clock,
     pub(crate) limits: Limits,
+    /// Checks access tokens; `None`: the server runs open.
+    pub(crate) auth: Option<Authenticator>,
     /// Says why, once the server begins to stop.
     pub(crate) shutdown: StopSignal,
     /// Upgraded and held by every connection task; the server waits, at
@@ -157,8 +162,9 @@ impl Liveness {
 }
 
 /// Runs one connection to the end, driving its dialect's codec: the
-/// codec's effects of each turn are carried out in order after the
-/// `select!` ([`carry_out`]).
+/// codec's effects of each turn are checked against the connection's
+/// `grants` ([`guard::authorize`]; `None`: the server runs open) and carried
+/// out in order after the `select!` ([`carry_out`]).
 ///
 /// A plain function returning an `async move` block, not an `async fn`: an
 /// `async fn` stores its arguments twice in its future (rust-lang/rust#62958),
@@ -168,6 +174,7 @@ pub(crate) fn run<C>(
     mut socket: WebSocket,
     mut codec: C,
     mut context: ConnectionContext,
+    grants: Option<Arc<Grants>>,
 ) -> impl Future<Output = ()> + Send
 where
     C: for<'a> Codec<Inbound<'a> = TextFrame<'a>, Outbound = String>,
@@ -250,6 +257,7 @@ where
                     }),
                 }
             }
+            let effects = guard::authorize(grants.as_deref(), &mut codec, effects);
             if effects.iter().any(|effect| matches!(effect, Effect::Send(_))) {
                 liveness.last_message_out = clock.now();
             }

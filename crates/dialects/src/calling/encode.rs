@@ -201,6 +201,9 @@ pub(crate) fn error_text(error: &CommandError) -> String {
         CommandError::RoomFull(room) => format!("room {room} is full"),
         CommandError::UnknownPeer(peer) => format!("no peer {peer} in this room"),
         CommandError::MailboxFull(user) => format!("{user} is offline and has too many messages waiting"),
+        CommandError::NameNotGranted(user) => format!("your token does not grant the name {user}"),
+        CommandError::RoomNotGranted(Some(room)) => format!("your token does not grant room {room}"),
+        CommandError::RoomNotGranted(None) => "your token does not grant a new room".into(),
     }
 }
 
