@@ -84,9 +84,9 @@ pub enum AuthError {
     /// `iss` is not this server's issuer.
     #[error("the access token is from another issuer")]
     WrongIssuer,
-    /// A claim the server needs is missing (`exp`, `sub`, or `aud`/`iss`
+    /// A claim the server needs is missing or not of its type (`exp`, `sub`, or `aud`/`iss`
     /// when they are configured).
-    #[error("the access token has no {0} claim")]
+    #[error("the access token lacks a valid {0} claim")]
     MissingClaim(String),
     /// `sub` or a `rooms` entry is not a name switchboard accepts.
     #[error("the access token's {claim} is not an acceptable name: {error}")]
@@ -114,7 +114,10 @@ impl IntoResponse for AuthError {
 /// by `jsonwebtoken` itself.
 #[derive(Deserialize)]
 struct Claims {
-    sub: String,
+    /// Optional here so that a token without one is told so (as required,
+    /// `jsonwebtoken` checks it only after these claims are read).
+    #[serde(default)]
+    sub: Option<String>,
     #[serde(default)]
     rooms: Option<Vec<String>>,
 }
@@ -189,6 +192,7 @@ impl Authenticator {
                 _ => AuthError::Malformed,
             })?;
         let Claims { sub, rooms } = data.claims;
+        let sub = sub.ok_or_else(|| AuthError::MissingClaim("sub".to_owned()))?;
         let sub = UserId::parse(&sub).map_err(|error| AuthError::BadName { claim: "sub", error })?;
         let rooms = match rooms {
             Some(rooms) => Some(

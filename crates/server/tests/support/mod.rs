@@ -119,6 +119,13 @@ impl Client {
         Self { ws }
     }
 
+    /// Connects with a request of the test's own making (headers added).
+    pub async fn from_request(request: tokio_tungstenite::tungstenite::handshake::client::Request) -> Self {
+        let url = request.uri().to_string();
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        Self { ws }
+    }
+
     pub async fn send(&mut self, value: Value) {
         self.send_text(&value.to_string()).await;
     }
