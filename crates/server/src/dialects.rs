@@ -15,21 +15,21 @@ use switchboard_dialects::chatroulette::Chatroulette;
 use switchboard_dialects::ecall::{DeviceQuery, Ecall};
 
 use crate::app::AppState;
-use crate::auth::Grants;
+use crate::auth::{AuthError, Grants};
 use crate::ws;
 
 /// What `hello` calls the server.
 const SERVER_NAME: &str = concat!("switchboard ", env!("CARGO_PKG_VERSION"));
 
 /// The grants of the request's token; `Ok(None)` when the server runs
-/// open; the 401 answer when the token is missing or invalid.
-fn authenticate(state: &AppState, query: Option<&str>, headers: &HeaderMap) -> Result<Option<Arc<Grants>>, Response> {
+/// open; why not (answered 401) when the token is missing or invalid.
+fn authenticate(state: &AppState, query: Option<&str>, headers: &HeaderMap) -> Result<Option<Arc<Grants>>, AuthError> {
     let Some(auth) = state.auth() else { return Ok(None) };
     match auth.verify_request(query, headers) {
         Ok(grants) => Ok(Some(Arc::new(grants))),
         Err(error) => {
             tracing::debug!(%error, "connection refused before the upgrade");
-            Err(error.into_response())
+            Err(error)
         }
     }
 }
@@ -43,7 +43,7 @@ pub(crate) async fn calling(
 ) -> Response {
     let grants = match authenticate(&state, query.as_deref(), &headers) {
         Ok(grants) => grants,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let context = state.connection_context();
     context
@@ -61,7 +61,7 @@ pub(crate) async fn chatroulette(
 ) -> Response {
     let grants = match authenticate(&state, query.as_deref(), &headers) {
         Ok(grants) => grants,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let context = state.connection_context();
     context.limits.configure(upgrade).on_upgrade(move |socket| ws::run(socket, Chatroulette::new(), context, grants))
@@ -78,7 +78,7 @@ pub(crate) async fn ecall(
 ) -> Response {
     let grants = match authenticate(&state, query.as_deref(), &headers) {
         Ok(grants) => grants,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let device = match DeviceQuery::parse(query.as_deref().unwrap_or_default()) {
         Ok(device) => device,
