@@ -40,6 +40,10 @@ pub(crate) struct AppState {
     context: ConnectionContext,
     room_capacity: usize,
     pub(crate) ice: IceConfig,
+    /// Checks access tokens; `None`: the server runs open. Here rather than
+    /// in the connection context, which every session holds a copy of:
+    /// tokens are checked before a connection starts.
+    auth: Option<Authenticator>,
 }
 
 impl AppState {
@@ -53,7 +57,7 @@ impl AppState {
 
     /// The token checker; `None`: the server runs open.
     pub(crate) fn auth(&self) -> Option<&Authenticator> {
-        self.context.auth.as_ref()
+        self.auth.as_ref()
     }
 
     /// Places in a tringtring room.
@@ -133,11 +137,10 @@ impl Application {
             driver: driver.clone(),
             clock,
             limits: Limits::from_config(&config),
-            auth,
             shutdown,
             alive: alive.downgrade(),
         };
-        let state = AppState { context, room_capacity: config.room_capacity, ice };
+        let state = AppState { context, room_capacity: config.room_capacity, ice, auth };
         Ok(Self {
             listener,
             drop_ins,
@@ -281,7 +284,7 @@ fn no_delay(stream: &mut tokio::net::TcpStream) {
 /// The main listener's routes. socket.io takes every path under
 /// `/socket.io/` but the client bundle, which is served beside it.
 fn routes(state: AppState) -> Router {
-    let socketio = socketio::layer(state.context.clone(), state.room_capacity);
+    let socketio = socketio::layer(state.context.clone(), state.room_capacity, state.auth.clone());
     let app = Router::new()
         .route("/", get(web::landing))
         .route("/r/{room}/", get(web::room).post(web::open_room))

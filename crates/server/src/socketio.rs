@@ -129,8 +129,9 @@ impl FromMessage<LocalAdapter> for Queued {
     }
 }
 
-/// The socket.io layer, serving namespace `/` at `/socket.io/`.
-pub(crate) fn layer(context: ConnectionContext, room_capacity: usize) -> SocketIoLayer {
+/// The socket.io layer, serving namespace `/` at `/socket.io/`; with `auth`,
+/// only to sockets with a valid access token.
+pub(crate) fn layer(context: ConnectionContext, room_capacity: usize, auth: Option<Authenticator>) -> SocketIoLayer {
     let max_frame_bytes = context.limits.max_frame_bytes;
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(MAX_BUFFERED_PACKETS)
@@ -141,10 +142,10 @@ pub(crate) fn layer(context: ConnectionContext, room_capacity: usize) -> SocketI
         .ws_max_message_size(max_frame_bytes)
         .ws_max_frame_size(max_frame_bytes)
         .build_layer();
-    let auth = context.auth.clone();
+    let checks_tokens = auth.is_some();
     let start = move |socket: SocketRef| {
         let context = context.clone();
-        async move { start(socket, context, room_capacity) }
+        async move { start(socket, context, room_capacity, checks_tokens) }
     };
     let authenticate = move |socket: SocketRef, TryData(handshake): TryData<Value>| {
         let auth = auth.clone();
@@ -208,11 +209,11 @@ async fn attach_handlers(socket: SocketRef) -> Result<(), Infallible> {
 }
 
 /// Starts the socket's task, once it is connected to the namespace.
-fn start(socket: SocketRef, context: ConnectionContext, room_capacity: usize) {
+fn start(socket: SocketRef, context: ConnectionContext, room_capacity: usize, checks_tokens: bool) {
     let inbox = socket.extensions.remove::<InboxSlot>().and_then(|slot| slot.0.lock().ok()?.take());
     let flags = socket.extensions.get::<Inbox>();
     let grants = socket.extensions.remove::<Arc<Grants>>();
-    if context.auth.is_some() && grants.is_none() {
+    if checks_tokens && grants.is_none() {
         // Never so (`authenticate` let it in with its grants), but a socket
         // without them must not be served.
         disconnect(socket);

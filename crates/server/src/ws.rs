@@ -12,7 +12,7 @@ use switchboard_core::SessionId;
 use switchboard_dialects::codec::{Codec, Effect, Keepalive, TextFrame};
 use tokio::sync::mpsc;
 
-use crate::auth::{Authenticator, Grants};
+use crate::auth::Grants;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::driver::DriverHandle;
@@ -39,8 +39,6 @@ pub(crate) struct ConnectionContext {
     pub(crate) driver: DriverHandle,
     pub(crate) clock: Clock,
     pub(crate) limits: Limits,
-    /// Checks access tokens; `None`: the server runs open.
-    pub(crate) auth: Option<Authenticator>,
     /// Says why, once the server begins to stop.
     pub(crate) shutdown: StopSignal,
     /// Upgraded and held by every connection task; the server waits, at
