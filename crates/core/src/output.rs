@@ -469,4 +469,23 @@ pub enum CommandError {
         /// The room.
         room: RoomId,
     },
+    /// The connection's credentials (its token's `sub`) name another user:
+    /// it may not register under this name. Made by the server's
+    /// authorization check, never by the core.
+    #[error("your credentials do not grant the name {0}")]
+    NameNotGranted(UserId),
+    /// The connection's credentials list the named rooms it may create,
+    /// join or invite into (its token's `rooms` claim), and this one is not
+    /// among them; `None`: a new room whose name the server would draw.
+    /// Made by the server's authorization check, never by the core.
+    #[error("your credentials do not grant {}", room_words(.0.as_ref()))]
+    RoomNotGranted(Option<RoomId>),
+}
+
+/// The room of a [`CommandError::RoomNotGranted`], in words.
+fn room_words(room: Option<&RoomId>) -> String {
+    match room {
+        Some(room) => format!("room {room}"),
+        None => "a new room".to_owned(),
+    }
 }

@@ -269,7 +269,7 @@ fn tringtring_registers_on_its_first_event_and_names_peers_by_socket_id() {
     let out = event(&mut socket, "create-room", json!({"room_id": 504555}));
     assert_eq!(
         commands(&out),
-        vec!["Register { user: None, shared: false }", "CreateRoom { room: RoomId(\"504555\"), capacity: 2 }"]
+        vec!["Register { user: None, shared: true }", "CreateRoom { room: RoomId(\"504555\"), capacity: 2 }"]
     );
     let created = reply(&mut socket, &out, Ok(Reply::Done));
     assert_eq!(emits(&created), vec![("redirect", vec![json!({"status":true,"url_extend":"r/504555"})])]);

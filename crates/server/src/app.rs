@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::admission::Admissions;
+use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::dialects;
@@ -44,6 +45,10 @@ pub(crate) struct AppState {
     room_capacity: usize,
     pub(crate) ice: IceConfig,
     edge: Edge,
+    /// Checks access tokens; `None`: the server runs open. Here rather than
+    /// in the connection context, which every session holds a copy of:
+    /// tokens are checked before a connection starts.
+    auth: Option<Authenticator>,
 }
 
 impl AppState {
@@ -53,6 +58,11 @@ impl AppState {
 
     pub(crate) fn driver(&self) -> &DriverHandle {
         &self.context.driver
+    }
+
+    /// The token checker; `None`: the server runs open.
+    pub(crate) fn auth(&self) -> Option<&Authenticator> {
+        self.auth.as_ref()
     }
 
     /// Places in a tringtring room.
@@ -97,15 +107,32 @@ impl Application {
     /// Binds every listener in `config`, loads the TLS certificate if there
     /// is one, and starts the driver.
     ///
+    /// Without token checks (no `--auth-jwt-*`) it logs one warning that the
+    /// server is open, and another if TURN credentials are withheld for
+    /// want of `--turn-open`.
+    ///
     /// # Errors
     /// When a listener cannot be bound, the certificate or key cannot be
-    /// loaded, or the OS gives no random seed.
+    /// loaded, the OS gives no random seed, or the token settings are
+    /// unusable (see [`Authenticator::from_config`]).
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
             (None, None) => None,
             _ => anyhow::bail!("--tls-cert and --tls-key go together"),
         };
+        let auth = Authenticator::from_config(&config)?;
+        let ice = IceConfig::from_config(&config, auth.is_some());
+        if auth.is_none() {
+            tracing::warn!(
+                "no --auth-jwt-secret or --auth-jwt-public-key: the server is open, anyone may connect under any free name"
+            );
+            if config.turn_secret.is_some() && !config.turn_open {
+                tracing::warn!(
+                    "--turn-secret without token checks or --turn-open: TURN credentials are withheld and /api/config lists no turn: URLs"
+                );
+            }
+        }
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let mut drop_ins = Vec::new();
         for (kind, addr) in
@@ -148,12 +175,7 @@ impl Application {
             shutdown,
             alive: alive.downgrade(),
         };
-        let ice = IceConfig {
-            servers: config.ice_servers.clone(),
-            turn_secret: config.turn_secret.clone(),
-            turn_ttl: config.turn_ttl,
-        };
-        let state = AppState { context, room_capacity: config.room_capacity, ice, edge };
+        let state = AppState { context, room_capacity: config.room_capacity, ice, edge, auth };
         Ok(Self {
             listener,
             drop_ins,
@@ -312,7 +334,7 @@ fn no_delay(stream: &mut tokio::net::TcpStream) {
 /// the edge's checks. `/metrics` is here unless `--metrics-listen` moved it
 /// (then 404). Every response gets the pages' security headers.
 fn routes(state: AppState, metrics_here: bool) -> Router {
-    let socketio = socketio::layer(state.context.clone(), state.room_capacity);
+    let socketio = socketio::layer(state.context.clone(), state.room_capacity, state.auth.clone());
     let gate = axum::middleware::from_fn_with_state(state.edge.clone(), edge::socketio_gate);
     let metrics_route = if metrics_here { get(metrics) } else { any(|| async { StatusCode::NOT_FOUND }) };
     let app = Router::new()

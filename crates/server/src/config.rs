@@ -190,6 +190,35 @@ pub struct Config {
     /// `--tls-cert`.
     #[arg(long, env = "SWITCHBOARD_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Check access tokens (JWT, HS256) signed with this shared secret:
+    /// every WebSocket and socket.io connection, and `/api/config`, then
+    /// needs a valid token, and its `sub` claim is the only name the
+    /// connection may register. Without this or --auth-jwt-public-key, the
+    /// server is open: anyone may connect under any free name.
+    #[arg(long, env = "SWITCHBOARD_AUTH_JWT_SECRET", value_name = "SECRET", conflicts_with = "auth_jwt_public_key")]
+    pub auth_jwt_secret: Option<String>,
+
+    /// Check access tokens signed with the private half of this PEM public
+    /// key (RSA: RS256; EC P-256: ES256, P-384: ES384; Ed25519: EdDSA),
+    /// instead of a shared secret: the token issuer keeps the private key.
+    #[arg(long, env = "SWITCHBOARD_AUTH_JWT_PUBLIC_KEY", value_name = "FILE")]
+    pub auth_jwt_public_key: Option<PathBuf>,
+
+    /// With token checks on: a token must name this audience in its `aud`
+    /// claim. Without it, a token that has an `aud` claim is refused (it
+    /// was meant for someone else).
+    #[arg(long, env = "SWITCHBOARD_AUTH_AUDIENCE", value_name = "AUD")]
+    pub auth_audience: Option<String>,
+
+    /// With token checks on: a token must name this issuer in its `iss`
+    /// claim.
+    #[arg(long, env = "SWITCHBOARD_AUTH_ISSUER", value_name = "ISS")]
+    pub auth_issuer: Option<String>,
+
+    /// Clock skew allowed between the token issuer and this server when a
+    /// token's `exp` (expiry, required) and `nbf` (not before) are checked.
+    #[arg(long, env = "SWITCHBOARD_AUTH_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub auth_leeway: Duration,
 
     /// An ICE server for the browser pages, `stun:` or `turn:` URL;
     /// repeatable. With none, calls use host candidates only.
@@ -197,13 +226,27 @@ pub struct Config {
     pub ice_servers: Vec<String>,
 
     /// The secret shared with the TURN server (coturn `static-auth-secret`):
-    /// the pages get time-limited credentials for the `turn:` URLs.
+    /// `/api/config` hands out time-limited credentials for the `turn:`
+    /// URLs, to holders of a valid access token only (username
+    /// `<expiry>:<sub>`). Without token checks, none are handed out unless
+    /// --turn-open says so.
     #[arg(long, env = "SWITCHBOARD_TURN_SECRET", value_name = "SECRET")]
     pub turn_secret: Option<String>,
 
-    /// How long minted TURN credentials stay valid.
-    #[arg(long, env = "SWITCHBOARD_TURN_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
-    pub turn_ttl: Duration,
+    /// Without token checks (no --auth-jwt-*): hand TURN credentials to
+    /// anyone who asks `/api/config`. That makes the TURN server an open
+    /// relay: anyone can route any traffic through it, at your cost and
+    /// under your address. Without this flag, an open server lists the
+    /// `turn:` URLs with no credentials (the pages then use STUN and host
+    /// candidates only) and logs a warning at startup.
+    #[arg(long, env = "SWITCHBOARD_TURN_OPEN")]
+    pub turn_open: bool,
+
+    /// How long minted TURN credentials stay valid. Default: 1h with token
+    /// checks on (a credential should not outlive its token by much), 24h
+    /// with --turn-open.
+    #[arg(long, env = "SWITCHBOARD_TURN_TTL", value_parser = humantime::parse_duration)]
+    pub turn_ttl: Option<Duration>,
 
     /// Log line format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -260,9 +303,15 @@ impl Default for Config {
             metrics_listen: None,
             tls_cert: None,
             tls_key: None,
+            auth_jwt_secret: None,
+            auth_jwt_public_key: None,
+            auth_audience: None,
+            auth_issuer: None,
+            auth_leeway: Duration::from_secs(30),
             ice_servers: Vec::new(),
             turn_secret: None,
-            turn_ttl: Duration::from_secs(24 * 3600),
+            turn_open: false,
+            turn_ttl: None,
             log_format: LogFormat::Text,
             log_filter: "info".into(),
         }

@@ -1,6 +1,10 @@
 //! The WebSocket dialects' upgrade handlers: each checks the upgrade at the
-//! edge (`edge.rs`: origin, session caps), then starts the connection loop
-//! (`ws.rs`) with its dialect's codec.
+//! edge (`edge.rs`: origin, session caps), then the request's access token
+//! when the server checks tokens (401 before the upgrade when it is missing
+//! or invalid), then starts the connection loop (`ws.rs`) with its
+//! dialect's codec.
+
+use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{RawQuery, State};
@@ -13,30 +17,46 @@ use switchboard_dialects::codec::{Codec, TextFrame};
 use switchboard_dialects::ecall::{DeviceQuery, Ecall};
 
 use crate::app::AppState;
+use crate::auth::{AuthError, Grants};
 use crate::edge::{PeerAddr, WebSocketAdmission};
 use crate::ws;
 
 /// What `hello` calls the server.
 const SERVER_NAME: &str = concat!("switchboard ", env!("CARGO_PKG_VERSION"));
 
+/// The grants of the request's token; `Ok(None)` when the server runs
+/// open; why not (answered 401) when the token is missing or invalid.
+fn authenticate(state: &AppState, query: Option<&str>, headers: &HeaderMap) -> Result<Option<Arc<Grants>>, AuthError> {
+    let Some(auth) = state.auth() else { return Ok(None) };
+    match auth.verify_request(query, headers) {
+        Ok(grants) => Ok(Some(Arc::new(grants))),
+        Err(error) => {
+            tracing::debug!(%error, "connection refused before the upgrade");
+            Err(error)
+        }
+    }
+}
+
 /// `GET /ws/calling`, and any path on the calling drop-in listener.
 pub(crate) async fn calling(
     upgrade: WebSocketUpgrade,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     peer: PeerAddr,
     State(state): State<AppState>,
 ) -> Response {
-    accept(upgrade, &headers, peer, &state, Calling::new(SERVER_NAME))
+    accept(upgrade, query.as_deref(), &headers, peer, &state, Calling::new(SERVER_NAME))
 }
 
 /// `GET /ws/chatroulette`, and any path on the drop-in listener.
 pub(crate) async fn chatroulette(
     upgrade: WebSocketUpgrade,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     peer: PeerAddr,
     State(state): State<AppState>,
 ) -> Response {
-    accept(upgrade, &headers, peer, &state, Chatroulette::new())
+    accept(upgrade, query.as_deref(), &headers, peer, &state, Chatroulette::new())
 }
 
 /// `GET /ws/ecall?user=USER&client=CLIENT`: one device of a user. A query
@@ -57,23 +77,38 @@ pub(crate) async fn ecall(
         Ok(codec) => codec,
         Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
     };
-    accept(upgrade, &headers, peer, &state, codec)
+    accept(upgrade, query.as_deref(), &headers, peer, &state, codec)
 }
 
-/// Checks the upgrade at the edge and, if it passes, upgrades: to the
-/// connection loop with a place, or, when the node is full, to a close 1013.
-fn accept<C>(upgrade: WebSocketUpgrade, headers: &HeaderMap, peer: PeerAddr, state: &AppState, codec: C) -> Response
+/// Checks the upgrade at the edge, then its token, and if both pass,
+/// upgrades: to the connection loop with a place and the token's grants, or,
+/// when the node is full, to a close 1013.
+fn accept<C>(
+    upgrade: WebSocketUpgrade,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    peer: PeerAddr,
+    state: &AppState,
+    codec: C,
+) -> Response
 where
     C: for<'a> Codec<Inbound<'a> = TextFrame<'a>, Outbound = String>,
 {
     let context = state.connection_context();
     let upgrade = context.limits.configure(upgrade);
-    match state.edge().websocket(headers, peer.0.ip()) {
-        Err(refused) => refused.into_response(),
-        Ok(WebSocketAdmission::Admitted(admission)) => {
-            upgrade.on_upgrade(move |socket| ws::run(socket, codec, context, admission))
+    let admission = match state.edge().websocket(headers, peer.0.ip()) {
+        Err(refused) => return refused.into_response(),
+        Ok(admission) => admission,
+    };
+    let grants = match authenticate(state, query, headers) {
+        Ok(grants) => grants,
+        Err(refusal) => return refusal.into_response(),
+    };
+    match admission {
+        WebSocketAdmission::Admitted(admission) => {
+            upgrade.on_upgrade(move |socket| ws::run(socket, codec, context, admission, grants))
         }
-        Ok(WebSocketAdmission::NodeFull) => {
+        WebSocketAdmission::NodeFull => {
             let write_timeout = context.limits.write_timeout;
             upgrade.on_upgrade(move |socket| ws::try_again_later(socket, write_timeout))
         }

@@ -13,11 +13,13 @@
 
 mod admission;
 mod app;
+mod auth;
 mod clock;
 mod config;
 mod dialects;
 mod driver;
 mod edge;
+mod guard;
 mod ice;
 mod lazy_read;
 mod origin;
@@ -31,6 +33,7 @@ mod web;
 mod ws;
 
 pub use app::Application;
+pub use auth::{AuthError, Authenticator, Grants, request_token};
 pub use clock::{Clock, ManualClock};
 pub use config::{Config, LogFormat};
 pub use driver::{DriverGone, DriverHandle, OpenSession};

@@ -14,10 +14,11 @@ use governor::clock::Clock as GovernorClock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use switchboard_core::{CommandError, Event};
+use switchboard_core::CommandError;
 use switchboard_dialects::codec::{Codec, Effect};
 
 use crate::clock::Clock;
+use crate::guard;
 
 /// The limit's settings, from the config.
 #[derive(Clone, Copy, Debug)]
@@ -107,15 +108,5 @@ pub(crate) fn verdict(rate: Option<&mut MessageRate>, clock: &Clock) -> Verdict 
 /// core is replaced by the codec's answer to [`CommandError::RateLimited`],
 /// what the codec answers by itself goes on.
 pub(crate) fn refuse<C: Codec>(codec: &mut C, effects: Vec<Effect<C::Outbound>>) -> Vec<Effect<C::Outbound>> {
-    let mut answered = Vec::with_capacity(effects.len());
-    for effect in effects {
-        match effect {
-            Effect::Command(request, _) => {
-                let refusal = Event::Reply { tag: request.tag, result: Err(CommandError::RateLimited) };
-                codec.on_core(&refusal, &mut answered);
-            }
-            other => answered.push(other),
-        }
-    }
-    answered
+    guard::answer_instead(codec, effects, |_| Err(CommandError::RateLimited))
 }

@@ -12,6 +12,10 @@
 //! `error` event and is disconnected; an Engine.IO session that never joins
 //! a namespace is closed by socketioxide after the same time
 //! (`connect_timeout`, on tokio's clock).
+//!
+//! When the server checks access tokens, a socket connects to the namespace
+//! only with a valid one ([`authenticate`]); otherwise the client gets
+//! socket.io's connect error with the reason.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -31,6 +35,8 @@ use switchboard_dialects::codec::{Codec, Effect};
 use switchboard_dialects::socketio::{AckId, SocketEvent, SocketIoSession, SocketOut};
 use tokio::sync::mpsc;
 
+use crate::auth::{AuthError, Authenticator, Grants, request_token};
+use crate::guard;
 use crate::rate::{self, Verdict};
 use crate::ws::ConnectionContext;
 
@@ -130,8 +136,9 @@ impl FromMessage<LocalAdapter> for Queued {
     }
 }
 
-/// The socket.io layer, serving namespace `/` at `/socket.io/`.
-pub(crate) fn layer(context: ConnectionContext, room_capacity: usize) -> SocketIoLayer {
+/// The socket.io layer, serving namespace `/` at `/socket.io/`; with `auth`,
+/// only to sockets with a valid access token.
+pub(crate) fn layer(context: ConnectionContext, room_capacity: usize, auth: Option<Authenticator>) -> SocketIoLayer {
     let max_frame_bytes = context.limits.max_frame_bytes;
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(MAX_BUFFERED_PACKETS)
@@ -143,12 +150,48 @@ pub(crate) fn layer(context: ConnectionContext, room_capacity: usize) -> SocketI
         .ws_max_message_size(max_frame_bytes)
         .ws_max_frame_size(max_frame_bytes)
         .build_layer();
+    let checks_tokens = auth.is_some();
     let start = move |socket: SocketRef| {
         let context = context.clone();
-        async move { start(socket, context, room_capacity) }
+        async move { start(socket, context, room_capacity, checks_tokens) }
     };
-    io.ns("/", start.with(attach_handlers));
+    let authenticate = move |socket: SocketRef, TryData(handshake): TryData<Value>| {
+        let auth = auth.clone();
+        async move { authenticate(auth.as_ref(), &socket, handshake.ok()) }
+    };
+    // The last middleware added runs first: no handler is attached to a
+    // socket that is refused.
+    io.ns("/", start.with(attach_handlers).with(authenticate));
     layer
+}
+
+/// The token of a socket: its handshake's `auth: {token}` (socket.io v3 and
+/// v4 clients), else its first request's `Authorization: Bearer` header or
+/// `?access_token=` (every client: socket.io-client 1.x and 2.x have only
+/// these). A valid one's grants go in the socket's extensions; a missing or
+/// invalid one is refused, and socketioxide sends the reason as the connect
+/// error (`connect_error` in socket.io-client 3+, `error` in 1.x and 2.x).
+/// The server running open, every socket passes.
+fn authenticate(auth: Option<&Authenticator>, socket: &SocketRef, handshake: Option<Value>) -> Result<(), AuthError> {
+    let Some(auth) = auth else { return Ok(()) };
+    let from_handshake = match handshake.as_ref().and_then(|handshake| handshake.get("token")) {
+        Some(Value::String(token)) => Some(token.clone()),
+        Some(_) => return Err(AuthError::Malformed),
+        None => None,
+    };
+    let parts = socket.req_parts();
+    let token =
+        from_handshake.or_else(|| request_token(parts.uri.query(), &parts.headers)).ok_or(AuthError::Missing)?;
+    match auth.verify(&token) {
+        Ok(grants) => {
+            socket.extensions.insert(Arc::new(grants));
+            Ok(())
+        }
+        Err(error) => {
+            tracing::debug!(sid = %socket.id, %error, "socket.io connection refused");
+            Err(error)
+        }
+    }
 }
 
 /// Registers the socket's handlers. This runs as a connect middleware,
@@ -174,11 +217,18 @@ async fn attach_handlers(socket: SocketRef) -> Result<(), Infallible> {
 }
 
 /// Starts the socket's task, once it is connected to the namespace.
-fn start(socket: SocketRef, context: ConnectionContext, room_capacity: usize) {
+fn start(socket: SocketRef, context: ConnectionContext, room_capacity: usize, checks_tokens: bool) {
     let inbox = socket.extensions.remove::<InboxSlot>().and_then(|slot| slot.0.lock().ok()?.take());
     let flags = socket.extensions.get::<Inbox>();
+    let grants = socket.extensions.remove::<Arc<Grants>>();
+    if checks_tokens && grants.is_none() {
+        // Never so (`authenticate` let it in with its grants), but a socket
+        // without them must not be served.
+        disconnect(socket);
+        return;
+    }
     if let (Some(inbox), Some(flags)) = (inbox, flags) {
-        tokio::spawn(run(socket, inbox, flags, context, room_capacity));
+        tokio::spawn(run(socket, inbox, flags, context, room_capacity, grants));
     }
 }
 
@@ -191,6 +241,7 @@ async fn run(
     flags: Inbox,
     mut context: ConnectionContext,
     room_capacity: usize,
+    grants: Option<Arc<Grants>>,
 ) {
     let Some(_alive) = context.alive.upgrade() else { return };
     let peer_id = socket.id.to_string();
@@ -262,6 +313,7 @@ async fn run(
                 break;
             }
         }
+        let effects = guard::authorize(grants.as_deref(), &mut codec, effects);
         if !carry_out(&socket, &context, session, effects, &mut acks).await {
             break;
         }

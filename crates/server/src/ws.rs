@@ -14,9 +14,11 @@ use switchboard_dialects::codec::{Codec, Effect, Keepalive, TextFrame};
 use tokio::sync::mpsc;
 
 use crate::admission::Admission;
+use crate::auth::Grants;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::driver::DriverHandle;
+use crate::guard;
 use crate::rate::{self, MessageRateLimit, Verdict};
 use crate::stop::{Stop, StopSignal, stopping};
 
@@ -183,8 +185,9 @@ impl Liveness {
 }
 
 /// Runs one connection to the end, driving its dialect's codec: the
-/// codec's effects of each turn are carried out in order after the
-/// `select!` ([`carry_out`]).
+/// codec's effects of each turn are checked against the connection's
+/// `grants` ([`guard::authorize`]; `None`: the server runs open) and carried
+/// out in order after the `select!` ([`carry_out`]).
 ///
 /// A plain function returning an `async move` block, not an `async fn`: an
 /// `async fn` stores its arguments twice in its future (rust-lang/rust#62958),
@@ -195,6 +198,7 @@ pub(crate) fn run<C>(
     mut codec: C,
     mut context: ConnectionContext,
     admission: Admission,
+    grants: Option<Arc<Grants>>,
 ) -> impl Future<Output = ()> + Send
 where
     C: for<'a> Codec<Inbound<'a> = TextFrame<'a>, Outbound = String>,
@@ -283,6 +287,7 @@ where
                     }),
                 }
             }
+            let effects = guard::authorize(grants.as_deref(), &mut codec, effects);
             if effects.iter().any(|effect| matches!(effect, Effect::Send(_))) {
                 liveness.last_message_out = clock.now();
             }

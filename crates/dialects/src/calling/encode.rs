@@ -208,6 +208,9 @@ pub(crate) fn error_text(error: &CommandError) -> String {
         }
         CommandError::RingLimit => "too many calls and invites; wait and try again".into(),
         CommandError::RateLimited => "too many messages; slow down".into(),
+        CommandError::NameNotGranted(user) => format!("your token does not grant the name {user}"),
+        CommandError::RoomNotGranted(Some(room)) => format!("your token does not grant room {room}"),
+        CommandError::RoomNotGranted(None) => "your token does not grant a new room".into(),
     }
 }
 

@@ -64,7 +64,14 @@ pub struct Calling {
     /// The reverse, with whether this connection sent the invite.
     invites: HashMap<u64, (InviteId, bool)>,
     keepalive: Keepalive,
+    /// The registration that opens the session was refused (the server's
+    /// authorization check gave it the token's name, which another
+    /// connection holds): the client was told, and the connection closes.
+    refused: bool,
 }
+
+/// The close code after a refused opening registration: policy violation.
+pub const CLOSE_REFUSED: u16 = 1008;
 
 impl Calling {
     /// A codec for a new connection; `server` goes in `hello`
@@ -78,6 +85,7 @@ impl Calling {
             handles: HashMap::new(),
             invites: HashMap::new(),
             keepalive: Keepalive::default(),
+            refused: false,
         }
     }
 
@@ -206,15 +214,25 @@ impl Calling {
         // A quiet request has nobody to tell: it asked for no answer.
         let Answers::Tracked(pending) = self.replies.answer(tag) else { return };
         if pending.answering == Answering::Hello {
-            if let Ok(Reply::Registered { user, .. }) = result {
-                self.user = Some(user.clone());
-                out.push_frame(
-                    ObjectWriter::new()
-                        .string("type", "hello")
-                        .string("id", user.as_str())
-                        .string("server", &self.server)
-                        .finish(),
-                );
+            match result {
+                Ok(Reply::Registered { user, .. }) => {
+                    self.user = Some(user.clone());
+                    out.push_frame(
+                        ObjectWriter::new()
+                            .string("type", "hello")
+                            .string("id", user.as_str())
+                            .string("server", &self.server)
+                            .finish(),
+                    );
+                }
+                // A drawn name is never refused; the token's name is when
+                // another connection holds it. Without a user there is no
+                // session to serve: say why, then close.
+                Err(error) => {
+                    self.refused = true;
+                    out.push_frame(encode::error(&encode::error_text(error)));
+                }
+                Ok(_) => {}
             }
             return;
         }
@@ -294,6 +312,9 @@ impl Codec for Calling {
             return out.push(Effect::Close(CLOSE_REPLACED, REPLACED_REASON));
         }
         self.encode(event, out);
+        if std::mem::take(&mut self.refused) {
+            out.push(Effect::Close(CLOSE_REFUSED, "registration refused"));
+        }
     }
 
     /// From the start: the connection registers a drawn user as it opens.

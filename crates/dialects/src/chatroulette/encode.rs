@@ -80,6 +80,9 @@ fn reply_error(frame: Frame, error: &CommandError, request: Option<&str>) -> Str
     let message = match error {
         // The original sends these two with no payload at all.
         CommandError::NameTaken(user) => return frame.seed_only(MessageType::UsernameTaken, "as", user),
+        // A name the client's token does not grant is, to the client, a name
+        // it cannot have: the one CONNECT refusal the original client knows.
+        CommandError::NameNotGranted(user) => return frame.seed_only(MessageType::UsernameTaken, "as", user),
         CommandError::UnknownUser(user) => return frame.seed_only(MessageType::UnknownRecipient, "to", user),
         CommandError::Busy(user) => return frame.named(MessageType::CallRejected, "by", user, Some(EndReason::Busy)),
         CommandError::NotRegistered => "send CONNECT first".to_owned(),
@@ -117,6 +120,8 @@ fn reply_error(frame: Frame, error: &CommandError, request: Option<&str>) -> Str
         CommandError::RoomNotInNamespace { namespace, room } => {
             format!("room {room} is not registered in namespace {namespace}")
         }
+        CommandError::RoomNotGranted(Some(room)) => format!("your token does not grant room {room}"),
+        CommandError::RoomNotGranted(None) => "your token does not grant a new room".to_owned(),
     };
     error_frame(frame.form, &message, request)
 }

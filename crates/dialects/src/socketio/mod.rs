@@ -269,5 +269,8 @@ pub(crate) fn refusal(failure: &CommandError) -> String {
         CommandError::RoomNotInNamespace { namespace, room } => {
             format!("room {room} is not registered in namespace {namespace}")
         }
+        CommandError::NameNotGranted(user) => format!("your token does not grant the name {user}"),
+        CommandError::RoomNotGranted(Some(room)) => format!("your token does not grant room {room}"),
+        CommandError::RoomNotGranted(None) => "your token does not grant a new room".to_owned(),
     }
 }

@@ -45,8 +45,11 @@ pub(crate) fn on_event(
 ) -> bool {
     if socket.bound.is_none() {
         // The first tringtring event binds the socket and gives it a user.
+        // Shared: nobody ever sees a tringtring user's name (peers are
+        // socket ids), so a user whose name is given (the `sub` of its
+        // token, when the server checks tokens) may have several sockets.
         socket.bound = Some(Dialect::Tringtring);
-        socket.quiet(Command::Register { user: None, shared: false }, out);
+        socket.quiet(Command::Register { user: None, shared: true }, out);
     }
     match event {
         "create-room" => {

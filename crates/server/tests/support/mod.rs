@@ -122,6 +122,13 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
         Self { ws }
     }
+
+    /// Connects with a request of the test's own making (headers added).
+    pub async fn from_request(request: tokio_tungstenite::tungstenite::handshake::client::Request) -> Self {
+        let url = request.uri().to_string();
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        Self { ws }
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
