@@ -96,7 +96,7 @@ impl Drop for Admission {
 /// The address a client is counted by: an IPv4 address (an IPv4-mapped
 /// IPv6 one included) as it is, an IPv6 address by its /64, the block one
 /// subscriber is usually given, or the cap would be one address away.
-fn client_key(peer: IpAddr) -> IpAddr {
+pub(crate) fn client_key(peer: IpAddr) -> IpAddr {
     match peer {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

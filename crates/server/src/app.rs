@@ -28,6 +28,7 @@ use crate::driver::{self, DriverHandle};
 use crate::edge::{self, Edge};
 use crate::ice::{self, IceConfig};
 use crate::origin::OriginPolicy;
+use crate::room_openings::RoomOpenings;
 use crate::serve;
 use crate::socketio;
 use crate::stop::{self, Stop, StopSender};
@@ -49,6 +50,8 @@ pub(crate) struct AppState {
     /// in the connection context, which every session holds a copy of:
     /// tokens are checked before a connection starts.
     auth: Option<Authenticator>,
+    /// How fast one address may open rooms over HTTP.
+    room_openings: RoomOpenings,
 }
 
 impl AppState {
@@ -58,6 +61,11 @@ impl AppState {
 
     pub(crate) fn driver(&self) -> &DriverHandle {
         &self.context.driver
+    }
+
+    /// The limit on rooms opened over HTTP (`POST /r/<id>`).
+    pub(crate) fn room_openings(&self) -> &RoomOpenings {
+        &self.room_openings
     }
 
     /// The token checker; `None`: the server runs open.
@@ -175,7 +183,8 @@ impl Application {
             shutdown,
             alive: alive.downgrade(),
         };
-        let state = AppState { context, room_capacity: config.room_capacity, ice, edge, auth };
+        let room_openings = RoomOpenings::new(config.open_room_rate, context.clock.clone());
+        let state = AppState { context, room_capacity: config.room_capacity, ice, edge, auth, room_openings };
         Ok(Self {
             listener,
             drop_ins,

@@ -90,6 +90,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_RATE_ABUSE_AFTER", default_value_t = 100)]
     pub rate_abuse_after: u32,
 
+    /// Rooms one client address may open per minute over HTTP (`POST
+    /// /r/<id>`, Tring-Tring's landing form, which needs no session), that
+    /// many at once; one more gets 429. 0 turns the limit off.
+    #[arg(long, env = "SWITCHBOARD_OPEN_ROOM_RATE", default_value_t = 30)]
+    pub open_room_rate: u32,
+
     /// Calls, invites and new rooms one user may start at once, before
     /// `--ring-rate` applies; 0 turns the limit off.
     #[arg(long, env = "SWITCHBOARD_RING_BURST", default_value_t = 20)]
@@ -281,6 +287,7 @@ impl Default for Config {
             mailbox_messages: 32,
             mailbox_bytes: 256 * 1024,
             mailboxes_per_sender: 16,
+            open_room_rate: 30,
             rate_limit: 50,
             rate_burst: 200,
             rate_abuse_after: 100,

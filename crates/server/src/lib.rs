@@ -24,6 +24,7 @@ mod ice;
 mod lazy_read;
 mod origin;
 mod rate;
+mod room_openings;
 mod serve;
 mod socketio;
 mod stop;

@@ -19,6 +19,7 @@ use switchboard_core::RoomId;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app::AppState;
+use crate::edge::PeerAddr;
 
 /// Everything under `web/`.
 #[derive(Embed)]
@@ -97,10 +98,17 @@ pub(crate) async fn room(State(state): State<AppState>, Path(room): Path<String>
 /// Unlike the original, a form for a room that exists leaves it as it is
 /// (the original replaced it, peers and all), and room passwords are not kept:
 /// the original checked them only here, never on the socket's `join`.
-pub(crate) async fn open_room(State(state): State<AppState>, Path(room): Path<String>) -> Response {
+///
+/// One client address may open `--open-room-rate` rooms a minute; one more
+/// gets 429, and the room is not made.
+pub(crate) async fn open_room(State(state): State<AppState>, peer: PeerAddr, Path(room): Path<String>) -> Response {
     let Ok(room_id) = RoomId::parse(&room) else {
         return (StatusCode::FOUND, [(header::LOCATION, "/")]).into_response();
     };
+    if !state.room_openings().allow(peer.0.ip()) {
+        let message = "too many rooms opened from your address; try again in a minute\n";
+        return (StatusCode::TOO_MANY_REQUESTS, message).into_response();
+    }
     if state.driver().open_room(room_id, state.room_capacity()).await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response();
     }

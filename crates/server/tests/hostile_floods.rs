@@ -151,3 +151,28 @@ async fn ringing_and_cancelling_fast_is_refused_and_others_still_ring() {
     still_relays(&mut alice, "alice", &mut bob, "bob", 0).await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rooms_opened_over_http_are_limited_per_address() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob) = legit_call(&server).await;
+    let rooms_before = server.driver.stats().await.unwrap().rooms;
+    // Tring-Tring's landing form needs no session: 100 POSTs from one
+    // address open 30 rooms (a minute's worth), the rest get 429.
+    let mut http = Http::connect(ATTACKER, server.addr).await;
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for n in 0..100 {
+        *statuses.entry(http.post(&format!("/r/flood-{n}"), "").await.status).or_default() += 1;
+    }
+    println!("100 POST /r/<id> from one address: {statuses:?}");
+    assert_eq!(statuses, std::collections::BTreeMap::from([(200, 30), (429, 70)]));
+    assert_eq!(server.driver.stats().await.unwrap().rooms, rooms_before + 30);
+    // Another address is not limited by the first one's rooms.
+    let mut other = Http::connect(USERS, server.addr).await;
+    assert_eq!(other.post("/r/mine", "").await.status, 200);
+    still_relays(&mut alice, "alice", &mut bob, "bob", 0).await;
+    // A minute later, on the server's clock, the address may open more.
+    server.clock.advance(std::time::Duration::from_secs(60));
+    assert_eq!(http.post("/r/later", "").await.status, 200);
+    server.stop().await;
+}
