@@ -14,15 +14,6 @@ use serde_json::{Value, json};
 use support::*;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-/// Sends a calling request with `tid` and returns its answer.
-async fn ask(client: &mut Client, mut request: Value, tid: u64) -> Value {
-    request["tid"] = json!(tid);
-    client.send(request).await;
-    let answer = client.recv().await;
-    assert_eq!((answer["type"].as_str(), answer["tid"].as_u64()), (Some("answer"), Some(tid)), "{answer}");
-    answer
-}
-
 fn chatroulette_url(server: &TestServer, token: &str) -> String {
     format!("ws://{}/ws/chatroulette?access_token={token}", server.addr)
 }

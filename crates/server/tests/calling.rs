@@ -6,19 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::*;
 use switchboard_server::Config;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-/// Sends a request with `tid` and returns its answer.
-async fn ask(client: &mut Client, mut request: Value, tid: u64) -> Value {
-    request["tid"] = json!(tid);
-    client.send(request).await;
-    let answer = client.recv().await;
-    assert_eq!((answer["type"].as_str(), answer["tid"].as_u64()), (Some("answer"), Some(tid)), "{answer}");
-    answer
-}
 
 #[tokio::test]
 async fn hello_names_the_user_and_the_server() {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{Value, json};
 use switchboard_server::{Application, Clock, Config, DriverHandle, ManualClock};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -240,4 +240,13 @@ impl SilentClient {
         };
         tokio::time::timeout(PATIENCE, read).await.expect("a frame")
     }
+}
+
+/// Sends a calling request with `tid` and returns its answer.
+pub async fn ask(client: &mut Client, mut request: Value, tid: u64) -> Value {
+    request["tid"] = json!(tid);
+    client.send(request).await;
+    let answer = client.recv().await;
+    assert_eq!((answer["type"].as_str(), answer["tid"].as_u64()), (Some("answer"), Some(tid)), "{answer}");
+    answer
 }
