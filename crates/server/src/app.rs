@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -179,7 +180,7 @@ impl Application {
         let context = ConnectionContext {
             driver: driver.clone(),
             clock,
-            limits: std::sync::Arc::new(Limits::from_config(&config)),
+            limits: Arc::new(Limits::from_config(&config)),
             shutdown,
             alive: alive.downgrade(),
         };

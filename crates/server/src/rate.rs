@@ -60,9 +60,9 @@ impl GovernorClock for SetTime {
     }
 }
 
-/// What to do with one message.
+/// What the bucket says of one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
+enum Verdict {
     /// Within the limit.
     Pass,
     /// Over it: drop its commands, answer with the error.
@@ -81,7 +81,7 @@ pub(crate) struct MessageRate {
 
 impl MessageRate {
     /// Counts one message at the clock's `now`.
-    pub(crate) fn check(&mut self, clock: &Clock) -> Verdict {
+    fn check(&mut self, clock: &Clock) -> Verdict {
         self.limiter.clock().0.set(clock.now());
         if self.limiter.check().is_ok() {
             self.refused_in_a_row = 0;
@@ -99,14 +99,27 @@ impl MessageRate {
 /// The close reason for a connection that kept sending over its limit.
 pub(crate) const ABUSE_REASON: &str = "rate limit: too many messages";
 
-/// Counts one message; `None` without a limit.
-pub(crate) fn verdict(rate: Option<&mut MessageRate>, clock: &Clock) -> Verdict {
-    rate.map_or(Verdict::Pass, |rate| rate.check(clock))
-}
-
-/// A refused message's effects: each command it would have sent to the
-/// core is replaced by the codec's answer to [`CommandError::RateLimited`],
-/// what the codec answers by itself goes on.
-pub(crate) fn refuse<C: Codec>(codec: &mut C, effects: Vec<Effect<C::Outbound>>) -> Vec<Effect<C::Outbound>> {
-    guard::answer_instead(codec, effects, |_| Err(CommandError::RateLimited))
+/// Hands one client message to `codec`, counted against `rate` (`None`:
+/// no limit). Over the limit, each command the message would have sent to
+/// the core is replaced by the codec's answer to
+/// [`CommandError::RateLimited`]; what the codec answers by itself goes on.
+/// Returns `false`, with the message not handed over, when the connection
+/// must close for sending over its limit too long ([`ABUSE_REASON`]).
+pub(crate) fn on_client<C: Codec>(
+    rate: Option<&mut MessageRate>,
+    clock: &Clock,
+    codec: &mut C,
+    message: C::Inbound<'_>,
+    effects: &mut Vec<Effect<C::Outbound>>,
+) -> bool {
+    let verdict = rate.map_or(Verdict::Pass, |rate| rate.check(clock));
+    match verdict {
+        Verdict::Pass => codec.on_client(message, effects),
+        Verdict::Refuse => {
+            codec.on_client(message, effects);
+            *effects = guard::answer_instead(codec, std::mem::take(effects), |_| Err(CommandError::RateLimited));
+        }
+        Verdict::Close => return false,
+    }
+    true
 }

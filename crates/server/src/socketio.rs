@@ -37,7 +37,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::{AuthError, Authenticator, Grants, request_token};
 use crate::guard;
-use crate::rate::{self, Verdict};
+use crate::rate;
 use crate::ws::ConnectionContext;
 
 /// Events of one socket waiting for its task, at most. A client that sends
@@ -270,18 +270,11 @@ async fn run(
                     acks.insert(next_ack, ack);
                     let data = data.as_ref().map_err(String::as_str);
                     let event = SocketEvent { name: &name, data, ack: next_ack };
-                    match rate::verdict(rate.as_mut(), &context.clock) {
-                        Verdict::Pass => codec.on_client(event, &mut effects),
-                        Verdict::Refuse => {
-                            codec.on_client(event, &mut effects);
-                            effects = rate::refuse(&mut codec, effects);
-                        }
-                        Verdict::Close => {
-                            tracing::warn!(%session, "dropping a socket.io client that keeps sending over its rate limit");
-                            let _ = emit(&socket, "error", &[serde_json::json!({ "message": rate::ABUSE_REASON })]);
-                            disconnect(socket.clone());
-                            break;
-                        }
+                    if !rate::on_client(rate.as_mut(), &context.clock, &mut codec, event, &mut effects) {
+                        tracing::warn!(%session, "dropping a socket.io client that keeps sending over its rate limit");
+                        let _ = emit(&socket, "error", &[serde_json::json!({ "message": rate::ABUSE_REASON })]);
+                        disconnect(socket.clone());
+                        break;
                     }
                 }
                 Some(Inbound::Gone) | None => break,

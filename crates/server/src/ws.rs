@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::driver::DriverHandle;
 use crate::guard;
-use crate::rate::{self, MessageRateLimit, Verdict};
+use crate::rate::{self, MessageRateLimit};
 use crate::stop::{Stop, StopSignal, stopping};
 
 /// Close codes of RFC 6455 §7.4.1 that the server sends.
@@ -237,13 +237,8 @@ where
                                 Message::Close(_) => break None,
                             };
                             liveness.last_message_in = now;
-                            match rate::verdict(rate.as_mut(), clock) {
-                                Verdict::Pass => codec.on_client(frame, &mut effects),
-                                Verdict::Refuse => {
-                                    codec.on_client(frame, &mut effects);
-                                    effects = rate::refuse(&mut codec, effects);
-                                }
-                                Verdict::Close => break Some(close_frame(close_code::POLICY, rate::ABUSE_REASON)),
+                            if !rate::on_client(rate.as_mut(), clock, &mut codec, frame, &mut effects) {
+                                break Some(close_frame(close_code::POLICY, rate::ABUSE_REASON));
                             }
                         }
                         Some(Err(error)) => break read_error(session, error),
