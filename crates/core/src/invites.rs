@@ -225,7 +225,7 @@ impl Core {
     fn invite_gone(&mut self, call: &Invite, reason: EndReason) {
         let Some(kind) = self.rooms.kind(&call.room) else { return };
         match kind {
-            RoomKind::Call => self.dissolve(&call.room),
+            RoomKind::Call => self.delete_room(&call.room),
             RoomKind::Named => {
                 let left = Event::PeerLeft {
                     room: call.room.clone(),
@@ -263,13 +263,7 @@ impl Core {
                 self.emit(other, ended);
             }
         }
-        self.dissolve(room);
-    }
-
-    /// Deletes a call room and every membership of it.
-    fn dissolve(&mut self, room: &RoomId) {
-        self.rooms.remove(room);
-        self.throttles.forget_room(room);
+        self.delete_room(room);
     }
 
     /// Removes a ringing invite, every reference to it and its ring timeout.

@@ -302,6 +302,12 @@ impl Core {
         self.deadlines.set(at, Deadline::EmptyRoom(room_id.clone()));
     }
 
+    /// Deletes a room, every membership of it and its invite bucket.
+    pub(crate) fn delete_room(&mut self, room: &RoomId) {
+        self.rooms.remove(room);
+        self.throttles.forget_room(room);
+    }
+
     pub(crate) fn expire_room(&mut self, room_id: RoomId) {
         let now = self.now();
         let expired = self.room_is_empty(&room_id)
@@ -313,8 +319,7 @@ impl Core {
             // or the namespace would list a room that is gone, and could
             // never be rid of it (UnregisterRoom answers NoSuchRoom).
             self.unlist_room(&room_id);
-            self.rooms.remove(&room_id);
-            self.throttles.forget_room(&room_id);
+            self.delete_room(&room_id);
         }
     }
 }
