@@ -349,7 +349,9 @@ fn carry_out<'a>(
     limits: &'a Limits,
 ) -> impl Future<Output = Carried> + Send + 'a {
     async move {
-        let mut fed = false;
+        // One deadline for the turn's writes, which go out as one batch:
+        // read from the clock once, not once per frame.
+        let mut write_by = None;
         let mut closing = None;
         for effect in effects {
             match effect {
@@ -361,11 +363,11 @@ fn carry_out<'a>(
                     }
                 }
                 Effect::Send(frame) => {
+                    let deadline = *write_by.get_or_insert_with(|| tokio::time::Instant::now() + limits.write_timeout);
                     let feed = socket.feed(Message::Text(frame.into()));
-                    if !matches!(tokio::time::timeout(limits.write_timeout, feed).await, Ok(Ok(()))) {
+                    if !matches!(tokio::time::timeout_at(deadline, feed).await, Ok(Ok(()))) {
                         return Carried::Close(None);
                     }
-                    fed = true;
                 }
                 Effect::Close(code, reason) => {
                     closing = Some(close_frame(code, reason));
@@ -374,7 +376,9 @@ fn carry_out<'a>(
             }
         }
         // What came before a close still goes out.
-        if fed && !matches!(tokio::time::timeout(limits.write_timeout, socket.flush()).await, Ok(Ok(()))) {
+        if let Some(deadline) = write_by
+            && !matches!(tokio::time::timeout_at(deadline, socket.flush()).await, Ok(Ok(())))
+        {
             return Carried::Close(None);
         }
         match closing {

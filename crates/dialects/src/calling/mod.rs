@@ -19,6 +19,7 @@
 //! outgoing invites, as in the original.
 
 mod encode;
+mod fields;
 mod request;
 
 use std::collections::HashMap;

@@ -2,13 +2,14 @@
 //! checked them (`server.js` `msg_integrity`), then turned into commands.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 use switchboard_core::{
     Command, EndReason, InviteRef, NameError, NamespaceId, Payload, RelayTarget, RoomId, RoomRef, Signal, SignalKind,
     UserId,
 };
+
+use super::fields::{self, Fields};
 
 /// A value's type as JavaScript's `typeof` names it, which is what the
 /// original checked: arrays and `null` are `object`, an absent field is
@@ -72,7 +73,7 @@ fn fields_of(request: &str) -> Option<&'static [(&'static str, &'static [JsType]
 #[derive(Debug)]
 pub(crate) struct Checked<'a> {
     pub(crate) kind: &'a str,
-    fields: BTreeMap<Cow<'a, str>, &'a RawValue>,
+    fields: Fields<'a>,
 }
 
 /// A request refused before it reached the core. `tid` is the raw text of
@@ -86,7 +87,7 @@ pub(crate) struct Refusal<'a> {
 /// The parts of a request frame.
 pub(crate) struct Frame<'a> {
     pub(crate) tid: Option<&'a str>,
-    fields: BTreeMap<Cow<'a, str>, &'a RawValue>,
+    fields: Fields<'a>,
 }
 
 /// Parses a frame into its fields.
@@ -95,7 +96,7 @@ pub(crate) struct Frame<'a> {
 /// Malformed JSON, or JSON that is not an object: the message for a
 /// `{type: "error", error}` frame.
 pub(crate) fn parse(text: &str) -> Result<Frame<'_>, String> {
-    let fields: BTreeMap<Cow<'_, str>, &RawValue> = serde_json::from_str(text).map_err(|error| {
+    let fields: Fields<'_> = serde_json::from_str(text).map_err(|error| {
         if error.is_data() { "a message must be a JSON object".to_owned() } else { format!("malformed JSON: {error}") }
     })?;
     let tid = fields.get("tid").map(|raw| raw.get()).filter(|tid| *tid != "null");
@@ -109,22 +110,23 @@ impl<'a> Frame<'a> {
     pub(crate) fn check(self) -> Result<Checked<'a>, Refusal<'a>> {
         let refuse = |error: &'static str| Refusal { tid: self.tid, error: Cow::Borrowed(error) };
         let Some(kind_raw) = self.fields.get("type") else { return Err(refuse("Missing type in message")) };
-        let kind = match serde_json::from_str::<&str>(kind_raw.get()) {
-            Ok(kind) => kind,
-            Err(_) => return Err(refuse("Unknown command")),
+        // Only a name without escapes can be one of the known commands.
+        let kind = match fields::text(kind_raw) {
+            Some(Cow::Borrowed(kind)) => kind,
+            _ => return Err(refuse("Unknown command")),
         };
         let Some(declared) = fields_of(kind) else { return Err(refuse("Unknown command")) };
         let common: [(&str, &[JsType]); 2] = [("type", &[Str]), ("tid", &[Number, Undefined])];
         for (name, types) in declared.iter().chain(common.iter()) {
             // A null tid counts as none: the request is carried out unanswered.
-            let value = self.fields.get(*name).copied().filter(|raw| *name != "tid" || raw.get() != "null");
+            let value = self.fields.get(name).filter(|raw| *name != "tid" || raw.get() != "null");
             if !types.contains(&JsType::of(value)) {
                 let present = value.is_some_and(|raw| raw.get() != "null");
                 return Err(refuse(if present { "Type mismatch in message" } else { "Missing element in message" }));
             }
         }
         let known = |name: &str| name == "type" || name == "tid" || declared.iter().any(|(field, _)| *field == name);
-        if self.fields.keys().any(|name| !known(name)) {
+        if self.fields.names().any(|name| !known(name)) {
             return Err(refuse("Unexpected field in message"));
         }
         Ok(Checked { kind, fields: self.fields })
@@ -159,11 +161,13 @@ impl Checked<'_> {
     }
 
     fn raw(&self, name: &str) -> Option<&RawValue> {
-        self.fields.get(name).copied().filter(|raw| raw.get() != "null")
+        self.fields.get(name).filter(|raw| raw.get() != "null")
     }
 
-    fn text(&self, name: &str) -> String {
-        self.raw(name).and_then(|raw| serde_json::from_str(raw.get()).ok()).unwrap_or_default()
+    /// A string field's text, borrowed from the frame when it can be;
+    /// empty when absent (the checks let that through only where optional).
+    fn text(&self, name: &str) -> Cow<'_, str> {
+        self.raw(name).and_then(fields::text).unwrap_or_default()
     }
 
     fn number(&self, name: &str) -> f64 {
@@ -219,14 +223,14 @@ impl Checked<'_> {
                 let check = self.fields.get("check").is_some_and(|raw| raw.get() == "true");
                 Command::SetRoomStatus {
                     room: self.room()?,
-                    key: self.text("key").into(),
-                    value: self.fields.get("value").map(|raw| canonical(raw)),
+                    key: self.text("key").as_ref().into(),
+                    value: self.fields.get("value").map(canonical),
                     check: check.then(|| self.raw("previous").map(canonical)),
                 }
             }
             "room_peer_to" => Command::Relay {
                 to: RelayTarget::RoomMember { room: self.room()?, user: self.user()? },
-                signal: signal(&self.text("event"), self.fields["data"]),
+                signal: signal(&self.text("event"), self.fields.get("data").expect("checked")),
             },
             "invite_send" => {
                 Command::Invite { room: self.room()?, to: self.user()?, data: self.payload("data").expect("checked") }
