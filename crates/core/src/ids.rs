@@ -179,6 +179,14 @@ impl SessionId {
     }
 }
 
+/// A map keyed by session id, hashed with FxHash rather than SipHash.
+///
+/// Session ids are random bits the driver drew, never taken from a client,
+/// so nobody can choose keys that collide, and the keyed hash's cost (one
+/// of the larger items in a relay's profile) buys nothing. Names, rooms and
+/// peer ids, which clients choose, stay in SipHash maps.
+pub type SessionMap<V> = std::collections::HashMap<SessionId, V, rustc_hash::FxBuildHasher>;
+
 /// One invite (a ringing call is an invite), numbered by the core from 0.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct InviteId(pub u64);

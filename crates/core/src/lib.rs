@@ -61,7 +61,7 @@ mod rooms;
 mod state;
 
 pub use crate::core::{Core, CoreConfig, Stats};
-pub use ids::{InviteId, MAX_NAME_BYTES, NameError, NamespaceId, RoomId, SessionId, UserId};
+pub use ids::{InviteId, MAX_NAME_BYTES, NameError, NamespaceId, RoomId, SessionId, SessionMap, UserId};
 pub use input::{Command, Input, InviteRef, RelayTarget, Request, RoomRef};
 pub use invariants::InvariantError;
 pub use output::{

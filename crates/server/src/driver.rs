@@ -2,7 +2,6 @@
 //! over one bounded channel and receive their events on their own bounded
 //! queue. It sleeps until the core's next deadline.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +11,7 @@ use rand_core::{RngCore, SeedableRng};
 
 use futures_channel::mpsc as queue;
 use switchboard_core::{
-    Command, CommandError, Core, CoreConfig, Event, Input, Output, Request, RoomId, SessionId, Stats,
+    Command, CommandError, Core, CoreConfig, Event, Input, Output, Request, RoomId, SessionId, SessionMap, Stats,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -295,7 +294,7 @@ pub fn spawn(
     session_ids.set_stream(1); // the core's own generator uses stream 0
     let handle = DriverHandle { inbox, session_ids: Arc::new(Mutex::new(session_ids)), session_queue };
     let relay_room = relay_room(session_queue);
-    let driver = Driver { core: Core::new(config), clock, outboxes: HashMap::new(), relay_room, reader_grace };
+    let driver = Driver { core: Core::new(config), clock, outboxes: SessionMap::default(), relay_room, reader_grace };
     (handle, tokio::spawn(driver.run(receiver)))
 }
 
@@ -303,7 +302,7 @@ struct Driver {
     core: Core,
     clock: Clock,
     /// Each open session's event queue: the driver is the only writer.
-    outboxes: HashMap<SessionId, Outbox>,
+    outboxes: SessionMap<Outbox>,
     /// Relays a session's queue may hold ([`relay_room`]).
     relay_room: usize,
     /// How long a session may take no event while relays wait for room.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::{CommandError, InvariantError, Payload, SessionId, UserId};
+use crate::{CommandError, InvariantError, Payload, SessionId, SessionMap, UserId};
 
 /// A registered name.
 #[derive(Debug)]
@@ -21,7 +21,7 @@ struct User {
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
     users: HashMap<UserId, User>,
-    user_of: HashMap<SessionId, UserId>,
+    user_of: SessionMap<UserId>,
 }
 
 impl Directory {

@@ -2,10 +2,10 @@
 //! which room they are into.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::time::Instant;
 
-use crate::{InvariantError, InviteId, RoomId, SessionId, UserId};
+use crate::{InvariantError, InviteId, RoomId, SessionId, SessionMap, UserId};
 
 /// A ringing call or invite. It does not change while it rings.
 #[derive(Debug)]
@@ -24,19 +24,19 @@ pub(crate) struct Invite {
 #[derive(Debug, Default)]
 pub(crate) struct Invites {
     invites: HashMap<InviteId, Invite>,
-    outgoing: HashMap<SessionId, Vec<InviteId>>,
+    outgoing: SessionMap<Vec<InviteId>>,
     incoming: HashMap<UserId, Vec<InviteId>>,
     pending_in: HashMap<RoomId, Vec<InviteId>>,
     next_id: u64,
 }
 
 /// Appends `id` to `key`'s list.
-fn index<K: Eq + Hash>(lists: &mut HashMap<K, Vec<InviteId>>, key: K, id: InviteId) {
+fn index<K: Eq + Hash, S: BuildHasher>(lists: &mut HashMap<K, Vec<InviteId>, S>, key: K, id: InviteId) {
     lists.entry(key).or_default().push(id);
 }
 
 /// Takes `id` out of `key`'s list, dropping the list once it is empty.
-fn unindex<K: Eq + Hash>(lists: &mut HashMap<K, Vec<InviteId>>, key: &K, id: InviteId) {
+fn unindex<K: Eq + Hash, S: BuildHasher>(lists: &mut HashMap<K, Vec<InviteId>, S>, key: &K, id: InviteId) {
     if let Some(list) = lists.get_mut(key) {
         list.retain(|&i| i != id);
         if list.is_empty() {
@@ -45,7 +45,7 @@ fn unindex<K: Eq + Hash>(lists: &mut HashMap<K, Vec<InviteId>>, key: &K, id: Inv
     }
 }
 
-fn listed<'a, K: Eq + Hash>(lists: &'a HashMap<K, Vec<InviteId>>, key: &K) -> &'a [InviteId] {
+fn listed<'a, K: Eq + Hash, S: BuildHasher>(lists: &'a HashMap<K, Vec<InviteId>, S>, key: &K) -> &'a [InviteId] {
     lists.get(key).map(Vec::as_slice).unwrap_or_default()
 }
 
@@ -142,8 +142,8 @@ impl Invites {
 
 /// One back-index: no empty list kept, no id twice, every id a ringing
 /// invite that names the key.
-fn check_index<K: Eq + Hash + std::fmt::Debug>(
-    lists: &HashMap<K, Vec<InviteId>>,
+fn check_index<K: Eq + Hash + std::fmt::Debug, S: BuildHasher>(
+    lists: &HashMap<K, Vec<InviteId>, S>,
     invites: &HashMap<InviteId, Invite>,
     error: fn(String) -> InvariantError,
     names: impl Fn(&Invite, &K) -> bool,

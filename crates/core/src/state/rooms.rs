@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::{InvariantError, Payload, RoomId, SessionId};
+use crate::{InvariantError, Payload, RoomId, SessionId, SessionMap};
 
 /// What kind of room: a 1:1 call ends for both when one party leaves; a named
 /// room lives on while members come and go.
@@ -92,7 +92,7 @@ impl Room {
 #[derive(Debug, Default)]
 pub(crate) struct Rooms {
     rooms: HashMap<RoomId, Room>,
-    of_session: HashMap<SessionId, Vec<RoomId>>,
+    of_session: SessionMap<Vec<RoomId>>,
 }
 
 impl Rooms {

@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::{InvariantError, SessionId};
+use crate::{InvariantError, SessionId, SessionMap};
 
 /// Every open session with its peer id (a socket.io `socket.id`, or the
 /// session's number), and the reverse index relays by peer id look up. Both
 /// sides change only here, together.
 #[derive(Debug, Default)]
 pub(crate) struct Sessions {
-    peer_ids: HashMap<SessionId, Arc<str>>,
+    peer_ids: SessionMap<Arc<str>>,
     by_peer_id: HashMap<Arc<str>, SessionId>,
 }
 
