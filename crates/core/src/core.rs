@@ -82,6 +82,11 @@ pub struct Stats {
     pub rooms: usize,
     /// Ringing calls.
     pub invites: usize,
+    /// Calls in progress: 1:1 calls that ring or were answered, each
+    /// counted once from its ring until it ends (one call room each).
+    /// Named rooms (tringtring, cloudkibo's media rooms, calling's rooms)
+    /// are not calls here, whoever is in them.
+    pub calls: usize,
     /// Pending deadlines.
     pub deadlines: usize,
     /// Namespaces with a subscriber, a user or a room.
@@ -176,6 +181,7 @@ impl Core {
             users: self.users.len(),
             rooms: self.rooms.len(),
             invites: self.invites.len(),
+            calls: self.rooms.calls(),
             deadlines: self.deadlines.len(),
             namespaces: self.namespaces.len(),
             held: self.mailboxes.held(),

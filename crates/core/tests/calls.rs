@@ -253,6 +253,25 @@ fn hanging_up_ends_the_call_for_both() {
     assert_eq!(error_of(&out), CommandError::NoCallWith(user("bob")));
 }
 
+/// `Stats::calls` counts a call from its ring to its end, once, and a
+/// named room with people in it is no call.
+#[test]
+fn stats_count_calls_that_ring_or_were_answered() {
+    let mut w = World::new();
+    let alice = w.online("alice");
+    let bob = w.online("bob");
+    let carol = w.online("carol");
+    assert_eq!(w.core.stats().calls, 0);
+    w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
+    assert_eq!(w.core.stats().calls, 1, "ringing");
+    w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None, note: None });
+    assert_eq!(w.core.stats().calls, 1, "answered");
+    w.send(carol, Command::Join { room: Some(room("lobby")), create: Some(4), status: None });
+    assert_eq!(w.core.stats().calls, 1, "a named room is not a call");
+    w.send(bob, Command::Leave { room: RoomRef::CallWith(user("alice")) });
+    assert_eq!(w.core.stats().calls, 0, "hung up");
+}
+
 #[test]
 fn hanging_up_a_ringing_call_cancels_or_rejects_it() {
     let mut w = World::new();

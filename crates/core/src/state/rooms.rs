@@ -1,6 +1,7 @@
 //! Rooms and their members: which sessions are in which room, both ways.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -93,19 +94,28 @@ impl Room {
 pub(crate) struct Rooms {
     rooms: HashMap<RoomId, Room>,
     of_session: SessionMap<Vec<RoomId>>,
+    /// How many of `rooms` are [`RoomKind::Call`]: kept here so that a
+    /// drain can ask after every input whether any call is left, without a
+    /// walk over every room.
+    calls: usize,
 }
 
 impl Rooms {
     /// Makes an empty room; a room that exists is left as it is.
     pub(crate) fn create(&mut self, room: RoomId, kind: RoomKind, capacity: usize) {
-        self.rooms.entry(room).or_insert(Room {
-            kind,
-            capacity,
-            members: Vec::new(),
-            status: Vec::new(),
-            expires: None,
-            next_number: 1,
-        });
+        if let Entry::Vacant(place) = self.rooms.entry(room) {
+            place.insert(Room {
+                kind,
+                capacity,
+                members: Vec::new(),
+                status: Vec::new(),
+                expires: None,
+                next_number: 1,
+            });
+            if kind == RoomKind::Call {
+                self.calls += 1;
+            }
+        }
     }
 
     pub(crate) fn get(&self, room: &RoomId) -> Option<&Room> {
@@ -151,6 +161,9 @@ impl Rooms {
     /// Deletes a room and every membership of it.
     pub(crate) fn remove(&mut self, room_id: &RoomId) -> Option<Room> {
         let room = self.rooms.remove(room_id)?;
+        if room.kind == RoomKind::Call {
+            self.calls -= 1;
+        }
         for member in &room.members {
             self.forget_membership(member.session, room_id);
         }
@@ -175,6 +188,11 @@ impl Rooms {
         self.rooms.len()
     }
 
+    /// 1:1 call rooms: ringing or answered calls.
+    pub(crate) fn calls(&self) -> usize {
+        self.calls
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&RoomId, &Room)> {
         self.rooms.iter()
     }
@@ -185,8 +203,13 @@ impl Rooms {
     }
 
     /// Membership agrees both ways, each once; member numbers are unique
-    /// and in 1..=2^31-1; status keys are unique.
+    /// and in 1..=2^31-1; status keys are unique; the count of call rooms
+    /// is right.
     pub(crate) fn check(&self) -> Result<(), InvariantError> {
+        let calls = self.rooms.values().filter(|room| room.kind == RoomKind::Call).count();
+        if calls != self.calls {
+            return Err(InvariantError::Room(format!("{calls} call rooms, counted as {}", self.calls)));
+        }
         for (session, rooms) in &self.of_session {
             if rooms.is_empty() {
                 return Err(InvariantError::Membership(format!("{session:?} keeps an empty list of rooms")));
