@@ -480,6 +480,12 @@ pub enum CommandError {
     /// Made by the server's authorization check, never by the core.
     #[error("your credentials do not grant {}", room_words(.0.as_ref()))]
     RoomNotGranted(Option<RoomId>),
+    /// The node is draining before it stops (SIGTERM): calls in progress
+    /// go on, but no new call, invite or room is started here. The client
+    /// should try again once it has reconnected, to another node. Made by
+    /// the server's driver, never by the core.
+    #[error("the server is shutting down; call again in a moment")]
+    Draining,
 }
 
 /// The room of a [`CommandError::RoomNotGranted`], in words.

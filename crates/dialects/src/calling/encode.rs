@@ -211,6 +211,7 @@ pub(crate) fn error_text(error: &CommandError) -> String {
         CommandError::NameNotGranted(user) => format!("your token does not grant the name {user}"),
         CommandError::RoomNotGranted(Some(room)) => format!("your token does not grant room {room}"),
         CommandError::RoomNotGranted(None) => "your token does not grant a new room".into(),
+        CommandError::Draining => "Server is shutting down, reconnect and try again".into(),
     }
 }
 

@@ -238,7 +238,9 @@ pub(crate) fn on_reply(
             message["type"] = json!("call");
             out.push(emit("message", vec![message]));
         }
-        (Pending::Call { caller, callee }, Err(CommandError::Busy(_))) => {
+        // A draining node takes no new call: the original client knows no
+        // such refusal, and busy is what tells its user to call later.
+        (Pending::Call { caller, callee }, Err(CommandError::Busy(_) | CommandError::Draining)) => {
             out.push(status(&caller, &callee, "calleeisbusy"));
         }
         (Pending::Init { ack }, Ok(Reply::Joined(view))) => {

@@ -272,5 +272,6 @@ pub(crate) fn refusal(failure: &CommandError) -> String {
         CommandError::NameNotGranted(user) => format!("your token does not grant the name {user}"),
         CommandError::RoomNotGranted(Some(room)) => format!("your token does not grant room {room}"),
         CommandError::RoomNotGranted(None) => "your token does not grant a new room".to_owned(),
+        CommandError::Draining => "the server is shutting down; reconnect and try again".to_owned(),
     }
 }
