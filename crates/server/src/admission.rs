@@ -1,6 +1,6 @@
 //! Session caps at the edge: how many WebSocket and socket.io sessions one
 //! client address may hold (`--max-connections-per-ip`) and the node holds
-//! (`--max-sessions`).
+//! (`--max-sessions`), and none at all once the node drains (SIGTERM).
 //!
 //! Sessions are counted, not TCP connections: a socket.io polling session
 //! holds no connection of its own, and one attacker opened 15,000 of them
@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Why a session was not admitted.
@@ -19,6 +20,9 @@ pub(crate) enum Refused {
     PerIp,
     /// The node holds `--max-sessions` sessions (1013 or 503).
     NodeFull,
+    /// The node is draining before it stops: it takes no new session (1013
+    /// or 503), so that clients reconnect to another node.
+    Draining,
 }
 
 /// The counts, shared by every listener. Cheap to clone.
@@ -34,6 +38,8 @@ struct Inner {
     /// One lock over both counts, held for one update, never across an
     /// await: the two must agree.
     counts: Mutex<Counts>,
+    /// Set once, at the first SIGTERM; never cleared.
+    draining: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -45,13 +51,27 @@ struct Counts {
 
 impl Admissions {
     pub(crate) fn new(per_ip: usize, node: usize) -> Self {
-        Self { inner: Arc::new(Inner { per_ip, node, counts: Mutex::default() }) }
+        Self { inner: Arc::new(Inner { per_ip, node, counts: Mutex::default(), draining: AtomicBool::new(false) }) }
+    }
+
+    /// From now on every new session is refused ([`Refused::Draining`]);
+    /// sessions admitted before keep their place.
+    pub(crate) fn drain(&self) {
+        self.inner.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Admissions::drain`] was called.
+    pub(crate) fn draining(&self) -> bool {
+        self.inner.draining.load(Ordering::Relaxed)
     }
 
     /// Admits one session from `peer`, or says which cap it would break.
     /// The per-address cap is checked first, so that one client filling the
     /// node hears 429 about itself.
     pub(crate) fn admit(&self, peer: IpAddr) -> Result<Admission, Refused> {
+        if self.draining() {
+            return Err(Refused::Draining);
+        }
         let client = client_key(peer);
         let mut counts = self.inner.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let held = counts.by_client.get(&client).copied().unwrap_or(0);
@@ -123,6 +143,17 @@ mod tests {
         drop(first);
         assert_eq!(admissions.total(), 2);
         assert!(admissions.admit(b).is_ok(), "a place given back is free again");
+    }
+
+    #[test]
+    fn a_draining_node_admits_nobody_and_keeps_who_it_has() {
+        let admissions = Admissions::new(10, 10);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let _kept = admissions.admit(a).unwrap();
+        admissions.drain();
+        assert!(admissions.draining());
+        assert_eq!(admissions.admit(a).unwrap_err(), Refused::Draining);
+        assert_eq!(admissions.total(), 1);
     }
 
     #[test]

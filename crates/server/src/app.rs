@@ -14,6 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::serve::ListenerExt;
+use futures_util::StreamExt as _;
 use switchboard_core::{CoreConfig, Rate};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -110,6 +111,9 @@ pub struct Application {
     alive: mpsc::Sender<()>,
     all_closed: mpsc::Receiver<()>,
     header_timeout: Duration,
+    /// `--drain-timeout`: how long calls in progress may go on after the
+    /// first stop signal.
+    drain_timeout: Duration,
 }
 
 impl Application {
@@ -198,6 +202,7 @@ impl Application {
             alive,
             all_closed,
             header_timeout: config.header_timeout,
+            drain_timeout: config.drain_timeout,
         })
     }
 
@@ -233,6 +238,8 @@ impl Application {
 
     /// Serves until `shutdown` completes, then closes every WebSocket with
     /// 1001 (going away) and waits, up to 10 s, for the connections to end.
+    /// No drain: calls in progress end at once (see
+    /// [`Application::run_until_drained`]).
     ///
     /// If the task that owns the core ends first (a panic: it never ends on
     /// its own while the server runs), nobody can be served any more: every
@@ -243,6 +250,32 @@ impl Application {
     /// # Errors
     /// When a listener fails, or the core's task stopped.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        self.run(futures_util::stream::once(shutdown), false).await
+    }
+
+    /// Serves until the first item of `signals` (SIGTERM or SIGINT), then
+    /// drains: `/readyz` answers 503, new sessions are refused (WebSocket
+    /// close 1013, socket.io handshake 503), new calls get
+    /// [`CommandError::Draining`](switchboard_core::CommandError::Draining)
+    /// in their dialect's form, and calls in progress go on. Once none is
+    /// left, or `--drain-timeout` has passed on the server's clock, or a
+    /// second item of `signals` comes, it stops as
+    /// [`Application::run_until_stopped`] does: 1001 to everyone.
+    ///
+    /// # Errors
+    /// As [`Application::run_until_stopped`].
+    pub async fn run_until_drained(
+        self,
+        signals: impl futures_util::Stream<Item = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.run(signals, true).await
+    }
+
+    async fn run(
+        self,
+        signals: impl futures_util::Stream<Item = ()> + Send + 'static,
+        drain: bool,
+    ) -> anyhow::Result<()> {
         let Self {
             listener,
             drop_ins,
@@ -255,7 +288,9 @@ impl Application {
             alive,
             mut all_closed,
             header_timeout,
+            drain_timeout,
         } = self;
+        let mut signals = Box::pin(signals);
         let stop_signal = || {
             let mut stopped = stopping.subscribe();
             async move {
@@ -277,10 +312,13 @@ impl Application {
         }
         tracing::info!("serving");
 
-        let failure = tokio::select! {
-            () = shutdown => None,
+        let mut failure = tokio::select! {
+            () = next_signal(&mut signals) => None,
             ended = &mut driver_task => Some(why_it_ended(ended)),
         };
+        if drain && failure.is_none() {
+            failure = drain_calls(&state, drain_timeout, next_signal(&mut signals), &mut driver_task).await;
+        }
         match &failure {
             None => tracing::info!("shutting down"),
             Some(why) => {
@@ -304,6 +342,42 @@ impl Application {
     }
 }
 
+/// The next stop signal. A stream that ends sends no more: it never stops
+/// the server by ending.
+async fn next_signal(signals: &mut (impl futures_util::Stream<Item = ()> + Unpin)) {
+    if signals.next().await.is_none() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The drain: no new session or call from now on; returns once no call is
+/// in progress, `timeout` has passed on the server's clock, or `cut_short`
+/// completes (a second signal), or with why the core's task ended first.
+async fn drain_calls(
+    state: &AppState,
+    timeout: Duration,
+    cut_short: impl Future<Output = ()>,
+    driver_task: &mut JoinHandle<()>,
+) -> Option<String> {
+    state.edge.admissions.drain();
+    let deadline = state.context.clock.now() + timeout;
+    tracing::info!(?timeout, "draining: /readyz answers 503, new sessions and calls are refused");
+    let no_calls = async {
+        // A driver that is gone has no calls; the select below says why.
+        let Ok(mut calls) = state.driver().drain().await else { return };
+        let _ = calls.wait_for(|calls| *calls == Some(0)).await;
+    };
+    tokio::select! {
+        () = no_calls => tracing::info!("drained: no call in progress"),
+        () = state.context.clock.sleep_until(Some(deadline)) => {
+            tracing::info!("calls still in progress after --drain-timeout: ending them");
+        }
+        () = cut_short => tracing::info!("a second signal: ending the drain"),
+        ended = driver_task => return Some(why_it_ended(ended)),
+    }
+    None
+}
+
 /// What ended the core's task, in words for the log.
 fn why_it_ended(ended: Result<(), tokio::task::JoinError>) -> String {
     match ended {
@@ -321,8 +395,24 @@ fn why_it_ended(ended: Result<(), tokio::task::JoinError>) -> String {
     }
 }
 
-/// `GET /healthz`: 200 while the core's task runs, 503 once it has stopped
-/// (between its failure and the process's exit).
+/// `GET /readyz`: whether this node takes new sessions, for a load
+/// balancer or a Kubernetes readiness probe. 200 while it does; 503 from the
+/// first SIGTERM or SIGINT on (the drain), and once the core has stopped.
+/// This is the one place that decides readiness: with Step 10's
+/// `--redis-url`, a Redis that is down will make it 503 here too.
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.edge.admissions.draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
+    if !state.driver().is_running() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "signaling core stopped\n").into_response();
+    }
+    (StatusCode::OK, "ready\n").into_response()
+}
+
+/// `GET /healthz`: liveness only, draining or not: 200 while the core's
+/// task runs, 503 once it has stopped (between its failure and the
+/// process's exit).
 async fn healthz(State(state): State<AppState>) -> Response {
     if state.driver().is_running() {
         (StatusCode::OK, "ok").into_response()
@@ -354,6 +444,7 @@ fn routes(state: AppState, metrics_here: bool) -> Router {
         .route("/call/", get(web::phone))
         .route("/api/config", get(ice::client_config))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", metrics_route)
         .route("/ws/chatroulette", get(dialects::chatroulette))
         .route("/ws/calling", get(dialects::calling))

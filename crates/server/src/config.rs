@@ -150,6 +150,14 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_timeout: Duration,
 
+    /// How long the first SIGTERM or SIGINT lets calls in progress go on
+    /// (ringing or answered) before the node closes every connection and
+    /// exits. Meanwhile /readyz answers 503, new connections are refused
+    /// and new calls get the dialect's busy or error; the node exits as
+    /// soon as no call is left. A second signal ends the drain at once.
+    #[arg(long, env = "SWITCHBOARD_DRAIN_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+
     /// WebSocket and socket.io sessions one client address may hold at once
     /// (an IPv6 client counts by its /64); one more is refused with 429.
     /// Generous by default, so that an office or a carrier NAT behind one
@@ -303,6 +311,7 @@ impl Default for Config {
             ws_idle_timeout: Duration::from_secs(55),
             ws_write_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(300),
             max_connections_per_ip: 1000,
             max_sessions: 100_000,
             register_timeout: Duration::from_secs(10),

@@ -110,7 +110,12 @@ where
         }
         WebSocketAdmission::NodeFull => {
             let write_timeout = context.limits.write_timeout;
-            upgrade.on_upgrade(move |socket| ws::try_again_later(socket, write_timeout))
+            upgrade.on_upgrade(move |socket| ws::try_again_later(socket, write_timeout, "server full: try again later"))
+        }
+        WebSocketAdmission::Draining => {
+            let write_timeout = context.limits.write_timeout;
+            let reason = "server shutting down: try again later";
+            upgrade.on_upgrade(move |socket| ws::try_again_later(socket, write_timeout, reason))
         }
     }
 }

@@ -13,7 +13,7 @@ use futures_channel::mpsc as queue;
 use switchboard_core::{
     Command, CommandError, Core, CoreConfig, Event, Input, Output, Request, RoomId, SessionId, SessionMap, Stats,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::Clock;
 
@@ -30,6 +30,9 @@ enum ToDriver {
     Input(Input),
     Stats(oneshot::Sender<Stats>),
     RoomExists(RoomId, oneshot::Sender<bool>),
+    /// The node drains: refuse new calls, and keep the count of calls in
+    /// progress here.
+    Drain(watch::Sender<Option<usize>>),
     /// Tests only: what a bug in the core would do.
     #[cfg(test)]
     Panic,
@@ -188,6 +191,7 @@ impl std::fmt::Debug for ToDriver {
             ToDriver::Input(input) => write!(f, "Input({input:?})"),
             ToDriver::Stats(_) => write!(f, "Stats"),
             ToDriver::RoomExists(room, _) => write!(f, "RoomExists({room})"),
+            ToDriver::Drain(_) => write!(f, "Drain"),
             #[cfg(test)]
             ToDriver::Panic => write!(f, "Panic"),
         }
@@ -259,6 +263,18 @@ impl DriverHandle {
         answer.await.map_err(|_| DriverGone)
     }
 
+    /// Starts the drain: from now on a command that would start a call
+    /// ([`starts_a_call`]) is refused with [`CommandError::Draining`] before
+    /// it reaches the core; everything else, hang-ups and relays of calls in
+    /// progress included, goes on. The answer holds the count of calls in
+    /// progress ([`Stats::calls`]), `None` until the driver has taken the
+    /// drain in, and updated after every input that changes it.
+    pub async fn drain(&self) -> Result<watch::Receiver<Option<usize>>, DriverGone> {
+        let (calls, watching) = watch::channel(None);
+        self.inbox.send(ToDriver::Drain(calls)).await.map_err(|_| DriverGone)?;
+        Ok(watching)
+    }
+
     /// Whether a named room exists (for tringtring's `GET /r/<room>/`).
     pub async fn room_exists(&self, room: RoomId) -> Result<bool, DriverGone> {
         let (reply, answer) = oneshot::channel();
@@ -294,7 +310,14 @@ pub fn spawn(
     session_ids.set_stream(1); // the core's own generator uses stream 0
     let handle = DriverHandle { inbox, session_ids: Arc::new(Mutex::new(session_ids)), session_queue };
     let relay_room = relay_room(session_queue);
-    let driver = Driver { core: Core::new(config), clock, outboxes: SessionMap::default(), relay_room, reader_grace };
+    let driver = Driver {
+        core: Core::new(config),
+        clock,
+        outboxes: SessionMap::default(),
+        relay_room,
+        reader_grace,
+        drain: None,
+    };
     (handle, tokio::spawn(driver.run(receiver)))
 }
 
@@ -307,6 +330,8 @@ struct Driver {
     relay_room: usize,
     /// How long a session may take no event while relays wait for room.
     reader_grace: Duration,
+    /// Once the node drains: where the count of calls in progress goes.
+    drain: Option<watch::Sender<Option<usize>>>,
 }
 
 impl Driver {
@@ -320,6 +345,10 @@ impl Driver {
                 },
                 () = self.clock.sleep_until(wake_at) => self.input(Input::Timeout),
             }
+            if let Some(calls) = &self.drain {
+                let now = Some(self.core.calls());
+                calls.send_if_modified(|was| std::mem::replace(was, now) != now);
+            }
         }
         tracing::debug!("driver stopped");
     }
@@ -329,6 +358,12 @@ impl Driver {
             ToDriver::Open { session, peer_id, outbox } => {
                 self.outboxes.insert(session, outbox);
                 self.input(Input::Connected { session, peer_id });
+            }
+            ToDriver::Input(Input::Command { session, request, command })
+                if self.drain.is_some() && starts_a_call(&command) =>
+            {
+                let refusal = Event::Reply { tag: request.tag, result: Err(CommandError::Draining) };
+                self.deliver(session, refusal, self.clock.now());
             }
             ToDriver::Input(input) => {
                 if let Input::Disconnected { session } = input {
@@ -341,6 +376,10 @@ impl Driver {
             }
             ToDriver::RoomExists(room, reply) => {
                 let _ = reply.send(self.core.room_exists(&room));
+            }
+            ToDriver::Drain(calls) => {
+                tracing::info!(calls = self.core.calls(), "draining: new calls are refused");
+                self.drain = Some(calls);
             }
             #[cfg(test)]
             ToDriver::Panic => panic!("a bug in the core, injected by a test"),
@@ -415,6 +454,14 @@ impl Driver {
         self.outboxes.remove(&session);
         self.core.handle_input(self.clock.now(), Input::Disconnected { session });
     }
+}
+
+/// Whether a command would ring someone or open a room, which a draining
+/// node refuses: a call (every 1:1 dialect), an invite (calling) and a new
+/// room (tringtring's `create-room`). Joining a room is not refused: a
+/// cloudkibo call in progress joins its media room after the answer.
+fn starts_a_call(command: &Command) -> bool {
+    matches!(command, Command::Call { .. } | Command::Invite { .. } | Command::CreateRoom { .. })
 }
 
 #[cfg(test)]

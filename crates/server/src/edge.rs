@@ -7,6 +7,7 @@
 //! | `Origin` not allowed | 403 | 403, on every request |
 //! | the address holds `--max-connections-per-ip` | 429 | 429 at the handshake |
 //! | the node holds `--max-sessions` | upgraded, then close 1013 | 503 at the handshake |
+//! | the node drains (SIGTERM) | upgraded, then close 1013 | 503 at the handshake |
 //!
 //! A full node closes a WebSocket with 1013 (try again later) after the
 //! upgrade rather than refusing the upgrade: a browser shows a page's script
@@ -56,6 +57,8 @@ pub(crate) enum WebSocketAdmission {
     Admitted(Admission),
     /// The node is full: upgrade, then close with 1013.
     NodeFull,
+    /// The node drains before it stops: upgrade, then close with 1013.
+    Draining,
 }
 
 /// Why an upgrade is refused before it happens; both are the client's doing.
@@ -86,6 +89,10 @@ impl Edge {
             Err(Refused::NodeFull) => {
                 tracing::warn!(%peer, "the node holds --max-sessions sessions: a WebSocket is closed with 1013");
                 Ok(WebSocketAdmission::NodeFull)
+            }
+            Err(Refused::Draining) => {
+                tracing::debug!(%peer, "draining: a WebSocket is closed with 1013");
+                Ok(WebSocketAdmission::Draining)
             }
         }
     }
@@ -126,6 +133,11 @@ pub(crate) async fn socketio_gate(
                     (StatusCode::SERVICE_UNAVAILABLE, "too many sessions on this server\n").into_response();
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
                 return response;
+            }
+            Err(Refused::Draining) => {
+                tracing::debug!(peer = %peer.ip(), "draining: a socket.io handshake gets 503");
+                return (StatusCode::SERVICE_UNAVAILABLE, "this server is shutting down: try another\n")
+                    .into_response();
             }
         }
     }

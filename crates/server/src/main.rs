@@ -1,6 +1,7 @@
 //! `switchboard`: the signaling server's command line.
 
 use clap::{Parser, Subcommand};
+use futures_util::Stream;
 use switchboard_server::{Application, Clock, Config, init_tracing};
 
 /// switchboard: a WebRTC signaling server for one-to-one audio and video
@@ -26,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(config.log_format, &config.log_filter)?;
     // Before anything listens: a signal that came between the first
     // connection and the handler's first poll would kill the process.
-    let stop = stop_signal()?;
+    let signals = stop_signals()?;
     let app = Application::build(config.clone(), Clock::System).await?;
     tracing::info!(
         listen = %app.local_addr(),
@@ -36,31 +37,33 @@ async fn main() -> anyhow::Result<()> {
         "switchboard {}",
         env!("CARGO_PKG_VERSION")
     );
-    app.run_until_stopped(stop).await
+    // The first signal drains, a second cuts the drain short.
+    app.run_until_drained(signals).await
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed
-/// when this is called, not when the future is first polled.
+/// One item for each SIGINT (Ctrl-C) or SIGTERM. The handlers are
+/// installed when this is called, not when the stream is first polled.
 ///
 /// # Errors
 /// When a handler cannot be installed.
 #[cfg(unix)]
-fn stop_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+fn stop_signals() -> anyhow::Result<impl Stream<Item = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
+    let handlers = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
+    Ok(futures_util::stream::unfold(handlers, |(mut interrupt, mut terminate)| async move {
         tokio::select! {
             _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-    })
+        Some(((), (interrupt, terminate)))
+    }))
 }
 
-/// Completes on Ctrl-C.
+/// One item for each Ctrl-C.
 #[cfg(not(unix))]
-fn stop_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
-    Ok(async {
+fn stop_signals() -> anyhow::Result<impl Stream<Item = ()> + Send + 'static> {
+    Ok(futures_util::stream::unfold((), |()| async {
         let _ = tokio::signal::ctrl_c().await;
-    })
+        Some(((), ()))
+    }))
 }

@@ -35,7 +35,7 @@ mod close_code {
     pub const POLICY: u16 = 1008;
     /// A message over the size limit.
     pub const TOO_BIG: u16 = 1009;
-    /// The node holds `--max-sessions` sessions: try again later.
+    /// The node holds `--max-sessions` sessions, or drains: try again later.
     pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
@@ -320,10 +320,11 @@ where
     }
 }
 
-/// A WebSocket the node has no place for: closed at once with 1013 (try
-/// again later), before any session is made.
-pub(crate) async fn try_again_later(mut socket: WebSocket, write_timeout: Duration) {
-    let frame = close_frame(close_code::TRY_AGAIN_LATER, "server full: try again later");
+/// A WebSocket the node has no place for (full, or draining): closed at
+/// once with 1013 (try again later) and `reason`, before any session is
+/// made.
+pub(crate) async fn try_again_later(mut socket: WebSocket, write_timeout: Duration, reason: &'static str) {
+    let frame = close_frame(close_code::TRY_AGAIN_LATER, reason);
     send(&mut socket, Message::Close(Some(frame)), write_timeout).await;
     let _ = tokio::time::timeout(write_timeout, socket.close()).await;
 }
