@@ -359,13 +359,21 @@ async fn drain_calls(
     cut_short: impl Future<Output = ()>,
     driver_task: &mut JoinHandle<()>,
 ) -> Option<String> {
-    state.edge.admissions.drain();
     let deadline = state.context.clock.now() + timeout;
+    // The driver first: its inbox is in order, so a command sent once
+    // /readyz says 503 finds the driver draining.
+    let calls = state.driver().drain().await.ok();
+    state.edge.admissions.drain();
     tracing::info!(?timeout, "draining: /readyz answers 503, new sessions and calls are refused");
     let no_calls = async {
-        // A driver that is gone has no calls; the select below says why.
-        let Ok(mut calls) = state.driver().drain().await else { return };
-        let _ = calls.wait_for(|calls| *calls == Some(0)).await;
+        // A driver that is gone counts nothing: the select below says why.
+        let drained = match calls {
+            Some(mut calls) => calls.wait_for(|calls| *calls == Some(0)).await.is_ok(),
+            None => false,
+        };
+        if !drained {
+            std::future::pending::<()>().await;
+        }
     };
     tokio::select! {
         () = no_calls => tracing::info!("drained: no call in progress"),

@@ -259,6 +259,7 @@ async fn run(
     // When the socket must have registered by; `None` once it has.
     let mut register_by = Some(context.clock.now() + context.limits.register_timeout);
     tracing::debug!(%session, sid = %socket.id, "socket.io connection");
+    let mut stopped = false;
 
     loop {
         let mut effects = Vec::new();
@@ -301,13 +302,21 @@ async fn run(
                 disconnect(socket.clone());
                 break;
             }
+            // What the core said before the stop still goes out (the
+            // hang-up that ended a drain, say), then the disconnect.
             _ = crate::stop::stopping(&mut context.shutdown) => {
-                disconnect(socket.clone());
-                break;
+                while let Some(event) = events.try_recv() {
+                    codec.on_core(&event, &mut effects);
+                }
+                stopped = true;
             }
         }
         let effects = guard::authorize(grants.as_deref(), &mut codec, effects);
         if !carry_out(&socket, &context, session, effects, &mut acks).await {
+            break;
+        }
+        if stopped {
+            disconnect(socket.clone());
             break;
         }
         if register_by.is_some() && codec.registered() {

@@ -217,6 +217,8 @@ where
         tracing::debug!(%session, "connection opened");
         // The first turn opens the codec; every later one waits for input.
         let mut opening = true;
+        // The server stops: close once this turn's events are written.
+        let mut stopped = None;
 
         let close: Option<CloseFrame> = loop {
             // Allocated only when something comes, and freed once carried
@@ -276,10 +278,17 @@ where
                             Due::Nothing => {}
                         }
                     },
-                    stop = stopping(&mut context.shutdown) => break Some(match stop {
-                        Stop::GoingAway => close_frame(close_code::GOING_AWAY, "server shutting down"),
-                        Stop::CoreFailed => core_stopped(),
-                    }),
+                    stop = stopping(&mut context.shutdown) => match stop {
+                        // What the core said before the stop still goes out:
+                        // the hang-up that ended a drain, say.
+                        Stop::GoingAway => {
+                            while let Some(event) = events.try_recv() {
+                                codec.on_core(&event, &mut effects);
+                            }
+                            stopped = Some(close_frame(close_code::GOING_AWAY, "server shutting down"));
+                        }
+                        Stop::CoreFailed => break Some(core_stopped()),
+                    },
                 }
             }
             let effects = guard::authorize(grants.as_deref(), &mut codec, effects);
@@ -291,6 +300,9 @@ where
             let carried = Box::pin(carry_out(&mut socket, &context.driver, session, effects, limits));
             if let Carried::Close(close) = carried.await {
                 break close;
+            }
+            if let Some(frame) = stopped.take() {
+                break Some(frame);
             }
             if liveness.register_by.is_some() && codec.registered() {
                 liveness.register_by = None;
