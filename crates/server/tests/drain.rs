@@ -132,6 +132,15 @@ async fn closed_with(client: &mut Client, code: CloseCode) -> String {
     close.reason.to_string()
 }
 
+#[test]
+fn help_explains_the_drain_timeout() {
+    let output = Command::new(BINARY).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for needle in ["--drain-timeout", "SWITCHBOARD_DRAIN_TIMEOUT", "[default: 5m]", "second signal"] {
+        assert!(help.contains(needle), "--help does not mention {needle}:\n{help}");
+    }
+}
+
 #[tokio::test]
 async fn sigterm_drains_a_call_in_progress_then_exits_without_waiting_for_the_timeout() {
     let (running, addr, logs) = start(&["--drain-timeout", "10m"]);

@@ -37,6 +37,10 @@ export async function startSwitchboard(extraArgs = []) {
   }
   const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--log-format', 'json', ...extraArgs], {
     cwd: repoRoot,
+    // `stop()` sends SIGTERM, which drains: without this, a call whose
+    // polling client is gone but not yet timed out would hold the stop for
+    // up to the 5-minute default. Drain tests are in crates/server/tests.
+    env: { SWITCHBOARD_DRAIN_TIMEOUT: '0s', ...process.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise((resolve) => {
