@@ -87,6 +87,12 @@ export async function startSwitchboard(extraArgs = []) {
     addr,
     url: `ws://${addr}/ws/calling`,
     logs,
+    /** Sends the process a signal ('SIGTERM') without waiting for it to exit. */
+    signal(name) {
+      child.kill(name);
+    },
+    /** Resolves with `{code, signal}` once the process has exited. */
+    exited,
     /** Users online now, from the server's `/metrics`. */
     async usersOnline() {
       const text = await (await fetch(`http://${addr}/metrics`)).text();
