@@ -6,7 +6,8 @@ use tokio::sync::watch;
 /// Why connections are being closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stop {
-    /// A graceful shutdown (SIGTERM, SIGINT): WebSockets close with 1001.
+    /// A graceful shutdown (SIGTERM, SIGINT), once the drain is over:
+    /// WebSockets close with 1001.
     GoingAway,
     /// The task that owns the core ended, a panic most likely: nobody can
     /// be served any more, so WebSockets close with 1011 and the process
