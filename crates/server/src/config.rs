@@ -1,5 +1,8 @@
 //! `switchboard serve` options: every one has a flag, an environment
-//! variable and a default, and `--help` explains each.
+//! variable and a default, and `--help` explains each. A config file
+//! (`--config`, see [`crate::config_file`]) sets any of them under its long
+//! flag name; an option holding key material takes `value_name = "SECRET"`
+//! so that `switchboard config print` masks it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -189,12 +192,14 @@ pub struct Config {
 
     /// Certificate chain (PEM) to serve https and wss with, on every
     /// listener; needs `--tls-key`.
-    #[arg(long, env = "SWITCHBOARD_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    // No clap `requires`: it ignores a config file's value (a default to
+    // clap), so the pair is checked where the app is built.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
 
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1); needs
     /// `--tls-cert`.
-    #[arg(long, env = "SWITCHBOARD_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
     /// Check access tokens (JWT, HS256) signed with this shared secret:
     /// every WebSocket and socket.io connection, and `/api/config`, then
