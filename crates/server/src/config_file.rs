@@ -95,8 +95,8 @@ impl ConfigFile {
     /// # Errors
     /// When the file cannot be read, or [`ConfigFile::parse`] refuses it.
     pub fn read(path: &Path) -> Result<Self, ConfigFileError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigFileError::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read { path: path.to_owned(), source })?;
         Self::parse(path, &text)
     }
 
@@ -109,9 +109,10 @@ impl ConfigFile {
     /// # Errors
     /// A [`ConfigFileError`] naming the first bad key.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigFileError> {
-        let table: toml::Table = text
-            .parse()
-            .map_err(|error: toml::de::Error| ConfigFileError::Syntax { path: path.to_owned(), message: error.to_string() })?;
+        let table: toml::Table = text.parse().map_err(|error: toml::de::Error| ConfigFileError::Syntax {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
         let options = options();
         let mut settings = Vec::with_capacity(table.len());
         for (key, value) in &table {
@@ -189,8 +190,8 @@ fn check(options: &Command, key: &str, values: &[String]) -> Result<(), String> 
     match alone.try_get_matches_from(argv) {
         Ok(_) => Ok(()),
         Err(error) => {
-            use std::error::Error as _;
             use clap::error::{ContextKind, ContextValue};
+            use std::error::Error as _;
             let value = values.join(",");
             Err(match (error.source(), error.get(ContextKind::ValidValue)) {
                 (Some(source), _) => format!("invalid value {value:?}: {source}"),

@@ -20,9 +20,9 @@ pub const SECRET: &str = "SECRET";
 /// so the text is a config file that sets what was set, secrets aside.
 #[must_use]
 pub fn render(matches: &ArgMatches, file: Option<&ConfigFile>) -> String {
-    let mut out = String::from("# switchboard serve: the effective configuration (`switchboard serve --config FILE` reads it).\n");
+    let mut out = String::from("# The effective configuration of switchboard serve, as `--config FILE` reads it.\n");
     if let Some(file) = file {
-        let _ = writeln!(out, "# config file: {}", file.path().display());
+        let _ = writeln!(out, "# Config file: {}", file.path().display());
     }
     for arg in options().get_arguments() {
         let (Some(key), id) = (arg.get_long(), arg.get_id().as_str()) else { continue };
@@ -43,12 +43,8 @@ pub fn render(matches: &ArgMatches, file: Option<&ConfigFile>) -> String {
             let _ = writeln!(out, "# {key}: set, not shown (secret)  # {source}");
             continue;
         }
-        let raw: Vec<String> = matches
-            .get_raw(id)
-            .into_iter()
-            .flatten()
-            .map(|value| value.to_string_lossy().into_owned())
-            .collect();
+        let raw: Vec<String> =
+            matches.get_raw(id).into_iter().flatten().map(|value| value.to_string_lossy().into_owned()).collect();
         let value = if matches!(arg.get_action(), clap::ArgAction::Append) {
             toml::Value::Array(raw.into_iter().map(|text| typed(matches, id, text)).collect())
         } else {
@@ -67,7 +63,9 @@ fn typed(matches: &ArgMatches, id: &str, text: String) -> toml::Value {
     if number && let Ok(number) = text.parse::<i64>() {
         return toml::Value::Integer(number);
     }
-    if matches!(matches.try_get_one::<bool>(id), Ok(Some(_))) && let Ok(flag) = text.parse::<bool>() {
+    if matches!(matches.try_get_one::<bool>(id), Ok(Some(_)))
+        && let Ok(flag) = text.parse::<bool>()
+    {
         return toml::Value::Boolean(flag);
     }
     toml::Value::String(text)
@@ -86,7 +84,11 @@ mod tests {
         let text = render(&matches(&["--turn-secret", "hunter2", "--allowed-origin", "https://a.example"]), None);
         for arg in options().get_arguments() {
             let key = arg.get_long().unwrap();
-            assert!(text.lines().any(|line| line.starts_with(&format!("{key} = ")) || line.starts_with(&format!("# {key}:"))), "{key}:\n{text}");
+            assert!(
+                text.lines()
+                    .any(|line| line.starts_with(&format!("{key} = ")) || line.starts_with(&format!("# {key}:"))),
+                "{key}:\n{text}"
+            );
         }
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("# turn-secret: set, not shown (secret)  # flag"), "{text}");

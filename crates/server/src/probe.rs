@@ -18,10 +18,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn get_status(url: &str) -> anyhow::Result<u16> {
     let rest = url.strip_prefix("http://").ok_or_else(|| anyhow::anyhow!("{url}: only http:// URLs are probed"))?;
     let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-    let address = authority
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("{authority}: no address"))?;
+    let address = authority.to_socket_addrs()?.next().ok_or_else(|| anyhow::anyhow!("{authority}: no address"))?;
     let mut stream = TcpStream::connect_timeout(&address, PROBE_TIMEOUT)?;
     stream.set_read_timeout(Some(PROBE_TIMEOUT))?;
     stream.set_write_timeout(Some(PROBE_TIMEOUT))?;
