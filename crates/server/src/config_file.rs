@@ -266,13 +266,6 @@ mod tests {
     }
 
     #[test]
-    fn the_environment_does_not_decide_whether_a_file_value_parses() {
-        // `check` drops every env var; a value is judged on its own.
-        let alone = options().no_binary_name(true).mut_args(|arg| arg.env(None));
-        assert!(alone.get_arguments().all(|arg| arg.get_env().is_none()));
-    }
-
-    #[test]
     fn installed_values_are_defaults_that_flags_override() {
         let file = parse("ring-timeout = \"45s\"\nallowed-origin = [\"https://a.example\"]").unwrap();
         let command = file.install(options().no_binary_name(true).mut_args(|arg| arg.env(None)));
