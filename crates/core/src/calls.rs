@@ -108,6 +108,8 @@ pub enum CallStage {
     Ended {
         /// Why: `hangup` or `disconnected`.
         reason: EndReason,
+        /// How long it rang before the answer (its set-up time).
+        rang: Duration,
         /// From the answer to the end.
         lasted: Duration,
         /// From the answer to the first ICE candidate relayed in the call,

@@ -140,7 +140,8 @@ impl Core {
         if kind == Some(RoomKind::Call) {
             let caller = CallParty { session: Some(call.from_session), user: call.from.clone() };
             let answered_at = self.now();
-            let answered = AnsweredCall { call: call.call, caller, callee, answered_at, first_ice: None };
+            let rang = answered_at.saturating_duration_since(call.rang_at);
+            let answered = AnsweredCall { call: call.call, caller, callee, rang, answered_at, first_ice: None };
             self.calls.answered(call.room.clone(), answered);
         }
         self.emit(call.from_session, Event::CallAccepted { invite, room: call.room.clone(), by: by.clone(), note });
@@ -290,7 +291,7 @@ impl Core {
         }
         if let Some(call) = self.calls.take(room) {
             let lasted = self.now().saturating_duration_since(call.answered_at);
-            let stage = CallStage::Ended { reason, lasted, first_ice: call.first_ice };
+            let stage = CallStage::Ended { reason, rang: call.rang, lasted, first_ice: call.first_ice };
             self.note_call(CallNote { call: call.call, caller: call.caller, callee: call.callee, stage });
         }
         self.delete_room(room);

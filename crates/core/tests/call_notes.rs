@@ -62,6 +62,7 @@ fn an_answered_call_is_noted_from_ring_to_hangup() {
         ended[0].stage,
         CallStage::Ended {
             reason: EndReason::Hangup,
+            rang: Duration::from_secs(3),
             lasted: Duration::from_millis(61_250),
             first_ice: Some(Duration::from_millis(250)),
         }

@@ -12,6 +12,7 @@ pub(crate) struct AnsweredCall {
     pub(crate) call: CallId,
     pub(crate) caller: CallParty,
     pub(crate) callee: CallParty,
+    pub(crate) rang: Duration,
     pub(crate) answered_at: Instant,
     pub(crate) first_ice: Option<Duration>,
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod prometheus;
 
 use std::net::SocketAddr;
 use std::time::Duration;
