@@ -115,7 +115,60 @@ async fn calls_of_every_outcome_are_counted_by_dialect_pair() {
     let bytes = sum(&scrape, "switchboard_relayed_bytes_total", &[("dialect", chat)]);
     assert_eq!(bytes, candidate.to_string().len() as f64, "{text}");
     assert_eq!(sum(&scrape, "switchboard_errors_sent_total", &[("dialect", chat), ("kind", "busy")]), 1.0, "{text}");
+    dashboard_queries_only_exported_metrics(&scrape);
     server.stop().await;
+}
+
+/// Every metric `deploy/grafana/switchboard.json` queries is one this
+/// server exports (checked against a scrape after real calls, when every
+/// labelled series exists), and it has the panels operators look for.
+fn dashboard_queries_only_exported_metrics(scrape: &prometheus_parse::Scrape) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/grafana/switchboard.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut queries: Vec<String> = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            queries.push(target["expr"].as_str().expect("an expr").to_owned());
+        }
+    }
+    for variable in dashboard["templating"]["list"].as_array().expect("variables") {
+        if let Some(query) = variable["query"]["query"].as_str() {
+            queries.push(query.to_owned());
+        }
+    }
+    let exported: std::collections::HashSet<&str> = scrape.samples.iter().map(|s| s.metric.as_str()).collect();
+    let mut queried = std::collections::HashSet::new();
+    for query in &queries {
+        for name in metric_names(query) {
+            let base = name.strip_suffix("_bucket").unwrap_or(&name).to_owned();
+            assert!(exported.contains(base.as_str()), "the dashboard queries {name}, which is not exported");
+            queried.insert(base);
+        }
+    }
+    for wanted in [
+        "switchboard_sessions",
+        "switchboard_calls_total",
+        "switchboard_call_setup_seconds",
+        "switchboard_relayed_messages_total",
+        "switchboard_clients_dropped_total",
+    ] {
+        assert!(queried.contains(wanted), "the dashboard has no panel on {wanted}");
+    }
+    let per_node = queries.iter().filter(|q| q.contains("by (instance")).count();
+    assert!(per_node >= 2, "per-node panels: {queries:?}");
+}
+
+/// The `switchboard_…` names in a PromQL expression.
+fn metric_names(query: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = query;
+    while let Some(at) = rest.find("switchboard_") {
+        let tail = &rest[at..];
+        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+        names.push(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names
 }
 
 #[tokio::test]
