@@ -11,9 +11,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::state::{
-    Deadline, Deadlines, Directory, Invites, Mailboxes, Namespaces, Rate, RoomKind, Rooms, Sessions, Throttles,
+    Calls, Deadline, Deadlines, Directory, Invites, Mailboxes, Namespaces, Rate, RoomKind, Rooms, Sessions, Throttles,
 };
-use crate::{Command, CommandError, Event, Input, Output, Reply, Request, RoomId, SessionId, UserId};
+use crate::{CallId, CallNote, Command, CommandError, Event, Input, Output, Reply, Request, RoomId, SessionId, UserId};
 
 /// Settings of the model. All durations are wall-clock spans the driver
 /// measures; the core only compares them with the `now` it is given.
@@ -82,6 +82,9 @@ pub struct Stats {
     pub rooms: usize,
     /// Ringing calls.
     pub invites: usize,
+    /// Answered 1:1 calls in progress (an answered invite into a named
+    /// room is room membership, counted in `rooms`).
+    pub answered_calls: usize,
     /// Pending deadlines.
     pub deadlines: usize,
     /// Namespaces with a subscriber, a user or a room.
@@ -97,10 +100,14 @@ pub struct Stats {
 pub struct Core {
     pub(crate) config: CoreConfig,
     rng: ChaCha20Rng,
+    /// Call ids come from their own stream of the seed, so that drawing
+    /// them leaves every id clients see as it was.
+    call_ids: ChaCha20Rng,
     pub(crate) sessions: Sessions,
     pub(crate) users: Directory,
     pub(crate) rooms: Rooms,
     pub(crate) invites: Invites,
+    pub(crate) calls: Calls,
     pub(crate) namespaces: Namespaces,
     pub(crate) mailboxes: Mailboxes,
     pub(crate) deadlines: Deadlines,
@@ -108,6 +115,7 @@ pub struct Core {
     /// The time of the input being handled.
     now: Option<Instant>,
     outputs: VecDeque<Output>,
+    call_notes: VecDeque<CallNote>,
 }
 
 impl Core {
@@ -115,6 +123,11 @@ impl Core {
     pub fn new(config: CoreConfig) -> Self {
         Self {
             rng: ChaCha20Rng::from_seed(config.seed),
+            call_ids: {
+                let mut ids = ChaCha20Rng::from_seed(config.seed);
+                ids.set_stream(1);
+                ids
+            },
             mailboxes: Mailboxes::new(config.mailbox_messages, config.mailbox_bytes, config.mailboxes_per_sender),
             throttles: Throttles::new(config.ring_rate, config.room_invite_rate),
             config,
@@ -122,10 +135,12 @@ impl Core {
             users: Directory::default(),
             rooms: Rooms::default(),
             invites: Invites::default(),
+            calls: Calls::default(),
             namespaces: Namespaces::default(),
             deadlines: Deadlines::default(),
             now: None,
             outputs: VecDeque::new(),
+            call_notes: VecDeque::new(),
         }
     }
 
@@ -164,6 +179,17 @@ impl Core {
         self.outputs.pop_front()
     }
 
+    /// The next note about a call's life ([`CallNote`]), for metrics and
+    /// logs; `None` once all are out. Drain it after [`Core::poll_output`].
+    pub fn poll_call_note(&mut self) -> Option<CallNote> {
+        self.call_notes.pop_front()
+    }
+
+    /// Queues a call note.
+    pub(crate) fn note_call(&mut self, note: CallNote) {
+        self.call_notes.push_back(note);
+    }
+
     /// When the core next wants [`Input::Timeout`], if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadlines.next()
@@ -176,6 +202,7 @@ impl Core {
             users: self.users.len(),
             rooms: self.rooms.len(),
             invites: self.invites.len(),
+            answered_calls: self.calls.len(),
             deadlines: self.deadlines.len(),
             namespaces: self.namespaces.len(),
             held: self.mailboxes.held(),
@@ -243,6 +270,10 @@ impl Core {
 
     /// 16 random bytes as a UUID v4 string: unguessable with the server's
     /// OS-seeded generator.
+    pub(crate) fn draw_call_id(&mut self) -> CallId {
+        CallId(u128::from(self.call_ids.next_u64()) << 64 | u128::from(self.call_ids.next_u64()))
+    }
+
     pub(crate) fn draw_uuid(&mut self) -> String {
         let mut bytes = [0u8; 16];
         self.rng.fill_bytes(&mut bytes);

@@ -267,6 +267,11 @@ pub struct Config {
     /// "switchboard_server=debug").
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
+
+    /// Name the users in each call's log lines, beside their sessions. Off
+    /// by default: names are personal data, sessions are not.
+    #[arg(long, env = "SWITCHBOARD_LOG_USER_NAMES")]
+    pub log_user_names: bool,
 }
 
 /// A count of 1 or more: a room of no place, or a limit of no session,
@@ -326,6 +331,7 @@ impl Default for Config {
             turn_ttl: None,
             log_format: LogFormat::Text,
             log_filter: "info".into(),
+            log_user_names: false,
         }
     }
 }

@@ -57,6 +57,7 @@ turn-open = true
 turn-ttl = "2h"
 log-format = "json"
 log-filter = "debug"
+log-user-names = true
 "#;
 
 /// The binary with `args`, with no `SWITCHBOARD_*` or `RUST_LOG` from the

@@ -118,7 +118,17 @@ impl World {
         let stats = self.core.stats();
         assert_eq!(
             stats,
-            Stats { sessions, users, rooms: 0, invites: 0, deadlines: 0, namespaces: 0, held: 0, held_expired: 0 }
+            Stats {
+                sessions,
+                users,
+                rooms: 0,
+                invites: 0,
+                answered_calls: 0,
+                deadlines: 0,
+                namespaces: 0,
+                held: 0,
+                held_expired: 0
+            }
         );
         assert_eq!(self.core.poll_timeout(), None);
     }
