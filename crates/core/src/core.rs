@@ -11,9 +11,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::state::{
-    Deadline, Deadlines, Directory, Invites, Mailboxes, Namespaces, Rate, RoomKind, Rooms, Sessions, Throttles,
+    Calls, Deadline, Deadlines, Directory, Invites, Mailboxes, Namespaces, Rate, RoomKind, Rooms, Sessions, Throttles,
 };
-use crate::{Command, CommandError, Event, Input, Output, Reply, Request, RoomId, SessionId, UserId};
+use crate::{CallId, CallNote, Command, CommandError, Event, Input, Output, Reply, Request, RoomId, SessionId, UserId};
 
 /// Settings of the model. All durations are wall-clock spans the driver
 /// measures; the core only compares them with the `now` it is given.
@@ -87,6 +87,9 @@ pub struct Stats {
     /// Named rooms (tringtring, cloudkibo's media rooms, calling's rooms)
     /// are not calls here, whoever is in them.
     pub calls: usize,
+    /// Answered 1:1 calls in progress (an answered invite into a named
+    /// room is room membership, counted in `rooms`).
+    pub answered_calls: usize,
     /// Pending deadlines.
     pub deadlines: usize,
     /// Namespaces with a subscriber, a user or a room.
@@ -102,10 +105,14 @@ pub struct Stats {
 pub struct Core {
     pub(crate) config: CoreConfig,
     rng: ChaCha20Rng,
+    /// Call ids come from their own stream of the seed, so that drawing
+    /// them leaves every id clients see as it was.
+    call_ids: ChaCha20Rng,
     pub(crate) sessions: Sessions,
     pub(crate) users: Directory,
     pub(crate) rooms: Rooms,
     pub(crate) invites: Invites,
+    pub(crate) calls: Calls,
     pub(crate) namespaces: Namespaces,
     pub(crate) mailboxes: Mailboxes,
     pub(crate) deadlines: Deadlines,
@@ -113,6 +120,7 @@ pub struct Core {
     /// The time of the input being handled.
     now: Option<Instant>,
     outputs: VecDeque<Output>,
+    call_notes: VecDeque<CallNote>,
 }
 
 impl Core {
@@ -120,6 +128,11 @@ impl Core {
     pub fn new(config: CoreConfig) -> Self {
         Self {
             rng: ChaCha20Rng::from_seed(config.seed),
+            call_ids: {
+                let mut ids = ChaCha20Rng::from_seed(config.seed);
+                ids.set_stream(1);
+                ids
+            },
             mailboxes: Mailboxes::new(config.mailbox_messages, config.mailbox_bytes, config.mailboxes_per_sender),
             throttles: Throttles::new(config.ring_rate, config.room_invite_rate),
             config,
@@ -127,10 +140,12 @@ impl Core {
             users: Directory::default(),
             rooms: Rooms::default(),
             invites: Invites::default(),
+            calls: Calls::default(),
             namespaces: Namespaces::default(),
             deadlines: Deadlines::default(),
             now: None,
             outputs: VecDeque::new(),
+            call_notes: VecDeque::new(),
         }
     }
 
@@ -169,6 +184,17 @@ impl Core {
         self.outputs.pop_front()
     }
 
+    /// The next note about a call's life ([`CallNote`]), for metrics and
+    /// logs; `None` once all are out. Drain it after [`Core::poll_output`].
+    pub fn poll_call_note(&mut self) -> Option<CallNote> {
+        self.call_notes.pop_front()
+    }
+
+    /// Queues a call note.
+    pub(crate) fn note_call(&mut self, note: CallNote) {
+        self.call_notes.push_back(note);
+    }
+
     /// When the core next wants [`Input::Timeout`], if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadlines.next()
@@ -181,7 +207,8 @@ impl Core {
             users: self.users.len(),
             rooms: self.rooms.len(),
             invites: self.invites.len(),
-            calls: self.calls(),
+            calls: self.calls_in_progress(),
+            answered_calls: self.calls.len(),
             deadlines: self.deadlines.len(),
             namespaces: self.namespaces.len(),
             held: self.mailboxes.held(),
@@ -191,7 +218,7 @@ impl Core {
 
     /// Calls in progress ([`Stats::calls`]), without the rest of the
     /// stats: a constant-time count, cheap enough to ask after every input.
-    pub fn calls(&self) -> usize {
+    pub fn calls_in_progress(&self) -> usize {
         self.rooms.calls()
     }
 
@@ -255,6 +282,10 @@ impl Core {
 
     /// 16 random bytes as a UUID v4 string: unguessable with the server's
     /// OS-seeded generator.
+    pub(crate) fn draw_call_id(&mut self) -> CallId {
+        CallId(u128::from(self.call_ids.next_u64()) << 64 | u128::from(self.call_ids.next_u64()))
+    }
+
     pub(crate) fn draw_uuid(&mut self) -> String {
         let mut bytes = [0u8; 16];
         self.rng.fill_bytes(&mut bytes);

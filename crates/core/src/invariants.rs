@@ -51,6 +51,9 @@ pub enum InvariantError {
     /// The busy rule: a user is a party of at most one 1:1 call.
     #[error("busy rule: {0}")]
     Busy(String),
+    /// An answered 1:1 call's record ⇔ its call room and two members.
+    #[error("answered call: {0}")]
+    AnsweredCall(String),
     /// `sessions[s].subscriptions` ⇔ `namespaces[n].subscribers`.
     #[error("namespace subscriber: {0}")]
     Subscription(String),
@@ -283,6 +286,22 @@ impl Core {
                     }));
                 }
             }
+        }
+        // An answered call's record lives exactly as long as its call room,
+        // which holds both its parties and rings nobody any more.
+        for (room_id, call) in self.calls.rooms() {
+            let room = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Call);
+            ensure!(room.is_some(), AnsweredCall, "call {} is recorded for {room_id:?}, no call room", call.call);
+            for party in [&call.caller, &call.callee] {
+                let member = party.session.is_some_and(|s| room.is_some_and(|room| room.has_member(s)));
+                ensure!(member, AnsweredCall, "call {} in {room_id:?}: {:?} is not a member", call.call, party.user);
+            }
+            ensure!(
+                self.invites.pending_in(room_id).is_empty(),
+                AnsweredCall,
+                "answered call {} in {room_id:?} still rings",
+                call.call
+            );
         }
         Ok(())
     }

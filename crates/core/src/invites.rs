@@ -5,10 +5,10 @@
 //! `invite_send`) is the same thing without a ring timeout or a busy rule;
 //! while it rings the invitee is a pending peer of the room.
 
-use crate::state::{Deadline, Invite, RoomKind};
+use crate::state::{AnsweredCall, Deadline, Invite, RoomKind};
 use crate::{
-    CommandError, Core, EndReason, Event, InviteId, InviteRef, NamespaceEvent, Payload, PeerInfo, PeerStatus,
-    PeerUpdate, Reply, RoomId, SessionId, UserId,
+    CallNote, CallOutcome, CallParty, CallStage, CommandError, Core, EndReason, Event, InviteId, InviteRef,
+    NamespaceEvent, Payload, PeerInfo, PeerStatus, PeerUpdate, Reply, RoomId, SessionId, UserId,
 };
 
 impl Core {
@@ -24,6 +24,7 @@ impl Core {
             return Err(CommandError::AlreadyInCall);
         }
         if self.is_busy(&to) {
+            self.note_busy(session, from, &to);
             return Err(CommandError::Busy(to));
         }
         self.check_places(session)?;
@@ -93,12 +94,18 @@ impl Core {
         rings_until: Option<std::time::Instant>,
     ) -> InviteId {
         let view = self.room_view(&room, Some(&to));
+        let call = self.draw_call_id();
+        let caller = CallParty { session: Some(session), user: from.clone() };
+        let callee = self.callee(&to, None);
+        self.note_call(CallNote { call, caller, callee, stage: CallStage::Ringing });
         let invite = self.invites.insert(Invite {
             room,
             from_session: session,
             from: from.clone(),
             to: to.clone(),
             rings_until,
+            call,
+            rang_at: self.now(),
         });
         self.emit_to_user(&to, None, Event::Ringing { invite, room: view, from, data });
         invite
@@ -129,6 +136,14 @@ impl Core {
         self.check_places(session)?;
         let Some(call) = self.take_invite(invite) else { return Err(CommandError::NoSuchInvite) };
         self.rooms.add_member(&call.room, session, status.clone());
+        let callee = self.note_ring_end(&call, CallOutcome::Answered, Some(session));
+        if kind == Some(RoomKind::Call) {
+            let caller = CallParty { session: Some(call.from_session), user: call.from.clone() };
+            let answered_at = self.now();
+            let rang = answered_at.saturating_duration_since(call.rang_at);
+            let answered = AnsweredCall { call: call.call, caller, callee, rang, answered_at, first_ice: None };
+            self.calls.answered(call.room.clone(), answered);
+        }
         self.emit(call.from_session, Event::CallAccepted { invite, room: call.room.clone(), by: by.clone(), note });
         let stopped =
             Event::RingingStopped { invite, from: call.from, reason: EndReason::AnsweredElsewhere, note: None };
@@ -182,7 +197,7 @@ impl Core {
             };
             self.emit_to_user(by, Some(session), stopped);
         }
-        self.decline(invite, by, reason, note);
+        self.decline(invite, by, Some(session), reason, note);
     }
 
     pub(crate) fn cancel(
@@ -198,6 +213,7 @@ impl Core {
 
     pub(crate) fn ring_timeout(&mut self, invite: InviteId) {
         let Some(call) = self.take_invite(invite) else { return };
+        self.note_ring_end(&call, CallOutcome::Timeout, None);
         let declined = Event::CallDeclined { invite, by: call.to.clone(), reason: EndReason::Timeout, note: None };
         self.emit(call.from_session, declined);
         let stopped = Event::RingingStopped { invite, from: call.from.clone(), reason: EndReason::Timeout, note: None };
@@ -208,14 +224,24 @@ impl Core {
     /// The caller's side ends a ringing invite: the invitee stops ringing.
     pub(crate) fn withdraw(&mut self, invite: InviteId, reason: EndReason, note: Option<Payload>) {
         let Some(call) = self.take_invite(invite) else { return };
+        self.note_ring_end(&call, CallOutcome::unanswered(reason), None);
         let stopped = Event::RingingStopped { invite, from: call.from.clone(), reason, note };
         self.emit_to_user(&call.to, None, stopped);
         self.invite_gone(&call, reason);
     }
 
-    /// The invitee's side ends a ringing invite: the caller is told why.
-    pub(crate) fn decline(&mut self, invite: InviteId, by: &UserId, reason: EndReason, note: Option<Payload>) {
+    /// The invitee's side ends a ringing invite (from `session`, when one of
+    /// its sessions declined): the caller is told why.
+    pub(crate) fn decline(
+        &mut self,
+        invite: InviteId,
+        by: &UserId,
+        session: Option<SessionId>,
+        reason: EndReason,
+        note: Option<Payload>,
+    ) {
         let Some(call) = self.take_invite(invite) else { return };
+        self.note_ring_end(&call, CallOutcome::unanswered(reason), session);
         self.emit(call.from_session, Event::CallDeclined { invite, by: by.clone(), reason, note });
         self.invite_gone(&call, reason);
     }
@@ -263,7 +289,39 @@ impl Core {
                 self.emit(other, ended);
             }
         }
+        if let Some(call) = self.calls.take(room) {
+            let lasted = self.now().saturating_duration_since(call.answered_at);
+            let stage = CallStage::Ended { reason, rang: call.rang, lasted, first_ice: call.first_ice };
+            self.note_call(CallNote { call: call.call, caller: call.caller, callee: call.callee, stage });
+        }
         self.delete_room(room);
+    }
+
+    /// A callee as a call party: `session` when one of its sessions acted,
+    /// else the first session its user has, if any.
+    fn callee(&self, user: &UserId, session: Option<SessionId>) -> CallParty {
+        let session = session.or_else(|| self.users.sessions_of(user).first().copied());
+        CallParty { session, user: user.clone() }
+    }
+
+    /// Notes how `call`'s ringing ended, and returns the callee party.
+    fn note_ring_end(&mut self, call: &Invite, outcome: CallOutcome, session: Option<SessionId>) -> CallParty {
+        let callee = self.callee(&call.to, session);
+        let rang = self.now().saturating_duration_since(call.rang_at);
+        let caller = CallParty { session: Some(call.from_session), user: call.from.clone() };
+        let stage = CallStage::RingEnded { outcome, rang };
+        self.note_call(CallNote { call: call.call, caller, callee: callee.clone(), stage });
+        callee
+    }
+
+    /// A call refused before it rang because `to` was busy: one note, with
+    /// an id of its own.
+    fn note_busy(&mut self, session: SessionId, from: UserId, to: &UserId) {
+        let call = self.draw_call_id();
+        let caller = CallParty { session: Some(session), user: from };
+        let callee = self.callee(to, None);
+        let stage = CallStage::RingEnded { outcome: CallOutcome::Busy, rang: std::time::Duration::ZERO };
+        self.note_call(CallNote { call, caller, callee, stage });
     }
 
     /// Removes a ringing invite, every reference to it and its ring timeout.

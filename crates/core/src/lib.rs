@@ -45,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+mod calls;
 mod core;
 mod ids;
 mod input;
@@ -61,6 +62,7 @@ mod rooms;
 mod state;
 
 pub use crate::core::{Core, CoreConfig, Stats};
+pub use calls::{CallId, CallNote, CallOutcome, CallParty, CallStage};
 pub use ids::{InviteId, MAX_NAME_BYTES, NameError, NamespaceId, RoomId, SessionId, SessionMap, UserId};
 pub use input::{Command, Input, InviteRef, RelayTarget, Request, RoomRef};
 pub use invariants::InvariantError;

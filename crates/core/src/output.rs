@@ -488,6 +488,51 @@ pub enum CommandError {
     Draining,
 }
 
+impl CommandError {
+    /// The error's kind in snake case (`busy`, `room_full`, `rate_limited`,
+    /// …): a bounded label for metrics and logs, free of the names and ids
+    /// the message carries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CommandError::NotRegistered => "not_registered",
+            CommandError::AlreadyRegistered(_) => "already_registered",
+            CommandError::NameTaken(_) => "name_taken",
+            CommandError::UnknownUser(_) => "unknown_user",
+            CommandError::Busy(_) => "busy",
+            CommandError::AlreadyInCall => "already_in_call",
+            CommandError::SelfCall => "self_call",
+            CommandError::NoSuchInvite => "no_such_invite",
+            CommandError::NoCallWith(_) => "no_call_with",
+            CommandError::NoSuchRoom(_) => "no_such_room",
+            CommandError::RoomInUse(_) => "room_in_use",
+            CommandError::RoomFull(_) => "room_full",
+            CommandError::NotInRoom(_) => "not_in_room",
+            CommandError::AlreadyInRoom(_) => "already_in_room",
+            CommandError::OnlyInvited(_) => "only_invited",
+            CommandError::PeerNotInRoom { .. } => "peer_not_in_room",
+            CommandError::UnknownPeer(_) => "unknown_peer",
+            CommandError::MailboxFull(_) => "mailbox_full",
+            CommandError::TooManyRooms(_) => "too_many_rooms",
+            CommandError::TooManyNamespaces(_) => "too_many_namespaces",
+            CommandError::TooManyMailboxes(_) => "too_many_mailboxes",
+            CommandError::RingLimit => "ring_limit",
+            CommandError::RateLimited => "rate_limited",
+            CommandError::PeerPending(_) => "peer_pending",
+            CommandError::StatusMismatch => "status_mismatch",
+            CommandError::NoSuchNamespace(_) => "no_such_namespace",
+            CommandError::AlreadySubscribed(_) => "already_subscribed",
+            CommandError::NotSubscribed(_) => "not_subscribed",
+            CommandError::AlreadyInNamespace(_) => "already_in_namespace",
+            CommandError::NotInNamespace(_) => "not_in_namespace",
+            CommandError::RoomAlreadyInNamespace { .. } => "room_already_in_namespace",
+            CommandError::RoomNotInNamespace { .. } => "room_not_in_namespace",
+            CommandError::NameNotGranted(_) => "name_not_granted",
+            CommandError::RoomNotGranted(_) => "room_not_granted",
+            CommandError::Draining => "draining",
+        }
+    }
+}
+
 /// The room of a [`CommandError::RoomNotGranted`], in words.
 fn room_words(room: Option<&RoomId>) -> String {
     match room {

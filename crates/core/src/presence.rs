@@ -114,7 +114,7 @@ impl Core {
             // The user goes offline: what rings it is declined, and it
             // leaves the namespaces it is listed in.
             for invite in self.invites.incoming(&user).to_vec() {
-                self.decline(invite, &user, EndReason::Disconnected, None);
+                self.decline(invite, &user, Some(session), EndReason::Disconnected, None);
             }
             for namespace in self.namespaces.of_user(&user).to_vec() {
                 self.unlist_user(&user, &namespace);

@@ -3,7 +3,7 @@
 //! of the same room, may reach each other. `from` is always the sender's
 //! registered name, never what the client claims.
 
-use crate::{CommandError, Core, Event, Payload, RelayTarget, Reply, RoomId, SessionId, Signal, UserId};
+use crate::{CommandError, Core, Event, Payload, RelayTarget, Reply, RoomId, SessionId, Signal, SignalKind, UserId};
 
 impl Core {
     pub(crate) fn relay(&mut self, session: SessionId, to: RelayTarget, signal: Signal) -> Result<Reply, CommandError> {
@@ -25,6 +25,7 @@ impl Core {
         match to {
             RelayTarget::CallPeer(peer) => {
                 if let Some((room, other)) = self.accepted_call_with(session, &peer) {
+                    self.note_ice(&room, &signal);
                     self.emit(other, relayed(Some(room), signal));
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
                     let Some(call) = self.invites.get(invite) else { return Err(CommandError::NoCallWith(peer)) };
@@ -53,6 +54,7 @@ impl Core {
                     }
                     return Err(CommandError::PeerNotInRoom { room, user });
                 }
+                self.note_ice(&room, &signal);
                 for target in targets {
                     self.emit(target, relayed(Some(room.clone()), signal.clone()));
                 }
@@ -60,6 +62,7 @@ impl Core {
             RelayTarget::Peer { room, peer } => {
                 let target = self.sessions.by_peer_id(&peer);
                 self.relay_to_member(session, &room, target, || CommandError::UnknownPeer(peer.clone()))?;
+                self.note_ice(&room, &signal);
                 self.emit(target.expect("checked"), relayed(Some(room), signal));
             }
             RelayTarget::User { user, peer } => {
@@ -102,6 +105,15 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Notes an ICE candidate relayed in `room`: the first one after a 1:1
+    /// call's answer times its connection set-up.
+    fn note_ice(&mut self, room: &RoomId, signal: &Signal) {
+        if signal.kind == SignalKind::IceCandidate {
+            let now = self.now();
+            self.calls.ice_relayed(room, now);
+        }
     }
 
     /// The peer status `session` joined `room` with, if it is a member.

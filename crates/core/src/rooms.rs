@@ -304,6 +304,9 @@ impl Core {
 
     /// Deletes a room, every membership of it and its invite bucket.
     pub(crate) fn delete_room(&mut self, room: &RoomId) {
+        // A call that ended has been noted already; one deleted any other
+        // way (none is, today) goes without a note rather than linger.
+        self.calls.take(room);
         self.rooms.remove(room);
         self.throttles.forget_room(room);
     }

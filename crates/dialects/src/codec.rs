@@ -74,8 +74,53 @@ impl Frames for Vec<Effect<String>> {
     }
 }
 
+/// The dialect a connection speaks, as metrics and logs name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// Seed 002, over WebSocket.
+    Chatroulette,
+    /// Seed 003 (calling-signaling, rtc-lib), over WebSocket.
+    Calling,
+    /// Wire's ECall, over WebSocket.
+    Ecall,
+    /// Seed 000, over socket.io.
+    Cloudkibo,
+    /// Seed 001, over socket.io.
+    Tringtring,
+}
+
+impl Dialect {
+    /// Every dialect.
+    pub const ALL: [Dialect; 5] =
+        [Dialect::Chatroulette, Dialect::Calling, Dialect::Ecall, Dialect::Cloudkibo, Dialect::Tringtring];
+
+    /// The dialect's name, a metric label value: `chatroulette`, `calling`,
+    /// `ecall`, `cloudkibo`, `tringtring`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Chatroulette => "chatroulette",
+            Dialect::Calling => "calling",
+            Dialect::Ecall => "ecall",
+            Dialect::Cloudkibo => "cloudkibo",
+            Dialect::Tringtring => "tringtring",
+        }
+    }
+
+    /// The transport it runs on: `websocket` or `socket.io`.
+    pub fn transport(self) -> &'static str {
+        match self {
+            Dialect::Chatroulette | Dialect::Calling | Dialect::Ecall => "websocket",
+            Dialect::Cloudkibo | Dialect::Tringtring => "socket.io",
+        }
+    }
+}
+
 /// One connection's codec.
 pub trait Codec: Send + 'static {
+    /// The dialect it speaks; `None` until it is known (a socket.io
+    /// connection is bound to cloudkibo or tringtring by its first event).
+    fn dialect(&self) -> Option<Dialect>;
+
     /// A message from the client.
     type Inbound<'a>;
     /// A message to the client.

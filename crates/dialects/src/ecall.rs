@@ -20,7 +20,7 @@ use switchboard_core::{
 use switchboard_ecall::ECallMessage;
 
 use crate::Incoming;
-use crate::codec::{CLOSE_REPLACED, Codec, Effect, NO_BINARY, REPLACED_REASON, TextFrame};
+use crate::codec::{CLOSE_REPLACED, Codec, Dialect, Effect, NO_BINARY, REPLACED_REASON, TextFrame};
 use crate::json::ObjectWriter;
 use crate::replies::{NO_LABEL, Replies};
 
@@ -199,6 +199,10 @@ impl Ecall {
 
 /// An ecall device over WebSocket text frames.
 impl Codec for Ecall {
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::Ecall)
+    }
+
     type Inbound<'a> = TextFrame<'a>;
     type Outbound = String;
 

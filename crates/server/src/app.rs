@@ -26,9 +26,10 @@ use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::dialects;
-use crate::driver::{self, DriverHandle};
+use crate::driver::{self, DriverHandle, DriverSettings};
 use crate::edge::{self, Edge};
 use crate::ice::{self, IceConfig};
+use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
 use crate::room_openings::RoomOpenings;
 use crate::serve;
@@ -59,6 +60,10 @@ pub(crate) struct AppState {
 impl AppState {
     pub(crate) fn connection_context(&self) -> ConnectionContext {
         self.context.clone()
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.context.metrics
     }
 
     pub(crate) fn driver(&self) -> &DriverHandle {
@@ -155,7 +160,7 @@ impl Application {
                 drop_ins.push((kind, TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?));
             }
         }
-        let metrics = match config.metrics_listen {
+        let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
             None => None,
         };
@@ -178,13 +183,21 @@ impl Application {
             room_invite_rate: Rate { burst: config.room_invite_burst, per_minute: config.room_invite_rate },
             seed,
         };
-        let (driver, driver_task) = driver::spawn(core, clock.clone(), config.session_queue, config.ws_write_timeout);
+        let metrics = Arc::new(Metrics::new());
+        let settings = DriverSettings {
+            session_queue: config.session_queue,
+            reader_grace: config.ws_write_timeout,
+            metrics: metrics.clone(),
+            log_user_names: config.log_user_names,
+        };
+        let (driver, driver_task) = driver::spawn(core, clock.clone(), settings);
         let (stopping, shutdown) = stop::channel();
         let (alive, all_closed) = mpsc::channel(1);
         let context = ConnectionContext {
             driver: driver.clone(),
             clock,
             limits: Arc::new(Limits::from_config(&config)),
+            metrics,
             shutdown,
             alive: alive.downgrade(),
         };
@@ -193,7 +206,7 @@ impl Application {
         Ok(Self {
             listener,
             drop_ins,
-            metrics,
+            metrics: metrics_listener,
             tls,
             state,
             driver,
@@ -472,26 +485,10 @@ fn metrics_routes(state: AppState) -> Router {
 
 /// `GET /metrics`: what the core holds now, in the Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let Ok(stats) = state.context.driver.stats().await else {
+    let Ok((stats, sessions)) = state.context.driver.gauges().await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n".to_owned()).into_response();
     };
-    let gauges = [
-        ("switchboard_sessions", "Open connections.", stats.sessions),
-        ("switchboard_users", "Registered (online) users.", stats.users),
-        ("switchboard_rooms", "Rooms, 1:1 call rooms included.", stats.rooms),
-        ("switchboard_invites", "Ringing calls and invites.", stats.invites),
-        ("switchboard_namespaces", "Namespaces in use.", stats.namespaces),
-        ("switchboard_held_messages", "ecall messages held for users with no device online.", stats.held),
-    ];
-    let mut body: String = gauges
-        .iter()
-        .map(|(name, help, value)| format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"))
-        .collect();
-    let expired = "switchboard_held_messages_expired_total";
-    body.push_str(&format!(
-        "# HELP {expired} Held ecall messages dropped undelivered after the ring timeout.\n# TYPE {expired} counter\n{expired} {}\n",
-        stats.held_expired
-    ));
+    let body = state.context.metrics.render(&stats, &sessions);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -1,5 +1,8 @@
 //! `switchboard serve` options: every one has a flag, an environment
-//! variable and a default, and `--help` explains each.
+//! variable and a default, and `--help` explains each. A config file
+//! (`--config`, see [`crate::config_file`]) sets any of them under its long
+//! flag name; an option holding key material takes `value_name = "SECRET"`
+//! so that `switchboard config print` masks it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -197,12 +200,14 @@ pub struct Config {
 
     /// Certificate chain (PEM) to serve https and wss with, on every
     /// listener; needs `--tls-key`.
-    #[arg(long, env = "SWITCHBOARD_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    // No clap `requires`: it ignores a config file's value (a default to
+    // clap), so the pair is checked where the app is built.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
 
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1); needs
     /// `--tls-cert`.
-    #[arg(long, env = "SWITCHBOARD_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
     /// Check access tokens (JWT, HS256) signed with this shared secret:
     /// every WebSocket and socket.io connection, and `/api/config`, then
@@ -270,6 +275,11 @@ pub struct Config {
     /// "switchboard_server=debug").
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
+
+    /// Name the users in each call's log lines, beside their sessions. Off
+    /// by default: names are personal data, sessions are not.
+    #[arg(long, env = "SWITCHBOARD_LOG_USER_NAMES")]
+    pub log_user_names: bool,
 }
 
 /// A count of 1 or more: a room of no place, or a limit of no session,
@@ -330,6 +340,7 @@ impl Default for Config {
             turn_ttl: None,
             log_format: LogFormat::Text,
             log_filter: "info".into(),
+            log_user_names: false,
         }
     }
 }

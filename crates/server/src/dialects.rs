@@ -19,6 +19,7 @@ use switchboard_dialects::ecall::{DeviceQuery, Ecall};
 use crate::app::AppState;
 use crate::auth::{AuthError, Grants};
 use crate::edge::{PeerAddr, WebSocketAdmission};
+use crate::metrics::DropCause;
 use crate::ws;
 
 /// What `hello` calls the server.
@@ -32,6 +33,7 @@ fn authenticate(state: &AppState, query: Option<&str>, headers: &HeaderMap) -> R
         Ok(grants) => Ok(Some(Arc::new(grants))),
         Err(error) => {
             tracing::debug!(%error, "connection refused before the upgrade");
+            state.metrics().dropped(DropCause::Auth);
             Err(error)
         }
     }

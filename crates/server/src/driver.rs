@@ -11,11 +11,15 @@ use rand_core::{RngCore, SeedableRng};
 
 use futures_channel::mpsc as queue;
 use switchboard_core::{
-    Command, CommandError, Core, CoreConfig, Event, Input, Output, Request, RoomId, SessionId, SessionMap, Stats,
+    CallNote, Command, CommandError, Core, CoreConfig, Event, Input, Output, Request, RoomId, SessionId, SessionMap,
+    Stats,
 };
+use switchboard_dialects::codec::Dialect;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::calls_log;
 use crate::clock::Clock;
+use crate::metrics::{DropCause, Metrics, SessionsByDialect};
 
 /// Inputs waiting for the driver. Bounded so that a flood of requests slows
 /// the readers (back-pressure on their sockets) instead of growing memory.
@@ -27,8 +31,12 @@ enum ToDriver {
         peer_id: Option<Arc<str>>,
         outbox: Outbox,
     },
-    Input(Input),
+    /// An input, and when it was queued (for the input latency metric).
+    Input(Input, Instant),
+    /// A socket.io session's first event named its dialect.
+    Dialect(SessionId, Dialect),
     Stats(oneshot::Sender<Stats>),
+    Gauges(oneshot::Sender<(Stats, SessionsByDialect)>),
     RoomExists(RoomId, oneshot::Sender<bool>),
     /// The node drains: refuse new calls, and keep the count of calls in
     /// progress here.
@@ -99,6 +107,8 @@ struct Outbox {
     /// Since when relays have found no room, and how many events the reader
     /// had taken then.
     stalled: Option<(Instant, usize)>,
+    /// The dialect the session speaks, for its metrics' labels.
+    dialect: Option<Dialect>,
 }
 
 impl Outbox {
@@ -188,8 +198,10 @@ impl std::fmt::Debug for ToDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ToDriver::Open { session, .. } => write!(f, "Open({session})"),
-            ToDriver::Input(input) => write!(f, "Input({input:?})"),
+            ToDriver::Input(input, _) => write!(f, "Input({input:?})"),
+            ToDriver::Dialect(session, dialect) => write!(f, "Dialect({session}, {dialect:?})"),
             ToDriver::Stats(_) => write!(f, "Stats"),
+            ToDriver::Gauges(_) => write!(f, "Gauges"),
             ToDriver::RoomExists(room, _) => write!(f, "RoomExists({room})"),
             ToDriver::Drain(_) => write!(f, "Drain"),
             #[cfg(test)]
@@ -208,12 +220,18 @@ impl DriverHandle {
     /// The session stays open in the core until [`OpenSession::close`], or
     /// until the [`OpenSession`] is dropped, whatever drops it: a connection
     /// task that returns early or panics still has its session closed.
-    pub async fn open(&self, peer_id: Option<Arc<str>>) -> Result<(OpenSession<'_>, EventQueue), DriverGone> {
+    /// `dialect` labels its metrics; `None` until a socket.io session's
+    /// first event names it ([`DriverHandle::set_dialect`]).
+    pub async fn open(
+        &self,
+        peer_id: Option<Arc<str>>,
+        dialect: Option<Dialect>,
+    ) -> Result<(OpenSession<'_>, EventQueue), DriverGone> {
         let session = self.draw_session_id();
         // futures' capacity is the buffer plus one per sender (one here).
         let (outbox, events) = queue::channel(self.session_queue.saturating_sub(1));
         let counts = Arc::new(Counts::default());
-        let outbox = Outbox { events: outbox, counts: counts.clone(), stalled: None };
+        let outbox = Outbox { events: outbox, counts: counts.clone(), stalled: None, dialect };
         self.inbox.send(ToDriver::Open { session, peer_id, outbox }).await.map_err(|_| DriverGone)?;
         Ok((OpenSession { driver: self, session: Some(session) }, EventQueue { events, counts }))
     }
@@ -231,6 +249,19 @@ impl DriverHandle {
         command: Command,
     ) -> impl Future<Output = Result<(), DriverGone>> + Send + '_ {
         self.send(Input::Command { session, request, command })
+    }
+
+    /// Labels a session's metrics with the dialect its first socket.io
+    /// event named.
+    pub async fn set_dialect(&self, session: SessionId, dialect: Dialect) -> Result<(), DriverGone> {
+        self.inbox.send(ToDriver::Dialect(session, dialect)).await.map_err(|_| DriverGone)
+    }
+
+    /// What the core holds, and open sessions by dialect, for `/metrics`.
+    pub async fn gauges(&self) -> Result<(Stats, SessionsByDialect), DriverGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(ToDriver::Gauges(reply)).await.map_err(|_| DriverGone)?;
+        answer.await.map_err(|_| DriverGone)
     }
 
     /// Tells the core a session is gone.
@@ -286,25 +317,40 @@ impl DriverHandle {
     /// `Sender::send`: both keep their argument twice in the future
     /// (rust-lang/rust#62958), and this future is part of every connection
     /// task, idle or not.
+    #[allow(clippy::manual_async_fn, reason = "an async fn would store its argument twice")]
     fn send(&self, input: Input) -> impl Future<Output = Result<(), DriverGone>> + Send + '_ {
-        let message = ToDriver::Input(input);
         async move {
             let permit = self.inbox.reserve().await.map_err(|_| DriverGone)?;
-            permit.send(message);
+            // Stamped once there is room: the latency metric measures the
+            // driver's backlog, not this sender's wait for a place in it.
+            permit.send(ToDriver::Input(input, Instant::now()));
             Ok(())
         }
     }
 }
 
-/// Starts the driver task. It runs until every handle is dropped. Each
-/// session's queue holds `session_queue` events; one that takes none for
-/// `reader_grace` while relays wait for room is dropped ([`EventQueue`]).
+/// How the driver treats sessions and what it reports.
+#[derive(Clone, Debug)]
+pub struct DriverSettings {
+    /// Events each session's queue holds (`--session-queue`).
+    pub session_queue: usize,
+    /// A session that takes no event this long while relays wait for room
+    /// is dropped ([`EventQueue`]; `--ws-write-timeout`).
+    pub reader_grace: Duration,
+    /// Where calls, relays, refusals and drops are counted.
+    pub metrics: Arc<Metrics>,
+    /// Whether call log lines name users (`--log-user-names`), not only
+    /// sessions.
+    pub log_user_names: bool,
+}
+
+/// Starts the driver task. It runs until every handle is dropped.
 pub fn spawn(
     config: CoreConfig,
     clock: Clock,
-    session_queue: usize,
-    reader_grace: Duration,
+    settings: DriverSettings,
 ) -> (DriverHandle, tokio::task::JoinHandle<()>) {
+    let DriverSettings { session_queue, reader_grace, metrics, log_user_names } = settings;
     let (inbox, receiver) = mpsc::channel(INBOX_CAPACITY);
     let mut session_ids = ChaCha20Rng::from_seed(config.seed);
     session_ids.set_stream(1); // the core's own generator uses stream 0
@@ -314,18 +360,33 @@ pub fn spawn(
         core: Core::new(config),
         clock,
         outboxes: SessionMap::default(),
+        sessions: SessionsByDialect::default(),
         relay_room,
         reader_grace,
+        metrics,
+        inputs_since_upkeep: 0,
+        log_user_names,
         drain: None,
     };
     (handle, tokio::spawn(driver.run(receiver)))
 }
+
+/// How often the driver drains histogram samples ([`Metrics::run_upkeep`]):
+/// every this many inputs, so that samples between scrapes stay bounded
+/// without a timer of its own.
+const UPKEEP_EVERY: u32 = 4096;
 
 struct Driver {
     core: Core,
     clock: Clock,
     /// Each open session's event queue: the driver is the only writer.
     outboxes: SessionMap<Outbox>,
+    /// Open sessions by dialect, kept with `outboxes`.
+    sessions: SessionsByDialect,
+    metrics: Arc<Metrics>,
+    /// Inputs since histogram samples were last drained into buckets.
+    inputs_since_upkeep: u32,
+    log_user_names: bool,
     /// Relays a session's queue may hold ([`relay_room`]).
     relay_room: usize,
     /// How long a session may take no event while relays wait for room.
@@ -346,7 +407,7 @@ impl Driver {
                 () = self.clock.sleep_until(wake_at) => self.input(Input::Timeout),
             }
             if let Some(calls) = &self.drain {
-                let now = Some(self.core.calls());
+                let now = Some(self.core.calls_in_progress());
                 calls.send_if_modified(|was| std::mem::replace(was, now) != now);
             }
         }
@@ -356,29 +417,50 @@ impl Driver {
     fn handle(&mut self, message: ToDriver) {
         match message {
             ToDriver::Open { session, peer_id, outbox } => {
+                self.sessions.add(outbox.dialect);
                 self.outboxes.insert(session, outbox);
                 self.input(Input::Connected { session, peer_id });
             }
-            ToDriver::Input(Input::Command { session, request, command })
+            ToDriver::Input(Input::Command { session, request, command }, _)
                 if self.drain.is_some() && starts_a_call(&command) =>
             {
                 let refusal = Event::Reply { tag: request.tag, result: Err(CommandError::Draining) };
                 self.deliver(session, refusal, self.clock.now());
             }
-            ToDriver::Input(input) => {
-                if let Input::Disconnected { session } = input {
-                    self.outboxes.remove(&session);
+            ToDriver::Input(input, queued) => {
+                self.metrics.input_waited(queued.elapsed());
+                self.inputs_since_upkeep += 1;
+                if self.inputs_since_upkeep == UPKEEP_EVERY {
+                    self.inputs_since_upkeep = 0;
+                    self.metrics.run_upkeep();
+                }
+                match &input {
+                    Input::Disconnected { session } => self.remove_outbox(*session),
+                    Input::Command { session, command: Command::Relay { signal, .. }, .. } => {
+                        self.metrics.relayed(self.dialect_of(Some(*session)), signal.payload.len());
+                    }
+                    _ => {}
                 }
                 self.input(input);
             }
+            ToDriver::Dialect(session, dialect) => {
+                if let Some(outbox) = self.outboxes.get_mut(&session) {
+                    self.sessions.remove(outbox.dialect);
+                    outbox.dialect = Some(dialect);
+                    self.sessions.add(outbox.dialect);
+                }
+            }
             ToDriver::Stats(reply) => {
                 let _ = reply.send(self.core.stats());
+            }
+            ToDriver::Gauges(reply) => {
+                let _ = reply.send((self.core.stats(), self.sessions.clone()));
             }
             ToDriver::RoomExists(room, reply) => {
                 let _ = reply.send(self.core.room_exists(&room));
             }
             ToDriver::Drain(calls) => {
-                tracing::info!(calls = self.core.calls(), "draining: new calls are refused");
+                tracing::info!(calls = self.core.calls_in_progress(), "draining: new calls are refused");
                 self.drain = Some(calls);
             }
             #[cfg(test)]
@@ -415,6 +497,27 @@ impl Driver {
         if refused && let Some((sender, tag)) = asked {
             self.deliver(sender, Event::Reply { tag, result: Err(CommandError::RateLimited) }, now);
         }
+        while let Some(note) = self.core.poll_call_note() {
+            self.noted(&note);
+        }
+    }
+
+    /// Counts and logs one step of a call's life.
+    fn noted(&self, note: &CallNote) {
+        let (caller, callee) = (self.dialect_of(note.caller.session), self.dialect_of(note.callee.session));
+        self.metrics.call(note, caller, callee);
+        calls_log::log(note, caller, callee, self.log_user_names);
+    }
+
+    /// The dialect `session` speaks, if it is open and known.
+    fn dialect_of(&self, session: Option<SessionId>) -> Option<Dialect> {
+        session.and_then(|session| self.outboxes.get(&session)).and_then(|outbox| outbox.dialect)
+    }
+
+    fn remove_outbox(&mut self, session: SessionId) {
+        if let Some(outbox) = self.outboxes.remove(&session) {
+            self.sessions.remove(outbox.dialect);
+        }
     }
 
     /// Queues `event` for `session`; `false` when it was a relay that found
@@ -424,11 +527,15 @@ impl Driver {
     /// other event that finds the queue full drops the session at once.
     fn deliver(&mut self, session: SessionId, event: Event, now: Instant) -> bool {
         let Some(outbox) = self.outboxes.get_mut(&session) else { return true };
+        if let Event::Reply { result: Err(error), .. } = &event {
+            self.metrics.error_sent(outbox.dialect, error);
+        }
         let relay = matches!(event, Event::Relayed { .. });
         let droppable = relay || matches!(event, Event::Reply { result: Err(CommandError::RateLimited), .. });
         if droppable && !outbox.relay_fits(self.relay_room, now) {
             if outbox.stalled_for(self.reader_grace, now) {
                 tracing::warn!(%session, "dropping a client that does not read its events");
+                self.metrics.dropped(DropCause::SlowReader);
                 self.drop_session(session);
             }
             return !relay;
@@ -441,6 +548,7 @@ impl Driver {
             Err(error) => {
                 if error.is_full() {
                     tracing::warn!(%session, "dropping a client that does not read its events");
+                    self.metrics.dropped(DropCause::SlowReader);
                 }
                 self.drop_session(session);
             }
@@ -451,7 +559,7 @@ impl Driver {
     /// Dropping the queue's sender tells the connection to close; the core
     /// ends the session's calls (more output, delivered by the caller's loop).
     fn drop_session(&mut self, session: SessionId) {
-        self.outboxes.remove(&session);
+        self.remove_outbox(session);
         self.core.handle_input(self.clock.now(), Input::Disconnected { session });
     }
 }
@@ -468,9 +576,14 @@ fn starts_a_call(command: &Command) -> bool {
 mod tests {
     use super::*;
 
+    fn settings(session_queue: usize) -> DriverSettings {
+        let metrics = Arc::new(Metrics::new());
+        DriverSettings { session_queue, reader_grace: Duration::from_secs(10), metrics, log_user_names: false }
+    }
+
     fn driver() -> DriverHandle {
         let config = CoreConfig { seed: [7; 32], ..CoreConfig::default() };
-        spawn(config, Clock::System, 16, Duration::from_secs(10)).0
+        spawn(config, Clock::System, settings(16)).0
     }
 
     /// Waits until the core holds `sessions` sessions (each check is one
@@ -490,7 +603,7 @@ mod tests {
         let task = tokio::spawn({
             let driver = driver.clone();
             async move {
-                let (_session, _events) = driver.open(None).await.expect("driver running");
+                let (_session, _events) = driver.open(None, None).await.expect("driver running");
                 let _ = opened.send(());
                 let _ = panic_now.await;
                 panic!("a codec bug");
@@ -513,9 +626,9 @@ mod tests {
         // one dropped for not reading.
         let queue = 64;
         let config = CoreConfig { seed: [7; 32], ..CoreConfig::default() };
-        let driver = spawn(config, Clock::System, queue, Duration::from_secs(10)).0;
-        let (sender, mut sender_events) = driver.open(None).await.unwrap();
-        let (reader, mut reader_events) = driver.open(None).await.unwrap();
+        let driver = spawn(config, Clock::System, settings(queue)).0;
+        let (sender, mut sender_events) = driver.open(None, None).await.unwrap();
+        let (reader, mut reader_events) = driver.open(None, None).await.unwrap();
         let (sender, reader) = (sender.id(), reader.id());
         let name = |name: &str| UserId::parse(name).unwrap();
         for (session, user) in [(sender, "stranger"), (reader, "victim")] {
@@ -554,8 +667,8 @@ mod tests {
     #[tokio::test]
     async fn closing_and_dropping_each_close_the_session_once() {
         let driver = driver();
-        let (first, _) = driver.open(None).await.unwrap();
-        let (second, _) = driver.open(None).await.unwrap();
+        let (first, _) = driver.open(None, None).await.unwrap();
+        let (second, _) = driver.open(None, None).await.unwrap();
         assert_eq!(driver.stats().await.unwrap().sessions, 2);
         first.close().await;
         assert_eq!(driver.stats().await.unwrap().sessions, 1, "close is taken in before it returns");

@@ -1,8 +1,11 @@
 //! `switchboard`: the signaling server's command line.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use futures_util::Stream;
-use switchboard_server::{Application, Clock, Config, init_tracing};
+use switchboard_server::config_file::ConfigFile;
+use switchboard_server::{Application, Clock, Config, config_print, init_tracing, probe};
 
 /// switchboard: a WebRTC signaling server for one-to-one audio and video
 /// calls that speaks five dialects (chatroulette, calling, cloudkibo,
@@ -17,13 +20,93 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the signaling server (state in memory, on this node). Every option
-    /// can also be set by the environment variable shown beside it.
-    Serve(Config),
+    /// can also be set by the environment variable shown beside it, or in
+    /// the `--config` file.
+    Serve(Options),
+    /// Show the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// GET an http:// URL and succeed on a 200 answer only: a health check
+    /// for images without curl (`switchboard probe http://127.0.0.1:8080/healthz`).
+    Probe {
+        /// The URL, `http://HOST:PORT/PATH`.
+        url: String,
+    },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let Cli { command: Command::Serve(config) } = Cli::parse();
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the configuration `serve` would run with, given the same
+    /// flags, environment and `--config`, as a TOML file `--config` reads;
+    /// secrets are left out.
+    Print(Options),
+}
+
+/// `serve`'s options and the file they may come from.
+#[derive(Args)]
+struct Options {
+    /// Read options from this TOML file: the keys are the long flag names
+    /// (`ring-timeout = "30s"`, `allowed-origin = ["https://a.example"]`,
+    /// `turn-open = true`). Flags and environment variables override it.
+    #[arg(long = "config", env = "SWITCHBOARD_CONFIG", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    config: Config,
+}
+
+fn main() -> anyhow::Result<()> {
+    let (cli, matches, file) = parse();
+    match cli.command {
+        Command::Serve(options) => {
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(options.config))
+        }
+        Command::Config(ConfigCommand::Print(_)) => {
+            let options = options_matches(&matches).expect("config print has options");
+            print!("{}", config_print::render(options, file.as_ref()));
+            Ok(())
+        }
+        Command::Probe { url } => match probe::get_status(&url)? {
+            200 => Ok(()),
+            code => anyhow::bail!("{url}: status {code}"),
+        },
+    }
+}
+
+/// The command line, parsed twice when it names a config file: once to find
+/// the file, then again with the file's values installed as the options'
+/// defaults, so flags and env vars override them by clap's own rules.
+/// Exits with clap's usage error when either parse, or the file, fails.
+fn parse() -> (Cli, ArgMatches, Option<ConfigFile>) {
+    let command = Cli::command();
+    let matches = command.clone().get_matches();
+    let path = options_matches(&matches).and_then(|options| options.get_one::<PathBuf>("config_file").cloned());
+    let file = path.map(|path| {
+        ConfigFile::read(&path).unwrap_or_else(|error| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{error}\n")).with_cmd(&command).exit()
+        })
+    });
+    let matches = match &file {
+        None => matches,
+        Some(file) => command
+            .mut_subcommand("serve", |serve| file.install(serve))
+            .mut_subcommand("config", |config| config.mut_subcommand("print", |print| file.install(print)))
+            .get_matches(),
+    };
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    (cli, matches, file)
+}
+
+/// The matches of the subcommand that takes [`Options`].
+fn options_matches(matches: &ArgMatches) -> Option<&ArgMatches> {
+    match matches.subcommand() {
+        Some(("serve", options)) => Some(options),
+        Some(("config", config)) => config.subcommand_matches("print"),
+        _ => None,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
     init_tracing(config.log_format, &config.log_filter)?;
     // Before anything listens: a signal that came between the first
     // connection and the handler's first poll would kill the process.

@@ -37,6 +37,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::{AuthError, Authenticator, Grants, request_token};
 use crate::guard;
+use crate::metrics::DropCause;
 use crate::rate;
 use crate::ws::ConnectionContext;
 
@@ -151,13 +152,20 @@ pub(crate) fn layer(context: ConnectionContext, room_capacity: usize, auth: Opti
         .ws_max_frame_size(max_frame_bytes)
         .build_layer();
     let checks_tokens = auth.is_some();
+    let metrics = context.metrics.clone();
     let start = move |socket: SocketRef| {
         let context = context.clone();
         async move { start(socket, context, room_capacity, checks_tokens) }
     };
     let authenticate = move |socket: SocketRef, TryData(handshake): TryData<Value>| {
-        let auth = auth.clone();
-        async move { authenticate(auth.as_ref(), &socket, handshake.ok()) }
+        let (auth, metrics) = (auth.clone(), metrics.clone());
+        async move {
+            let verdict = authenticate(auth.as_ref(), &socket, handshake.ok());
+            if verdict.is_err() {
+                metrics.dropped(DropCause::Auth);
+            }
+            verdict
+        }
     };
     // The last middleware added runs first: no handler is attached to a
     // socket that is refused.
@@ -245,7 +253,7 @@ async fn run(
 ) {
     let Some(_alive) = context.alive.upgrade() else { return };
     let peer_id = socket.id.to_string();
-    let Ok((open, mut events)) = context.driver.open(Some(peer_id.as_str().into())).await else { return };
+    let Ok((open, mut events)) = context.driver.open(Some(peer_id.as_str().into()), None).await else { return };
     let session = open.id();
     // The sending side stays in the socket's extensions only for `Queued`;
     // this task keeps the flags.
@@ -258,6 +266,7 @@ async fn run(
     let mut rate = context.limits.rate.start(context.clock.now());
     // When the socket must have registered by; `None` once it has.
     let mut register_by = Some(context.clock.now() + context.limits.register_timeout);
+    let mut dialect_known = false;
     tracing::debug!(%session, sid = %socket.id, "socket.io connection");
     let mut stopped = false;
 
@@ -273,6 +282,7 @@ async fn run(
                     let event = SocketEvent { name: &name, data, ack: next_ack };
                     if !rate::on_client(rate.as_mut(), &context.clock, &mut codec, event, &mut effects) {
                         tracing::warn!(%session, "dropping a socket.io client that keeps sending over its rate limit");
+                        context.metrics.dropped(DropCause::RateLimit);
                         let _ = emit(&socket, "error", &[serde_json::json!({ "message": rate::ABUSE_REASON })]);
                         disconnect(socket.clone());
                         break;
@@ -297,6 +307,7 @@ async fn run(
             },
             () = context.clock.sleep_until(register_by) => {
                 tracing::debug!(%session, "disconnecting a socket.io client that did not register in time");
+                context.metrics.dropped(DropCause::Idle);
                 let message = format!("not registered within {:?}", context.limits.register_timeout);
                 let _ = emit(&socket, "error", &[serde_json::json!({ "message": message })]);
                 disconnect(socket.clone());
@@ -322,10 +333,16 @@ async fn run(
         if register_by.is_some() && codec.registered() {
             register_by = None;
         }
+        // The first event binds the socket to its dialect; its metrics say so from then on.
+        if !dialect_known && let Some(dialect) = Codec::dialect(&codec) {
+            dialect_known = true;
+            let _ = context.driver.set_dialect(session, dialect).await;
+        }
         // Checked once the queued events before the overflow are handled, so
         // that they count, in order, and the error comes after their effects.
         if overflowed.load(Ordering::Acquire) {
             tracing::warn!(%session, "dropping a socket.io client that sends events faster than they are handled");
+            context.metrics.dropped(DropCause::RateLimit);
             let message = format!("too many events: at most {INBOX_EVENTS} events or {INBOX_BYTES} bytes may wait");
             let _ = emit(&socket, "error", &[serde_json::json!({ "message": message })]);
             disconnect(socket.clone());

@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::driver::DriverHandle;
 use crate::guard;
+use crate::metrics::{DropCause, Metrics};
 use crate::rate::{self, MessageRateLimit};
 use crate::stop::{Stop, StopSignal, stopping};
 
@@ -46,6 +47,8 @@ pub(crate) struct ConnectionContext {
     pub(crate) clock: Clock,
     /// Shared, not copied: every byte of the context is paid per session.
     pub(crate) limits: Arc<Limits>,
+    /// The node's metrics, for what only connections see (drop causes).
+    pub(crate) metrics: Arc<Metrics>,
     /// Says why, once the server begins to stop.
     pub(crate) shutdown: StopSignal,
     /// Upgraded and held by every connection task; the server waits, at
@@ -207,7 +210,7 @@ where
         // The session's place under the caps, given back when this ends.
         let _admission = admission;
         let Some(_alive) = context.alive.upgrade() else { return };
-        let Ok((open, mut events)) = context.driver.open(codec.peer_id()).await else { return };
+        let Ok((open, mut events)) = context.driver.open(codec.peer_id(), codec.dialect()).await else { return };
         let session = open.id();
         // Borrowed, not copied: every byte of this future is paid per session.
         let limits = &context.limits;
@@ -240,10 +243,11 @@ where
                             };
                             liveness.last_message_in = now;
                             if !rate::on_client(rate.as_mut(), clock, &mut codec, frame, &mut effects) {
+                                context.metrics.dropped(DropCause::RateLimit);
                                 break Some(close_frame(close_code::POLICY, rate::ABUSE_REASON));
                             }
                         }
-                        Some(Err(error)) => break read_error(session, error),
+                        Some(Err(error)) => break read_error(session, error, &context.metrics),
                         None => break None,
                     },
                     // Everything queued at once, so that one write carries it all.
@@ -266,6 +270,7 @@ where
                     () = clock.sleep_until(Some(liveness.wake_at(limits, codec.keepalive()))) => {
                         match liveness.due(clock.now(), limits, codec.keepalive()) {
                             Due::Close(frame) => {
+                                context.metrics.dropped(DropCause::Idle);
                                 tracing::debug!(%session, reason = %frame.reason, "closing a silent connection");
                                 break Some(frame);
                             }
@@ -416,10 +421,11 @@ async fn send(socket: &mut WebSocket, message: Message, timeout: Duration) -> bo
 }
 
 /// Maps a read error to the close frame that explains it, if any.
-fn read_error(session: switchboard_core::SessionId, error: axum::Error) -> Option<CloseFrame> {
+fn read_error(session: switchboard_core::SessionId, error: axum::Error, metrics: &Metrics) -> Option<CloseFrame> {
     let error = error.into_inner();
     match error.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => {
+            metrics.dropped(DropCause::FrameTooLarge);
             tracing::debug!(%session, "message over the size limit");
             Some(close_frame(close_code::TOO_BIG, "message too big"))
         }

@@ -154,7 +154,7 @@ async fn remote_times_out_of_range_are_refused_and_leak_nothing() {
         }
     }
     let metrics = http_get(server.addr, "/metrics").await;
-    assert!(metrics.contains("\nswitchboard_sessions 1\n"), "the connection lives on, nothing leaked: {metrics}");
+    assert_eq!(prometheus::sessions(&metrics), 1, "the connection lives on, nothing leaked: {metrics}");
     assert!(metrics.contains("\nswitchboard_users 1\n"), "{metrics}");
     // No keepalive was set: 20 s on (a 1e-300 ms one would have pinged by
     // now), the next frame is still the answer to the client's request.

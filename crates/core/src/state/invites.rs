@@ -16,6 +16,10 @@ pub(crate) struct Invite {
     pub(crate) to: UserId,
     /// The ring deadline of a 1:1 call; invites into named rooms wait.
     pub(crate) rings_until: Option<Instant>,
+    /// The call's id in notes and logs.
+    pub(crate) call: crate::CallId,
+    /// When it began to ring.
+    pub(crate) rang_at: Instant,
 }
 
 /// Every ringing invite and its three back-indexes, which change only here:

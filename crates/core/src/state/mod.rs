@@ -7,6 +7,7 @@
 //! - [`Directory`]: users, their sessions (devices) and presence status;
 //! - [`Rooms`]: rooms and their members, and each session's rooms;
 //! - [`Invites`]: ringing calls and invites, by sender, callee and room;
+//! - [`Calls`]: answered 1:1 calls in progress, for their end notes;
 //! - [`Namespaces`]: directories of users and rooms, and their subscribers;
 //! - [`Mailboxes`]: messages held for offline users;
 //! - [`Deadlines`]: ring timeouts, empty-room deletions, mail expiry;
@@ -16,6 +17,7 @@
 //! together (a member is a live session, an invite rings an online user) is
 //! checked in `invariants.rs`.
 
+mod calls;
 mod deadlines;
 mod directory;
 mod invites;
@@ -28,6 +30,7 @@ mod throttles;
 use std::collections::HashSet;
 use std::hash::Hash;
 
+pub(crate) use calls::{AnsweredCall, Calls};
 pub(crate) use deadlines::{Deadline, Deadlines};
 pub(crate) use directory::Directory;
 pub(crate) use invites::{Invite, Invites};

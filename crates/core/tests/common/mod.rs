@@ -124,6 +124,7 @@ impl World {
                 rooms: 0,
                 invites: 0,
                 calls: 0,
+                answered_calls: 0,
                 deadlines: 0,
                 namespaces: 0,
                 held: 0,

@@ -28,7 +28,7 @@ use std::time::Duration;
 use switchboard_core::{Command, CommandError, Event, InviteId, InviteRef, Reply, Request, UserId};
 
 use crate::Incoming;
-use crate::codec::{CLOSE_REPLACED, Codec, Effect, Frames, Keepalive, NO_BINARY, REPLACED_REASON, TextFrame};
+use crate::codec::{CLOSE_REPLACED, Codec, Dialect, Effect, Frames, Keepalive, NO_BINARY, REPLACED_REASON, TextFrame};
 use crate::json::ObjectWriter;
 use crate::replies::{Answers, NO_LABEL, Replies};
 use request::{Action, Checked};
@@ -293,6 +293,10 @@ impl Calling {
 
 /// A calling connection over WebSocket text frames.
 impl Codec for Calling {
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::Calling)
+    }
+
     type Inbound<'a> = TextFrame<'a>;
     type Outbound = String;
 

@@ -20,7 +20,7 @@ pub use types::{Form, MessageType};
 
 use switchboard_core::{Command, Event, Reply, Request};
 
-use crate::codec::{CLOSE_REPLACED, Codec, Effect, NO_BINARY, TextFrame};
+use crate::codec::{CLOSE_REPLACED, Codec, Dialect, Effect, NO_BINARY, TextFrame};
 use crate::replies::{Answers, Label, Replies};
 
 /// One connection's codec state: the form it answers in, and its requests.
@@ -100,6 +100,10 @@ fn request_name(label: Label) -> Option<&'static str> {
 
 /// A chatroulette connection over WebSocket text frames.
 impl Codec for Chatroulette {
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::Chatroulette)
+    }
+
     type Inbound<'a> = TextFrame<'a>;
     type Outbound = String;
 

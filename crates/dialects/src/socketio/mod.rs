@@ -13,7 +13,7 @@ mod tringtring;
 use serde_json::{Value, json};
 use switchboard_core::{Command, CommandError, Event};
 
-use crate::codec::{Codec, Effect};
+use crate::codec::{self, Codec, Effect};
 use crate::replies::{Answers, NO_LABEL, Replies};
 
 /// An ack callback of one client event, numbered by the transport.
@@ -178,6 +178,13 @@ impl SocketIoSession {
 
 /// A socket.io connection, of either socket.io dialect.
 impl Codec for SocketIoSession {
+    fn dialect(&self) -> Option<codec::Dialect> {
+        self.dialect().map(|dialect| match dialect {
+            Dialect::Cloudkibo => codec::Dialect::Cloudkibo,
+            Dialect::Tringtring => codec::Dialect::Tringtring,
+        })
+    }
+
     type Inbound<'a> = SocketEvent<'a>;
     type Outbound = SocketOut;
 

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod hostile;
+pub mod prometheus;
 
 use std::net::SocketAddr;
 use std::time::Duration;
