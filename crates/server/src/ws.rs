@@ -221,7 +221,7 @@ where
         // The first turn opens the codec; every later one waits for input.
         let mut opening = true;
         // The server stops: close once this turn's events are written.
-        let mut stopped = None;
+        let mut stopped = false;
 
         let close: Option<CloseFrame> = loop {
             // Allocated only when something comes, and freed once carried
@@ -290,7 +290,7 @@ where
                             while let Some(event) = events.try_recv() {
                                 codec.on_core(&event, &mut effects);
                             }
-                            stopped = Some(close_frame(close_code::GOING_AWAY, "server shutting down"));
+                            stopped = true;
                         }
                         Stop::CoreFailed => break Some(core_stopped()),
                     },
@@ -306,8 +306,8 @@ where
             if let Carried::Close(close) = carried.await {
                 break close;
             }
-            if let Some(frame) = stopped.take() {
-                break Some(frame);
+            if stopped {
+                break Some(close_frame(close_code::GOING_AWAY, "server shutting down"));
             }
             if liveness.register_by.is_some() && codec.registered() {
                 liveness.register_by = None;

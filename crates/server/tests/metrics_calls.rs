@@ -84,6 +84,12 @@ async fn calls_of_every_outcome_are_counted_by_dialect_pair() {
     ask(&mut dave, json!({"type":"invite_accept","handle":1,"status":{}}), 2).await;
     assert_eq!(alice.recv().await["type"], "CALL_ACCEPTED");
 
+    // Enough inputs that the latency metric, which samples one in 64, has
+    // some: pings, each answered.
+    for tid in 3..200 {
+        ask(&mut dave, json!({"type":"ping"}), tid).await;
+    }
+
     let text = http_get(server.addr, "/metrics").await;
     let chat = "chatroulette";
     assert_eq!(calls(&text, chat, chat, "answered"), 1.0, "{text}");
@@ -94,14 +100,14 @@ async fn calls_of_every_outcome_are_counted_by_dialect_pair() {
     assert_eq!(calls(&text, chat, "calling", "answered"), 1.0, "{text}");
     assert_eq!(sum(&parse(&text), "switchboard_calls_total", &[]), 6.0, "nothing else counted: {text}");
 
-    // Each histogram has its samples: two answers set up, four ringing
-    // ends (busy never rang, but is timed at zero), one call ended with one
-    // ICE candidate, and every input waited.
+    // Each histogram has its samples: two answers set up, six ringing ends
+    // (busy never rang, but is timed at zero), one call ended with one ICE
+    // candidate, and one input in 64 timed in the driver's inbox.
     assert_eq!(samples(&text, "switchboard_call_setup_seconds"), 2, "{text}");
     assert_eq!(samples(&text, "switchboard_ring_duration_seconds"), 6, "{text}");
     assert_eq!(samples(&text, "switchboard_call_duration_seconds"), 1, "{text}");
     assert_eq!(samples(&text, "switchboard_first_ice_candidate_seconds"), 1, "{text}");
-    assert!(samples(&text, "switchboard_driver_input_latency_seconds") >= 15, "{text}");
+    assert!(samples(&text, "switchboard_driver_input_latency_seconds") >= 2, "{text}");
 
     // Gauges: one answered call in progress (alice and dave), nothing ringing.
     let scrape = parse(&text);
