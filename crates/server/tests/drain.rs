@@ -7,75 +7,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc as std_mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::binary::{BINARY, start};
 use support::*;
 use switchboard_server::{Application, Clock, Config, ManualClock};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_switchboard");
-
-/// The binary running; killed if a test fails before it exits.
-struct Running(Option<Child>);
-
-impl Running {
-    fn signal(&self, signal: &str) {
-        let pid = self.0.as_ref().expect("running").id().to_string();
-        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
-    }
-
-    /// Waits for the process to exit, at most [`PATIENCE`] (a bound on a
-    /// hang: a process that waited for its ten-minute drain fails here).
-    async fn exit(mut self) -> ExitStatus {
-        let mut child = self.0.take().expect("running");
-        let waited = tokio::task::spawn_blocking(move || child.wait());
-        tokio::time::timeout(PATIENCE, waited).await.expect("the process exits").unwrap().unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Starts the binary on an ephemeral port with JSON logs and `args`;
-/// returns it, its address, and the rest of its log (read by a thread of
-/// its own, so that the pipe never fills).
-fn start(args: &[&str]) -> (Running, String, std_mpsc::Receiver<String>) {
-    let mut child = Command::new(BINARY)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let running = Running(Some(child));
-    let (lines, logs) = std_mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    loop {
-        let line = logs.recv_timeout(PATIENCE).expect("the server logs its address");
-        let entry: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
-        if let Some(addr) = entry["fields"]["listen"].as_str() {
-            return (running, addr.to_owned(), logs);
-        }
-    }
-}
 
 /// The status line's code of a plain GET.
 async fn status_of(addr: &str, path: &str) -> u16 {
@@ -143,7 +83,7 @@ fn help_explains_the_drain_timeout() {
 
 #[tokio::test]
 async fn sigterm_drains_a_call_in_progress_then_exits_without_waiting_for_the_timeout() {
-    let (running, addr, logs) = start(&["--drain-timeout", "10m"]);
+    let (running, addr, _, logs) = start(&["--drain-timeout", "10m"]);
     let mut alice = online(&addr, "alice").await;
     let mut bob = online(&addr, "bob").await;
     let mut carol = online(&addr, "carol").await;
@@ -190,7 +130,7 @@ async fn sigterm_drains_a_call_in_progress_then_exits_without_waiting_for_the_ti
 
 #[tokio::test]
 async fn a_second_sigterm_cuts_the_drain_short() {
-    let (running, addr, logs) = start(&["--drain-timeout", "10m"]);
+    let (running, addr, _, logs) = start(&["--drain-timeout", "10m"]);
     let mut alice = online(&addr, "alice").await;
     let mut bob = online(&addr, "bob").await;
     call(&mut alice, &mut bob).await;

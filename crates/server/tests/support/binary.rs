@@ -15,6 +15,23 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_switchboard");
 /// The binary running; killed if a test fails before it stops it.
 pub struct Running(pub Option<Child>);
 
+impl Running {
+    /// Sends `signal` (`-TERM`, `-INT`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.0.as_ref().expect("running").id().to_string();
+        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
+    }
+
+    /// Waits for the process to exit, at most [`PATIENCE`](super::PATIENCE)
+    /// (a bound on a hang: a process that waited for a ten-minute drain
+    /// fails here).
+    pub async fn exit(mut self) -> std::process::ExitStatus {
+        let mut child = self.0.take().expect("running");
+        let waited = tokio::task::spawn_blocking(move || child.wait());
+        tokio::time::timeout(super::PATIENCE, waited).await.expect("the process exits").unwrap().unwrap()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(mut child) = self.0.take() {
