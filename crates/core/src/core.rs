@@ -11,7 +11,8 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::state::{
-    Calls, Deadline, Deadlines, Directory, Invites, Mailboxes, Namespaces, Rate, RoomKind, Rooms, Sessions, Throttles,
+    AnsweredCalls, Deadline, Deadlines, Directory, Invites, Mailboxes, Namespaces, Rate, RoomKind, Rooms, Sessions,
+    Throttles,
 };
 use crate::{CallId, CallNote, Command, CommandError, Event, Input, Output, Reply, Request, RoomId, SessionId, UserId};
 
@@ -112,7 +113,7 @@ pub struct Core {
     pub(crate) users: Directory,
     pub(crate) rooms: Rooms,
     pub(crate) invites: Invites,
-    pub(crate) calls: Calls,
+    pub(crate) answered: AnsweredCalls,
     pub(crate) namespaces: Namespaces,
     pub(crate) mailboxes: Mailboxes,
     pub(crate) deadlines: Deadlines,
@@ -140,7 +141,7 @@ impl Core {
             users: Directory::default(),
             rooms: Rooms::default(),
             invites: Invites::default(),
-            calls: Calls::default(),
+            answered: AnsweredCalls::default(),
             namespaces: Namespaces::default(),
             deadlines: Deadlines::default(),
             now: None,
@@ -208,7 +209,7 @@ impl Core {
             rooms: self.rooms.len(),
             invites: self.invites.len(),
             calls: self.calls_in_progress(),
-            answered_calls: self.calls.len(),
+            answered_calls: self.answered.len(),
             deadlines: self.deadlines.len(),
             namespaces: self.namespaces.len(),
             held: self.mailboxes.held(),

@@ -289,7 +289,7 @@ impl Core {
         }
         // An answered call's record lives exactly as long as its call room,
         // which holds both its parties and rings nobody any more.
-        for (room_id, call) in self.calls.rooms() {
+        for (room_id, call) in self.answered.rooms() {
             let room = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Call);
             ensure!(room.is_some(), AnsweredCall, "call {} is recorded for {room_id:?}, no call room", call.call);
             for party in [&call.caller, &call.callee] {

@@ -142,7 +142,7 @@ impl Core {
             let answered_at = self.now();
             let rang = answered_at.saturating_duration_since(call.rang_at);
             let answered = AnsweredCall { call: call.call, caller, callee, rang, answered_at, first_ice: None };
-            self.calls.answered(call.room.clone(), answered);
+            self.answered.insert(call.room.clone(), answered);
         }
         self.emit(call.from_session, Event::CallAccepted { invite, room: call.room.clone(), by: by.clone(), note });
         let stopped =
@@ -289,7 +289,7 @@ impl Core {
                 self.emit(other, ended);
             }
         }
-        if let Some(call) = self.calls.take(room) {
+        if let Some(call) = self.answered.take(room) {
             let lasted = self.now().saturating_duration_since(call.answered_at);
             let stage = CallStage::Ended { reason, rang: call.rang, lasted, first_ice: call.first_ice };
             self.note_call(CallNote { call: call.call, caller: call.caller, callee: call.callee, stage });

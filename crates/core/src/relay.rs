@@ -112,7 +112,7 @@ impl Core {
     fn note_ice(&mut self, room: &RoomId, signal: &Signal) {
         if signal.kind == SignalKind::IceCandidate {
             let now = self.now();
-            self.calls.ice_relayed(room, now);
+            self.answered.ice_relayed(room, now);
         }
     }
 

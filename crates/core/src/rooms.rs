@@ -306,7 +306,7 @@ impl Core {
     pub(crate) fn delete_room(&mut self, room: &RoomId) {
         // A call that ended has been noted already; one deleted any other
         // way (none is, today) goes without a note rather than linger.
-        self.calls.take(room);
+        self.answered.take(room);
         self.rooms.remove(room);
         self.throttles.forget_room(room);
     }

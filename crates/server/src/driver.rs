@@ -361,7 +361,6 @@ pub fn spawn(
         core: Core::new(config),
         clock,
         outboxes: SessionMap::default(),
-        sessions: SessionsByDialect::default(),
         relay_room,
         reader_grace,
         metrics,
@@ -400,8 +399,6 @@ struct Driver {
     clock: Clock,
     /// Each open session's event queue: the driver is the only writer.
     outboxes: SessionMap<Outbox>,
-    /// Open sessions by dialect, kept with `outboxes`.
-    sessions: SessionsByDialect,
     metrics: Arc<Metrics>,
     /// Inputs since histogram samples were last drained into buckets.
     inputs_since_upkeep: u32,
@@ -436,7 +433,6 @@ impl Driver {
     fn handle(&mut self, message: ToDriver) {
         match message {
             ToDriver::Open { session, peer_id, outbox } => {
-                self.sessions.add(outbox.dialect);
                 self.outboxes.insert(session, outbox);
                 self.input(Input::Connected { session, peer_id });
             }
@@ -456,7 +452,9 @@ impl Driver {
                     self.metrics.run_upkeep();
                 }
                 match &input {
-                    Input::Disconnected { session } => self.remove_outbox(*session),
+                    Input::Disconnected { session } => {
+                        self.outboxes.remove(session);
+                    }
                     Input::Command { session, command: Command::Relay { signal, .. }, .. } => {
                         self.metrics.relayed(self.dialect_of(Some(*session)), signal.payload.len());
                     }
@@ -466,16 +464,16 @@ impl Driver {
             }
             ToDriver::Dialect(session, dialect) => {
                 if let Some(outbox) = self.outboxes.get_mut(&session) {
-                    self.sessions.remove(outbox.dialect);
                     outbox.dialect = Some(dialect);
-                    self.sessions.add(outbox.dialect);
                 }
             }
             ToDriver::Stats(reply) => {
                 let _ = reply.send(self.core.stats());
             }
             ToDriver::Gauges(reply) => {
-                let _ = reply.send((self.core.stats(), self.sessions.clone()));
+                // Counted at each scrape rather than kept beside the outboxes.
+                let sessions = SessionsByDialect::count(self.outboxes.values().map(|outbox| outbox.dialect));
+                let _ = reply.send((self.core.stats(), sessions));
             }
             ToDriver::RoomExists(room, reply) => {
                 let _ = reply.send(self.core.room_exists(&room));
@@ -535,12 +533,6 @@ impl Driver {
         session.and_then(|session| self.outboxes.get(&session)).and_then(|outbox| outbox.dialect)
     }
 
-    fn remove_outbox(&mut self, session: SessionId) {
-        if let Some(outbox) = self.outboxes.remove(&session) {
-            self.sessions.remove(outbox.dialect);
-        }
-    }
-
     /// Queues `event` for `session`; `false` when it was a relay that found
     /// no room. Relays and refusals of relays may only fill the relay room:
     /// beyond it they are dropped (a refusal needs no second copy), and the
@@ -580,7 +572,7 @@ impl Driver {
     /// Dropping the queue's sender tells the connection to close; the core
     /// ends the session's calls (more output, delivered by the caller's loop).
     fn drop_session(&mut self, session: SessionId) {
-        self.remove_outbox(session);
+        self.outboxes.remove(&session);
         self.core.handle_input(self.clock.now(), Input::Disconnected { session });
     }
 }

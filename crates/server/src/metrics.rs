@@ -211,12 +211,13 @@ impl Metrics {
 pub struct SessionsByDialect(pub(crate) [usize; SLOTS]);
 
 impl SessionsByDialect {
-    pub(crate) fn add(&mut self, dialect: Option<Dialect>) {
-        self.0[slot(dialect)] += 1;
-    }
-
-    pub(crate) fn remove(&mut self, dialect: Option<Dialect>) {
-        self.0[slot(dialect)] -= 1;
+    /// Counts sessions speaking each of `dialects`.
+    pub(crate) fn count(dialects: impl Iterator<Item = Option<Dialect>>) -> Self {
+        let mut counts = Self::default();
+        for dialect in dialects {
+            counts.0[slot(dialect)] += 1;
+        }
+        counts
     }
 }
 

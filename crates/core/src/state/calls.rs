@@ -19,13 +19,13 @@ pub(crate) struct AnsweredCall {
 
 /// Every answered 1:1 call, by its room.
 #[derive(Debug, Default)]
-pub(crate) struct Calls {
+pub(crate) struct AnsweredCalls {
     by_room: HashMap<RoomId, AnsweredCall>,
 }
 
-impl Calls {
+impl AnsweredCalls {
     /// Records a call answered in `room`.
-    pub(crate) fn answered(&mut self, room: RoomId, call: AnsweredCall) {
+    pub(crate) fn insert(&mut self, room: RoomId, call: AnsweredCall) {
         self.by_room.insert(room, call);
     }
 

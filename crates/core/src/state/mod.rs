@@ -7,7 +7,7 @@
 //! - [`Directory`]: users, their sessions (devices) and presence status;
 //! - [`Rooms`]: rooms and their members, and each session's rooms;
 //! - [`Invites`]: ringing calls and invites, by sender, callee and room;
-//! - [`Calls`]: answered 1:1 calls in progress, for their end notes;
+//! - [`AnsweredCalls`]: answered 1:1 calls in progress, for their end notes;
 //! - [`Namespaces`]: directories of users and rooms, and their subscribers;
 //! - [`Mailboxes`]: messages held for offline users;
 //! - [`Deadlines`]: ring timeouts, empty-room deletions, mail expiry;
@@ -30,7 +30,7 @@ mod throttles;
 use std::collections::HashSet;
 use std::hash::Hash;
 
-pub(crate) use calls::{AnsweredCall, Calls};
+pub(crate) use calls::{AnsweredCall, AnsweredCalls};
 pub(crate) use deadlines::{Deadline, Deadlines};
 pub(crate) use directory::Directory;
 pub(crate) use invites::{Invite, Invites};
