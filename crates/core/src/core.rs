@@ -233,6 +233,21 @@ impl Core {
         self.sessions.peer_id(session).cloned().unwrap_or_else(|| Arc::from(""))
     }
 
+    /// Whether `user` has a session here (a registered name).
+    pub fn is_online(&self, user: &UserId) -> bool {
+        self.users.is_online(user)
+    }
+
+    /// Whether a session takes part in a 1:1 call, ringing or accepted,
+    /// either way: what the cluster link asks before it forgets the stand-in
+    /// of a user on another node.
+    pub fn in_a_call(&self, session: SessionId) -> bool {
+        self.session_in_call(session)
+            || self.user_of(session).is_some_and(|user| {
+                self.invites.incoming(user).iter().any(|&invite| self.is_call_invite(invite))
+            })
+    }
+
     /// The name a session registered, if any.
     pub fn user_of(&self, session: SessionId) -> Option<&UserId> {
         self.users.user_of(session)
@@ -248,6 +263,7 @@ impl Core {
             Command::Accept { invite, status, note } => self.accept(session, invite, status, note),
             Command::Reject { invite, reason, note } => self.reject(session, invite, reason, note),
             Command::Cancel { invite, note } => self.cancel(session, invite, note),
+            Command::EndCallWith { peer, reason, note } => self.end_call_with(session, peer, reason, note),
             Command::CreateRoom { room, capacity } => self.create_room(session, room, capacity),
             Command::Join { room, create, status } => self.join(session, room, create, status),
             Command::Leave { room } => self.leave(session, room),

@@ -151,6 +151,26 @@ pub enum Command {
         /// [`Event::RingingStopped`](crate::Event::RingingStopped).
         note: Option<Payload>,
     },
+    /// Ends the 1:1 call between this session and `peer`, ringing or
+    /// accepted, for a reason the other party's side decided: the cluster
+    /// link's way of carrying a hang-up, a cancel, a decline, a ring timeout
+    /// or a disconnect from the node that holds the other party
+    /// (`docs/cluster.md`). A ringing call this session makes is withdrawn
+    /// (the callee hears [`Event::RingingStopped`](crate::Event::RingingStopped)
+    /// with `reason`); one ringing this session is declined (the caller
+    /// hears [`Event::CallDeclined`](crate::Event::CallDeclined)); an accepted
+    /// one ends ([`Event::CallEnded`](crate::Event::CallEnded)). No clients'
+    /// dialect decodes to it. Refused with
+    /// [`CommandError::NoCallWith`](crate::CommandError::NoCallWith) when
+    /// there is no such call (it ended on this side first).
+    EndCallWith {
+        /// The other party.
+        peer: UserId,
+        /// Why the call ended.
+        reason: crate::EndReason,
+        /// The other party's own message with it, if its dialect has one.
+        note: Option<Payload>,
+    },
     /// Creates a named room (tringtring `create-room`). A room that exists
     /// but is empty is taken over; one with peers is refused
     /// ([`CommandError::RoomInUse`](crate::CommandError::RoomInUse)).

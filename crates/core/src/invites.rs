@@ -211,6 +211,27 @@ impl Core {
         Ok(Reply::Done)
     }
 
+    pub(crate) fn end_call_with(
+        &mut self,
+        session: SessionId,
+        peer: UserId,
+        reason: EndReason,
+        note: Option<Payload>,
+    ) -> Result<Reply, CommandError> {
+        let me = self.registered(session)?;
+        if let Some(invite) = self.ringing_call_with(session, &peer) {
+            if self.invites.is(invite, |call| call.from_session == session) {
+                self.withdraw(invite, reason, note);
+            } else {
+                self.reject_invite(session, invite, &me, reason, note);
+            }
+            return Ok(Reply::Done);
+        }
+        let (room, _) = self.accepted_call_with(session, &peer).ok_or(CommandError::NoCallWith(peer))?;
+        self.end_call(session, &room, reason);
+        Ok(Reply::Done)
+    }
+
     pub(crate) fn ring_timeout(&mut self, invite: InviteId) {
         let Some(call) = self.take_invite(invite) else { return };
         self.note_ring_end(&call, CallOutcome::Timeout, None);

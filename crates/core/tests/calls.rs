@@ -351,3 +351,40 @@ fn a_disconnect_in_a_call_ends_it() {
     assert!(w.disconnect(stranger).is_empty());
     assert!(w.disconnect(SessionId::new(999)).is_empty());
 }
+
+/// The cluster link's `EndCallWith` ends a call for the reason the other
+/// party's node gave, whichever way the call rang, and once only.
+#[test]
+fn a_call_ended_from_the_other_side_carries_its_reason() {
+    let mut w = World::new();
+    let alice = w.online("alice");
+    let bob = w.online("bob");
+    let end = |peer: &str, reason| Command::EndCallWith { peer: user(peer), reason, note: None };
+
+    // The caller's side hears why a ringing call ended on the callee's side.
+    w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
+    let out = w.send(bob, end("alice", EndReason::Timeout));
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::CallDeclined { reason: EndReason::Timeout, .. } }] if *to == alice),
+        "{out:?}"
+    );
+    assert_eq!(error_of(&w.send(bob, end("alice", EndReason::Timeout))), CommandError::NoCallWith(user("alice")));
+
+    // The callee's side hears why the caller's side withdrew it.
+    w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
+    let out = w.send(alice, end("bob", EndReason::Disconnected));
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::RingingStopped { reason: EndReason::Disconnected, .. } }] if *to == bob),
+        "{out:?}"
+    );
+
+    // An accepted call ends for the other party.
+    w.send(alice, Command::Call { to: user("bob"), data: Payload::null() });
+    w.send(bob, Command::Accept { invite: InviteRef::From(user("alice")), status: None, note: None });
+    let out = w.send(bob, end("alice", EndReason::Disconnected));
+    assert!(
+        matches!(&out[..], [Output { to, event: Event::CallEnded { reason: EndReason::Disconnected, .. } }] if *to == alice),
+        "{out:?}"
+    );
+    w.assert_clean(2, 2);
+}

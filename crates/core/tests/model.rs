@@ -356,9 +356,14 @@ impl Model {
                 let reason = if self.rng.chance(70) { EndReason::Rejected } else { EndReason::Busy };
                 Command::Reject { invite, reason, note: self.maybe_payload() }
             }
-            41..45 => {
+            41..44 => {
                 let invite = self.outgoing(session);
                 Command::Cancel { invite, note: self.maybe_payload() }
+            }
+            44..45 => {
+                const REASONS: [EndReason; 5] =
+                    [EndReason::Hangup, EndReason::Rejected, EndReason::Busy, EndReason::Timeout, EndReason::Disconnected];
+                Command::EndCallWith { peer: self.any_user(), reason: self.rng.pick(&REASONS), note: self.maybe_payload() }
             }
             45..48 => Command::CreateRoom { room: self.any_room(), capacity: self.rng.pick(&CAPACITIES) },
             48..56 => {
@@ -447,6 +452,7 @@ fn input_kind(input: &Input) -> &'static str {
             Command::Accept { .. } => "command Accept",
             Command::Reject { .. } => "command Reject",
             Command::Cancel { .. } => "command Cancel",
+            Command::EndCallWith { .. } => "command EndCallWith",
             Command::CreateRoom { .. } => "command CreateRoom",
             Command::Join { .. } => "command Join",
             Command::SetPeerStatus { .. } => "command SetPeerStatus",
