@@ -486,6 +486,12 @@ pub enum CommandError {
     /// the server's driver, never by the core.
     #[error("the server is shutting down; call again in a moment")]
     Draining,
+    /// The request needs the cluster's Redis (a name claimed across nodes,
+    /// a user on another node) and Redis cannot be reached. Calls wholly on
+    /// this node go on; the client may try again in a few seconds. Made by
+    /// the server's cluster link, never by the core (`docs/cluster.md`).
+    #[error("the cluster is unreachable; try again in a moment")]
+    ClusterUnavailable,
 }
 
 impl CommandError {
@@ -529,6 +535,7 @@ impl CommandError {
             CommandError::NameNotGranted(_) => "name_not_granted",
             CommandError::RoomNotGranted(_) => "room_not_granted",
             CommandError::Draining => "draining",
+            CommandError::ClusterUnavailable => "cluster_unavailable",
         }
     }
 }

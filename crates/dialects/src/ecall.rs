@@ -293,6 +293,7 @@ fn refusal(error: &CommandError) -> String {
         CommandError::RoomNotGranted(Some(room)) => format!("your token does not grant room {room}"),
         CommandError::RoomNotGranted(None) => "your token does not grant a new room".to_owned(),
         CommandError::Draining => "the server is shutting down; reconnect and call again".to_owned(),
+        CommandError::ClusterUnavailable => "the cluster is unreachable; try again in a moment".to_owned(),
     }
 }
 

@@ -212,6 +212,7 @@ pub(crate) fn error_text(error: &CommandError) -> String {
         CommandError::RoomNotGranted(Some(room)) => format!("your token does not grant room {room}"),
         CommandError::RoomNotGranted(None) => "your token does not grant a new room".into(),
         CommandError::Draining => "Server is shutting down, reconnect and try again".into(),
+        CommandError::ClusterUnavailable => "Cluster is unreachable, try again in a moment".into(),
     }
 }
 

@@ -280,5 +280,6 @@ pub(crate) fn refusal(failure: &CommandError) -> String {
         CommandError::RoomNotGranted(Some(room)) => format!("your token does not grant room {room}"),
         CommandError::RoomNotGranted(None) => "your token does not grant a new room".to_owned(),
         CommandError::Draining => "the server is shutting down; reconnect and try again".to_owned(),
+        CommandError::ClusterUnavailable => "the cluster is unreachable; try again in a moment".to_owned(),
     }
 }
