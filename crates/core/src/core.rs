@@ -238,6 +238,11 @@ impl Core {
         self.users.is_online(user)
     }
 
+    /// Whether `room` is a 1:1 call's room (not a named room).
+    pub fn is_call_room(&self, room: &RoomId) -> bool {
+        self.rooms.kind(room) == Some(RoomKind::Call)
+    }
+
     /// Whether a session takes part in a 1:1 call, ringing or accepted,
     /// either way: what the cluster link asks before it forgets the stand-in
     /// of a user on another node.

@@ -24,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::admission::Admissions;
 use crate::auth::Authenticator;
 use crate::clock::Clock;
+use crate::cluster::{Cluster, ClusterConfig, NodeId};
 use crate::config::Config;
 use crate::dialects;
 use crate::driver::{self, DriverHandle, DriverSettings};
@@ -119,6 +120,10 @@ pub struct Application {
     /// `--drain-timeout`: how long calls in progress may go on after the
     /// first stop signal.
     drain_timeout: Duration,
+    /// `--redis-url`: this node's place in a cluster, left at shutdown.
+    cluster: Option<Cluster>,
+    /// The cluster's tasks (heartbeat, watch, pub/sub), stopped at shutdown.
+    cluster_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -183,14 +188,32 @@ impl Application {
             room_invite_rate: Rate { burst: config.room_invite_burst, per_minute: config.room_invite_rate },
             seed,
         };
-        let metrics = Arc::new(Metrics::new());
+        let node = config.redis_url.as_ref().map(|_| config.node_id.clone().unwrap_or_else(NodeId::random));
+        let metrics = Arc::new(Metrics::for_node(node.as_ref().map(NodeId::as_str)));
+        let cluster = match (&config.redis_url, node) {
+            (Some(redis_url), Some(node)) => {
+                let cluster_config =
+                    ClusterConfig { redis_url: redis_url.clone(), node, node_timeout: config.node_timeout };
+                tracing::info!(node = %cluster_config.node, "joining the cluster");
+                Some(Cluster::connect(&cluster_config, metrics.clone()).context("--redis-url")?)
+            }
+            _ => None,
+        };
         let settings = DriverSettings {
             session_queue: config.session_queue,
             reader_grace: config.ws_write_timeout,
             metrics: metrics.clone(),
             log_user_names: config.log_user_names,
         };
-        let (driver, driver_task) = driver::spawn(core, clock.clone(), settings);
+        let (driver, driver_task) =
+            driver::spawn(core, clock.clone(), settings, cluster.as_ref().map(|(cluster, _)| cluster.clone()));
+        let (cluster, cluster_tasks) = match cluster {
+            Some((cluster, tasks)) => {
+                let handles = cluster.run(tasks, driver.clone());
+                (Some(cluster), handles)
+            }
+            None => (None, Vec::new()),
+        };
         let (stopping, shutdown) = stop::channel();
         let (alive, all_closed) = mpsc::channel(1);
         let context = ConnectionContext {
@@ -216,6 +239,8 @@ impl Application {
             all_closed,
             header_timeout: config.header_timeout,
             drain_timeout: config.drain_timeout,
+            cluster,
+            cluster_tasks,
         })
     }
 
@@ -302,6 +327,8 @@ impl Application {
             mut all_closed,
             header_timeout,
             drain_timeout,
+            cluster,
+            cluster_tasks,
         } = self;
         let mut signals = Box::pin(signals);
         let stop_signal = || {
@@ -344,6 +371,15 @@ impl Application {
         drop((state, driver, alive));
         if tokio::time::timeout(SHUTDOWN_GRACE, all_closed.recv()).await.is_err() {
             tracing::warn!("connections still open after the grace period");
+        }
+        if let Some(cluster) = cluster {
+            // The ends of this node's calls reach the other nodes first,
+            // then its names are freed at once, not after the node timeout.
+            cluster.flush(SHUTDOWN_GRACE).await;
+            cluster.leave().await;
+        }
+        for task in cluster_tasks {
+            task.abort();
         }
         for server in servers {
             server.await.context("server task")?.context("serving")?;

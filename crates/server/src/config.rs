@@ -161,6 +161,24 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_DRAIN_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
 
+    /// Join a cluster of nodes sharing this Redis (7 or later):
+    /// `redis://HOST:PORT[/DB]`, with `user:password@` if it needs them.
+    /// Without it the node runs alone, in memory. See docs/cluster.md.
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL", value_name = "SECRET")]
+    pub redis_url: Option<String>,
+
+    /// This node's id in the cluster: 1 to 64 of A-Z a-z 0-9 - _ . ; a
+    /// random one when not given. It labels this node's metrics.
+    #[arg(long, env = "SWITCHBOARD_NODE_ID", value_name = "ID", value_parser = crate::cluster::NodeId::parse)]
+    pub node_id: Option<crate::cluster::NodeId>,
+
+    /// How soon after a node of the cluster dies (SIGKILL, a lost network)
+    /// the others take it for dead: its users' names are free again and
+    /// its calls end with `disconnected`. Nodes announce themselves eight
+    /// times in this span.
+    #[arg(long, env = "SWITCHBOARD_NODE_TIMEOUT", default_value = "10s", value_parser = node_timeout)]
+    pub node_timeout: Duration,
+
     /// WebSocket and socket.io sessions one client address may hold at once
     /// (an IPv6 client counts by its /64); one more is refused with 429.
     /// Generous by default, so that an office or a carrier NAT behind one
@@ -292,6 +310,16 @@ fn at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A node timeout: at least 1 s, so that announcements (every eighth of
+/// it) are not a flood.
+fn node_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if timeout < Duration::from_secs(1) {
+        return Err("the node timeout is at least 1s".to_owned());
+    }
+    Ok(timeout)
+}
+
 impl Default for Config {
     /// The defaults `--help` shows, listening on an ephemeral loopback port.
     fn default() -> Self {
@@ -322,6 +350,9 @@ impl Default for Config {
             ws_write_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(300),
+            redis_url: None,
+            node_id: None,
+            node_timeout: Duration::from_secs(10),
             max_connections_per_ip: 1000,
             max_sessions: 100_000,
             register_timeout: Duration::from_secs(10),

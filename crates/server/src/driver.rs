@@ -19,6 +19,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::calls_log;
 use crate::clock::Clock;
+use crate::cluster::ghosts::Ghosts;
+use crate::cluster::link::{self, LinkMessage};
+use crate::cluster::{Cluster, Located, NodeId};
 use crate::metrics::{DropCause, Metrics, SessionsByDialect};
 
 /// Inputs waiting for the driver. Bounded so that a flood of requests slows
@@ -42,6 +45,16 @@ enum ToDriver {
     /// The node drains: refuse new calls, and keep the count of calls in
     /// progress here.
     Drain(watch::Sender<Option<usize>>),
+    /// A command the cluster refused before the core saw it (a name held
+    /// on another node, Redis unreachable): the refusal goes to the
+    /// session in order with its other events.
+    Refuse(SessionId, u64, CommandError),
+    /// A call, with where the cluster found the callee.
+    Call(Input, Located),
+    /// A message from another node about a call with one of ours.
+    Link(LinkMessage),
+    /// A node stopped announcing itself: its stand-ins here are gone.
+    NodeGone(NodeId),
     /// Tests only: what a bug in the core would do.
     #[cfg(test)]
     Panic,
@@ -149,6 +162,9 @@ pub struct DriverHandle {
     /// on a stream of its own. One lock, held for one draw.
     session_ids: Arc<Mutex<ChaCha20Rng>>,
     session_queue: usize,
+    /// The cluster this node is part of (`--redis-url`): names are claimed
+    /// there and callees looked up there before the core sees the command.
+    cluster: Option<Cluster>,
 }
 
 /// A session open in the core, owned by its connection task. Dropping it
@@ -205,6 +221,10 @@ impl std::fmt::Debug for ToDriver {
             ToDriver::Gauges(_) => write!(f, "Gauges"),
             ToDriver::RoomExists(room, _) => write!(f, "RoomExists({room})"),
             ToDriver::Drain(_) => write!(f, "Drain"),
+            ToDriver::Refuse(session, _, error) => write!(f, "Refuse({session}, {error:?})"),
+            ToDriver::Call(input, located) => write!(f, "Call({input:?}, {located:?})"),
+            ToDriver::Link(message) => write!(f, "Link({message:?})"),
+            ToDriver::NodeGone(node) => write!(f, "NodeGone({node})"),
             #[cfg(test)]
             ToDriver::Panic => write!(f, "Panic"),
         }
@@ -238,18 +258,66 @@ impl DriverHandle {
     }
 
     fn draw_session_id(&self) -> SessionId {
-        let mut ids = self.session_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        SessionId::new(u128::from(ids.next_u64()) << 64 | u128::from(ids.next_u64()))
+        draw_session_id(&self.session_ids)
     }
 
-    /// Hands a decoded command to the core.
+    /// Hands a decoded command to the core. In a cluster, a name is first
+    /// claimed in Redis and a callee first looked up there, in the
+    /// connection's own task, so that its commands stay in order.
     pub fn command(
         &self,
         session: SessionId,
         request: Request,
         command: Command,
     ) -> impl Future<Output = Result<(), DriverGone>> + Send + '_ {
-        self.send(Input::Command { session, request, command })
+        use futures_util::future::Either;
+        match &self.cluster {
+            Some(cluster) if needs_the_cluster(&command) => {
+                Either::Right(Box::pin(self.clustered(cluster, session, request, command)))
+            }
+            _ => Either::Left(self.send(Input::Command { session, request, command })),
+        }
+    }
+
+    /// [`DriverHandle::command`] for a command the cluster rules on first.
+    async fn clustered(
+        &self,
+        cluster: &Cluster,
+        session: SessionId,
+        request: Request,
+        command: Command,
+    ) -> Result<(), DriverGone> {
+        let message = match command {
+            // A session registers once: a second register goes to the core,
+            // which refuses it, without touching the first one's claim.
+            Command::Register { user: Some(user), shared } if cluster.claim_of(session).is_none() => match cluster
+                .claim(&user, session, shared)
+                .await
+            {
+                Ok(crate::cluster::names::Claim::Granted) => {
+                    let command = Command::Register { user: Some(user), shared };
+                    ToDriver::Input(Input::Command { session, request, command }, None)
+                }
+                Ok(crate::cluster::names::Claim::Taken) => ToDriver::Refuse(session, request.tag, CommandError::NameTaken(user)),
+                Err(_) => ToDriver::Refuse(session, request.tag, CommandError::ClusterUnavailable),
+            },
+            Command::Call { to, data } => {
+                let located = cluster.locate(&to).await;
+                ToDriver::Call(Input::Command { session, request, command: Command::Call { to, data } }, located)
+            }
+            command => ToDriver::Input(Input::Command { session, request, command }, None),
+        };
+        self.inbox.send(message).await.map_err(|_| DriverGone)
+    }
+
+    /// Hands a message from another node to the core.
+    pub(crate) async fn link(&self, message: LinkMessage) -> Result<(), DriverGone> {
+        self.inbox.send(ToDriver::Link(message)).await.map_err(|_| DriverGone)
+    }
+
+    /// Tells the driver a node is gone.
+    pub(crate) async fn node_gone(&self, node: NodeId) -> Result<(), DriverGone> {
+        self.inbox.send(ToDriver::NodeGone(node)).await.map_err(|_| DriverGone)
     }
 
     /// Labels a session's metrics with the dialect its first socket.io
@@ -345,19 +413,39 @@ pub struct DriverSettings {
     pub log_user_names: bool,
 }
 
-/// Starts the driver task. It runs until every handle is dropped.
-pub fn spawn(
+/// Whether a command needs the cluster before the core: a name to claim
+/// across nodes, or a callee that may be on another node. A drawn name
+/// (`user: None`) is claimed by the driver once the core has drawn it.
+fn needs_the_cluster(command: &Command) -> bool {
+    matches!(command, Command::Register { user: Some(_), .. } | Command::Call { .. })
+}
+
+fn draw_session_id(ids: &Mutex<ChaCha20Rng>) -> SessionId {
+    let mut ids = ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    SessionId::new(u128::from(ids.next_u64()) << 64 | u128::from(ids.next_u64()))
+}
+
+/// Starts the driver task. It runs until every handle is dropped. With a
+/// `cluster`, sessions of other nodes take part in calls here through
+/// stand-ins (`cluster/ghosts.rs`).
+pub(crate) fn spawn(
     config: CoreConfig,
     clock: Clock,
     settings: DriverSettings,
+    cluster: Option<Cluster>,
 ) -> (DriverHandle, tokio::task::JoinHandle<()>) {
     let DriverSettings { session_queue, reader_grace, metrics, log_user_names } = settings;
     let (inbox, receiver) = mpsc::channel(INBOX_CAPACITY);
     let mut session_ids = ChaCha20Rng::from_seed(config.seed);
     session_ids.set_stream(1); // the core's own generator uses stream 0
-    let handle = DriverHandle { inbox, session_ids: Arc::new(Mutex::new(session_ids)), session_queue };
+    let session_ids = Arc::new(Mutex::new(session_ids));
+    let handle =
+        DriverHandle { inbox, session_ids: session_ids.clone(), session_queue, cluster: cluster.clone() };
     let relay_room = relay_room(session_queue);
     let driver = Driver {
+        cluster,
+        ghosts: Ghosts::default(),
+        session_ids,
         core: Core::new(config),
         clock,
         outboxes: SessionMap::default(),
@@ -367,6 +455,7 @@ pub fn spawn(
         inputs_since_upkeep: 0,
         log_user_names,
         drain: None,
+        touched: Vec::new(),
     };
     (handle, tokio::spawn(driver.run(receiver)))
 }
@@ -395,6 +484,12 @@ fn latency_sample() -> bool {
 const UPKEEP_EVERY: u32 = 4096;
 
 struct Driver {
+    /// The cluster, when there is one: where messages for stand-ins go.
+    cluster: Option<Cluster>,
+    /// Stand-ins for users of other nodes in calls with ours.
+    ghosts: Ghosts,
+    /// Where stand-ins' session ids are drawn, shared with the handles.
+    session_ids: Arc<Mutex<ChaCha20Rng>>,
     core: Core,
     clock: Clock,
     /// Each open session's event queue: the driver is the only writer.
@@ -409,6 +504,9 @@ struct Driver {
     reader_grace: Duration,
     /// Once the node drains: where the count of calls in progress goes.
     drain: Option<watch::Sender<Option<usize>>>,
+    /// Stand-ins told something during this input: each is forgotten at
+    /// its end unless it still takes part in a call.
+    touched: Vec<SessionId>,
 }
 
 impl Driver {
@@ -451,9 +549,16 @@ impl Driver {
                     self.inputs_since_upkeep = 0;
                     self.metrics.run_upkeep();
                 }
+                let registering = match &input {
+                    Input::Command { session, command: Command::Register { user, shared }, .. } => {
+                        Some((*session, user.clone(), *shared))
+                    }
+                    _ => None,
+                };
                 match &input {
                     Input::Disconnected { session } => {
                         self.outboxes.remove(session);
+                        self.release_name(*session);
                     }
                     Input::Command { session, command: Command::Relay { signal, .. }, .. } => {
                         self.metrics.relayed(self.dialect_of(Some(*session)), signal.payload.len());
@@ -461,6 +566,20 @@ impl Driver {
                     _ => {}
                 }
                 self.input(input);
+                if let Some((session, asked, shared)) = registering {
+                    self.registered(session, asked, shared);
+                }
+            }
+            ToDriver::Refuse(session, tag, error) => {
+                self.deliver(session, Event::Reply { tag, result: Err(error) }, self.clock.now());
+            }
+            ToDriver::Call(input, located) => self.call(input, located),
+            ToDriver::Link(message) => self.from_other_node(message),
+            ToDriver::NodeGone(node) => {
+                for ghost in self.ghosts.of_node(&node) {
+                    self.ghosts.remove(ghost);
+                    self.input(Input::Disconnected { session: ghost });
+                }
             }
             ToDriver::Dialect(session, dialect) => {
                 if let Some(outbox) = self.outboxes.get_mut(&session) {
@@ -519,6 +638,9 @@ impl Driver {
         while let Some(note) = self.core.poll_call_note() {
             self.noted(&note);
         }
+        if !self.touched.is_empty() {
+            self.forget_idle_stand_ins();
+        }
     }
 
     /// Counts and logs one step of a call's life.
@@ -539,6 +661,13 @@ impl Driver {
     /// session is dropped only once it has read nothing for the grace. Any
     /// other event that finds the queue full drops the session at once.
     fn deliver(&mut self, session: SessionId, event: Event, now: Instant) -> bool {
+        if !self.ghosts.is_empty() && self.ghosts.get(session).is_some() {
+            self.to_other_node(session, &event);
+            return true;
+        }
+        if matches!(event, Event::Replaced) {
+            self.release_name(session);
+        }
         let Some(outbox) = self.outboxes.get_mut(&session) else { return true };
         if let Event::Reply { result: Err(error), .. } = &event {
             self.metrics.error_sent(outbox.dialect, error);
@@ -573,7 +702,144 @@ impl Driver {
     /// ends the session's calls (more output, delivered by the caller's loop).
     fn drop_session(&mut self, session: SessionId) {
         self.outboxes.remove(&session);
+        self.release_name(session);
         self.core.handle_input(self.clock.now(), Input::Disconnected { session });
+    }
+
+    /// A call whose callee the cluster looked up: a callee on another node
+    /// gets a stand-in here first, so that the core rings it like anyone.
+    fn call(&mut self, input: Input, located: Located) {
+        if self.drain.is_none()
+            && let Input::Command { session, request, command: Command::Call { to, .. } } = &input
+            && !self.core.is_online(to)
+        {
+            match located {
+                Located::On(node) => {
+                    self.stand_in(node, to.clone());
+                }
+                Located::Unknown => {
+                    let refusal = Event::Reply { tag: request.tag, result: Err(CommandError::ClusterUnavailable) };
+                    self.deliver(*session, refusal, self.clock.now());
+                    return;
+                }
+                Located::Here => {}
+            }
+        }
+        self.handle(ToDriver::Input(input, None));
+    }
+
+    /// The stand-in for `user` of `node`, made if there is none.
+    fn stand_in(&mut self, node: NodeId, user: switchboard_core::UserId) -> SessionId {
+        if let Some(ghost) = self.ghosts.find(&node, &user) {
+            return ghost;
+        }
+        let session = draw_session_id(&self.session_ids);
+        let now = self.clock.now();
+        let peer_id = Some(Arc::from(format!("{user}@{node}")));
+        self.core.handle_input(now, Input::Connected { session, peer_id });
+        let register = Command::Register { user: Some(user.clone()), shared: true };
+        self.core.handle_input(now, Input::Command { session, request: Request::quiet(0), command: register });
+        self.ghosts.insert(session, node, user);
+        self.touched.push(session);
+        session
+    }
+
+    /// A message from another node: the command of the stand-in for its
+    /// sender. Only a call makes a stand-in; anything else about a call
+    /// this node no longer has is dropped.
+    fn from_other_node(&mut self, message: LinkMessage) {
+        let (Ok(node), Ok(from)) = (NodeId::parse(&message.node), switchboard_core::UserId::parse(&message.from))
+        else {
+            return;
+        };
+        let Some((tag, command)) = message.command() else { return };
+        let ghost = match &command {
+            Command::Call { .. } if self.drain.is_some() => {
+                let refused = link::refused_call(&CommandError::Draining);
+                self.send_to_node(&node, message.to.clone(), message.from.clone(), refused);
+                return;
+            }
+            Command::Call { to, .. } => {
+                let ghost = self.stand_in(node, from);
+                if let Some(state) = self.ghosts.get_mut(ghost) {
+                    state.calling = Some(to.clone());
+                }
+                ghost
+            }
+            _ => match self.ghosts.find(&node, &from) {
+                Some(ghost) => ghost,
+                None => return,
+            },
+        };
+        self.touched.push(ghost);
+        self.input(Input::Command { session: ghost, request: Request::quiet(tag), command });
+    }
+
+    /// What the core told a stand-in, sent on to its user's node.
+    fn to_other_node(&mut self, session: SessionId, event: &Event) {
+        let Some(ghost) = self.ghosts.get(session) else { return };
+        let carried = match event {
+            Event::Reply { tag: link::CALL_TAG, result: Err(error) } => {
+                ghost.calling.clone().map(|callee| (callee, link::refused_call(error)))
+            }
+            _ => link::for_stand_in(event, |room| self.core.is_call_room(room)),
+        };
+        if let Some((from, op)) = carried {
+            let (node, to) = (ghost.node.clone(), ghost.user.to_string());
+            self.send_to_node(&node, from.to_string(), to, op);
+        }
+        self.touched.push(session);
+    }
+
+    fn send_to_node(&self, node: &NodeId, from: String, to: String, op: link::LinkOp) {
+        let Some(cluster) = &self.cluster else { return };
+        cluster.send(node, &LinkMessage { node: cluster.node().to_string(), from, to, op });
+    }
+
+    /// After a register: a name claimed for it that the core refused is
+    /// given back; a name the core drew is claimed now (a UUID: nobody
+    /// else can hold it).
+    fn registered(&self, session: SessionId, asked: Option<switchboard_core::UserId>, shared: bool) {
+        let Some(cluster) = &self.cluster else { return };
+        let holds = self.core.user_of(session).cloned();
+        match (asked, holds) {
+            (Some(asked), holds) if holds.as_ref() != Some(&asked) && cluster.claim_of(session).as_ref() == Some(&asked) => {
+                let cluster = cluster.clone();
+                tokio::spawn(async move { cluster.release(session).await });
+            }
+            (None, Some(drawn)) if cluster.claim_of(session).is_none() => {
+                let cluster = cluster.clone();
+                tokio::spawn(async move {
+                    let _ = cluster.claim(&drawn, session, shared).await;
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// A session is gone: the name it held is free across the cluster.
+    fn release_name(&self, session: SessionId) {
+        if let Some(cluster) = &self.cluster
+            && cluster.claim_of(session).is_some()
+        {
+            let cluster = cluster.clone();
+            tokio::spawn(async move { cluster.release(session).await });
+        }
+    }
+
+    /// Forgets the stand-ins told something during the last input that no
+    /// longer take part in a call.
+    fn forget_idle_stand_ins(&mut self) {
+        while let Some(ghost) = self.touched.pop() {
+            if self.ghosts.get(ghost).is_some() && !self.core.in_a_call(ghost) {
+                self.ghosts.remove(ghost);
+                self.core.handle_input(self.clock.now(), Input::Disconnected { session: ghost });
+                let now = self.clock.now();
+                while let Some(Output { to, event }) = self.core.poll_output() {
+                    self.deliver(to, event, now);
+                }
+            }
+        }
     }
 }
 
@@ -596,7 +862,7 @@ mod tests {
 
     fn driver() -> DriverHandle {
         let config = CoreConfig { seed: [7; 32], ..CoreConfig::default() };
-        spawn(config, Clock::System, settings(16)).0
+        spawn(config, Clock::System, settings(16), None).0
     }
 
     /// Waits until the core holds `sessions` sessions (each check is one
@@ -639,7 +905,7 @@ mod tests {
         // one dropped for not reading.
         let queue = 64;
         let config = CoreConfig { seed: [7; 32], ..CoreConfig::default() };
-        let driver = spawn(config, Clock::System, settings(queue)).0;
+        let driver = spawn(config, Clock::System, settings(queue), None).0;
         let (sender, mut sender_events) = driver.open(None, None).await.unwrap();
         let (reader, mut reader_events) = driver.open(None, None).await.unwrap();
         let (sender, reader) = (sender.id(), reader.id());

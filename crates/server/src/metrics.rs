@@ -83,6 +83,11 @@ const RING: &str = "switchboard_ring_duration_seconds";
 const DURATION: &str = "switchboard_call_duration_seconds";
 const FIRST_ICE: &str = "switchboard_first_ice_candidate_seconds";
 const INPUT_LATENCY: &str = "switchboard_driver_input_latency_seconds";
+const CLUSTER_SENT: &str = "switchboard_cluster_messages_sent_total";
+const CLUSTER_RECEIVED: &str = "switchboard_cluster_messages_received_total";
+const CLUSTER_LOST: &str = "switchboard_cluster_messages_lost_total";
+const CLUSTER_REDIS_UP: &str = "switchboard_cluster_redis_up";
+const CLUSTER_NODES: &str = "switchboard_cluster_nodes";
 
 /// The node's metrics: handles on its own recorder.
 #[derive(Debug)]
@@ -96,6 +101,11 @@ pub struct Metrics {
     setup: Histogram,
     duration: Histogram,
     first_ice: Histogram,
+    cluster_sent: Counter,
+    cluster_received: Counter,
+    cluster_lost: Counter,
+    cluster_redis_up: metrics::Gauge,
+    cluster_nodes: metrics::Gauge,
 }
 
 impl Default for Metrics {
@@ -108,7 +118,17 @@ impl Metrics {
     /// A recorder with every metric described, and those with fixed labels
     /// registered, so that they show (at zero) before anything happens.
     pub fn new() -> Self {
-        let recorder = buckets(PrometheusBuilder::new()).build_recorder();
+        Self::for_node(None)
+    }
+
+    /// As [`Metrics::new`], for a node of a cluster: every metric carries
+    /// the label `node` with its id, and the cluster's own metrics show.
+    pub fn for_node(node: Option<&str>) -> Self {
+        let builder = match node {
+            Some(node) => PrometheusBuilder::new().add_global_label("node", node),
+            None => PrometheusBuilder::new(),
+        };
+        let recorder = buckets(builder).build_recorder();
         let handle = recorder.handle();
         describe(&recorder);
         let counter = |name: &'static str, labels: Vec<Label>| register_counter(&recorder, name, labels);
@@ -125,6 +145,11 @@ impl Metrics {
             setup: histogram(SETUP),
             duration: histogram(DURATION),
             first_ice: histogram(FIRST_ICE),
+            cluster_sent: counter(CLUSTER_SENT, Vec::new()),
+            cluster_received: counter(CLUSTER_RECEIVED, Vec::new()),
+            cluster_lost: counter(CLUSTER_LOST, Vec::new()),
+            cluster_redis_up: recorder.register_gauge(&Key::from_name(CLUSTER_REDIS_UP), &metadata()),
+            cluster_nodes: recorder.register_gauge(&Key::from_name(CLUSTER_NODES), &metadata()),
             recorder,
             handle,
         }
@@ -199,6 +224,32 @@ impl Metrics {
         self.handle.render()
     }
 
+    /// A message published to another node.
+    pub(crate) fn cluster_message_sent(&self) {
+        self.cluster_sent.increment(1);
+    }
+
+    /// A message from another node, taken in.
+    pub(crate) fn cluster_message_received(&self) {
+        self.cluster_received.increment(1);
+    }
+
+    /// A message to or from another node that was lost: a full queue, or
+    /// Redis unreachable.
+    pub(crate) fn cluster_message_lost(&self) {
+        self.cluster_lost.increment(1);
+    }
+
+    /// Whether Redis answered the last request.
+    pub(crate) fn cluster_redis_up(&self, up: bool) {
+        self.cluster_redis_up.set(if up { 1.0 } else { 0.0 });
+    }
+
+    /// Nodes announcing themselves, this one included.
+    pub(crate) fn cluster_nodes(&self, nodes: usize) {
+        self.cluster_nodes.set(nodes as f64);
+    }
+
     /// Drains histogram samples into their buckets: run every few seconds,
     /// or samples pile up between scrapes.
     pub(crate) fn run_upkeep(&self) {
@@ -261,6 +312,8 @@ fn describe(recorder: &PrometheusRecorder) {
         (CALLS_IN_PROGRESS, "Answered 1:1 calls in progress."),
         (NAMESPACES, "calling namespaces in use."),
         (HELD, "ecall messages held for users with no device online."),
+        (CLUSTER_REDIS_UP, "1 while the cluster's Redis answers, else 0 (0 on a node without --redis-url)."),
+        (CLUSTER_NODES, "Nodes of the cluster announcing themselves, this one included."),
     ];
     for (name, help) in gauges {
         recorder.describe_gauge(name.into(), None, help.into());
@@ -272,6 +325,9 @@ fn describe(recorder: &PrometheusRecorder) {
         (RELAYED_BYTES, "Payload bytes relayed, by the sender's dialect."),
         (ERRORS, "Refusals sent to clients, by dialect and error kind."),
         (DROPPED, "Clients the server dropped, by cause."),
+        (CLUSTER_SENT, "Messages this node published to other nodes of the cluster."),
+        (CLUSTER_RECEIVED, "Messages this node received from other nodes of the cluster."),
+        (CLUSTER_LOST, "Messages to or from other nodes lost to a full queue or an unreachable Redis."),
     ];
     for (name, help) in counters {
         recorder.describe_counter(name.into(), None, help.into());

@@ -6,6 +6,7 @@
 pub mod binary;
 pub mod hostile;
 pub mod prometheus;
+pub mod redis_server;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,0 +1,216 @@
+//! Users' names across nodes, in Redis.
+//!
+//! `sb:user:<name>` is a hash with one field per session holding the name,
+//! `"<node> <session>"`, valued `x` (the session holds it alone) or `s`
+//! (shared: a cloudkibo phone or an ecall user on several devices).
+//! `sb:names:<node>` lists the names a node's sessions hold, so that a node
+//! that stops cleanly frees them at once. A holder whose node's liveness
+//! key (`sb:node:<node>`, see `nodes.rs`) has expired counts for nothing:
+//! a dead node's names are free as soon as it is taken for dead, with no
+//! key of each name to expire. Each step is one Lua script, so two nodes
+//! claiming one name at once are decided by Redis, one after the other.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+use switchboard_core::{SessionId, UserId};
+
+use super::{Cluster, NodeId, Unavailable};
+
+/// Claims a name for a session, unless a live session of another node
+/// holds it and either holds or asks alone. Holders on dead nodes are
+/// removed on the way. A holder on this node is left to the core to rule
+/// on. Returns `""`, or the node that holds the name.
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local holders = redis.call('HGETALL', KEYS[1])
+for i = 1, #holders, 2 do
+  local field, kind = holders[i], holders[i + 1]
+  local node = string.match(field, '^(%S+)')
+  if node ~= ARGV[1] then
+    if redis.call('EXISTS', 'sb:node:' .. node) == 0 then
+      redis.call('HDEL', KEYS[1], field)
+    elseif kind == 'x' or ARGV[3] == 'x' then
+      return node
+    end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('SADD', KEYS[2], KEYS[1])
+return ''
+",
+    )
+});
+
+/// Gives up one session's hold on a name.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('HDEL', KEYS[1], ARGV[1])
+local mine = ARGV[2] .. ' '
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(field, 1, #mine) == mine then return 0 end
+end
+redis.call('SREM', KEYS[2], KEYS[1])
+return 0
+",
+    )
+});
+
+/// Where a name is held: this node if it is among the holders, else the
+/// first live other node, else `""`.
+static LOCATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local found = ''
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local node = string.match(field, '^(%S+)')
+  if node == ARGV[1] then return node end
+  if found == '' and redis.call('EXISTS', 'sb:node:' .. node) == 1 then found = node end
+end
+return found
+",
+    )
+});
+
+/// Frees every name a node holds, and its liveness key: a clean stop.
+static LEAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local mine = ARGV[1] .. ' '
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(field, 1, #mine) == mine then redis.call('HDEL', key, field) end
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', 'sb:nodes', ARGV[1])
+return 0
+",
+    )
+});
+
+/// The outcome of a claim.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// This session may register the name (the core still rules on other
+    /// sessions of this node).
+    Granted,
+    /// A session of another node holds it.
+    Taken,
+}
+
+/// Where a callee is, for a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Located {
+    /// On this node, or nowhere: the core rules.
+    Here,
+    /// On another live node.
+    On(NodeId),
+    /// Redis could not be asked.
+    Unknown,
+}
+
+fn user_key(user: &UserId) -> String {
+    format!("sb:user:{user}")
+}
+
+fn names_key(node: &NodeId) -> String {
+    format!("sb:names:{node}")
+}
+
+pub(super) fn node_key(node: &NodeId) -> String {
+    format!("sb:node:{node}")
+}
+
+fn holder(node: &NodeId, session: SessionId) -> String {
+    format!("{node} {session}")
+}
+
+impl Cluster {
+    /// Claims `user` for `session` (see [`CLAIM`]).
+    pub(crate) async fn claim(&self, user: &UserId, session: SessionId, shared: bool) -> Result<Claim, Unavailable> {
+        let node = self.node();
+        let result: redis::RedisResult<String> = CLAIM
+            .key(user_key(user))
+            .key(names_key(node))
+            .arg(node.as_str())
+            .arg(holder(node, session))
+            .arg(if shared { "s" } else { "x" })
+            .invoke_async(&mut self.redis())
+            .await;
+        let held_by = self.heard(result)?;
+        if !held_by.is_empty() {
+            return Ok(Claim::Taken);
+        }
+        self.claims().insert(session, (user.clone(), shared));
+        Ok(Claim::Granted)
+    }
+
+    /// The name `session` claimed, if it holds one.
+    pub(crate) fn claim_of(&self, session: SessionId) -> Option<UserId> {
+        self.claims().get(&session).map(|(user, _)| user.clone())
+    }
+
+    /// Gives up `session`'s hold on `user`. Best effort: a Redis that is
+    /// down forgets it anyway once this node stops, and a name held by a
+    /// closed session of a live node is freed at the next restart.
+    pub(crate) async fn release(&self, session: SessionId) {
+        let Some((user, _)) = self.claims().remove(&session) else { return };
+        let node = self.node();
+        let result: redis::RedisResult<i64> = RELEASE
+            .key(user_key(&user))
+            .key(names_key(node))
+            .arg(holder(node, session))
+            .arg(node.as_str())
+            .invoke_async(&mut self.redis())
+            .await;
+        if let Err(error) = self.heard(result) {
+            tracing::warn!(%user, %error, "could not free a name in Redis");
+        }
+    }
+
+    /// Where `user` is (see [`LOCATE`]).
+    pub(crate) async fn locate(&self, user: &UserId) -> Located {
+        let node = self.node();
+        let result: redis::RedisResult<String> =
+            LOCATE.key(user_key(user)).arg(node.as_str()).invoke_async(&mut self.redis()).await;
+        match self.heard(result) {
+            Ok(found) if found.is_empty() || found == node.as_str() => Located::Here,
+            Ok(found) => NodeId::parse(&found).map_or(Located::Here, Located::On),
+            Err(_) => Located::Unknown,
+        }
+    }
+
+    /// Frees every name this node holds and its liveness key, so that
+    /// other nodes see it gone at once (a clean stop).
+    pub(crate) async fn leave(&self) {
+        let node = self.node();
+        let result: redis::RedisResult<i64> =
+            LEAVE.key(names_key(node)).key(node_key(node)).arg(node.as_str()).invoke_async(&mut self.redis()).await;
+        match self.heard(result) {
+            Ok(_) => tracing::info!(%node, "left the cluster: this node's names are free"),
+            Err(error) => tracing::warn!(%error, "could not leave the cluster cleanly: names free after --node-timeout"),
+        }
+    }
+
+    /// Claims again every name this node holds, after Redis lost them (it
+    /// restarted without its data). A name another node took meanwhile
+    /// stays theirs, logged.
+    pub(super) async fn claim_again(&self) {
+        let claims: Vec<(SessionId, UserId, bool)> =
+            self.claims().iter().map(|(&session, (user, shared))| (session, user.clone(), *shared)).collect();
+        for (session, user, shared) in claims {
+            match self.claim(&user, session, shared).await {
+                Ok(Claim::Granted) => {}
+                Ok(Claim::Taken) => tracing::warn!(%user, "a name this node held was claimed elsewhere while Redis was empty"),
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn claims(&self) -> std::sync::MutexGuard<'_, switchboard_core::SessionMap<(UserId, bool)>> {
+        self.inner.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

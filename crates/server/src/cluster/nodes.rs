@@ -1,0 +1,124 @@
+//! Which nodes are alive. Each node refreshes `sb:node:<id>`, a key that
+//! expires after half the node timeout, and its expiry in the sorted set
+//! `sb:nodes` (Centrifugo's presence: scores are expiry times, in Redis's
+//! own clock). Every node reads the set to learn who is alive; a node that
+//! has been missing from it for a quarter of the timeout more is dead, and
+//! its calls end here. The margin lets every node announce itself again
+//! after a Redis restart before anyone is taken for dead.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::Script;
+use tokio::time::Instant;
+
+use super::Cluster;
+use super::NodeId;
+use super::names::node_key;
+use crate::driver::DriverHandle;
+
+/// Refreshes a node's key and its expiry in `sb:nodes`; returns whether
+/// the key was there (when not, Redis lost this node's names, or it just
+/// started).
+static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local existed = redis.call('EXISTS', KEYS[1])
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+return existed
+",
+    )
+});
+
+/// The nodes whose announcement has not expired, after dropping the ones
+/// long gone.
+static LIVE_NODES: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 3600000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
+",
+    )
+});
+
+const NODES: &str = "sb:nodes";
+
+impl Cluster {
+    /// How long a node's announcement lives.
+    fn announcement_ttl(&self) -> Duration {
+        self.inner.node_timeout / 2
+    }
+}
+
+/// Announces this node every eighth of the node timeout until the driver
+/// stops, and claims its names again when Redis has lost them.
+pub(super) async fn heartbeat(cluster: Cluster, driver: DriverHandle) {
+    let mut ticks = tokio::time::interval(cluster.inner.node_timeout / 8);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ttl = u64::try_from(cluster.announcement_ttl().as_millis()).unwrap_or(u64::MAX);
+    while driver.is_running() {
+        ticks.tick().await;
+        let node = cluster.node().clone();
+        let result: redis::RedisResult<i64> = HEARTBEAT
+            .key(node_key(&node))
+            .key(NODES)
+            .arg(node.as_str())
+            .arg(ttl)
+            .invoke_async(&mut cluster.redis())
+            .await;
+        if let Ok(0) = cluster.heard(result) {
+            tracing::info!(%node, "announced this node to the cluster");
+            cluster.claim_again().await;
+        }
+    }
+}
+
+/// Reads the live nodes every tenth of the node timeout; tells the driver
+/// of each node that has been missing for a quarter of the timeout. Redis
+/// being unreachable proves nothing about other nodes: while it is, and
+/// for the margin after, nobody is taken for dead.
+pub(super) async fn watch(cluster: Cluster, driver: DriverHandle) {
+    let timeout = cluster.inner.node_timeout;
+    let margin = timeout / 4;
+    let mut ticks = tokio::time::interval(timeout / 10);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_seen: HashMap<NodeId, Instant> = HashMap::new();
+    let mut reachable = false;
+    while driver.is_running() {
+        ticks.tick().await;
+        let result: redis::RedisResult<Vec<String>> =
+            LIVE_NODES.key(NODES).invoke_async(&mut cluster.redis()).await;
+        let Ok(live) = cluster.heard(result) else {
+            reachable = false;
+            continue;
+        };
+        let now = Instant::now();
+        if !reachable {
+            // Everyone gets the whole margin again to show up.
+            last_seen.values_mut().for_each(|seen| *seen = now);
+            reachable = true;
+        }
+        cluster.inner.metrics.cluster_nodes(live.len());
+        for node in live.iter().filter_map(|node| NodeId::parse(node).ok()) {
+            last_seen.insert(node, now);
+        }
+        let gone: Vec<NodeId> = last_seen
+            .iter()
+            .filter(|(node, seen)| **node != *cluster.node() && now.duration_since(**seen) > margin)
+            .map(|(node, _)| node.clone())
+            .collect();
+        for node in gone {
+            last_seen.remove(&node);
+            tracing::warn!(%node, "a node stopped announcing itself: ending its calls here");
+            if driver.node_gone(node).await.is_err() {
+                return;
+            }
+        }
+    }
+}

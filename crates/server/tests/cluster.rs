@@ -1,0 +1,129 @@
+//! Several nodes over a real `redis-server`: in-process nodes sharing one
+//! Redis, with real WebSocket clients on different nodes.
+
+mod support;
+
+use serde_json::json;
+use support::redis_server::RedisServer;
+use support::*;
+use switchboard_server::{Config, NodeId};
+
+fn node_config(redis: &RedisServer, node: &str) -> Config {
+    Config {
+        redis_url: Some(redis.url()),
+        node_id: Some(NodeId::parse(node).unwrap()),
+        ..Config::default()
+    }
+}
+
+/// Starts one node per name on `redis`, and waits until all have joined.
+async fn cluster(redis: &RedisServer, nodes: &[&str]) -> Vec<TestServer> {
+    let mut servers = Vec::new();
+    for node in nodes {
+        servers.push(TestServer::start_with(node_config(redis, node)).await);
+    }
+    redis.wait_for_nodes(nodes).await;
+    servers
+}
+
+async fn connect_as(server: &TestServer, name: &str) -> Client {
+    let mut client = server.chatroulette().await;
+    client.send(json!({"type":"CONNECT","payload":{"as":name}})).await;
+    assert_eq!(client.recv().await, json!({"type":"CONNECTED","payload":{"as":name}}));
+    client
+}
+
+/// A chatroulette call with its parties on two nodes goes exactly as on
+/// one: ring, accept, SDP both ways, trickle ICE both ways, hang-up; and
+/// nothing is left on either node after it.
+#[tokio::test]
+async fn a_chatroulette_call_between_two_nodes() {
+    let redis = RedisServer::start().await;
+    let nodes = cluster(&redis, &["node-a", "node-b"]).await;
+    let mut alice = connect_as(&nodes[0], "alice").await;
+    let mut bob = connect_as(&nodes[1], "bob").await;
+
+    alice.send(json!({"type":"REQUEST_CALL","payload":{"to":"bob"}})).await;
+    assert_eq!(bob.recv().await, json!({"type":"CALL_REQUESTED","payload":{"from":"alice"}}));
+    bob.send(json!({"type":"ACCEPT_CALL","payload":{"from":"alice"}})).await;
+    assert_eq!(alice.recv().await, json!({"type":"CALL_ACCEPTED","payload":{"by":"bob"}}));
+
+    let offer = json!({"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"});
+    alice.send(json!({"type":"SEND_CALLER_DESCRIPTOR","payload":{"to":"bob","sdp":offer}})).await;
+    assert_eq!(bob.recv().await, json!({"type":"CALLER_DESCRIPTOR_RECEIVED","payload":{"from":"alice","sdp":offer}}));
+    let answer = json!({"type":"answer","sdp":"v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n"});
+    bob.send(json!({"type":"SEND_RECIPIENT_DESCRIPTOR","payload":{"to":"alice","sdp":answer}})).await;
+    assert_eq!(alice.recv().await, json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":"bob","sdp":answer}}));
+    for n in 0..3 {
+        let candidate = json!({"candidate": format!("candidate:{n} 1 udp 1 127.0.0.1 5000{n} typ host"), "sdpMid":"0", "sdpMLineIndex":0});
+        alice.send(json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":"bob","candidate":candidate}})).await;
+        assert_eq!(bob.recv().await, json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"alice","candidate":candidate}}));
+        bob.send(json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":"alice","candidate":candidate}})).await;
+        assert_eq!(alice.recv().await, json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":candidate}}));
+    }
+
+    bob.send(json!({"type":"HANG_UP","payload":{"to":"alice"}})).await;
+    assert_eq!(alice.recv().await, json!({"type":"CALL_ENDED","payload":{"by":"bob","reason":"hangup"}}));
+    // A ping through each node's driver after the hang-up: the stand-ins
+    // are gone, each core holds its own user only.
+    for node in &nodes {
+        let stats = node.driver.stats().await.unwrap();
+        assert_eq!((stats.sessions, stats.users, stats.rooms, stats.invites), (1, 1, 0, 0), "{stats:?}");
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// Busy holds across nodes: a user in a call on one node is busy to a
+/// caller on a third, and a caller in a call cannot ring anyone elsewhere.
+#[tokio::test]
+async fn busy_holds_across_nodes() {
+    let redis = RedisServer::start().await;
+    let nodes = cluster(&redis, &["busy-a", "busy-b", "busy-c"]).await;
+    let mut alice = connect_as(&nodes[0], "alice").await;
+    let mut bob = connect_as(&nodes[1], "bob").await;
+    let mut carol = connect_as(&nodes[2], "carol").await;
+    alice.send(json!({"type":"REQUEST_CALL","payload":{"to":"bob"}})).await;
+    assert_eq!(bob.recv().await, json!({"type":"CALL_REQUESTED","payload":{"from":"alice"}}));
+
+    carol.send(json!({"type":"REQUEST_CALL","payload":{"to":"bob"}})).await;
+    assert_eq!(carol.recv().await, json!({"type":"CALL_REJECTED","payload":{"by":"bob","reason":"busy"}}));
+    carol.send(json!({"type":"REQUEST_CALL","payload":{"to":"alice"}})).await;
+    assert_eq!(carol.recv().await, json!({"type":"CALL_REJECTED","payload":{"by":"alice","reason":"busy"}}));
+
+    // The caller's side ends it: the callee hears the cancel on its node.
+    alice.send(json!({"type":"CANCEL_CALL","payload":{"to":"bob"}})).await;
+    assert_eq!(bob.recv().await, json!({"type":"CALL_CANCELLED","payload":{"by":"alice"}}));
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// Ten clients on three nodes claim one name at once: exactly one gets it,
+/// the others get chatroulette's own `USERNAME_TAKEN`.
+#[tokio::test]
+async fn one_name_claimed_at_once_on_three_nodes_goes_to_exactly_one() {
+    let redis = RedisServer::start().await;
+    let nodes = cluster(&redis, &["race-a", "race-b", "race-c"]).await;
+    let mut clients = Vec::new();
+    for n in 0..10 {
+        clients.push(nodes[n % 3].chatroulette().await);
+    }
+    for client in &mut clients {
+        client.send(json!({"type":"CONNECT","payload":{"as":"zoe"}})).await;
+    }
+    let mut granted = 0;
+    for client in &mut clients {
+        let answer = client.recv().await;
+        if answer == json!({"type":"CONNECTED","payload":{"as":"zoe"}}) {
+            granted += 1;
+        } else {
+            assert_eq!(answer, json!({"type":"USERNAME_TAKEN","payload":{"as":"zoe"}}));
+        }
+    }
+    assert_eq!(granted, 1);
+    for node in nodes {
+        node.stop().await;
+    }
+}
