@@ -127,3 +127,44 @@ async fn one_name_claimed_at_once_on_three_nodes_goes_to_exactly_one() {
         node.stop().await;
     }
 }
+
+/// Redis dies and comes back empty: no node exits; a request that needs
+/// Redis meanwhile gets a clear error in its dialect; a call wholly on one
+/// node goes on; once Redis is back the nodes announce themselves and
+/// claim their names again by themselves, and calls across nodes work.
+#[tokio::test]
+async fn a_redis_restart_is_survived() {
+    let mut redis = RedisServer::start().await;
+    let nodes = cluster(&redis, &["outage-a", "outage-b"]).await;
+    let mut alice = connect_as(&nodes[0], "alice").await;
+    let mut carol = connect_as(&nodes[0], "carol").await;
+    let mut bob = connect_as(&nodes[1], "bob").await;
+
+    redis.kill();
+    let mut dave = nodes[1].chatroulette().await;
+    dave.send(json!({"type":"CONNECT","payload":{"as":"dave"}})).await;
+    let refused = dave.recv().await;
+    assert_eq!(refused["type"], "ERROR", "{refused}");
+    assert!(refused["payload"]["message"].as_str().unwrap().contains("cluster is unreachable"), "{refused}");
+
+    // alice and carol share node A: their call needs no Redis.
+    alice.send(json!({"type":"REQUEST_CALL","payload":{"to":"carol"}})).await;
+    assert_eq!(carol.recv().await, json!({"type":"CALL_REQUESTED","payload":{"from":"alice"}}));
+    carol.send(json!({"type":"ACCEPT_CALL","payload":{"from":"alice"}})).await;
+    assert_eq!(alice.recv().await, json!({"type":"CALL_ACCEPTED","payload":{"by":"carol"}}));
+    carol.send(json!({"type":"HANG_UP","payload":{"to":"alice"}})).await;
+    assert_eq!(alice.recv().await, json!({"type":"CALL_ENDED","payload":{"by":"carol","reason":"hangup"}}));
+
+    redis.restart().await;
+    redis.wait_for_nodes(&["outage-a", "outage-b"]).await;
+    // bob's name comes back with node B's first announcement to the empty
+    // Redis; then a call from node A finds him.
+    redis.wait_for_name("bob").await;
+    alice.send(json!({"type":"REQUEST_CALL","payload":{"to":"bob"}})).await;
+    assert_eq!(bob.recv().await, json!({"type":"CALL_REQUESTED","payload":{"from":"alice"}}));
+    bob.send(json!({"type":"ACCEPT_CALL","payload":{"from":"alice"}})).await;
+    assert_eq!(alice.recv().await, json!({"type":"CALL_ACCEPTED","payload":{"by":"bob"}}));
+    for node in nodes {
+        node.stop().await;
+    }
+}

@@ -90,6 +90,23 @@ impl RedisServer {
     }
 }
 
+impl RedisServer {
+    /// Waits until some session holds `name` in the cluster.
+    pub async fn wait_for_name(&self, name: &str) {
+        let deadline = tokio::time::Instant::now() + super::PATIENCE;
+        loop {
+            if let Some(mut redis) = self.connection().await {
+                let holders: i64 = redis.hlen(format!("sb:user:{name}")).await.unwrap_or(0);
+                if holders > 0 {
+                    return;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "nobody claimed {name}");
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();

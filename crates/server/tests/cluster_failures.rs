@@ -1,0 +1,76 @@
+//! Nodes that die or stop, as real `switchboard` processes sharing a real
+//! `redis-server`: SIGKILL and SIGTERM.
+
+mod support;
+
+use serde_json::json;
+use support::binary::{self, Running};
+use support::redis_server::RedisServer;
+use support::*;
+
+fn node(redis: &RedisServer, id: &str, node_timeout: &str) -> (Running, String, binary::Logs) {
+    let url = redis.url();
+    let (running, addr, _, logs) =
+        binary::start(&["--redis-url", &url, "--node-id", id, "--node-timeout", node_timeout]);
+    (running, addr, logs)
+}
+
+async fn connect_as(addr: &str, name: &str) -> Client {
+    let mut client = Client::connect(&format!("ws://{addr}/ws/chatroulette")).await;
+    client.send(json!({"type":"CONNECT","payload":{"as":name}})).await;
+    assert_eq!(client.recv().await, json!({"type":"CONNECTED","payload":{"as":name}}));
+    client
+}
+
+/// A node killed with SIGKILL: within the node timeout the other party of
+/// its call hears the call ended (`disconnected`), and its user's name is
+/// free again; a call wholly on the surviving nodes goes on.
+#[tokio::test]
+async fn a_killed_node_ends_its_calls_and_frees_its_names() {
+    let redis = RedisServer::start().await;
+    let (_a, addr_a, _logs_a) = node(&redis, "kill-a", "4s");
+    let (b, addr_b, _logs_b) = node(&redis, "kill-b", "4s");
+    let (_c, addr_c, _logs_c) = node(&redis, "kill-c", "4s");
+    redis.wait_for_nodes(&["kill-a", "kill-b", "kill-c"]).await;
+    let mut alice = connect_as(&addr_a, "alice").await;
+    let mut bob = connect_as(&addr_b, "bob").await;
+    let mut carol = connect_as(&addr_a, "carol").await;
+    let mut dave = connect_as(&addr_c, "dave").await;
+    alice.send(json!({"type":"REQUEST_CALL","payload":{"to":"bob"}})).await;
+    assert_eq!(bob.recv().await, json!({"type":"CALL_REQUESTED","payload":{"from":"alice"}}));
+    bob.send(json!({"type":"ACCEPT_CALL","payload":{"from":"alice"}})).await;
+    assert_eq!(alice.recv().await, json!({"type":"CALL_ACCEPTED","payload":{"by":"bob"}}));
+    carol.send(json!({"type":"REQUEST_CALL","payload":{"to":"dave"}})).await;
+    assert_eq!(dave.recv().await, json!({"type":"CALL_REQUESTED","payload":{"from":"carol"}}));
+    dave.send(json!({"type":"ACCEPT_CALL","payload":{"from":"carol"}})).await;
+    assert_eq!(carol.recv().await, json!({"type":"CALL_ACCEPTED","payload":{"by":"dave"}}));
+
+    b.signal("-KILL");
+    // Waits for the event; PATIENCE bounds it well past the 4 s timeout.
+    assert_eq!(alice.recv().await, json!({"type":"CALL_ENDED","payload":{"by":"bob","reason":"disconnected"}}));
+    let _bob_again = connect_as(&addr_c, "bob").await;
+
+    // carol (node A) and dave (node C) never touched node B.
+    let offer = json!({"type":"offer","sdp":"v=0\r\n"});
+    carol.send(json!({"type":"SEND_CALLER_DESCRIPTOR","payload":{"to":"dave","sdp":offer}})).await;
+    assert_eq!(dave.recv().await, json!({"type":"CALLER_DESCRIPTOR_RECEIVED","payload":{"from":"carol","sdp":offer}}));
+    dave.send(json!({"type":"HANG_UP","payload":{"to":"carol"}})).await;
+    assert_eq!(carol.recv().await, json!({"type":"CALL_ENDED","payload":{"by":"dave","reason":"hangup"}}));
+}
+
+/// A node stopped with SIGTERM frees its users' names as it exits, not
+/// after the node timeout (a minute here, longer than the test waits).
+#[tokio::test]
+async fn a_stopped_node_frees_its_names_at_once() {
+    let redis = RedisServer::start().await;
+    let (a, addr_a, logs_a) = node(&redis, "term-a", "60s");
+    let (_b, addr_b, _logs_b) = node(&redis, "term-b", "60s");
+    redis.wait_for_nodes(&["term-a", "term-b"]).await;
+    let _bob = connect_as(&addr_a, "bob").await;
+    let mut other = Client::connect(&format!("ws://{addr_b}/ws/chatroulette")).await;
+    other.send(json!({"type":"CONNECT","payload":{"as":"bob"}})).await;
+    assert_eq!(other.recv().await, json!({"type":"USERNAME_TAKEN","payload":{"as":"bob"}}));
+
+    binary::stop(a, logs_a).await;
+    let _bob_again = connect_as(&addr_b, "bob").await;
+}
