@@ -106,7 +106,9 @@ mod tests {
         for arg in options().get_arguments() {
             let key = arg.get_long().unwrap();
             let marked = arg.get_value_names().is_some_and(|names| names.iter().any(|name| name.as_str() == SECRET));
-            let looks_secret = ["secret", "password", "token", "private"].iter().any(|word| key.contains(word));
+            // A Redis URL may carry its password (`redis://:pw@host`).
+            let looks_secret =
+                ["secret", "password", "token", "private"].iter().any(|word| key.contains(word)) || key == "redis-url";
             assert_eq!(marked, looks_secret, "{key}");
         }
     }

@@ -64,8 +64,17 @@ async fn a_chatroulette_call_between_two_nodes() {
 
     bob.send(json!({"type":"HANG_UP","payload":{"to":"alice"}})).await;
     assert_eq!(alice.recv().await, json!({"type":"CALL_ENDED","payload":{"by":"bob","reason":"hangup"}}));
-    // A ping through each node's driver after the hang-up: the stand-ins
-    // are gone, each core holds its own user only.
+    // Each node counts what crossed Redis, under its own node label:
+    // node A sent the ring, the offer and three candidates, and received
+    // the answer to the ring, the SDP answer, three candidates and the
+    // hang-up (a message or two more may be in flight).
+    let scrape = support::prometheus::parse(&http_get(nodes[0].addr, "/metrics").await);
+    let node_a = [("node", "node-a")];
+    assert!(support::prometheus::sum(&scrape, "switchboard_cluster_messages_sent_total", &node_a) >= 5.0);
+    assert!(support::prometheus::sum(&scrape, "switchboard_cluster_messages_received_total", &node_a) >= 5.0);
+    assert_eq!(support::prometheus::sum(&scrape, "switchboard_cluster_redis_up", &node_a), 1.0);
+    // The stand-ins are gone after the hang-up: each core holds its own
+    // user only (each check is a round trip through that node's driver).
     for node in &nodes {
         let stats = node.driver.stats().await.unwrap();
         assert_eq!((stats.sessions, stats.users, stats.rooms, stats.invites), (1, 1, 0, 0), "{stats:?}");
@@ -164,6 +173,29 @@ async fn a_redis_restart_is_survived() {
     assert_eq!(bob.recv().await, json!({"type":"CALL_REQUESTED","payload":{"from":"alice"}}));
     bob.send(json!({"type":"ACCEPT_CALL","payload":{"from":"alice"}})).await;
     assert_eq!(alice.recv().await, json!({"type":"CALL_ACCEPTED","payload":{"by":"bob"}}));
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// socket.io's long-polling needs sticky sessions in a cluster: a node
+/// asked to poll a session it does not hold answers with Engine.IO's own
+/// error, and goes on serving.
+#[tokio::test]
+async fn a_poll_for_a_session_of_another_node_gets_engine_io_s_error() {
+    let redis = RedisServer::start().await;
+    let nodes = cluster(&redis, &["poll-a", "poll-b"]).await;
+    let mut stream = tokio::net::TcpStream::connect(nodes[0].addr).await.unwrap();
+    let request = format!(
+        "GET /socket.io/?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        nodes[0].addr
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(response.contains("Session ID unknown"), "{response}");
+    let _still_serving = connect_as(&nodes[0], "alice").await;
     for node in nodes {
         node.stop().await;
     }

@@ -137,7 +137,7 @@ fn a_file_sets_every_option() {
     for (key, value) in &table {
         let line = line_of(&printed, key);
         assert!(line.ends_with("# file"), "{key} should come from the file: {line}");
-        if key.ends_with("-secret") {
+        if key.ends_with("-secret") || key == "redis-url" {
             assert!(line.starts_with(&format!("# {key}: set, not shown")), "{line}");
             assert!(!printed.contains(value.as_str().unwrap()), "a secret was printed:\n{printed}");
         } else {
