@@ -233,9 +233,19 @@ impl Core {
         self.sessions.peer_id(session).cloned().unwrap_or_else(|| Arc::from(""))
     }
 
-    /// Whether `user` has a session here (a registered name).
-    pub fn is_online(&self, user: &UserId) -> bool {
-        self.users.is_online(user)
+    /// Whether a calling namespace has a subscriber, a user or a room.
+    pub fn namespace_exists(&self, namespace: &crate::NamespaceId) -> bool {
+        self.namespaces.exists(namespace)
+    }
+
+    /// The peer id of an open session (what other clients name it by).
+    pub fn peer_id(&self, session: SessionId) -> Option<Arc<str>> {
+        self.sessions.peer_id(session).cloned()
+    }
+
+    /// The sessions registered as `user` here.
+    pub fn sessions_of(&self, user: &UserId) -> &[SessionId] {
+        self.users.sessions_of(user)
     }
 
     /// Whether `room` is a 1:1 call's room (not a named room).

@@ -128,6 +128,23 @@ macro_rules! name_id {
             }
         }
 
+        /// Serialized as its text; deserialized through [`Self::parse`],
+        /// so that the cluster link carries only names a node would take.
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                Self::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -170,6 +187,7 @@ name_id!(
 /// Two `u64`s rather than a `u128`, which would align every struct that
 /// holds one to 16 bytes and pad it: an idle session pays for each byte.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SessionId([u64; 2]);
 
 impl SessionId {
@@ -189,6 +207,7 @@ pub type SessionMap<V> = std::collections::HashMap<SessionId, V, rustc_hash::FxB
 
 /// One invite (a ringing call is an invite), numbered by the core from 0.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct InviteId(pub u64);
 
 impl fmt::Display for SessionId {

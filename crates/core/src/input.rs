@@ -74,6 +74,7 @@ impl Request {
 
 /// A client request, already decoded from its dialect.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Command {
     /// Claims a user name for this session (chatroulette `CONNECT`, cloudkibo
     /// `join global chatroom`, calling's implicit identity). `None` draws an
@@ -209,6 +210,7 @@ pub enum Command {
         /// Compare-and-set: `Some(expected)` refuses the change unless the
         /// key's value is `expected` (`None`: the key is unset). Codecs pass
         /// canonical JSON, so equal values are equal texts.
+        #[cfg_attr(feature = "serde", serde(with = "compare_and_set"))]
         check: Option<Option<Payload>>,
     },
     /// Subscribes to a namespace's directory (created if needed); the reply
@@ -267,6 +269,7 @@ pub enum Command {
 
 /// Names a ringing call, by handle or by the other party.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum InviteRef {
     /// By the core's id.
     Id(InviteId),
@@ -279,6 +282,7 @@ pub enum InviteRef {
 
 /// Names a room, by id or by the other party of a 1:1 call.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RoomRef {
     /// By name.
     Id(RoomId),
@@ -288,6 +292,7 @@ pub enum RoomRef {
 
 /// The receiver of a relay.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RelayTarget {
     /// The other party of this session's call with that user, ringing or
     /// accepted.
@@ -319,4 +324,38 @@ pub enum RelayTarget {
         /// One of its sessions, by peer id (`user/client`), or all.
         peer: Option<Arc<str>>,
     },
+}
+
+/// `SetRoomStatus::check` on the cluster link: serde would write both
+/// `None` (no check) and `Some(None)` (the key must be unset) as `null`.
+#[cfg(feature = "serde")]
+mod compare_and_set {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::Payload;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Check {
+        None,
+        Unset,
+        Is(Payload),
+    }
+
+    pub(super) fn serialize<S: Serializer>(check: &Option<Option<Payload>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match check {
+            None => Check::None,
+            Some(None) => Check::Unset,
+            Some(Some(value)) => Check::Is(value.clone()),
+        }
+        .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<Payload>>, D::Error> {
+        Ok(match Check::deserialize(deserializer)? {
+            Check::None => None,
+            Check::Unset => Some(None),
+            Check::Is(value) => Some(Some(value)),
+        })
+    }
 }

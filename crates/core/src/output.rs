@@ -18,6 +18,7 @@ pub struct Output {
 /// Why a call, an invite or a room membership ended: one list for every
 /// dialect, each codec naming them in its own words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum EndReason {
     /// A party hung up (or left the room).
     Hangup,
@@ -54,6 +55,7 @@ impl EndReason {
 
 /// What happened, from the receiving session's point of view.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Event {
     /// The answer to one of this session's commands
     /// ([`Request`](crate::Request) says when there is one).
@@ -196,6 +198,7 @@ pub enum Event {
 
 /// A change in a namespace's directory of users and rooms.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum NamespaceEvent {
     /// A user registered in the namespace.
     UserAdded {
@@ -262,6 +265,7 @@ pub enum NamespaceEvent {
 /// status it gave in this room laid over it, key by key. The core keeps both
 /// as opaque JSON; the codec merges them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PeerStatus {
     /// The user's presence status.
     pub user: Option<Payload>,
@@ -271,6 +275,7 @@ pub struct PeerStatus {
 
 /// One peer of a room.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PeerInfo {
     /// The peer's user.
     pub user: UserId,
@@ -289,6 +294,7 @@ pub struct PeerInfo {
 
 /// What changed about a peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum PeerUpdate {
     /// It accepted its invite: it is no longer pending.
     Accepted,
@@ -298,6 +304,7 @@ pub enum PeerUpdate {
 
 /// A room as a newcomer or a namespace subscriber sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoomView {
     /// The room.
     pub id: RoomId,
@@ -312,6 +319,7 @@ pub struct RoomView {
 
 /// What a successful command gives back.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Reply {
     /// Done; nothing to report.
     Done,
@@ -347,6 +355,7 @@ pub enum Reply {
 /// Why a command was refused. The client is told, the state is unchanged,
 /// and the session goes on.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum CommandError {
     /// The command needs a registered user and the session has none.
     #[error("register first")]

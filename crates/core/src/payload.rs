@@ -52,6 +52,7 @@ impl fmt::Debug for Payload {
 /// its own dialect (chatroulette `SEND_CALLER_DESCRIPTOR` arrives at a
 /// tringtring client as `offer`).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SignalKind {
     /// An SDP offer; payload: an `RTCSessionDescriptionInit`,
     /// `{"type":"offer","sdp":"v=0…"}`.
@@ -68,9 +69,27 @@ pub enum SignalKind {
 
 /// One relayed message: its meaning and the client's data.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Signal {
     /// What the message means.
     pub kind: SignalKind,
     /// The data, in the canonical shape [`SignalKind`] names.
     pub payload: Payload,
+}
+
+/// On the cluster link a payload is a JSON string holding its text: a
+/// node of the same cluster wrote it, from a payload a codec vouched for.
+#[cfg(feature = "serde")]
+impl serde::Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Payload::new(text.as_ref()))
+    }
 }

@@ -464,6 +464,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if !state.driver().is_running() {
         return (StatusCode::SERVICE_UNAVAILABLE, "signaling core stopped\n").into_response();
     }
+    if !state.driver().cluster_joined() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "joining the cluster\n").into_response();
+    }
     (StatusCode::OK, "ready\n").into_response()
 }
 

@@ -20,7 +20,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::calls_log;
 use crate::clock::Clock;
 use crate::cluster::ghosts::Ghosts;
-use crate::cluster::link::{self, LinkMessage};
+use crate::cluster::link::{self, LinkFrame, LinkMessage, ProxyMessage, ProxyOp};
+use crate::cluster::places::{self, Home, Place};
+use crate::cluster::proxies::{self, Proxies};
 use crate::cluster::{Cluster, Located, NodeId};
 use crate::metrics::{DropCause, Metrics, SessionsByDialect};
 
@@ -51,8 +53,12 @@ enum ToDriver {
     Refuse(SessionId, u64, CommandError),
     /// A call, with where the cluster found the callee.
     Call(Input, Located),
-    /// A message from another node about a call with one of ours.
-    Link(LinkMessage),
+    /// A message from another node.
+    Link(LinkFrame),
+    /// A command for a room or namespace another node holds.
+    Away(NodeId, Input),
+    /// Which of these places this node no longer holds.
+    GonePlaces(Vec<Place>, oneshot::Sender<Vec<Place>>),
     /// A node stopped announcing itself: its stand-ins here are gone.
     NodeGone(NodeId),
     /// Tests only: what a bug in the core would do.
@@ -224,6 +230,8 @@ impl std::fmt::Debug for ToDriver {
             ToDriver::Refuse(session, _, error) => write!(f, "Refuse({session}, {error:?})"),
             ToDriver::Call(input, located) => write!(f, "Call({input:?}, {located:?})"),
             ToDriver::Link(message) => write!(f, "Link({message:?})"),
+            ToDriver::Away(node, input) => write!(f, "Away({node}, {input:?})"),
+            ToDriver::GonePlaces(places, _) => write!(f, "GonePlaces({places:?})"),
             ToDriver::NodeGone(node) => write!(f, "NodeGone({node})"),
             #[cfg(test)]
             ToDriver::Panic => write!(f, "Panic"),
@@ -305,13 +313,31 @@ impl DriverHandle {
                 let located = cluster.locate(&to).await;
                 ToDriver::Call(Input::Command { session, request, command: Command::Call { to, data } }, located)
             }
-            command => ToDriver::Input(Input::Command { session, request, command }, None),
+            command => {
+                let home = match places::place_of(&command) {
+                    Some((place, makes)) => cluster.home_of(&place, makes).await,
+                    None => Home::Here,
+                };
+                let input = Input::Command { session, request, command };
+                match home {
+                    Home::Here => ToDriver::Input(input, None),
+                    Home::On(node) => ToDriver::Away(node, input),
+                    Home::Unknown => ToDriver::Refuse(session, request.tag, CommandError::ClusterUnavailable),
+                }
+            }
         };
         self.inbox.send(message).await.map_err(|_| DriverGone)
     }
 
+    /// Which of `places` the core no longer holds.
+    pub(crate) async fn gone_places(&self, places: Vec<Place>) -> Result<Vec<Place>, DriverGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(ToDriver::GonePlaces(places, reply)).await.map_err(|_| DriverGone)?;
+        answer.await.map_err(|_| DriverGone)
+    }
+
     /// Hands a message from another node to the core.
-    pub(crate) async fn link(&self, message: LinkMessage) -> Result<(), DriverGone> {
+    pub(crate) async fn link(&self, message: LinkFrame) -> Result<(), DriverGone> {
         self.inbox.send(ToDriver::Link(message)).await.map_err(|_| DriverGone)
     }
 
@@ -341,7 +367,20 @@ impl DriverHandle {
     /// Creates the named room `room` with `capacity` places unless it exists
     /// (tringtring's `POST /r/<room_id>`).
     pub async fn open_room(&self, room: RoomId, capacity: usize) -> Result<(), DriverGone> {
+        if let Some(cluster) = &self.cluster
+            && let Home::On(node) = cluster.home_of(&Place::Room(room.clone()), true).await
+        {
+            // The node that holds the room makes sure of it.
+            cluster.send(&node, &LinkFrame::OpenRoom { room, capacity });
+            return Ok(());
+        }
         self.send(Input::OpenRoom { room, capacity }).await
+    }
+
+    /// Whether this node may take clients as far as the cluster goes: with
+    /// no `--redis-url` always; in a cluster, once it has joined it.
+    pub fn cluster_joined(&self) -> bool {
+        self.cluster.as_ref().is_none_or(Cluster::joined)
     }
 
     /// Whether the driver task is still there to take inputs. It outlives
@@ -377,6 +416,11 @@ impl DriverHandle {
 
     /// Whether a named room exists (for tringtring's `GET /r/<room>/`).
     pub async fn room_exists(&self, room: RoomId) -> Result<bool, DriverGone> {
+        if let Some(cluster) = &self.cluster
+            && let Home::On(_) = cluster.home_of(&Place::Room(room.clone()), false).await
+        {
+            return Ok(true);
+        }
         let (reply, answer) = oneshot::channel();
         self.inbox.send(ToDriver::RoomExists(room, reply)).await.map_err(|_| DriverGone)?;
         answer.await.map_err(|_| DriverGone)
@@ -418,6 +462,7 @@ pub struct DriverSettings {
 /// (`user: None`) is claimed by the driver once the core has drawn it.
 fn needs_the_cluster(command: &Command) -> bool {
     matches!(command, Command::Register { user: Some(_), .. } | Command::Call { .. })
+        || places::place_of(command).is_some()
 }
 
 fn draw_session_id(ids: &Mutex<ChaCha20Rng>) -> SessionId {
@@ -445,6 +490,7 @@ pub(crate) fn spawn(
     let driver = Driver {
         cluster,
         ghosts: Ghosts::default(),
+        proxies: Proxies::default(),
         session_ids,
         core: Core::new(config),
         clock,
@@ -488,6 +534,9 @@ struct Driver {
     cluster: Option<Cluster>,
     /// Stand-ins for users of other nodes in calls with ours.
     ghosts: Ghosts,
+    /// Stand-ins for sessions of other nodes in places this node holds,
+    /// and the nodes local sessions act on.
+    proxies: Proxies,
     /// Where stand-ins' session ids are drawn, shared with the handles.
     session_ids: Arc<Mutex<ChaCha20Rng>>,
     core: Core,
@@ -559,6 +608,12 @@ impl Driver {
                     Input::Disconnected { session } => {
                         self.outboxes.remove(session);
                         self.release_name(*session);
+                        self.tell_away_nodes_gone(*session);
+                    }
+                    Input::Command { session, command: Command::SetStatus { status }, .. }
+                        if !self.proxies.is_empty() =>
+                    {
+                        self.copy_status_away(*session, status);
                     }
                     Input::Command { session, command: Command::Relay { signal, .. }, .. } => {
                         self.metrics.relayed(self.dialect_of(Some(*session)), signal.payload.len());
@@ -574,12 +629,30 @@ impl Driver {
                 self.deliver(session, Event::Reply { tag, result: Err(error) }, self.clock.now());
             }
             ToDriver::Call(input, located) => self.call(input, located),
-            ToDriver::Link(message) => self.from_other_node(message),
+            ToDriver::Link(LinkFrame::Call(message)) => self.from_other_node(message),
+            ToDriver::Link(LinkFrame::Proxy(message)) => self.proxied(message),
+            ToDriver::Link(LinkFrame::OpenRoom { room, capacity }) => self.input(Input::OpenRoom { room, capacity }),
+            ToDriver::Away(node, input) => self.away(node, input),
+            ToDriver::GonePlaces(places, reply) => {
+                let gone = places
+                    .into_iter()
+                    .filter(|place| match place {
+                        Place::Room(room) => !self.core.room_exists(room),
+                        Place::Namespace(namespace) => !self.core.namespace_exists(namespace),
+                    })
+                    .collect();
+                let _ = reply.send(gone);
+            }
             ToDriver::NodeGone(node) => {
                 for ghost in self.ghosts.of_node(&node) {
                     self.ghosts.remove(ghost);
                     self.input(Input::Disconnected { session: ghost });
                 }
+                for stand_in in self.proxies.of_node(&node) {
+                    self.proxies.remove(stand_in);
+                    self.input(Input::Disconnected { session: stand_in });
+                }
+                self.proxies.node_gone(&node);
             }
             ToDriver::Dialect(session, dialect) => {
                 if let Some(outbox) = self.outboxes.get_mut(&session) {
@@ -665,6 +738,17 @@ impl Driver {
             self.to_other_node(session, &event);
             return true;
         }
+        if !self.proxies.is_empty() && let Some((node, remote)) = self.proxies.remote_of(session) {
+            // A place's stand-in carries its places' events only: a 1:1 call
+            // that rings its name reaches the user through the call's own
+            // stand-in (`ghosts.rs`), ruled by the user's node.
+            let about_a_call = link::is_about_a_call(&event, |room| self.core.is_call_room(room));
+            if !about_a_call && !matches!(event, Event::Reply { tag: proxies::QUIET_TAG, .. }) {
+                let (node, remote) = (node.clone(), *remote);
+                self.send_proxy(&node, remote, ProxyOp::Event(event));
+            }
+            return true;
+        }
         if matches!(event, Event::Replaced) {
             self.release_name(session);
         }
@@ -703,6 +787,7 @@ impl Driver {
     fn drop_session(&mut self, session: SessionId) {
         self.outboxes.remove(&session);
         self.release_name(session);
+        self.tell_away_nodes_gone(session);
         self.core.handle_input(self.clock.now(), Input::Disconnected { session });
     }
 
@@ -711,7 +796,7 @@ impl Driver {
     fn call(&mut self, input: Input, located: Located) {
         if self.drain.is_none()
             && let Input::Command { session, request, command: Command::Call { to, .. } } = &input
-            && !self.core.is_online(to)
+            && !self.has_a_session_here(to)
         {
             match located {
                 Located::On(node) => {
@@ -726,6 +811,12 @@ impl Driver {
             }
         }
         self.handle(ToDriver::Input(input, None));
+    }
+
+    /// Whether `user` has a session here that can take a call: one of its
+    /// own, or a call's stand-in; a place's stand-in cannot.
+    fn has_a_session_here(&self, user: &switchboard_core::UserId) -> bool {
+        self.core.sessions_of(user).iter().any(|&session| self.proxies.remote_of(session).is_none())
     }
 
     /// The stand-in for `user` of `node`, made if there is none.
@@ -793,7 +884,100 @@ impl Driver {
 
     fn send_to_node(&self, node: &NodeId, from: String, to: String, op: link::LinkOp) {
         let Some(cluster) = &self.cluster else { return };
-        cluster.send(node, &LinkMessage { node: cluster.node().to_string(), from, to, op });
+        cluster.send(node, &LinkFrame::Call(LinkMessage { node: cluster.node().to_string(), from, to, op }));
+    }
+
+    fn send_proxy(&self, node: &NodeId, session: SessionId, op: ProxyOp) {
+        let Some(cluster) = &self.cluster else { return };
+        cluster.send(node, &LinkFrame::Proxy(ProxyMessage { node: cluster.node().to_string(), session, op }));
+    }
+
+    /// A local session's command for a place `node` holds: sent there, with
+    /// what its stand-in needs to look like the session.
+    fn away(&mut self, node: NodeId, input: Input) {
+        let Input::Command { session, request, command } = input else { return };
+        if self.drain.is_some() && starts_a_call(&command) {
+            let refusal = Event::Reply { tag: request.tag, result: Err(CommandError::Draining) };
+            self.deliver(session, refusal, self.clock.now());
+            return;
+        }
+        let Some(peer_id) = self.core.peer_id(session) else { return };
+        self.proxies.went(session, &node);
+        let user = self.core.user_of(session).cloned();
+        let (tag, reply_on_success) = (request.tag, request.reply_on_success);
+        let op = ProxyOp::Command { tag, reply_on_success, quiet: false, user, peer_id: peer_id.to_string(), command };
+        self.send_proxy(&node, session, op);
+    }
+
+    /// A local session's new status, copied to every node it acts on, where
+    /// rooms and namespaces list it; its own node answers it.
+    fn copy_status_away(&self, session: SessionId, status: &switchboard_core::Payload) {
+        let Some(peer_id) = self.core.peer_id(session) else { return };
+        let user = self.core.user_of(session).cloned();
+        for node in self.proxies.nodes_of(session) {
+            let command = Command::SetStatus { status: status.clone() };
+            let op = ProxyOp::Command {
+                tag: proxies::QUIET_TAG,
+                reply_on_success: false,
+                quiet: true,
+                user: user.clone(),
+                peer_id: peer_id.to_string(),
+                command,
+            };
+            self.send_proxy(node, session, op);
+        }
+    }
+
+    /// A local session closed: its stand-ins on other nodes go too.
+    fn tell_away_nodes_gone(&mut self, session: SessionId) {
+        if self.proxies.is_empty() {
+            return;
+        }
+        for node in self.proxies.closed(session) {
+            self.send_proxy(&node, session, ProxyOp::Gone);
+        }
+    }
+
+    /// A message about a proxied session: a command of a remote session
+    /// for a place here (its stand-in made if need be), an event for a
+    /// local session from a place elsewhere, or a remote session gone.
+    fn proxied(&mut self, message: ProxyMessage) {
+        let Ok(node) = NodeId::parse(&message.node) else { return };
+        match message.op {
+            ProxyOp::Event(event) => {
+                let now = self.clock.now();
+                self.deliver(message.session, event, now);
+            }
+            ProxyOp::Gone => {
+                if let Some(stand_in) = self.proxies.stand_in(&node, message.session) {
+                    self.proxies.remove(stand_in);
+                    self.input(Input::Disconnected { session: stand_in });
+                }
+            }
+            ProxyOp::Command { tag, reply_on_success, quiet, user, peer_id, command } => {
+                let stand_in = match self.proxies.stand_in(&node, message.session) {
+                    Some(stand_in) => stand_in,
+                    None => {
+                        let stand_in = draw_session_id(&self.session_ids);
+                        let now = self.clock.now();
+                        let peer_id = Some(Arc::from(peer_id.as_str()));
+                        self.core.handle_input(now, Input::Connected { session: stand_in, peer_id });
+                        self.proxies.insert(stand_in, node.clone(), message.session);
+                        stand_in
+                    }
+                };
+                // The session may have registered since its last command here.
+                if let Some(user) = user
+                    && self.core.user_of(stand_in).is_none()
+                {
+                    let register = Command::Register { user: Some(user), shared: true };
+                    let request = Request::quiet(proxies::QUIET_TAG);
+                    self.core.handle_input(self.clock.now(), Input::Command { session: stand_in, request, command: register });
+                }
+                let request = if quiet { Request::quiet(proxies::QUIET_TAG) } else { Request { tag, reply_on_success } };
+                self.handle(ToDriver::Input(Input::Command { session: stand_in, request, command }, None));
+            }
+        }
     }
 
     /// After a register: a name claimed for it that the core refused is

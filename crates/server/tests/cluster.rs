@@ -200,3 +200,72 @@ async fn a_poll_for_a_session_of_another_node_gets_engine_io_s_error() {
         node.stop().await;
     }
 }
+
+/// calling's rooms and namespaces with members on three nodes: the room and
+/// the namespace each live on the node that made them, and members of the
+/// other nodes act there, each hearing what it would on one node.
+#[tokio::test]
+async fn calling_rooms_and_namespaces_across_nodes() {
+    let redis = RedisServer::start().await;
+    let nodes = cluster(&redis, &["calling-a", "calling-b", "calling-c"]).await;
+    let (mut alice, alice_id) = nodes[0].calling().await;
+    let (mut bob, bob_id) = nodes[1].calling().await;
+    let (mut carol, carol_id) = nodes[2].calling().await;
+
+    // A namespace on node C, subscribed from node A; bob (node B) lists
+    // himself in it, and alice hears it.
+    let answer = ask(&mut carol, json!({"type":"ns_subscribe","namespace":"lobby"}), 1).await;
+    assert_eq!(answer["data"], json!({"users":{},"rooms":{}}), "{answer}");
+    let answer = ask(&mut alice, json!({"type":"ns_subscribe","namespace":"lobby"}), 1).await;
+    assert_eq!(answer["data"], json!({"users":{},"rooms":{}}), "{answer}");
+    ask(&mut bob, json!({"type":"ns_user_register","namespace":"lobby"}), 1).await;
+    let added = json!({"type":"ns_user_add","namespace":"lobby","user":bob_id,"status":{}});
+    assert_eq!(alice.recv().await, added);
+    assert_eq!(carol.recv().await, added);
+    // His status reaches the namespace's node too.
+    ask(&mut bob, json!({"type":"status","status":{"away":true}}), 2).await;
+    for subscriber in [&mut alice, &mut carol] {
+        for kind in ["ns_user_update", "user_update"] {
+            let update = json!({"type":kind,"namespace":"lobby","user":bob_id,"status":{"away":true}});
+            assert_eq!(subscriber.recv().await, update);
+        }
+    }
+
+    // A room made on node A, joined from B and C.
+    ask(&mut alice, json!({"type":"room_join","room":"r"}), 2).await;
+    let answer = ask(&mut bob, json!({"type":"room_join","room":"r"}), 3).await;
+    assert_eq!(answer["data"]["peers"].as_object().unwrap().len(), 1, "{answer}");
+    let joined = alice.recv().await;
+    assert_eq!((joined["type"].as_str(), joined["user"].as_str()), (Some("room_peer_add"), Some(bob_id.as_str())), "{joined}");
+    ask(&mut carol, json!({"type":"room_join","room":"r"}), 2).await;
+    for member in [&mut alice, &mut bob] {
+        let joined = member.recv().await;
+        assert_eq!(joined["user"], json!(carol_id), "{joined}");
+    }
+
+    // room_status compare-and-set, decided on the room's node: of two sets
+    // that both expect the key unset, the second is refused.
+    let first = json!({"type":"room_status","room":"r","key":"lock","value":"bob","check":true});
+    assert!(ask(&mut bob, first, 4).await.get("error").is_none());
+    for member in [&mut alice, &mut carol] {
+        assert_eq!(member.recv().await, json!({"type":"room_update","room":"r","status":{"lock":"bob"}}));
+    }
+    let second = json!({"type":"room_status","room":"r","key":"lock","value":"carol","check":true});
+    let refused = ask(&mut carol, second, 3).await;
+    assert!(refused["error"].is_string(), "{refused}");
+
+    // A relay between two members of other nodes than the room's.
+    let sent = json!({"type":"room_peer_to","room":"r","user":carol_id,"event":"hello","data":{"n":1}});
+    ask(&mut bob, sent, 5).await;
+    let got = carol.recv().await;
+    assert_eq!((got["user"].as_str(), got["data"].clone()), (Some(bob_id.as_str()), json!({"n":1})), "{got}");
+
+    // bob disconnects: the room and the namespace hear he left.
+    drop(bob);
+    let left = alice.recv().await;
+    assert_eq!(left["user"], json!(bob_id), "{left}");
+    let _ = alice_id;
+    for node in nodes {
+        node.stop().await;
+    }
+}

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::mpsc;
 
-use super::{Cluster, LinkMessage, NodeId};
+use super::{Cluster, LinkFrame, NodeId};
 use crate::driver::DriverHandle;
 
 /// Pushes (messages from other nodes) waiting for the driver. The push
@@ -74,11 +74,12 @@ pub(super) async fn subscribe(cluster: Cluster, mut inbound: mpsc::Receiver<Push
         }
     }
     tracing::info!(channel = %mine, "listening for other nodes");
+    cluster.inner.subscribed.store(true, std::sync::atomic::Ordering::Relaxed);
     while let Some(push) = inbound.recv().await {
         match push.kind {
             PushKind::Message => {
                 let Some(Value::BulkString(bytes)) = push.data.get(1) else { continue };
-                match serde_json::from_slice::<LinkMessage>(bytes) {
+                match serde_json::from_slice::<LinkFrame>(bytes) {
                     Ok(message) => {
                         cluster.inner.metrics.cluster_message_received();
                         if driver.link(message).await.is_err() {

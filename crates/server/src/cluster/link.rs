@@ -17,8 +17,67 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use switchboard_core::{
-    Command, CommandError, EndReason, Event, InviteRef, Payload, RelayTarget, RoomId, Signal, SignalKind, UserId,
+    Command, CommandError, EndReason, Event, InviteRef, Payload, RelayTarget, RoomId, SessionId, Signal, SignalKind,
+    UserId,
 };
+
+/// Everything one node says to another.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkFrame {
+    /// About a 1:1 call between a user of each node.
+    Call(LinkMessage),
+    /// About a session of one node acting in a room or namespace the
+    /// other node holds.
+    Proxy(ProxyMessage),
+    /// Makes sure a named room exists (tringtring's `POST /r/<id>` on a
+    /// node that does not hold the room).
+    OpenRoom {
+        /// The room.
+        room: RoomId,
+        /// Its places, if it is made.
+        capacity: usize,
+    },
+}
+
+/// A session of node `node` in a place of the receiving node, or the
+/// answer to one.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProxyMessage {
+    /// The sending node's id.
+    pub node: String,
+    /// The session, on whichever node it is connected to.
+    pub session: SessionId,
+    /// What happened.
+    pub op: ProxyOp,
+}
+
+/// What a proxied session does, or is told.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyOp {
+    /// The session's command, for the node that holds its place. Its user
+    /// name and peer id make the stand-in there look like it.
+    Command {
+        /// The request's tag, handed back in the reply.
+        tag: u64,
+        /// Whether a success is answered.
+        reply_on_success: bool,
+        /// Whether the reply is dropped (a status change copied to every
+        /// node the session acts on, answered by its own node).
+        quiet: bool,
+        /// The session's registered name, if any.
+        user: Option<UserId>,
+        /// The session's peer id.
+        peer_id: String,
+        /// What it does.
+        command: Command,
+    },
+    /// An event for the session, from the node that holds the place.
+    Event(Event),
+    /// The session closed.
+    Gone,
+}
 
 /// One message from a node to another about a call between a user of each.
 #[derive(Debug, Serialize, Deserialize)]
@@ -112,7 +171,7 @@ pub(crate) fn for_stand_in(event: &Event, is_call: impl Fn(&RoomId) -> bool) -> 
         Event::CallDeclined { by, reason, note, .. } => (by.clone(), end(*reason, note.as_ref())),
         Event::RingingStopped { from, reason, note, .. } => (from.clone(), end(*reason, note.as_ref())),
         Event::CallEnded { by, reason, .. } => (by.clone(), end(*reason, None)),
-        Event::Relayed { room: Some(_), from, signal, .. } => {
+        Event::Relayed { room: Some(room), from, signal, .. } if is_call(room) => {
             let kind = match &signal.kind {
                 SignalKind::Offer => LinkSignal::Offer,
                 SignalKind::Answer => LinkSignal::Answer,
@@ -123,6 +182,19 @@ pub(crate) fn for_stand_in(event: &Event, is_call: impl Fn(&RoomId) -> bool) -> 
         }
         _ => return None,
     })
+}
+
+/// Whether `event` is about a 1:1 call (its ring, answer, end, or a relay
+/// in its room), which a place's stand-in does not carry.
+pub(crate) fn is_about_a_call(event: &Event, is_call: impl Fn(&RoomId) -> bool) -> bool {
+    match event {
+        Event::Ringing { room, .. } => is_call(&room.id),
+        Event::Relayed { room: Some(room), .. } => is_call(room),
+        Event::CallAccepted { .. } | Event::CallDeclined { .. } | Event::RingingStopped { .. } | Event::CallEnded { .. } => {
+            true
+        }
+        _ => false,
+    }
 }
 
 /// How a stand-in's refused call ends for the caller on the other node:

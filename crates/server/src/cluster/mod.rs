@@ -19,6 +19,8 @@ pub(crate) mod ghosts;
 pub(crate) mod link;
 pub(crate) mod names;
 mod nodes;
+pub(crate) mod places;
+pub(crate) mod proxies;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,7 +34,7 @@ use tokio::sync::mpsc;
 use crate::driver::DriverHandle;
 use crate::metrics::Metrics;
 
-pub(crate) use link::LinkMessage;
+pub(crate) use link::LinkFrame;
 pub(crate) use names::Located;
 
 /// A node's name in the cluster: 1 to 64 of `A-Z a-z 0-9 - _ .`. It
@@ -110,6 +112,11 @@ struct Inner {
     node: NodeId,
     node_timeout: Duration,
     redis: ConnectionManager,
+    /// Whether this node listens on its channel and has announced itself
+    /// once: until then `/readyz` answers 503, as other nodes cannot reach
+    /// it yet.
+    subscribed: AtomicBool,
+    announced: AtomicBool,
     /// Whether the last Redis request worked: `/readyz` and the
     /// `switchboard_cluster_redis_up` gauge.
     up: AtomicBool,
@@ -117,6 +124,9 @@ struct Inner {
     /// Redis that lost its data (a restart without persistence) gets them
     /// back at the next heartbeat. Held for one insert or removal at a time.
     claims: Mutex<SessionMap<(UserId, bool)>>,
+    /// The rooms and namespaces this node pinned (`places.rs`), checked
+    /// against the core at each heartbeat and unpinned once gone.
+    pinned: Mutex<std::collections::HashSet<places::Place>>,
     /// Messages for other nodes, to the publisher task. Bounded: a Redis
     /// that cannot keep up loses messages (counted), never grows memory.
     outbound: mpsc::Sender<(NodeId, String)>,
@@ -170,7 +180,10 @@ impl Cluster {
             node_timeout: config.node_timeout,
             redis,
             up: AtomicBool::new(false),
+            subscribed: AtomicBool::new(false),
+            announced: AtomicBool::new(false),
             claims: Mutex::new(SessionMap::default()),
+            pinned: Mutex::new(std::collections::HashSet::new()),
             outbound: outbound_sender,
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             metrics,
@@ -202,6 +215,12 @@ impl Cluster {
         let _ = tokio::time::timeout(grace, flushed).await;
     }
 
+    /// Whether this node has joined the cluster: it listens on its
+    /// channel and has announced itself.
+    pub(crate) fn joined(&self) -> bool {
+        self.inner.subscribed.load(Ordering::Relaxed) && self.inner.announced.load(Ordering::Relaxed)
+    }
+
     /// This node's id.
     pub(crate) fn node(&self) -> &NodeId {
         &self.inner.node
@@ -231,7 +250,7 @@ impl Cluster {
 
     /// Queues `message` for `node`'s channel; `false` when the queue is
     /// full (the message is lost, and counted).
-    pub(crate) fn send(&self, node: &NodeId, message: &LinkMessage) -> bool {
+    pub(crate) fn send(&self, node: &NodeId, message: &LinkFrame) -> bool {
         let text = serde_json::to_string(message).expect("a link message serializes");
         match self.inner.outbound.try_send((node.clone(), text)) {
             Ok(()) => true,

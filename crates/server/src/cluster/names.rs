@@ -74,9 +74,12 @@ return found
     )
 });
 
-/// Frees every name a node holds, and its liveness key: a clean stop.
+/// Frees every name and place a node holds, and its liveness key: a
+/// clean stop.
 static LEAVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{}{}",
+        super::places::LEAVE_PLACES,
         r"
 local mine = ARGV[1] .. ' '
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -87,8 +90,8 @@ end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('ZREM', 'sb:nodes', ARGV[1])
 return 0
-",
-    )
+"
+    ))
 });
 
 /// The outcome of a claim.
@@ -188,7 +191,13 @@ impl Cluster {
     pub(crate) async fn leave(&self) {
         let node = self.node();
         let result: redis::RedisResult<i64> =
-            LEAVE.key(names_key(node)).key(node_key(node)).arg(node.as_str()).invoke_async(&mut self.redis()).await;
+            LEAVE
+                .key(names_key(node))
+                .key(node_key(node))
+                .key(super::places::places_key_of(node))
+                .arg(node.as_str())
+                .invoke_async(&mut self.redis())
+                .await;
         match self.heard(result) {
             Ok(_) => tracing::info!(%node, "left the cluster: this node's names are free"),
             Err(error) => tracing::warn!(%error, "could not leave the cluster cleanly: names free after --node-timeout"),

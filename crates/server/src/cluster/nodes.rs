@@ -72,9 +72,21 @@ pub(super) async fn heartbeat(cluster: Cluster, driver: DriverHandle) {
             .arg(ttl)
             .invoke_async(&mut cluster.redis())
             .await;
-        if let Ok(0) = cluster.heard(result) {
+        let announced = cluster.heard(result);
+        if announced.is_ok() {
+            cluster.inner.announced.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Ok(0) = announced {
             tracing::info!(%node, "announced this node to the cluster");
             cluster.claim_again().await;
+        }
+        // Rooms and namespaces this node pinned and no longer holds.
+        let pinned = cluster.pinned_places();
+        if !pinned.is_empty()
+            && let Ok(gone) = driver.gone_places(pinned).await
+            && !gone.is_empty()
+        {
+            cluster.unpin(gone).await;
         }
     }
 }
