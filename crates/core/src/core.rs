@@ -238,6 +238,11 @@ impl Core {
         self.namespaces.exists(namespace)
     }
 
+    /// The open session with this peer id, if any.
+    pub fn session_with_peer_id(&self, peer_id: &str) -> Option<SessionId> {
+        self.sessions.by_peer_id(peer_id)
+    }
+
     /// The peer id of an open session (what other clients name it by).
     pub fn peer_id(&self, session: SessionId) -> Option<Arc<str>> {
         self.sessions.peer_id(session).cloned()

@@ -650,6 +650,7 @@ impl Driver {
                 }
                 for stand_in in self.proxies.of_node(&node) {
                     self.proxies.remove(stand_in);
+                    self.ghosts.remove(stand_in);
                     self.input(Input::Disconnected { session: stand_in });
                 }
                 self.proxies.node_gone(&node);
@@ -734,20 +735,25 @@ impl Driver {
     /// session is dropped only once it has read nothing for the grace. Any
     /// other event that finds the queue full drops the session at once.
     fn deliver(&mut self, session: SessionId, event: Event, now: Instant) -> bool {
-        if !self.ghosts.is_empty() && self.ghosts.get(session).is_some() {
-            self.to_other_node(session, &event);
-            return true;
-        }
-        if !self.proxies.is_empty() && let Some((node, remote)) = self.proxies.remote_of(session) {
-            // A place's stand-in carries its places' events only: a 1:1 call
-            // that rings its name reaches the user through the call's own
-            // stand-in (`ghosts.rs`), ruled by the user's node.
-            let about_a_call = link::is_about_a_call(&event, |room| self.core.is_call_room(room));
-            if !about_a_call && !matches!(event, Event::Reply { tag: proxies::QUIET_TAG, .. }) {
-                let (node, remote) = (node.clone(), *remote);
-                self.send_proxy(&node, remote, ProxyOp::Event(event));
+        // A stand-in may play both parts: a user's party in a call, whose
+        // events the link translates (`ghosts.rs`), and a session in this
+        // node's places, whose events go back as they are (`proxies.rs`).
+        if !self.ghosts.is_empty() || !self.proxies.is_empty() {
+            let ghost = self.ghosts.get(session).is_some();
+            let proxy = self.proxies.remote_of(session).cloned();
+            if ghost || proxy.is_some() {
+                let about_a_call = link::is_about_a_call(&event, |room| self.core.is_call_room(room))
+                    || matches!(event, Event::Reply { tag: link::CALL_TAG, .. });
+                if ghost && about_a_call {
+                    self.to_other_node(session, &event);
+                } else if let Some((node, remote)) = proxy
+                    && !about_a_call
+                    && !matches!(event, Event::Reply { tag: proxies::QUIET_TAG, .. })
+                {
+                    self.send_proxy(&node, remote, ProxyOp::Event(event));
+                }
+                return true;
             }
-            return true;
         }
         if matches!(event, Event::Replaced) {
             self.release_name(session);
@@ -800,7 +806,7 @@ impl Driver {
         {
             match located {
                 Located::On(node) => {
-                    self.stand_in(node, to.clone());
+                    self.stand_in(node, to.clone(), None);
                 }
                 Located::Unknown => {
                     let refusal = Event::Reply { tag: request.tag, result: Err(CommandError::ClusterUnavailable) };
@@ -820,16 +826,31 @@ impl Driver {
     }
 
     /// The stand-in for `user` of `node`, made if there is none.
-    fn stand_in(&mut self, node: NodeId, user: switchboard_core::UserId) -> SessionId {
+    fn stand_in(&mut self, node: NodeId, user: switchboard_core::UserId, peer: Option<&str>) -> SessionId {
         if let Some(ghost) = self.ghosts.find(&node, &user) {
             return ghost;
         }
-        let session = draw_session_id(&self.session_ids);
-        let now = self.clock.now();
-        let peer_id = Some(Arc::from(format!("{user}@{node}")));
-        self.core.handle_input(now, Input::Connected { session, peer_id });
-        let register = Command::Register { user: Some(user.clone()), shared: true };
-        self.core.handle_input(now, Input::Command { session, request: Request::quiet(0), command: register });
+        // The session already acts in a place here: the same stand-in
+        // plays its part in the call (one peer id, one session).
+        let place_stand_in = peer
+            .and_then(|peer| self.core.session_with_peer_id(peer))
+            .filter(|&session| self.proxies.remote_of(session).is_some_and(|(of, _)| *of == node));
+        let session = match place_stand_in {
+            Some(session) => session,
+            None => {
+                let session = draw_session_id(&self.session_ids);
+                // A peer id unknown (a callee looked up by name) is made up,
+                // in a form no client's id takes.
+                let peer_id = Arc::from(peer.map_or_else(|| format!("{user}@{node}"), str::to_owned));
+                self.core.handle_input(self.clock.now(), Input::Connected { session, peer_id: Some(peer_id) });
+                session
+            }
+        };
+        if self.core.user_of(session).is_none() {
+            let register = Command::Register { user: Some(user.clone()), shared: true };
+            let request = Request::quiet(proxies::QUIET_TAG);
+            self.core.handle_input(self.clock.now(), Input::Command { session, request, command: register });
+        }
         self.ghosts.insert(session, node, user);
         self.touched.push(session);
         session
@@ -847,11 +868,11 @@ impl Driver {
         let ghost = match &command {
             Command::Call { .. } if self.drain.is_some() => {
                 let refused = link::refused_call(&CommandError::Draining);
-                self.send_to_node(&node, message.to.clone(), message.from.clone(), refused);
+                self.send_to_node(&node, message.to.clone(), message.from.clone(), None, refused);
                 return;
             }
             Command::Call { to, .. } => {
-                let ghost = self.stand_in(node, from);
+                let ghost = self.stand_in(node, from, message.peer.as_deref());
                 if let Some(state) = self.ghosts.get_mut(ghost) {
                     state.calling = Some(to.clone());
                 }
@@ -877,14 +898,22 @@ impl Driver {
         };
         if let Some((from, op)) = carried {
             let (node, to) = (ghost.node.clone(), ghost.user.to_string());
-            self.send_to_node(&node, from.to_string(), to, op);
+            // The local party's own session, not a stand-in of its user.
+            let peer = self
+                .core
+                .sessions_of(&from)
+                .iter()
+                .find(|&&s| self.ghosts.get(s).is_none() && self.proxies.remote_of(s).is_none())
+                .and_then(|&s| self.core.peer_id(s))
+                .map(|peer| peer.to_string());
+            self.send_to_node(&node, from.to_string(), to, peer, op);
         }
         self.touched.push(session);
     }
 
-    fn send_to_node(&self, node: &NodeId, from: String, to: String, op: link::LinkOp) {
+    fn send_to_node(&self, node: &NodeId, from: String, to: String, peer: Option<String>, op: link::LinkOp) {
         let Some(cluster) = &self.cluster else { return };
-        cluster.send(node, &LinkFrame::Call(LinkMessage { node: cluster.node().to_string(), from, to, op }));
+        cluster.send(node, &LinkFrame::Call(LinkMessage { node: cluster.node().to_string(), from, to, peer, op }));
     }
 
     fn send_proxy(&self, node: &NodeId, session: SessionId, op: ProxyOp) {
@@ -951,12 +980,24 @@ impl Driver {
             ProxyOp::Gone => {
                 if let Some(stand_in) = self.proxies.stand_in(&node, message.session) {
                     self.proxies.remove(stand_in);
+                    self.ghosts.remove(stand_in);
                     self.input(Input::Disconnected { session: stand_in });
                 }
             }
             ProxyOp::Command { tag, reply_on_success, quiet, user, peer_id, command } => {
-                let stand_in = match self.proxies.stand_in(&node, message.session) {
-                    Some(stand_in) => stand_in,
+                // The session's user already plays a call here, under the
+                // same peer id: the same stand-in acts in the place too.
+                let call_stand_in = self
+                    .core
+                    .session_with_peer_id(&peer_id)
+                    .filter(|&session| self.ghosts.get(session).is_some_and(|ghost| ghost.node == node));
+                let stand_in = match self.proxies.stand_in(&node, message.session).or(call_stand_in) {
+                    Some(stand_in) => {
+                        if self.proxies.stand_in(&node, message.session).is_none() {
+                            self.proxies.insert(stand_in, node.clone(), message.session);
+                        }
+                        stand_in
+                    }
                     None => {
                         let stand_in = draw_session_id(&self.session_ids);
                         let now = self.clock.now();
@@ -1017,6 +1058,9 @@ impl Driver {
         while let Some(ghost) = self.touched.pop() {
             if self.ghosts.get(ghost).is_some() && !self.core.in_a_call(ghost) {
                 self.ghosts.remove(ghost);
+                if self.proxies.remote_of(ghost).is_some() {
+                    continue; // still the session's stand-in in a place here
+                }
                 self.core.handle_input(self.clock.now(), Input::Disconnected { session: ghost });
                 let now = self.clock.now();
                 while let Some(Output { to, event }) = self.core.poll_output() {

@@ -174,3 +174,66 @@ export const SERVERS = {
   original: startOriginal,
   switchboard: () => startSwitchboard(),
 };
+
+/**
+ * Starts Debian's `redis-server` (installed by scripts/test) on a free
+ * loopback port, without persistence, and resolves once it answers PING.
+ *
+ * @returns {Promise<{port: number, url: string, stop: () => Promise<void>}>}
+ */
+export async function startRedis() {
+  const net = await import('node:net');
+  const port = await new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free));
+    });
+  });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    const pong = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+      socket.once('data', (data) => {
+        socket.destroy();
+        resolve(data.toString().startsWith('+PONG'));
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (pong) break;
+    if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port}`);
+    // Each attempt is a connect refused at once until the server listens.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/**
+ * Starts one switchboard node per id on `redis` and resolves once each
+ * answers /readyz 200 (it listens on its channel and has announced itself).
+ */
+export async function startCluster(redis, ids) {
+  const nodes = [];
+  for (const id of ids) {
+    nodes.push(await startSwitchboard(['--redis-url', redis.url, '--node-id', id]));
+  }
+  for (const node of nodes) {
+    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+    while ((await fetch(`http://${node.addr}/readyz`)).status !== 200) {
+      if (Date.now() > deadline) throw new Error(`node ${node.addr} did not join the cluster`);
+    }
+  }
+  return nodes;
+}

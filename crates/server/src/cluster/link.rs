@@ -88,6 +88,10 @@ pub struct LinkMessage {
     pub from: String,
     /// The receiver's party (a user of the receiving node).
     pub to: String,
+    /// The peer id of the sender's session (a socket.io id), so that its
+    /// stand-in there shows the same (cloudkibo's `sendersocket`).
+    #[serde(default)]
+    pub peer: Option<String>,
     /// What happened.
     pub op: LinkOp,
 }
@@ -284,7 +288,7 @@ mod tests {
             let (from, op) = for_stand_in(&event, |_| true).expect("carried");
             assert_eq!(from, user("alice"));
             // Across the wire: JSON there and back.
-            let message = LinkMessage { node: "a".into(), from: "alice".into(), to: "alice".into(), op };
+            let message = LinkMessage { node: "a".into(), from: "alice".into(), to: "alice".into(), peer: None, op };
             let text = serde_json::to_string(&message).unwrap();
             let message: LinkMessage = serde_json::from_str(&text).unwrap();
             let (_, command) = message.command().expect("valid");
@@ -295,7 +299,7 @@ mod tests {
     #[test]
     fn a_message_with_an_unknown_reason_is_dropped() {
         let op = LinkOp::End { reason: "exploded".into(), note: None };
-        let message = LinkMessage { node: "a".into(), from: "alice".into(), to: "bob".into(), op };
+        let message = LinkMessage { node: "a".into(), from: "alice".into(), to: "bob".into(), peer: None, op };
         assert!(message.command().is_none());
     }
 }
