@@ -125,6 +125,38 @@ for target in ALL:
         idle_verdicts.append(f"{target} {verdict(share <= 1, 100 * (share - 1))} ({r['bytes_per_session']/1024:.2f} KiB)")
 print("\nTarget: ≤ 4 KiB per idle session: " + "; ".join(idle_verdicts) + ".\n")
 
+if any(name.startswith("cluster-") for name in results):
+    print("## Several nodes\n")
+    print("chatroulette through a cluster of two nodes and a `redis-server` (README \"Several nodes\"): on one")
+    print("node without Redis; on two nodes with both parties of each pair on node a (`same`: the cluster's")
+    print("cost without crossing, names claimed in Redis); and with each callee on node b (`cross`: every ring,")
+    print("answer, SDP, ICE candidate and hang-up crosses Redis pub/sub). On this 2-core machine the two nodes")
+    print("and Redis share the server's core, with the generator on the other, so a cross-node message costs")
+    print("both nodes' work and Redis's on one core: CPU per message is the honest figure. Relay: 50 pairs,")
+    print("8 in flight, 200 B. Setup as above, with 20 pairs (the core saturated: latency is mostly queueing)")
+    print("and with 2 pairs (latency of the hops themselves).\n")
+    print("| mode | relay msgs/s | CPU µs per relayed msg | setups/s (20 pairs) | p50 / p99 (µs) | setups/s (2 pairs) | p50 / p99 (µs) |")
+    print("|---|---:|---:|---:|---|---:|---|")
+    label = {"one": "one node", "same": "two nodes, parties on one", "cross": "two nodes, parties on both"}
+    for mode in ("one", "same", "cross"):
+        relay, setup, setup2 = (results.get(f"cluster-{kind}-{mode}") for kind in ("relay", "setup", "setup2"))
+        if not (relay and setup and setup2):
+            continue
+        per_msg = relay["server_cpu_s"] * 1e6 / (relay["messages_per_s"] * relay["seconds"])
+        print(
+            f"| {label[mode]} | {relay['messages_per_s']:,.0f} | {per_msg:.1f} | {setup['setups_per_s']:,.0f} "
+            f"| {setup['setup_us']['p50']} / {setup['setup_us']['p99']} | {setup2['setups_per_s']:,.0f} "
+            f"| {setup2['setup_us']['p50']} / {setup2['setup_us']['p99']} |"
+        )
+    one, cross = results.get("cluster-setup2-one"), results.get("cluster-setup2-cross")
+    if one and cross:
+        ratio = cross["setup_us"]["p99"] / one["setup_us"]["p99"]
+        print(f"\nGoal: cross-node setup p99 ≤ 1.5× one node's (2 pairs): {verdict(ratio <= 1.5, 100 * (ratio - 1.5) / 1.5)} ({ratio:.2f}×).")
+    one, cross = results.get("cluster-setup-one"), results.get("cluster-setup-cross")
+    if one and cross:
+        ratio = cross["setup_us"]["p99"] / one["setup_us"]["p99"]
+        print(f"With 20 pairs on the shared core: {ratio:.2f}×.\n")
+
 print("## The core and the codecs alone (criterion)\n")
 print("`cargo bench -p switchboard-core -p switchboard-dialects`, pinned to core 0, mean time per iteration.\n")
 print("| benchmark | time | throughput |")

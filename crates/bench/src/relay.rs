@@ -41,7 +41,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut calls = Vec::with_capacity(args.pairs);
     for i in 0..args.pairs {
         calls.push(
-            call(args.server.target, args.server.addr, &format!("rc{run_id}x{i}"), &format!("re{run_id}x{i}")).await?,
+            call(args.server, &format!("rc{run_id}x{i}"), &format!("re{run_id}x{i}")).await?,
         );
     }
     let measuring = Arc::new(AtomicBool::new(false));
@@ -78,6 +78,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "scenario": "relay",
         "server": args.server.target.server(),
         "dialect": args.server.target.dialect(),
+        "cross_node": args.server.peer_addr.is_some(),
         "pairs": args.pairs,
         "in_flight": args.in_flight,
         "size": args.size,

@@ -61,6 +61,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "scenario": "setup",
         "server": args.server.target.server(),
         "dialect": args.server.target.dialect(),
+        "cross_node": args.server.peer_addr.is_some(),
         "pairs": args.pairs,
         "sdp_size": args.sdp_size,
         "candidates": args.candidates,
@@ -77,7 +78,7 @@ async fn one_setup(args: &Args, worker: usize, round: u64) -> anyhow::Result<()>
     let target = args.server.target;
     let run = std::process::id();
     let (caller, callee) = (format!("sc{run}x{worker}x{round}"), format!("se{run}x{worker}x{round}"));
-    let mut call = call(target, args.server.addr, &caller, &callee).await?;
+    let mut call = call(args.server, &caller, &callee).await?;
     if target == Target::Baseline {
         // The baseline's stand-ins for the call request and its answer.
         let (request, accept) =

@@ -79,6 +79,18 @@ pub struct Server {
     /// Its address (`127.0.0.1:8080`).
     #[arg(long)]
     pub addr: SocketAddr,
+    /// Where the second party of each pair (the callee) connects, when not
+    /// to `--addr`: another node of a switchboard cluster, so that every
+    /// call and relay crosses Redis.
+    #[arg(long)]
+    pub peer_addr: Option<SocketAddr>,
+}
+
+impl Server {
+    /// Where the callee of each pair connects.
+    pub fn callee_addr(&self) -> SocketAddr {
+        self.peer_addr.unwrap_or(self.addr)
+    }
 }
 
 /// One side of a call: its connection and how the server names it to the
@@ -129,11 +141,14 @@ pub async fn connect(target: Target, addr: SocketAddr, source: Option<Ipv4Addr>,
     Ok(Peer { socket, id })
 }
 
-/// Two connections in a call: `caller` called `callee`, who accepted.
-pub async fn call(target: Target, addr: SocketAddr, caller: &str, callee: &str) -> anyhow::Result<Call> {
-    let mut a = connect(target, addr, None, caller).await?;
+/// Two connections in a call: `caller` (on `server.addr`) called `callee`
+/// (on `server.callee_addr()`), who accepted.
+pub async fn call(server: Server, caller: &str, callee: &str) -> anyhow::Result<Call> {
+    let target = server.target;
+    let mut a = connect(target, server.addr, None, caller).await?;
     // The baseline pairs the two connections that ask for one path.
-    let mut b = connect(target, addr, None, if target == Target::Baseline { caller } else { callee }).await?;
+    let key = if target == Target::Baseline { caller } else { callee };
+    let mut b = connect(target, server.callee_addr(), None, key).await?;
     let room = match target {
         Target::Baseline => String::new(),
         Target::Chatroulette => chatroulette::call(&mut a, &mut b).await?,

@@ -195,7 +195,9 @@ impl Application {
                 let cluster_config =
                     ClusterConfig { redis_url: redis_url.clone(), node, node_timeout: config.node_timeout };
                 tracing::info!(node = %cluster_config.node, "joining the cluster");
-                Some(Cluster::connect(&cluster_config, metrics.clone()).context("--redis-url")?)
+                let (cluster, tasks) = Cluster::connect(&cluster_config, metrics.clone()).context("--redis-url")?;
+                cluster.start_fresh().await;
+                Some((cluster, tasks))
             }
             _ => None,
         };
@@ -374,12 +376,13 @@ impl Application {
         }
         if let Some(cluster) = cluster {
             // The ends of this node's calls reach the other nodes first,
-            // then its names are freed at once, not after the node timeout.
+            // then its names are freed at once, not after the node timeout;
+            // no heartbeat may announce it again after that.
             cluster.flush(SHUTDOWN_GRACE).await;
+            for task in cluster_tasks {
+                task.abort();
+            }
             cluster.leave().await;
-        }
-        for task in cluster_tasks {
-            task.abort();
         }
         for server in servers {
             server.await.context("server task")?.context("serving")?;
@@ -454,9 +457,9 @@ fn why_it_ended(ended: Result<(), tokio::task::JoinError>) -> String {
 
 /// `GET /readyz`: whether this node takes new sessions, for a load
 /// balancer or a Kubernetes readiness probe. 200 while it does; 503 from the
-/// first SIGTERM or SIGINT on (the drain), and once the core has stopped.
-/// This is the one place that decides readiness: with Step 10's
-/// `--redis-url`, a Redis that is down will make it 503 here too.
+/// first SIGTERM or SIGINT on (the drain), once the core has stopped, and on
+/// a node of a cluster until it has joined it (docs/cluster.md). A Redis
+/// that goes down later leaves the node ready: calls wholly on it go on.
 async fn readyz(State(state): State<AppState>) -> Response {
     if state.edge.admissions.draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();

@@ -973,10 +973,12 @@ impl Driver {
     fn proxied(&mut self, message: ProxyMessage) {
         let Ok(node) = NodeId::parse(&message.node) else { return };
         match message.op {
-            ProxyOp::Event(event) => {
+            // Only for a local session that sent that node a command.
+            ProxyOp::Event(event) if self.proxies.nodes_of(message.session).contains(&node) => {
                 let now = self.clock.now();
                 self.deliver(message.session, event, now);
             }
+            ProxyOp::Event(_) => {}
             ProxyOp::Gone => {
                 if let Some(stand_in) = self.proxies.stand_in(&node, message.session) {
                     self.proxies.remove(stand_in);
@@ -1001,6 +1003,13 @@ impl Driver {
                     None => {
                         let stand_in = draw_session_id(&self.session_ids);
                         let now = self.clock.now();
+                        // A peer id taken here already would replace that
+                        // session: made up instead (never a client's form).
+                        let peer_id = if self.core.session_with_peer_id(&peer_id).is_some() {
+                            format!("{peer_id}@{node}")
+                        } else {
+                            peer_id
+                        };
                         let peer_id = Some(Arc::from(peer_id.as_str()));
                         self.core.handle_input(now, Input::Connected { session: stand_in, peer_id });
                         self.proxies.insert(stand_in, node.clone(), message.session);

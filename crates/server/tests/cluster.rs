@@ -149,7 +149,18 @@ async fn a_redis_restart_is_survived() {
     let mut carol = connect_as(&nodes[0], "carol").await;
     let mut bob = connect_as(&nodes[1], "bob").await;
 
+    // A calling room wholly on node A, made before the outage.
+    let (mut erin, _) = nodes[0].calling().await;
+    let (mut frank, frank_id) = nodes[0].calling().await;
+    ask(&mut erin, json!({"type":"room_join","room":"local"}), 1).await;
+    ask(&mut frank, json!({"type":"room_join","room":"local"}), 1).await;
+    let _joined = erin.recv().await;
+
     redis.kill();
+    // Its relays need no Redis.
+    let sent = json!({"type":"room_peer_to","room":"local","user":frank_id,"event":"hello","data":{"n":2}});
+    ask(&mut erin, sent, 2).await;
+    assert_eq!(frank.recv().await["data"], json!({"n":2}));
     let mut dave = nodes[1].chatroulette().await;
     dave.send(json!({"type":"CONNECT","payload":{"as":"dave"}})).await;
     let refused = dave.recv().await;

@@ -74,3 +74,20 @@ async fn a_stopped_node_frees_its_names_at_once() {
     binary::stop(a, logs_a).await;
     let _bob_again = connect_as(&addr_b, "bob").await;
 }
+
+/// A node killed and started again under the same id: what the killed
+/// process held in Redis goes at the new start, so its users' names are
+/// free at once, not held by sessions that no longer exist.
+#[tokio::test]
+async fn a_node_restarted_under_its_id_does_not_keep_its_dead_names() {
+    let redis = RedisServer::start().await;
+    let (_a, addr_a, _logs_a) = node(&redis, "again-a", "60s");
+    let (b, addr_b, _logs_b) = node(&redis, "again-b", "60s");
+    redis.wait_for_nodes(&["again-a", "again-b"]).await;
+    let _bob = connect_as(&addr_b, "bob").await;
+    b.signal("-KILL");
+    let _ = b.exit().await;
+    let (_b, _addr_b, _logs_b) = node(&redis, "again-b", "60s");
+    redis.wait_for_nodes(&["again-a", "again-b"]).await;
+    let _bob_again = connect_as(&addr_a, "bob").await;
+}

@@ -25,10 +25,9 @@ fn channel(node: &NodeId) -> String {
     format!("sb:link:{node}")
 }
 
-/// Publishes queued messages until the last handle is gone. A message
-/// that cannot be published ends this node's calls with the node it was
-/// for: its other party would never hear the rest.
-pub(super) async fn publish(cluster: Cluster, mut outbound: mpsc::Receiver<(NodeId, String)>, driver: DriverHandle) {
+/// Publishes queued messages until the last handle is gone. A message that
+/// cannot be published is lost, and counted.
+pub(super) async fn publish(cluster: Cluster, mut outbound: mpsc::Receiver<(NodeId, String)>) {
     let messages = futures_util::stream::poll_fn(|context| outbound.poll_recv(context));
     messages
         .map(|(node, text)| {
@@ -42,15 +41,17 @@ pub(super) async fn publish(cluster: Cluster, mut outbound: mpsc::Receiver<(Node
         })
         .buffered(PUBLISHES_IN_FLIGHT)
         .for_each(|(node, result)| {
-            let (cluster, driver) = (cluster.clone(), driver.clone());
+            let cluster = cluster.clone();
             async move {
                 cluster.inner.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 match cluster.heard(result) {
                     Ok(_) => cluster.inner.metrics.cluster_message_sent(),
+                    // Ending this side's calls would leave the other side's
+                    // going on, alone: only a node taken for dead
+                    // (`nodes.rs`) ends calls, on every node at once.
                     Err(error) => {
-                        tracing::warn!(%node, %error, "a message for another node was lost: ending the calls with it");
+                        tracing::warn!(%node, %error, "a message for another node was lost");
                         cluster.inner.metrics.cluster_message_lost();
-                        let _ = driver.node_gone(node).await;
                     }
                 }
             }

@@ -15,6 +15,8 @@
 //! on its way through.
 
 use serde::{Deserialize, Serialize};
+
+use super::proxies::QUIET_TAG;
 use serde_json::value::RawValue;
 use switchboard_core::{
     Command, CommandError, EndReason, Event, InviteRef, Payload, RelayTarget, RoomId, SessionId, Signal, SignalKind,
@@ -213,7 +215,8 @@ pub(crate) fn refused_call(error: &CommandError) -> LinkOp {
 
 impl LinkMessage {
     /// The command the receiving node's stand-in for `from` gives its core,
-    /// with the request's tag; `None` when the message names no valid user
+    /// with the request's tag (a refusal of anything but the call itself
+    /// is a race with the call's end here, and is dropped: [`QUIET_TAG`]); `None` when the message names no valid user
     /// or reason (a node of another version), which is dropped.
     pub(crate) fn command(&self) -> Option<(u64, Command)> {
         let to = UserId::parse(&self.to).ok()?;
@@ -221,11 +224,11 @@ impl LinkMessage {
             LinkOp::Call { data } => (CALL_TAG, Command::Call { to, data: payload(data) }),
             LinkOp::Accept { note } => {
                 let note = note.as_deref().map(payload);
-                (0, Command::Accept { invite: InviteRef::From(to), status: None, note })
+                (QUIET_TAG, Command::Accept { invite: InviteRef::From(to), status: None, note })
             }
             LinkOp::End { reason, note } => {
                 let reason = reason_named(reason)?;
-                (0, Command::EndCallWith { peer: to, reason, note: note.as_deref().map(payload) })
+                (QUIET_TAG, Command::EndCallWith { peer: to, reason, note: note.as_deref().map(payload) })
             }
             LinkOp::Relay { kind, payload: data } => {
                 let kind = match kind {
@@ -235,7 +238,7 @@ impl LinkMessage {
                     LinkSignal::Custom(name) => SignalKind::Custom(name.as_str().into()),
                 };
                 let signal = Signal { kind, payload: payload(data) };
-                (0, Command::Relay { to: RelayTarget::CallPeer(to), signal })
+                (QUIET_TAG, Command::Relay { to: RelayTarget::CallPeer(to), signal })
             }
         })
     }

@@ -124,6 +124,16 @@ struct Inner {
     /// Redis that lost its data (a restart without persistence) gets them
     /// back at the next heartbeat. Held for one insert or removal at a time.
     claims: Mutex<SessionMap<(UserId, bool)>>,
+    /// Where places were found (`places.rs`), so that relays in a room
+    /// cost no Redis round trip. Bounded.
+    known_homes: Mutex<std::collections::HashMap<places::Place, places::Home>>,
+    /// Names whose release Redis did not take, tried again at each
+    /// heartbeat.
+    unreleased: Mutex<Vec<(switchboard_core::SessionId, UserId)>>,
+    /// Whether a slow piece of heartbeat work (claiming again, checking
+    /// pins) is under way, so that beats never wait for it nor pile it up.
+    reclaiming: AtomicBool,
+    checking_places: AtomicBool,
     /// The rooms and namespaces this node pinned (`places.rs`), checked
     /// against the core at each heartbeat and unpinned once gone.
     pinned: Mutex<std::collections::HashSet<places::Place>>,
@@ -184,6 +194,10 @@ impl Cluster {
             announced: AtomicBool::new(false),
             claims: Mutex::new(SessionMap::default()),
             pinned: Mutex::new(std::collections::HashSet::new()),
+            unreleased: Mutex::new(Vec::new()),
+            known_homes: Mutex::new(std::collections::HashMap::new()),
+            reclaiming: AtomicBool::new(false),
+            checking_places: AtomicBool::new(false),
             outbound: outbound_sender,
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             metrics,
@@ -196,7 +210,7 @@ impl Cluster {
     pub(crate) fn run(&self, tasks: ClusterTasks, driver: DriverHandle) -> Vec<tokio::task::JoinHandle<()>> {
         let ClusterTasks { outbound, inbound } = tasks;
         vec![
-            tokio::spawn(bus::publish(self.clone(), outbound, driver.clone())),
+            tokio::spawn(bus::publish(self.clone(), outbound)),
             tokio::spawn(bus::subscribe(self.clone(), inbound, driver.clone())),
             tokio::spawn(nodes::heartbeat(self.clone(), driver.clone())),
             tokio::spawn(nodes::watch(self.clone(), driver)),

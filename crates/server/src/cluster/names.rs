@@ -156,11 +156,22 @@ impl Cluster {
         self.claims().get(&session).map(|(user, _)| user.clone())
     }
 
-    /// Gives up `session`'s hold on `user`. Best effort: a Redis that is
-    /// down forgets it anyway once this node stops, and a name held by a
-    /// closed session of a live node is freed at the next restart.
+    /// Gives up `session`'s hold on its name. When Redis cannot be reached,
+    /// it is tried again at each heartbeat ([`Cluster::release_again`]).
     pub(crate) async fn release(&self, session: SessionId) {
         let Some((user, _)) = self.claims().remove(&session) else { return };
+        self.release_name(session, user).await;
+    }
+
+    /// Tries again the releases Redis did not take.
+    pub(super) async fn release_again(&self) {
+        let pending = std::mem::take(&mut *self.inner.unreleased.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for (session, user) in pending {
+            self.release_name(session, user).await;
+        }
+    }
+
+    async fn release_name(&self, session: SessionId, user: UserId) {
         let node = self.node();
         let result: redis::RedisResult<i64> = RELEASE
             .key(user_key(&user))
@@ -170,7 +181,9 @@ impl Cluster {
             .invoke_async(&mut self.redis())
             .await;
         if let Err(error) = self.heard(result) {
-            tracing::warn!(%user, %error, "could not free a name in Redis");
+            // Tried again at each heartbeat until Redis answers.
+            tracing::warn!(%user, %error, "could not free a name in Redis yet");
+            self.inner.unreleased.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((session, user));
         }
     }
 
@@ -189,7 +202,24 @@ impl Cluster {
     /// Frees every name this node holds and its liveness key, so that
     /// other nodes see it gone at once (a clean stop).
     pub(crate) async fn leave(&self) {
-        let node = self.node();
+        match self.purge(self.node()).await {
+            Ok(()) => tracing::info!(node = %self.node(), "left the cluster: this node's names are free"),
+            Err(error) => tracing::warn!(%error, "could not leave the cluster cleanly: names free after --node-timeout"),
+        }
+    }
+
+    /// Before this node serves: whatever a former process with this node id
+    /// left in Redis (it was killed) goes, or its names would stay taken.
+    pub(crate) async fn start_fresh(&self) {
+        let purged = tokio::time::timeout(std::time::Duration::from_secs(2), self.purge(self.node())).await;
+        if !matches!(purged, Ok(Ok(()))) {
+            tracing::warn!("Redis is unreachable at start: this node joins the cluster once it is back");
+        }
+    }
+
+    /// Frees every name and place `node` holds, and its liveness key: a
+    /// node leaving, or a dead node cleaned up by any other.
+    pub(crate) async fn purge(&self, node: &NodeId) -> Result<(), Unavailable> {
         let result: redis::RedisResult<i64> =
             LEAVE
                 .key(names_key(node))
@@ -198,16 +228,14 @@ impl Cluster {
                 .arg(node.as_str())
                 .invoke_async(&mut self.redis())
                 .await;
-        match self.heard(result) {
-            Ok(_) => tracing::info!(%node, "left the cluster: this node's names are free"),
-            Err(error) => tracing::warn!(%error, "could not leave the cluster cleanly: names free after --node-timeout"),
-        }
+        self.heard(result).map(drop)
     }
 
     /// Claims again every name this node holds, after Redis lost them (it
     /// restarted without its data). A name another node took meanwhile
     /// stays theirs, logged.
     pub(super) async fn claim_again(&self) {
+        self.pin_again().await;
         let claims: Vec<(SessionId, UserId, bool)> =
             self.claims().iter().map(|(&session, (user, shared))| (session, user.clone(), *shared)).collect();
         for (session, user, shared) in claims {

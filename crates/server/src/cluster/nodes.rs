@@ -6,8 +6,9 @@
 //! its calls end here. The margin lets every node announce itself again
 //! after a Redis restart before anyone is taken for dead.
 
-use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use redis::Script;
@@ -16,6 +17,7 @@ use tokio::time::Instant;
 use super::Cluster;
 use super::NodeId;
 use super::names::node_key;
+use super::places::Place;
 use crate::driver::DriverHandle;
 
 /// Refreshes a node's key and its expiry in `sb:nodes`; returns whether
@@ -62,6 +64,10 @@ pub(super) async fn heartbeat(cluster: Cluster, driver: DriverHandle) {
     let mut ticks = tokio::time::interval(cluster.inner.node_timeout / 8);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ttl = u64::try_from(cluster.announcement_ttl().as_millis()).unwrap_or(u64::MAX);
+    // Places the core no longer held at the last check: unpinned only when
+    // still gone at the next, so that a join on its way to the core keeps
+    // the pin it just made.
+    let gone_once = Arc::new(Mutex::new(HashSet::new()));
     while driver.is_running() {
         ticks.tick().await;
         let node = cluster.node().clone();
@@ -74,19 +80,40 @@ pub(super) async fn heartbeat(cluster: Cluster, driver: DriverHandle) {
             .await;
         let announced = cluster.heard(result);
         if announced.is_ok() {
-            cluster.inner.announced.store(true, std::sync::atomic::Ordering::Relaxed);
+            cluster.inner.announced.store(true, Ordering::Relaxed);
         }
-        if let Ok(0) = announced {
-            tracing::info!(%node, "announced this node to the cluster");
-            cluster.claim_again().await;
-        }
-        // Rooms and namespaces this node pinned and no longer holds.
-        let pinned = cluster.pinned_places();
-        if !pinned.is_empty()
-            && let Ok(gone) = driver.gone_places(pinned).await
-            && !gone.is_empty()
+        // Slow work runs beside the beats, one at a time, never delaying
+        // the next announcement.
+        if let Ok(0) = announced
+            && !cluster.inner.reclaiming.swap(true, Ordering::Relaxed)
         {
-            cluster.unpin(gone).await;
+            tracing::info!(%node, "announced this node to the cluster");
+            let cluster = cluster.clone();
+            tokio::spawn(async move {
+                cluster.claim_again().await;
+                cluster.inner.reclaiming.store(false, Ordering::Relaxed);
+            });
+        }
+        if announced.is_ok() && !cluster.inner.checking_places.swap(true, Ordering::Relaxed) {
+            let (cluster, driver, gone_once) = (cluster.clone(), driver.clone(), gone_once.clone());
+            tokio::spawn(async move {
+                cluster.release_again().await;
+                let pinned = cluster.pinned_places();
+                if !pinned.is_empty()
+                    && let Ok(gone) = driver.gone_places(pinned).await
+                {
+                    let confirmed: Vec<Place> = {
+                        let mut before = gone_once.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let confirmed = gone.iter().filter(|place| before.contains(*place)).cloned().collect();
+                        *before = gone.into_iter().collect();
+                        confirmed
+                    };
+                    if !confirmed.is_empty() {
+                        cluster.unpin(confirmed).await;
+                    }
+                }
+                cluster.inner.checking_places.store(false, Ordering::Relaxed);
+            });
         }
     }
 }
@@ -128,6 +155,12 @@ pub(super) async fn watch(cluster: Cluster, driver: DriverHandle) {
         for node in gone {
             last_seen.remove(&node);
             tracing::warn!(%node, "a node stopped announcing itself: ending its calls here");
+            // Its names, pins and sets go too (every node may do it; the
+            // script is idempotent), so that a crash leaves nothing behind.
+            cluster.forget_homes_on(&node);
+            let janitor = cluster.clone();
+            let dead = node.clone();
+            tokio::spawn(async move { janitor.purge(&dead).await });
             if driver.node_gone(node).await.is_err() {
                 return;
             }

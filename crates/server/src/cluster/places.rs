@@ -81,6 +81,10 @@ pub(crate) fn place_of(command: &Command) -> Option<(Place, bool)> {
     }
 }
 
+/// Places whose home is remembered, at most; past it the memory starts
+/// again (a bound, not a cache policy worth more).
+const KNOWN_HOMES: usize = 65_536;
+
 /// Where a place is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Home {
@@ -98,7 +102,39 @@ fn places_key(node: &NodeId) -> String {
 
 impl Cluster {
     /// Where `place` is; pinned here first when `makes` and it is nowhere.
+    ///
+    /// Where a place was found before is remembered: a place here needs no
+    /// Redis again until it is unpinned (its relays go on while Redis is
+    /// down), and one elsewhere none for commands that do not make it (its
+    /// relays cost no round trip). A command that makes a place asks again
+    /// when it was elsewhere, since that node may have let it go.
     pub(crate) async fn home_of(&self, place: &Place, makes: bool) -> Home {
+        match self.known_homes().get(place) {
+            Some(Home::Here) => return Home::Here,
+            Some(Home::On(node)) if !makes => return Home::On(node.clone()),
+            _ => {}
+        }
+        let home = self.ask_home_of(place, makes).await;
+        if matches!(home, Home::On(_)) || (home == Home::Here && self.pinned().contains(place)) {
+            let mut known = self.known_homes();
+            if known.len() >= KNOWN_HOMES {
+                known.clear();
+            }
+            known.insert(place.clone(), home.clone());
+        }
+        home
+    }
+
+    /// Forgets where places of `node` are (it is gone).
+    pub(crate) fn forget_homes_on(&self, node: &NodeId) {
+        self.known_homes().retain(|_, home| *home != Home::On(node.clone()));
+    }
+
+    fn known_homes(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Place, Home>> {
+        self.inner.known_homes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn ask_home_of(&self, place: &Place, makes: bool) -> Home {
         let node = self.node();
         let result: redis::RedisResult<String> = PIN
             .key(place.key())
@@ -118,6 +154,19 @@ impl Cluster {
         }
     }
 
+    /// Pins again the places this node holds, after Redis lost its pins.
+    /// A place pinned elsewhere meanwhile keeps that pin, logged: it has two
+    /// owners until it empties here.
+    pub(super) async fn pin_again(&self) {
+        for place in self.pinned_places() {
+            match self.home_of(&place, true).await {
+                Home::Here => {}
+                Home::On(node) => tracing::warn!(?place, %node, "a place held here was pinned elsewhere while Redis was empty"),
+                Home::Unknown => return,
+            }
+        }
+    }
+
     /// The places this node pinned, to check against its core.
     pub(crate) fn pinned_places(&self) -> Vec<Place> {
         self.pinned().iter().cloned().collect()
@@ -128,6 +177,7 @@ impl Cluster {
         let node = self.node().clone();
         for place in places {
             self.pinned().remove(&place);
+            self.known_homes().remove(&place);
             let result: redis::RedisResult<i64> = UNPIN
                 .key(place.key())
                 .key(places_key(&node))
