@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
 
-import { SERVERS } from './support/servers.mjs';
+import { SERVERS, startCluster, startRedis } from './support/servers.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -69,7 +69,27 @@ async function closeCalling(calling) {
   clearTimeout(calling.timeout_timeout);
 }
 
-for (const [serverName, start] of Object.entries(SERVERS)) {
+/**
+ * Two switchboard nodes of a cluster on one redis-server (docs/cluster.md):
+ * the first user of each test on node A (`url`), the other on node B
+ * (`peerUrl`).
+ */
+async function startTwoNodes() {
+  const redis = await startRedis();
+  const [a, b] = await startCluster(redis, ['rtc-a', 'rtc-b']);
+  return {
+    url: a.url,
+    peerUrl: b.url,
+    async stop() {
+      await Promise.all([a.stop(), b.stop()]);
+      await redis.stop();
+    },
+  };
+}
+
+const TARGETS = { ...SERVERS, 'a switchboard cluster, the two users on two nodes': startTwoNodes };
+
+for (const [serverName, start] of Object.entries(TARGETS)) {
   describe(`rtc-lib 0.5.7 against ${serverName}`, () => {
     let server;
     const callings = [];
@@ -93,7 +113,7 @@ for (const [serverName, start] of Object.entries(SERVERS)) {
       // Connect: `hello` gives each its id.
       const alice = await callingClient(server.url);
       callings.push(alice);
-      const bob = await callingClient(server.url);
+      const bob = await callingClient(server.peerUrl ?? server.url);
       callings.push(bob);
       assert.equal(alice.state, 'connected');
       assert.equal(typeof alice.id, 'string');
@@ -228,7 +248,7 @@ for (const [serverName, start] of Object.entries(SERVERS)) {
     test('a denied invitation resolves false and the pending peer leaves', async () => {
       const alice = await callingClient(server.url);
       callings.push(alice);
-      const carol = await callingClient(server.url);
+      const carol = await callingClient(server.peerUrl ?? server.url);
       callings.push(carol);
 
       const room = alice.room('rtc-lib-named-room', {});
@@ -257,7 +277,7 @@ for (const [serverName, start] of Object.entries(SERVERS)) {
     test('a cancelled invitation reaches the invitee', async () => {
       const alice = await callingClient(server.url);
       callings.push(alice);
-      const dave = await callingClient(server.url);
+      const dave = await callingClient(server.peerUrl ?? server.url);
       callings.push(dave);
 
       const room = alice.room(undefined, {});

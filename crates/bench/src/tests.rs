@@ -33,7 +33,8 @@ async fn relayed_frame(call: &mut Call, to_caller: bool) -> String {
 }
 
 async fn full_call(target: Target, addr: SocketAddr) {
-    let mut call = call(target, addr, "benchalice", "benchbob").await.expect("a call");
+    let server = crate::target::Server { target, addr, peer_addr: None };
+    let mut call = call(server, "benchalice", "benchbob").await.expect("a call");
     for (from_caller, signal) in
         [(true, Signal::Offer), (false, Signal::Answer), (true, Signal::IceCandidate), (false, Signal::IceCandidate)]
     {

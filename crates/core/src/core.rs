@@ -48,6 +48,12 @@ pub struct CoreConfig {
     /// How fast one room may be invited into, by all its members together.
     /// Default a burst of 50, then 60 a minute.
     pub room_invite_rate: Rate,
+    /// The number of the first invite; the next count up from it. 0 on one
+    /// node. The server of a cluster draws it below 2^52 (so that calling's
+    /// `handle`, a JSON number, stays exact in JavaScript), so that two
+    /// nodes' invites do not share numbers: a client may hold invites from
+    /// several nodes (`docs/cluster.md`).
+    pub first_invite_id: u64,
     /// Seed of the generator that draws user names and call room names. The
     /// server seeds it from the operating system, so drawn names are
     /// unguessable; tests fix it, so runs repeat.
@@ -66,6 +72,7 @@ impl Default for CoreConfig {
             mailboxes_per_sender: 16,
             ring_rate: Rate { burst: 20, per_minute: 30 },
             room_invite_rate: Rate { burst: 50, per_minute: 60 },
+            first_invite_id: 0,
             seed: [0; 32],
         }
     }
@@ -136,11 +143,11 @@ impl Core {
             },
             mailboxes: Mailboxes::new(config.mailbox_messages, config.mailbox_bytes, config.mailboxes_per_sender),
             throttles: Throttles::new(config.ring_rate, config.room_invite_rate),
+            invites: Invites::numbered_from(config.first_invite_id),
             config,
             sessions: Sessions::default(),
             users: Directory::default(),
             rooms: Rooms::default(),
-            invites: Invites::default(),
             answered: AnsweredCalls::default(),
             namespaces: Namespaces::default(),
             deadlines: Deadlines::default(),
@@ -256,6 +263,16 @@ impl Core {
     /// Whether `room` is a 1:1 call's room (not a named room).
     pub fn is_call_room(&self, room: &RoomId) -> bool {
         self.rooms.kind(room) == Some(RoomKind::Call)
+    }
+
+    /// How long a call rings (and an ecall message is held).
+    pub fn ring_time(&self) -> Duration {
+        self.config.ring_timeout
+    }
+
+    /// Whether something rings `user` here (a call or an invite).
+    pub fn is_invited(&self, user: &UserId) -> bool {
+        !self.invites.incoming(user).is_empty()
     }
 
     /// Whether a session takes part in a 1:1 call, ringing or accepted,

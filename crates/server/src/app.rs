@@ -186,6 +186,9 @@ impl Application {
             mailboxes_per_sender: config.mailboxes_per_sender,
             ring_rate: Rate { burst: config.ring_burst, per_minute: config.ring_rate },
             room_invite_rate: Rate { burst: config.room_invite_burst, per_minute: config.room_invite_rate },
+            // On a node of a cluster, invites are numbered from a random
+            // point below 2^52, far from every other node's.
+            first_invite_id: if config.redis_url.is_some() { first_invite_id()? } else { 0 },
             seed,
         };
         let node = config.redis_url.as_ref().map(|_| config.node_id.clone().unwrap_or_else(NodeId::random));
@@ -392,6 +395,13 @@ impl Application {
             None => Ok(()),
         }
     }
+}
+
+/// A random point below 2^52 to number a cluster node's invites from.
+fn first_invite_id() -> anyhow::Result<u64> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("no random seed: {error}"))?;
+    Ok(u64::from_le_bytes(bytes) >> 12)
 }
 
 /// The next stop signal. A stream that ends sends no more: it never stops

@@ -11,8 +11,8 @@ use rand_core::{RngCore, SeedableRng};
 
 use futures_channel::mpsc as queue;
 use switchboard_core::{
-    CallNote, Command, CommandError, Core, CoreConfig, Event, Input, Output, Request, RoomId, SessionId, SessionMap,
-    Stats,
+    CallNote, Command, CommandError, Core, CoreConfig, Event, Input, InviteId, InviteRef, Output, RelayTarget, Reply,
+    Request, RoomId, SessionId, SessionMap, Stats, UserId,
 };
 use switchboard_dialects::codec::Dialect;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -57,6 +57,11 @@ enum ToDriver {
     Link(LinkFrame),
     /// A command for a room or namespace another node holds.
     Away(NodeId, Input),
+    /// An invite, with where its room and its invitee are.
+    Invite(Input, Home, Located),
+    /// An ecall message, with the other nodes its receiver (or its
+    /// sender's other devices) are on; `None`: Redis could not say.
+    UserRelay(Input, Option<Vec<NodeId>>),
     /// Which of these places this node no longer holds.
     GonePlaces(Vec<Place>, oneshot::Sender<Vec<Place>>),
     /// A node stopped announcing itself: its stand-ins here are gone.
@@ -231,6 +236,8 @@ impl std::fmt::Debug for ToDriver {
             ToDriver::Call(input, located) => write!(f, "Call({input:?}, {located:?})"),
             ToDriver::Link(message) => write!(f, "Link({message:?})"),
             ToDriver::Away(node, input) => write!(f, "Away({node}, {input:?})"),
+            ToDriver::Invite(input, home, located) => write!(f, "Invite({input:?}, {home:?}, {located:?})"),
+            ToDriver::UserRelay(input, nodes) => write!(f, "UserRelay({input:?}, {nodes:?})"),
             ToDriver::GonePlaces(places, _) => write!(f, "GonePlaces({places:?})"),
             ToDriver::NodeGone(node) => write!(f, "NodeGone({node})"),
             #[cfg(test)]
@@ -303,6 +310,12 @@ impl DriverHandle {
                 .await
             {
                 Ok(crate::cluster::names::Claim::Granted) => {
+                    // Messages other nodes held for this user while it was
+                    // offline everywhere come here (ecall).
+                    for node in cluster.take_held(&user).await {
+                        let frame = LinkFrame::Collect { node: cluster.node().to_string(), user: user.clone() };
+                        cluster.send(&node, &frame);
+                    }
                     let command = Command::Register { user: Some(user), shared };
                     ToDriver::Input(Input::Command { session, request, command }, None)
                 }
@@ -312,6 +325,36 @@ impl DriverHandle {
             Command::Call { to, data } => {
                 let located = cluster.locate(&to).await;
                 ToDriver::Call(Input::Command { session, request, command: Command::Call { to, data } }, located)
+            }
+            // A room the server names: drawn here, so that it is pinned like
+            // any other and members of other nodes can join it.
+            Command::Join { room: None, create, status } => {
+                let room = RoomId::parse(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a room name");
+                let command = Command::Join { room: Some(room.clone()), create, status };
+                match cluster.home_of(&Place::Room(room), true).await {
+                    Home::Unknown => ToDriver::Refuse(session, request.tag, CommandError::ClusterUnavailable),
+                    _ => ToDriver::Input(Input::Command { session, request, command }, None),
+                }
+            }
+            Command::Relay { to: RelayTarget::User { user, peer }, signal } => {
+                let sender = cluster.claim_of(session);
+                let users: Vec<&UserId> = std::iter::once(&user).chain(sender.as_ref()).collect();
+                let nodes = cluster.locate_all(&users).await.ok();
+                let command = Command::Relay { to: RelayTarget::User { user, peer }, signal };
+                ToDriver::UserRelay(Input::Command { session, request, command }, nodes)
+            }
+            Command::Invite { room, to, data } => {
+                let home = cluster.home_of(&Place::Room(room.clone()), true).await;
+                let located = cluster.locate(&to).await;
+                ToDriver::Invite(Input::Command { session, request, command: Command::Invite { room, to, data } }, home, located)
+            }
+            Command::Accept { invite: InviteRef::Id(id), .. }
+            | Command::Reject { invite: InviteRef::Id(id), .. }
+            | Command::Cancel { invite: InviteRef::Id(id), .. }
+                if cluster.node_of_invite(id).is_some() =>
+            {
+                let node = cluster.node_of_invite(id).expect("checked");
+                ToDriver::Away(node, Input::Command { session, request, command })
             }
             command => {
                 let home = match places::place_of(&command) {
@@ -461,8 +504,16 @@ pub struct DriverSettings {
 /// across nodes, or a callee that may be on another node. A drawn name
 /// (`user: None`) is claimed by the driver once the core has drawn it.
 fn needs_the_cluster(command: &Command) -> bool {
-    matches!(command, Command::Register { user: Some(_), .. } | Command::Call { .. })
-        || places::place_of(command).is_some()
+    matches!(
+        command,
+        Command::Register { user: Some(_), .. }
+            | Command::Call { .. }
+            | Command::Join { room: None, .. }
+            | Command::Relay { to: RelayTarget::User { .. }, .. }
+            | Command::Accept { invite: InviteRef::Id(_), .. }
+            | Command::Reject { invite: InviteRef::Id(_), .. }
+            | Command::Cancel { invite: InviteRef::Id(_), .. }
+    ) || places::place_of(command).is_some()
 }
 
 fn draw_session_id(ids: &Mutex<ChaCha20Rng>) -> SessionId {
@@ -502,6 +553,8 @@ pub(crate) fn spawn(
         log_user_names,
         drain: None,
         touched: Vec::new(),
+        named_invites: std::collections::HashSet::new(),
+        accepting: std::collections::HashMap::new(),
     };
     (handle, tokio::spawn(driver.run(receiver)))
 }
@@ -553,6 +606,12 @@ struct Driver {
     reader_grace: Duration,
     /// Once the node drains: where the count of calls in progress goes.
     drain: Option<watch::Sender<Option<usize>>>,
+    /// Invites into named rooms that rang a stand-in here: their ends are
+    /// about a place, not a 1:1 call. Bounded by clearing.
+    named_invites: std::collections::HashSet<InviteId>,
+    /// Invites of other nodes a local session answered, so that it is not
+    /// told its own answer came from elsewhere.
+    accepting: std::collections::HashMap<InviteId, SessionId>,
     /// Stand-ins told something during this input: each is forgotten at
     /// its end unless it still takes part in a call.
     touched: Vec<SessionId>,
@@ -632,7 +691,25 @@ impl Driver {
             ToDriver::Link(LinkFrame::Call(message)) => self.from_other_node(message),
             ToDriver::Link(LinkFrame::Proxy(message)) => self.proxied(message),
             ToDriver::Link(LinkFrame::OpenRoom { room, capacity }) => self.input(Input::OpenRoom { room, capacity }),
-            ToDriver::Away(node, input) => self.away(node, input),
+            ToDriver::Away(node, input) => self.away(node, input, None),
+            ToDriver::Invite(input, home, located) => self.invite(input, home, located),
+            ToDriver::UserRelay(input, nodes) => self.user_relay(input, nodes),
+            ToDriver::Link(LinkFrame::UserRelay { node: _, from, from_peer, to, peer, signal }) => {
+                self.user_relay_here(from, &from_peer, to, peer.as_deref(), signal);
+            }
+            ToDriver::Link(LinkFrame::Collect { node, user }) => {
+                // A stand-in for the user takes the held messages, as a
+                // device registering does, and sends them on.
+                if let Ok(node) = NodeId::parse(&node) {
+                    self.stand_in(node, user, None);
+                    let now = self.clock.now();
+                    while let Some(Output { to, event }) = self.core.poll_output() {
+                        self.deliver(to, event, now);
+                    }
+                    self.forget_idle_stand_ins();
+                }
+            }
+            ToDriver::Link(LinkFrame::UserEvent { node, user, event }) => self.user_event(node, user, event),
             ToDriver::GonePlaces(places, reply) => {
                 let gone = places
                     .into_iter()
@@ -742,15 +819,25 @@ impl Driver {
             let ghost = self.ghosts.get(session).is_some();
             let proxy = self.proxies.remote_of(session).cloned();
             if ghost || proxy.is_some() {
-                let about_a_call = link::is_about_a_call(&event, |room| self.core.is_call_room(room))
-                    || matches!(event, Event::Reply { tag: link::CALL_TAG, .. });
+                if let Event::Ringing { invite, room, .. } = &event
+                    && !self.core.is_call_room(&room.id)
+                {
+                    self.named_invites.insert(*invite);
+                }
+                let about_a_call = self.about_a_call(&event);
+                let quiet = matches!(event, Event::Reply { tag: proxies::QUIET_TAG, .. });
                 if ghost && about_a_call {
                     self.to_other_node(session, &event);
                 } else if let Some((node, remote)) = proxy
                     && !about_a_call
-                    && !matches!(event, Event::Reply { tag: proxies::QUIET_TAG, .. })
+                    && !quiet
                 {
                     self.send_proxy(&node, remote, ProxyOp::Event(event));
+                } else if ghost && !about_a_call && !quiet && !matches!(event, Event::Reply { .. }) {
+                    // A user of another node invited into a room here: the
+                    // ring and what follows go to every session it has there.
+                    self.send_user_event(session, event);
+                    self.touched.push(session);
                 }
                 return true;
             }
@@ -817,6 +904,159 @@ impl Driver {
             }
         }
         self.handle(ToDriver::Input(input, None));
+    }
+
+    /// Whether `event` is about a 1:1 call (which the call link carries
+    /// translated), rather than about a place (carried as it is).
+    fn about_a_call(&self, event: &Event) -> bool {
+        match event {
+            Event::Ringing { room, .. } => self.core.is_call_room(&room.id),
+            Event::Relayed { room: Some(room), .. } => self.core.is_call_room(room),
+            Event::CallAccepted { room, .. } => self.core.is_call_room(room),
+            Event::CallDeclined { invite, .. } | Event::RingingStopped { invite, .. } => {
+                !self.named_invites.contains(invite)
+            }
+            Event::CallEnded { .. } | Event::Reply { tag: link::CALL_TAG, .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Sends an event of a user's stand-in to every session of the user on
+    /// its node.
+    fn send_user_event(&self, ghost: SessionId, event: Event) {
+        let (Some(cluster), Some(state)) = (&self.cluster, self.ghosts.get(ghost)) else { return };
+        let frame = LinkFrame::UserEvent { node: cluster.node().to_string(), user: state.user.clone(), event };
+        cluster.send(&state.node, &frame);
+    }
+
+    /// An event for every session of `user` here from a place of `node`:
+    /// an invite that rings it, and what follows. The session that answered
+    /// it is not told it was answered elsewhere.
+    fn user_event(&mut self, node: String, user: UserId, event: Event) {
+        let Ok(node) = NodeId::parse(&node) else { return };
+        if let (Some(cluster), Event::Ringing { invite, .. }) = (&self.cluster, &event) {
+            cluster.invite_on(*invite, node.clone());
+        }
+        let answered_here = match &event {
+            Event::RingingStopped { invite, .. } => self.accepting.remove(invite),
+            _ => None,
+        };
+        let now = self.clock.now();
+        let sessions: Vec<SessionId> = self
+            .core
+            .sessions_of(&user)
+            .iter()
+            .copied()
+            .filter(|&s| self.ghosts.get(s).is_none() && self.proxies.remote_of(s).is_none() && Some(s) != answered_here)
+            .collect();
+        for session in sessions {
+            self.deliver(session, event.clone(), now);
+        }
+    }
+
+    /// An ecall message. The receiver's devices on other nodes get it from
+    /// those nodes; this node's core delivers it here, and holds it when
+    /// the receiver is online nowhere (noting so in Redis, so that the node
+    /// the receiver connects to can collect it).
+    fn user_relay(&mut self, input: Input, nodes: Option<Vec<NodeId>>) {
+        let Input::Command { session, command: Command::Relay { to: RelayTarget::User { user, peer }, signal }, .. } =
+            &input
+        else {
+            return;
+        };
+        let nodes = nodes.unwrap_or_default();
+        let sender = self.core.user_of(*session).cloned();
+        if let (Some(cluster), Some(from), Some(from_peer)) = (&self.cluster, &sender, self.core.peer_id(*session)) {
+            for node in &nodes {
+                let frame = LinkFrame::UserRelay {
+                    node: cluster.node().to_string(),
+                    from: from.clone(),
+                    from_peer: from_peer.to_string(),
+                    to: user.clone(),
+                    peer: peer.as_deref().map(str::to_owned),
+                    signal: signal.clone(),
+                };
+                cluster.send(node, &frame);
+            }
+        }
+        let online_here = self.has_a_session_here(user);
+        if !nodes.is_empty() && !online_here {
+            // Delivered elsewhere; the core would hold it here.
+            return;
+        }
+        let user = user.clone();
+        self.handle(ToDriver::Input(input, None));
+        if !online_here
+            && let Some(cluster) = &self.cluster
+        {
+            let (cluster, held_for) = (cluster.clone(), self.core.ring_time());
+            tokio::spawn(async move { cluster.note_held(&user, held_for).await });
+        }
+    }
+
+    /// An ecall message from another node, for the sessions here of its
+    /// receiver (one device, or all) and of its sender (but the sending
+    /// device), as the core delivers one from a session here.
+    fn user_relay_here(&mut self, from: UserId, from_peer: &str, to: UserId, peer: Option<&str>, signal: switchboard_core::Signal) {
+        let now = self.clock.now();
+        let real = |this: &Self, session: SessionId| this.ghosts.get(session).is_none() && this.proxies.remote_of(session).is_none();
+        let mut sessions: Vec<SessionId> = self
+            .core
+            .sessions_of(&to)
+            .iter()
+            .copied()
+            .filter(|&s| real(self, s) && peer.is_none_or(|peer| self.core.peer_id(s).as_deref() == Some(peer)))
+            .collect();
+        if from != to {
+            sessions.extend(
+                self.core
+                    .sessions_of(&from)
+                    .iter()
+                    .copied()
+                    .filter(|&s| real(self, s) && self.core.peer_id(s).as_deref() != Some(from_peer)),
+            );
+        }
+        for session in sessions {
+            let event = Event::Relayed {
+                room: None,
+                from: from.clone(),
+                from_peer: Arc::from(from_peer),
+                from_status: None,
+                signal: signal.clone(),
+            };
+            self.deliver(session, event, now);
+        }
+    }
+
+    /// An invite: a room here rings an invitee of another node through a
+    /// stand-in for it; a room elsewhere gets the command, with where the
+    /// invitee is.
+    fn invite(&mut self, input: Input, home: Home, located: Located) {
+        let Input::Command { session, request, command: Command::Invite { to, .. } } = &input else { return };
+        match (home, located) {
+            (Home::Unknown, _) | (_, Located::Unknown) => {
+                let refusal = Event::Reply { tag: request.tag, result: Err(CommandError::ClusterUnavailable) };
+                self.deliver(*session, refusal, self.clock.now());
+            }
+            (Home::Here, located) => {
+                if self.drain.is_none()
+                    && let Located::On(node) = located
+                    && !self.has_a_session_here(to)
+                {
+                    self.stand_in(node, to.clone(), None);
+                }
+                self.handle(ToDriver::Input(input, None));
+            }
+            (Home::On(node), located) => {
+                let invitee_node = match located {
+                    Located::On(invitee) if invitee != node => Some(invitee),
+                    // The invitee is here (this node is not the room's).
+                    Located::Here if self.has_a_session_here(to) => self.cluster.as_ref().map(|c| c.node().clone()),
+                    _ => None,
+                };
+                self.away(node, input, invitee_node);
+            }
+        }
     }
 
     /// Whether `user` has a session here that can take a call: one of its
@@ -923,8 +1163,11 @@ impl Driver {
 
     /// A local session's command for a place `node` holds: sent there, with
     /// what its stand-in needs to look like the session.
-    fn away(&mut self, node: NodeId, input: Input) {
+    fn away(&mut self, node: NodeId, input: Input, invitee_node: Option<NodeId>) {
         let Input::Command { session, request, command } = input else { return };
+        if let Command::Accept { invite: InviteRef::Id(invite), .. } = &command {
+            self.accepting.insert(*invite, session);
+        }
         if self.drain.is_some() && starts_a_call(&command) {
             let refusal = Event::Reply { tag: request.tag, result: Err(CommandError::Draining) };
             self.deliver(session, refusal, self.clock.now());
@@ -934,7 +1177,10 @@ impl Driver {
         self.proxies.went(session, &node);
         let user = self.core.user_of(session).cloned();
         let (tag, reply_on_success) = (request.tag, request.reply_on_success);
-        let op = ProxyOp::Command { tag, reply_on_success, quiet: false, user, peer_id: peer_id.to_string(), command };
+        let invitee_node = invitee_node.map(|node| node.to_string());
+        let status = user.as_ref().and_then(|user| self.core.status_of(user)).cloned();
+        let peer_id = peer_id.to_string();
+        let op = ProxyOp::Command { tag, reply_on_success, quiet: false, user, peer_id, status, invitee_node, command };
         self.send_proxy(&node, session, op);
     }
 
@@ -951,6 +1197,8 @@ impl Driver {
                 quiet: true,
                 user: user.clone(),
                 peer_id: peer_id.to_string(),
+                status: None,
+                invitee_node: None,
                 command,
             };
             self.send_proxy(node, session, op);
@@ -975,6 +1223,10 @@ impl Driver {
         match message.op {
             // Only for a local session that sent that node a command.
             ProxyOp::Event(event) if self.proxies.nodes_of(message.session).contains(&node) => {
+                // An invite the session made there: its cancel goes there.
+                if let (Some(cluster), Event::Reply { result: Ok(Reply::Calling { invite, .. }), .. }) = (&self.cluster, &event) {
+                    cluster.invite_on(*invite, node.clone());
+                }
                 let now = self.clock.now();
                 self.deliver(message.session, event, now);
             }
@@ -986,7 +1238,13 @@ impl Driver {
                     self.input(Input::Disconnected { session: stand_in });
                 }
             }
-            ProxyOp::Command { tag, reply_on_success, quiet, user, peer_id, command } => {
+            ProxyOp::Command { tag, reply_on_success, quiet, user, peer_id, status, invitee_node, command } => {
+                if let (Some(invitee_node), Command::Invite { to, .. }) = (invitee_node, &command)
+                    && let Ok(invitee_node) = NodeId::parse(&invitee_node)
+                    && !self.has_a_session_here(to)
+                {
+                    self.stand_in(invitee_node, to.clone(), None);
+                }
                 // The session's user already plays a call here, under the
                 // same peer id: the same stand-in acts in the place too.
                 let call_stand_in = self
@@ -1023,6 +1281,19 @@ impl Driver {
                     let register = Command::Register { user: Some(user), shared: true };
                     let request = Request::quiet(proxies::QUIET_TAG);
                     self.core.handle_input(self.clock.now(), Input::Command { session: stand_in, request, command: register });
+                }
+                // Its status as its own node has it, before the command.
+                if let Some(status) = status
+                    && let Some(user) = self.core.user_of(stand_in)
+                    && self.core.status_of(user) != Some(&status)
+                {
+                    let request = Request::quiet(proxies::QUIET_TAG);
+                    let command = Command::SetStatus { status };
+                    self.core.handle_input(self.clock.now(), Input::Command { session: stand_in, request, command });
+                    let now = self.clock.now();
+                    while let Some(Output { to, event }) = self.core.poll_output() {
+                        self.deliver(to, event, now);
+                    }
                 }
                 let request = if quiet { Request::quiet(proxies::QUIET_TAG) } else { Request { tag, reply_on_success } };
                 self.handle(ToDriver::Input(Input::Command { session: stand_in, request, command }, None));
@@ -1065,7 +1336,8 @@ impl Driver {
     /// longer take part in a call.
     fn forget_idle_stand_ins(&mut self) {
         while let Some(ghost) = self.touched.pop() {
-            if self.ghosts.get(ghost).is_some() && !self.core.in_a_call(ghost) {
+            let invited = self.ghosts.get(ghost).is_some_and(|state| self.core.is_invited(&state.user));
+            if self.ghosts.get(ghost).is_some() && !self.core.in_a_call(ghost) && !invited {
                 self.ghosts.remove(ghost);
                 if self.proxies.remote_of(ghost).is_some() {
                     continue; // still the session's stand-in in a place here

@@ -280,3 +280,61 @@ async fn calling_rooms_and_namespaces_across_nodes() {
         node.stop().await;
     }
 }
+
+fn ecall_device(server: &TestServer, user: &str, client: &str) -> String {
+    format!("ws://{}/ws/ecall?user={user}&client={client}", server.addr)
+}
+
+/// ecall with one user's devices on two nodes: a message reaches every
+/// device, on every node, or just the one named; and a message for a user
+/// online nowhere is held and handed to it when it connects to another node.
+#[tokio::test]
+async fn ecall_devices_on_several_nodes_and_messages_held_for_an_offline_user() {
+    let redis = RedisServer::start().await;
+    let nodes = cluster(&redis, &["ecall-a", "ecall-b", "ecall-c"]).await;
+    let mut alice = Client::connect(&ecall_device(&nodes[0], "alice", "phone")).await;
+    let mut bob_laptop = Client::connect(&ecall_device(&nodes[1], "bob", "laptop")).await;
+    let mut bob_phone = Client::connect(&ecall_device(&nodes[2], "bob", "phone")).await;
+    // Each device's first frames: ecall's hello, if any. A ping-pong proves
+    // the registration is through before the test goes on.
+    redis.wait_for_name("bob").await;
+    redis.wait_for_name("alice").await;
+
+    let setup = r#"{"version":"3.0","resp":false,"sessid":"s1","type":"SETUP","props":{},"sdp":"v=0"}"#;
+    alice.send(json!({"type":"calling","to":"bob","content":setup})).await;
+    let expected = json!({"type":"calling","from":"alice","from_client":"phone","content":setup});
+    assert_eq!(bob_laptop.recv().await, expected);
+    assert_eq!(bob_phone.recv().await, expected);
+
+    // To one device: only that one, wherever it is.
+    let hangup = r#"{"version":"3.0","resp":false,"sessid":"s1","type":"HANGUP"}"#;
+    alice.send(json!({"type":"calling","to":"bob","to_client":"phone","content":hangup})).await;
+    assert_eq!(bob_phone.recv().await, json!({"type":"calling","from":"alice","from_client":"phone","content":hangup}));
+    // And back from bob's laptop: alice hears it (and bob's phone, his
+    // own other device, sees what he sent).
+    let reply = r#"{"version":"3.0","resp":true,"sessid":"s1","type":"HANGUP"}"#;
+    bob_laptop.send(json!({"type":"calling","to":"alice","content":reply})).await;
+    let from_laptop = json!({"type":"calling","from":"bob","from_client":"laptop","content":reply});
+    assert_eq!(alice.recv().await, from_laptop);
+    assert_eq!(bob_phone.recv().await, from_laptop);
+
+    // carol is online nowhere: held on node A, then delivered on node C.
+    let for_carol = r#"{"version":"3.0","resp":false,"sessid":"s2","type":"SETUP","props":{},"sdp":"v=0"}"#;
+    alice.send(json!({"type":"calling","to":"carol","content":for_carol})).await;
+    // The hold is noted in Redis once the message is held.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let mut connection = redis.connection().await.expect("redis answers");
+        let held: bool = redis::AsyncCommands::exists(&mut connection, "sb:mail:carol").await.unwrap();
+        if held {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the hold was not noted");
+        tokio::task::yield_now().await;
+    }
+    let mut carol = Client::connect(&ecall_device(&nodes[2], "carol", "tablet")).await;
+    assert_eq!(carol.recv().await, json!({"type":"calling","from":"alice","from_client":"phone","content":for_carol}));
+    for node in nodes {
+        node.stop().await;
+    }
+}

@@ -55,6 +55,12 @@ fn listed<'a, K: Eq + Hash, S: BuildHasher>(lists: &'a HashMap<K, Vec<InviteId>,
 
 impl Invites {
     /// Records a new invite under a fresh id.
+    /// Invites numbered from `first` on (a cluster's nodes start far
+    /// apart, so that an invite id names one invite across nodes).
+    pub(crate) fn numbered_from(first: u64) -> Self {
+        Self { next_id: first, ..Self::default() }
+    }
+
     pub(crate) fn insert(&mut self, invite: Invite) -> InviteId {
         let id = InviteId(self.next_id);
         self.next_id += 1;

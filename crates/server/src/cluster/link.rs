@@ -32,6 +32,42 @@ pub enum LinkFrame {
     /// About a session of one node acting in a room or namespace the
     /// other node holds.
     Proxy(ProxyMessage),
+    /// An event for every session of `user` on the receiving node, from a
+    /// place the sending node holds: an invite into one of its rooms rings
+    /// the user, and what happens to the invite follows.
+    UserEvent {
+        /// The sending node's id.
+        node: String,
+        /// The user it is for.
+        user: UserId,
+        /// The event.
+        event: Event,
+    },
+    /// An ecall message (the message channel to a user, no call needed),
+    /// for the receiving node's sessions of `to` (only its device `peer`,
+    /// if given) and of `from` but the sender's.
+    UserRelay {
+        /// The sending node's id.
+        node: String,
+        /// The sender.
+        from: UserId,
+        /// The sender's device (peer id).
+        from_peer: String,
+        /// The receiver.
+        to: UserId,
+        /// The receiver's device, or all of them.
+        peer: Option<String>,
+        /// The message.
+        signal: Signal,
+    },
+    /// Asks the receiving node for the messages it holds for `user`, who
+    /// has just registered on node `node`.
+    Collect {
+        /// The node the user is on now.
+        node: String,
+        /// The user.
+        user: UserId,
+    },
     /// Makes sure a named room exists (tringtring's `POST /r/<id>` on a
     /// node that does not hold the room).
     OpenRoom {
@@ -72,6 +108,14 @@ pub enum ProxyOp {
         user: Option<UserId>,
         /// The session's peer id.
         peer_id: String,
+        /// The session's user's presence status, so that the stand-in shows
+        /// it in rooms and namespaces there.
+        #[serde(default)]
+        status: Option<Payload>,
+        /// For an invite: the node that holds the invitee, if not the
+        /// receiving one, so that a stand-in there rings it.
+        #[serde(default)]
+        invitee_node: Option<String>,
         /// What it does.
         command: Command,
     },
@@ -188,19 +232,6 @@ pub(crate) fn for_stand_in(event: &Event, is_call: impl Fn(&RoomId) -> bool) -> 
         }
         _ => return None,
     })
-}
-
-/// Whether `event` is about a 1:1 call (its ring, answer, end, or a relay
-/// in its room), which a place's stand-in does not carry.
-pub(crate) fn is_about_a_call(event: &Event, is_call: impl Fn(&RoomId) -> bool) -> bool {
-    match event {
-        Event::Ringing { room, .. } => is_call(&room.id),
-        Event::Relayed { room: Some(room), .. } => is_call(room),
-        Event::CallAccepted { .. } | Event::CallDeclined { .. } | Event::RingingStopped { .. } | Event::CallEnded { .. } => {
-            true
-        }
-        _ => false,
-    }
 }
 
 /// How a stand-in's refused call ends for the caller on the other node:

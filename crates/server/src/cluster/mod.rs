@@ -127,6 +127,10 @@ struct Inner {
     /// Where places were found (`places.rs`), so that relays in a room
     /// cost no Redis round trip. Bounded.
     known_homes: Mutex<std::collections::HashMap<places::Place, places::Home>>,
+    /// Invites of other nodes that this node's sessions ring with or made,
+    /// by id, so that their answers and cancels go to the node that holds
+    /// the invite. Bounded.
+    remote_invites: Mutex<std::collections::HashMap<switchboard_core::InviteId, NodeId>>,
     /// Names whose release Redis did not take, tried again at each
     /// heartbeat.
     unreleased: Mutex<Vec<(switchboard_core::SessionId, UserId)>>,
@@ -195,6 +199,7 @@ impl Cluster {
             claims: Mutex::new(SessionMap::default()),
             pinned: Mutex::new(std::collections::HashSet::new()),
             unreleased: Mutex::new(Vec::new()),
+            remote_invites: Mutex::new(std::collections::HashMap::new()),
             known_homes: Mutex::new(std::collections::HashMap::new()),
             reclaiming: AtomicBool::new(false),
             checking_places: AtomicBool::new(false),
@@ -227,6 +232,20 @@ impl Cluster {
             }
         };
         let _ = tokio::time::timeout(grace, flushed).await;
+    }
+
+    /// Notes that invite `invite` is held by `node`.
+    pub(crate) fn invite_on(&self, invite: switchboard_core::InviteId, node: NodeId) {
+        let mut invites = self.inner.remote_invites.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if invites.len() >= 65_536 {
+            invites.clear();
+        }
+        invites.insert(invite, node);
+    }
+
+    /// The node that holds invite `invite`, if another does.
+    pub(crate) fn node_of_invite(&self, invite: switchboard_core::InviteId) -> Option<NodeId> {
+        self.inner.remote_invites.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&invite).cloned()
     }
 
     /// Whether this node has joined the cluster: it listens on its

@@ -74,6 +74,48 @@ return found
     )
 });
 
+/// Every live node but `ARGV[1]` that holds any of the names in KEYS.
+static LOCATE_ALL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local found, seen = {}, {}
+for _, key in ipairs(KEYS) do
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    local node = string.match(field, '^(%S+)')
+    if node ~= ARGV[1] and not seen[node] and redis.call('EXISTS', 'sb:node:' .. node) == 1 then
+      seen[node] = true
+      table.insert(found, node)
+    end
+  end
+end
+return found
+",
+    )
+});
+
+/// Notes that node `ARGV[1]` holds messages for an offline user, for as
+/// long as they are held (`ARGV[2]` ms).
+static HOLD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 0
+",
+    )
+});
+
+/// Takes the list of nodes holding messages for a user.
+static COLLECT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local nodes = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return nodes
+",
+    )
+});
+
 /// Frees every name and place a node holds, and its liveness key: a
 /// clean stop.
 static LEAVE: LazyLock<Script> = LazyLock::new(|| {
@@ -117,6 +159,10 @@ pub enum Located {
 
 fn user_key(user: &UserId) -> String {
     format!("sb:user:{user}")
+}
+
+fn mail_key(user: &UserId) -> String {
+    format!("sb:mail:{user}")
 }
 
 fn names_key(node: &NodeId) -> String {
@@ -197,6 +243,36 @@ impl Cluster {
             Ok(found) => NodeId::parse(&found).map_or(Located::Here, Located::On),
             Err(_) => Located::Unknown,
         }
+    }
+
+    /// The other live nodes that hold any of `users`: where an ecall
+    /// message to a user must go, on every node its devices are on.
+    pub(crate) async fn locate_all(&self, users: &[&UserId]) -> Result<Vec<NodeId>, Unavailable> {
+        let mut script = LOCATE_ALL.prepare_invoke();
+        for user in users {
+            script.key(user_key(user));
+        }
+        let result: redis::RedisResult<Vec<String>> =
+            script.arg(self.node().as_str()).invoke_async(&mut self.redis()).await;
+        Ok(self.heard(result)?.iter().filter_map(|node| NodeId::parse(node).ok()).collect())
+    }
+
+    /// Notes that this node holds messages for `user`, who is online
+    /// nowhere, for `held_for` (the ring timeout, as long as the core keeps
+    /// them).
+    pub(crate) async fn note_held(&self, user: &UserId, held_for: std::time::Duration) {
+        let ms = u64::try_from(held_for.as_millis()).unwrap_or(u64::MAX).max(1);
+        let result: redis::RedisResult<i64> =
+            HOLD.key(mail_key(user)).arg(self.node().as_str()).arg(ms).invoke_async(&mut self.redis()).await;
+        let _ = self.heard(result);
+    }
+
+    /// The other nodes that hold messages for `user`, taken: each is asked
+    /// to hand them over once `user` registers here.
+    pub(crate) async fn take_held(&self, user: &UserId) -> Vec<NodeId> {
+        let result: redis::RedisResult<Vec<String>> = COLLECT.key(mail_key(user)).invoke_async(&mut self.redis()).await;
+        let nodes = self.heard(result).unwrap_or_default();
+        nodes.iter().filter_map(|node| NodeId::parse(node).ok()).filter(|node| node != self.node()).collect()
     }
 
     /// Frees every name this node holds and its liveness key, so that

@@ -65,7 +65,7 @@ pub(crate) fn place_of(command: &Command) -> Option<(Place, bool)> {
     let namespace = |namespace: &NamespaceId| Some((Place::Namespace(namespace.clone()), true));
     match command {
         Command::Join { room: Some(id), create, .. } => room(id, create.is_some()),
-        Command::CreateRoom { room: id, .. } => room(id, true),
+        Command::CreateRoom { room: id, .. } | Command::Invite { room: id, .. } => room(id, true),
         Command::Leave { room: RoomRef::Id(id) } => room(id, false),
         Command::SetPeerStatus { room: id, .. } | Command::SetRoomStatus { room: id, .. } => room(id, false),
         Command::Relay { to: RelayTarget::RoomMember { room: id, .. } | RelayTarget::Peer { room: id, .. }, .. } => {
