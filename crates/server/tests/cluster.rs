@@ -338,3 +338,38 @@ async fn ecall_devices_on_several_nodes_and_messages_held_for_an_offline_user() 
         node.stop().await;
     }
 }
+
+/// A call across dialects and nodes: a chatroulette user on node A rings a
+/// calling user on node B, as on one node (tests/calling.rs): an invite
+/// rings, SDP and ICE cross both ways, and leaving the room hangs up.
+#[tokio::test]
+async fn a_chatroulette_user_calls_a_calling_user_on_another_node() {
+    let redis = RedisServer::start().await;
+    let nodes = cluster(&redis, &["mixed-a", "mixed-b"]).await;
+    let mut alice = connect_as(&nodes[0], "alice").await;
+    let (mut bob, bob_id) = nodes[1].calling().await;
+    redis.wait_for_name(&bob_id).await;
+
+    alice.send(json!({"type":"REQUEST_CALL","payload":{"to":bob_id}})).await;
+    let invite = bob.recv().await;
+    assert_eq!((invite["type"].as_str(), invite["sender"].as_str()), (Some("invite_incoming"), Some("alice")), "{invite}");
+    let (handle, room) = (invite["handle"].clone(), invite["room"].as_str().unwrap().to_owned());
+    ask(&mut bob, json!({"type":"invite_accept","handle":handle,"status":{}}), 1).await;
+    assert_eq!(alice.recv().await, json!({"type":"CALL_ACCEPTED","payload":{"by":bob_id}}));
+
+    let offer = json!({"type":"offer","sdp":"v=0\r\n"});
+    alice.send(json!({"type":"SEND_CALLER_DESCRIPTOR","payload":{"to":bob_id,"sdp":offer}})).await;
+    assert_eq!(bob.recv().await, json!({"type":"room_peer_from","room":room,"user":"alice","event":"signaling","data":offer}));
+    let answer = json!({"type":"answer","sdp":"v=0\r\n"});
+    ask(&mut bob, json!({"type":"room_peer_to","room":room,"user":"alice","event":"signaling","data":answer}), 2).await;
+    assert_eq!(alice.recv().await, json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":bob_id,"sdp":answer}}));
+    let candidate = json!({"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host","sdpMid":"0"});
+    ask(&mut bob, json!({"type":"room_peer_to","room":room,"user":"alice","event":"ice_candidate","data":candidate}), 3).await;
+    assert_eq!(alice.recv().await, json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":bob_id,"candidate":candidate}}));
+
+    ask(&mut bob, json!({"type":"room_leave","room":room}), 4).await;
+    assert_eq!(alice.recv().await, json!({"type":"CALL_ENDED","payload":{"by":bob_id,"reason":"hangup"}}));
+    for node in nodes {
+        node.stop().await;
+    }
+}
