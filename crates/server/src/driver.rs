@@ -171,8 +171,17 @@ pub struct DriverHandle {
     /// Session ids are drawn here, so opening needs no round trip: 128 bits
     /// from a generator seeded like the core's (from the operating system),
     /// on a stream of its own. One lock, held for one draw.
-    session_ids: Arc<Mutex<ChaCha20Rng>>,
+    /// With the cluster this node is part of, behind the same pointer: every
+    /// connection task holds a handle, and eight more bytes cost 128 of
+    /// them (tokio allocates tasks in 128-byte steps).
+    shared: Arc<Shared>,
     session_queue: usize,
+}
+
+/// What handles share.
+#[derive(Debug)]
+struct Shared {
+    session_ids: Mutex<ChaCha20Rng>,
     /// The cluster this node is part of (`--redis-url`): names are claimed
     /// there and callees looked up there before the core sees the command.
     cluster: Option<Cluster>,
@@ -273,7 +282,7 @@ impl DriverHandle {
     }
 
     fn draw_session_id(&self) -> SessionId {
-        draw_session_id(&self.session_ids)
+        draw_session_id(&self.shared.session_ids)
     }
 
     /// Hands a decoded command to the core. In a cluster, a name is first
@@ -285,12 +294,19 @@ impl DriverHandle {
         request: Request,
         command: Command,
     ) -> impl Future<Output = Result<(), DriverGone>> + Send + '_ {
-        use futures_util::future::Either;
-        match &self.cluster {
-            Some(cluster) if needs_the_cluster(&command) => {
-                Either::Right(Box::pin(self.clustered(cluster, session, request, command)))
+        // One future for both paths, the cluster's boxed: an `Either` of
+        // the two would add its tag to every connection task (a tokio task
+        // is allocated in 128-byte steps, and this one sat at a step).
+        async move {
+            if let Some(cluster) = &self.shared.cluster
+                && needs_the_cluster(&command)
+            {
+                return Box::pin(self.clustered(cluster, session, request, command)).await;
             }
-            _ => Either::Left(self.send(Input::Command { session, request, command })),
+            let permit = self.inbox.reserve().await.map_err(|_| DriverGone)?;
+            let queued = latency_sample().then(Instant::now);
+            permit.send(ToDriver::Input(Input::Command { session, request, command }, queued));
+            Ok(())
         }
     }
 
@@ -410,7 +426,7 @@ impl DriverHandle {
     /// Creates the named room `room` with `capacity` places unless it exists
     /// (tringtring's `POST /r/<room_id>`).
     pub async fn open_room(&self, room: RoomId, capacity: usize) -> Result<(), DriverGone> {
-        if let Some(cluster) = &self.cluster
+        if let Some(cluster) = &self.shared.cluster
             && let Home::On(node) = cluster.home_of(&Place::Room(room.clone()), true).await
         {
             // The node that holds the room makes sure of it.
@@ -423,7 +439,7 @@ impl DriverHandle {
     /// Whether this node may take clients as far as the cluster goes: with
     /// no `--redis-url` always; in a cluster, once it has joined it.
     pub fn cluster_joined(&self) -> bool {
-        self.cluster.as_ref().is_none_or(Cluster::joined)
+        self.shared.cluster.as_ref().is_none_or(Cluster::joined)
     }
 
     /// Whether the driver task is still there to take inputs. It outlives
@@ -459,7 +475,7 @@ impl DriverHandle {
 
     /// Whether a named room exists (for tringtring's `GET /r/<room>/`).
     pub async fn room_exists(&self, room: RoomId) -> Result<bool, DriverGone> {
-        if let Some(cluster) = &self.cluster
+        if let Some(cluster) = &self.shared.cluster
             && let Home::On(_) = cluster.home_of(&Place::Room(room.clone()), false).await
         {
             return Ok(true);
@@ -534,15 +550,14 @@ pub(crate) fn spawn(
     let (inbox, receiver) = mpsc::channel(INBOX_CAPACITY);
     let mut session_ids = ChaCha20Rng::from_seed(config.seed);
     session_ids.set_stream(1); // the core's own generator uses stream 0
-    let session_ids = Arc::new(Mutex::new(session_ids));
-    let handle =
-        DriverHandle { inbox, session_ids: session_ids.clone(), session_queue, cluster: cluster.clone() };
+    let shared = Arc::new(Shared { session_ids: Mutex::new(session_ids), cluster: cluster.clone() });
+    let handle = DriverHandle { inbox, shared: shared.clone(), session_queue };
     let relay_room = relay_room(session_queue);
     let driver = Driver {
         cluster,
         ghosts: Ghosts::default(),
         proxies: Proxies::default(),
-        session_ids,
+        shared,
         core: Core::new(config),
         clock,
         outboxes: SessionMap::default(),
@@ -591,7 +606,7 @@ struct Driver {
     /// and the nodes local sessions act on.
     proxies: Proxies,
     /// Where stand-ins' session ids are drawn, shared with the handles.
-    session_ids: Arc<Mutex<ChaCha20Rng>>,
+    shared: Arc<Shared>,
     core: Core,
     clock: Clock,
     /// Each open session's event queue: the driver is the only writer.
@@ -1078,7 +1093,7 @@ impl Driver {
         let session = match place_stand_in {
             Some(session) => session,
             None => {
-                let session = draw_session_id(&self.session_ids);
+                let session = draw_session_id(&self.shared.session_ids);
                 // A peer id unknown (a callee looked up by name) is made up,
                 // in a form no client's id takes.
                 let peer_id = Arc::from(peer.map_or_else(|| format!("{user}@{node}"), str::to_owned));
@@ -1259,7 +1274,7 @@ impl Driver {
                         stand_in
                     }
                     None => {
-                        let stand_in = draw_session_id(&self.session_ids);
+                        let stand_in = draw_session_id(&self.shared.session_ids);
                         let now = self.clock.now();
                         // A peer id taken here already would replace that
                         // session: made up instead (never a client's form).

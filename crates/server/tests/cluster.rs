@@ -373,3 +373,58 @@ async fn a_chatroulette_user_calls_a_calling_user_on_another_node() {
         node.stop().await;
     }
 }
+
+/// The ring timeout holds across nodes: each node's core times out its own
+/// party, on its own clock, and both hear `timeout` as on one node, once.
+/// Only the caller's node's clock moves here: the callee's node hears the
+/// timeout over the link.
+#[tokio::test]
+async fn the_ring_timeout_holds_across_nodes() {
+    let redis = RedisServer::start().await;
+    let nodes = cluster(&redis, &["ring-a", "ring-b"]).await;
+    let mut alice = connect_as(&nodes[0], "alice").await;
+    let mut bob = connect_as(&nodes[1], "bob").await;
+    alice.send(json!({"type":"REQUEST_CALL","payload":{"to":"bob"}})).await;
+    assert_eq!(bob.recv().await["type"], "CALL_REQUESTED");
+    nodes[0].clock.advance(std::time::Duration::from_secs(30));
+    assert_eq!(alice.recv().await, json!({"type":"CALL_REJECTED","payload":{"by":"bob","reason":"timeout"}}));
+    assert_eq!(bob.recv().await, json!({"type":"CALL_CANCELLED","payload":{"by":"alice","reason":"timeout"}}));
+    // The other clock catches up: its core has nothing left to time out.
+    nodes[1].clock.advance(std::time::Duration::from_secs(30));
+    alice.send(json!({"type":"REQUEST_CALL","payload":{"to":"bob"}})).await;
+    assert_eq!(bob.recv().await["type"], "CALL_REQUESTED", "bob is free again, and heard nothing more");
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// The empty-room TTL holds across nodes: a room lives on one node, whose
+/// clock ends it; a member of another node finds it gone after the TTL.
+#[tokio::test]
+async fn the_empty_room_ttl_holds_across_nodes() {
+    let redis = RedisServer::start().await;
+    let hour = std::time::Duration::from_secs(3600);
+    let mut servers = Vec::new();
+    for node in ["ttl-a", "ttl-b"] {
+        let config = Config { ws_ping_after: hour, ws_idle_timeout: 2 * hour, ..node_config(&redis, node) };
+        servers.push(TestServer::start_with(config).await);
+    }
+    redis.wait_for_nodes(&["ttl-a", "ttl-b"]).await;
+    let (mut alice, _) = servers[0].calling().await;
+    let (mut bob, _) = servers[1].calling().await;
+    ask(&mut alice, json!({"type":"room_join","room":"kept"}), 1).await;
+    ask(&mut alice, json!({"type":"room_status","room":"kept","key":"topic","value":"rust"}), 2).await;
+    ask(&mut alice, json!({"type":"room_leave","room":"kept"}), 3).await;
+    // 9:59 on the room's node: bob, on node B, finds it with its status.
+    servers[0].clock.advance(std::time::Duration::from_secs(599));
+    let answer = ask(&mut bob, json!({"type":"room_join","room":"kept"}), 1).await;
+    assert_eq!(answer["data"]["status"], json!({"topic":"rust"}));
+    ask(&mut bob, json!({"type":"room_leave","room":"kept"}), 2).await;
+    // Ten minutes after it emptied again, it is gone.
+    servers[0].clock.advance(std::time::Duration::from_secs(600));
+    let answer = ask(&mut bob, json!({"type":"room_status","room":"kept","key":"k","value":1}), 3).await;
+    assert_eq!(answer["error"], "Room does not exist");
+    for server in servers {
+        server.stop().await;
+    }
+}
