@@ -40,9 +40,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let run_id = std::process::id();
     let mut calls = Vec::with_capacity(args.pairs);
     for i in 0..args.pairs {
-        calls.push(
-            call(args.server, &format!("rc{run_id}x{i}"), &format!("re{run_id}x{i}")).await?,
-        );
+        calls.push(call(args.server, &format!("rc{run_id}x{i}"), &format!("re{run_id}x{i}")).await?);
     }
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));

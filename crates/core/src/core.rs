@@ -280,9 +280,9 @@ impl Core {
     /// of a user on another node.
     pub fn in_a_call(&self, session: SessionId) -> bool {
         self.session_in_call(session)
-            || self.user_of(session).is_some_and(|user| {
-                self.invites.incoming(user).iter().any(|&invite| self.is_call_invite(invite))
-            })
+            || self
+                .user_of(session)
+                .is_some_and(|user| self.invites.incoming(user).iter().any(|&invite| self.is_call_invite(invite)))
     }
 
     /// The name a session registered, if any.

@@ -361,9 +361,18 @@ impl Model {
                 Command::Cancel { invite, note: self.maybe_payload() }
             }
             44..45 => {
-                const REASONS: [EndReason; 5] =
-                    [EndReason::Hangup, EndReason::Rejected, EndReason::Busy, EndReason::Timeout, EndReason::Disconnected];
-                Command::EndCallWith { peer: self.any_user(), reason: self.rng.pick(&REASONS), note: self.maybe_payload() }
+                const REASONS: [EndReason; 5] = [
+                    EndReason::Hangup,
+                    EndReason::Rejected,
+                    EndReason::Busy,
+                    EndReason::Timeout,
+                    EndReason::Disconnected,
+                ];
+                Command::EndCallWith {
+                    peer: self.any_user(),
+                    reason: self.rng.pick(&REASONS),
+                    note: self.maybe_payload(),
+                }
             }
             45..48 => Command::CreateRoom { room: self.any_room(), capacity: self.rng.pick(&CAPACITIES) },
             48..56 => {

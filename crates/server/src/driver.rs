@@ -288,6 +288,7 @@ impl DriverHandle {
     /// Hands a decoded command to the core. In a cluster, a name is first
     /// claimed in Redis and a callee first looked up there, in the
     /// connection's own task, so that its commands stay in order.
+    #[allow(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
     pub fn command(
         &self,
         session: SessionId,
@@ -321,23 +322,24 @@ impl DriverHandle {
         let message = match command {
             // A session registers once: a second register goes to the core,
             // which refuses it, without touching the first one's claim.
-            Command::Register { user: Some(user), shared } if cluster.claim_of(session).is_none() => match cluster
-                .claim(&user, session, shared)
-                .await
-            {
-                Ok(crate::cluster::names::Claim::Granted) => {
-                    // Messages other nodes held for this user while it was
-                    // offline everywhere come here (ecall).
-                    for node in cluster.take_held(&user).await {
-                        let frame = LinkFrame::Collect { node: cluster.node().to_string(), user: user.clone() };
-                        cluster.send(&node, &frame);
+            Command::Register { user: Some(user), shared } if cluster.claim_of(session).is_none() => {
+                match cluster.claim(&user, session, shared).await {
+                    Ok(crate::cluster::names::Claim::Granted) => {
+                        // Messages other nodes held for this user while it was
+                        // offline everywhere come here (ecall).
+                        for node in cluster.take_held(&user).await {
+                            let frame = LinkFrame::Collect { node: cluster.node().to_string(), user: user.clone() };
+                            cluster.send(&node, &frame);
+                        }
+                        let command = Command::Register { user: Some(user), shared };
+                        ToDriver::Input(Input::Command { session, request, command }, None)
                     }
-                    let command = Command::Register { user: Some(user), shared };
-                    ToDriver::Input(Input::Command { session, request, command }, None)
+                    Ok(crate::cluster::names::Claim::Taken) => {
+                        ToDriver::Refuse(session, request.tag, CommandError::NameTaken(user))
+                    }
+                    Err(_) => ToDriver::Refuse(session, request.tag, CommandError::ClusterUnavailable),
                 }
-                Ok(crate::cluster::names::Claim::Taken) => ToDriver::Refuse(session, request.tag, CommandError::NameTaken(user)),
-                Err(_) => ToDriver::Refuse(session, request.tag, CommandError::ClusterUnavailable),
-            },
+            }
             Command::Call { to, data } => {
                 let located = cluster.locate(&to).await;
                 ToDriver::Call(Input::Command { session, request, command: Command::Call { to, data } }, located)
@@ -362,7 +364,11 @@ impl DriverHandle {
             Command::Invite { room, to, data } => {
                 let home = cluster.home_of(&Place::Room(room.clone()), true).await;
                 let located = cluster.locate(&to).await;
-                ToDriver::Invite(Input::Command { session, request, command: Command::Invite { room, to, data } }, home, located)
+                ToDriver::Invite(
+                    Input::Command { session, request, command: Command::Invite { room, to, data } },
+                    home,
+                    located,
+                )
             }
             Command::Accept { invite: InviteRef::Id(id), .. }
             | Command::Reject { invite: InviteRef::Id(id), .. }
@@ -703,7 +709,7 @@ impl Driver {
                 self.deliver(session, Event::Reply { tag, result: Err(error) }, self.clock.now());
             }
             ToDriver::Call(input, located) => self.call(input, located),
-            ToDriver::Link(LinkFrame::Call(message)) => self.from_other_node(message),
+            ToDriver::Link(LinkFrame::Call(message)) => self.call_link_message(message),
             ToDriver::Link(LinkFrame::Proxy(message)) => self.proxied(message),
             ToDriver::Link(LinkFrame::OpenRoom { room, capacity }) => self.input(Input::OpenRoom { room, capacity }),
             ToDriver::Away(node, input) => self.away(node, input, None),
@@ -842,7 +848,7 @@ impl Driver {
                 let about_a_call = self.about_a_call(&event);
                 let quiet = matches!(event, Event::Reply { tag: proxies::QUIET_TAG, .. });
                 if ghost && about_a_call {
-                    self.to_other_node(session, &event);
+                    self.call_link_event(session, &event);
                 } else if let Some((node, remote)) = proxy
                     && !about_a_call
                     && !quiet
@@ -962,7 +968,9 @@ impl Driver {
             .sessions_of(&user)
             .iter()
             .copied()
-            .filter(|&s| self.ghosts.get(s).is_none() && self.proxies.remote_of(s).is_none() && Some(s) != answered_here)
+            .filter(|&s| {
+                self.ghosts.get(s).is_none() && self.proxies.remote_of(s).is_none() && Some(s) != answered_here
+            })
             .collect();
         for session in sessions {
             self.deliver(session, event.clone(), now);
@@ -974,8 +982,9 @@ impl Driver {
     /// the receiver is online nowhere (noting so in Redis, so that the node
     /// the receiver connects to can collect it).
     fn user_relay(&mut self, input: Input, nodes: Option<Vec<NodeId>>) {
-        let Input::Command { session, command: Command::Relay { to: RelayTarget::User { user, peer }, signal }, .. } =
-            &input
+        let Input::Command {
+            session, command: Command::Relay { to: RelayTarget::User { user, peer }, signal }, ..
+        } = &input
         else {
             return;
         };
@@ -1001,9 +1010,7 @@ impl Driver {
         }
         let user = user.clone();
         self.handle(ToDriver::Input(input, None));
-        if !online_here
-            && let Some(cluster) = &self.cluster
-        {
+        if !online_here && let Some(cluster) = &self.cluster {
             let (cluster, held_for) = (cluster.clone(), self.core.ring_time());
             tokio::spawn(async move { cluster.note_held(&user, held_for).await });
         }
@@ -1012,9 +1019,18 @@ impl Driver {
     /// An ecall message from another node, for the sessions here of its
     /// receiver (one device, or all) and of its sender (but the sending
     /// device), as the core delivers one from a session here.
-    fn user_relay_here(&mut self, from: UserId, from_peer: &str, to: UserId, peer: Option<&str>, signal: switchboard_core::Signal) {
+    fn user_relay_here(
+        &mut self,
+        from: UserId,
+        from_peer: &str,
+        to: UserId,
+        peer: Option<&str>,
+        signal: switchboard_core::Signal,
+    ) {
         let now = self.clock.now();
-        let real = |this: &Self, session: SessionId| this.ghosts.get(session).is_none() && this.proxies.remote_of(session).is_none();
+        let real = |this: &Self, session: SessionId| {
+            this.ghosts.get(session).is_none() && this.proxies.remote_of(session).is_none()
+        };
         let mut sessions: Vec<SessionId> = self
             .core
             .sessions_of(&to)
@@ -1114,7 +1130,7 @@ impl Driver {
     /// A message from another node: the command of the stand-in for its
     /// sender. Only a call makes a stand-in; anything else about a call
     /// this node no longer has is dropped.
-    fn from_other_node(&mut self, message: LinkMessage) {
+    fn call_link_message(&mut self, message: LinkMessage) {
         let (Ok(node), Ok(from)) = (NodeId::parse(&message.node), switchboard_core::UserId::parse(&message.from))
         else {
             return;
@@ -1143,7 +1159,7 @@ impl Driver {
     }
 
     /// What the core told a stand-in, sent on to its user's node.
-    fn to_other_node(&mut self, session: SessionId, event: &Event) {
+    fn call_link_event(&mut self, session: SessionId, event: &Event) {
         let Some(ghost) = self.ghosts.get(session) else { return };
         let carried = match event {
             Event::Reply { tag: link::CALL_TAG, result: Err(error) } => {
@@ -1239,7 +1255,9 @@ impl Driver {
             // Only for a local session that sent that node a command.
             ProxyOp::Event(event) if self.proxies.nodes_of(message.session).contains(&node) => {
                 // An invite the session made there: its cancel goes there.
-                if let (Some(cluster), Event::Reply { result: Ok(Reply::Calling { invite, .. }), .. }) = (&self.cluster, &event) {
+                if let (Some(cluster), Event::Reply { result: Ok(Reply::Calling { invite, .. }), .. }) =
+                    (&self.cluster, &event)
+                {
                     cluster.invite_on(*invite, node.clone());
                 }
                 let now = self.clock.now();
@@ -1295,7 +1313,10 @@ impl Driver {
                 {
                     let register = Command::Register { user: Some(user), shared: true };
                     let request = Request::quiet(proxies::QUIET_TAG);
-                    self.core.handle_input(self.clock.now(), Input::Command { session: stand_in, request, command: register });
+                    self.core.handle_input(
+                        self.clock.now(),
+                        Input::Command { session: stand_in, request, command: register },
+                    );
                 }
                 // Its status as its own node has it, before the command.
                 if let Some(status) = status
@@ -1310,7 +1331,8 @@ impl Driver {
                         self.deliver(to, event, now);
                     }
                 }
-                let request = if quiet { Request::quiet(proxies::QUIET_TAG) } else { Request { tag, reply_on_success } };
+                let request =
+                    if quiet { Request::quiet(proxies::QUIET_TAG) } else { Request { tag, reply_on_success } };
                 self.handle(ToDriver::Input(Input::Command { session: stand_in, request, command }, None));
             }
         }
@@ -1323,7 +1345,9 @@ impl Driver {
         let Some(cluster) = &self.cluster else { return };
         let holds = self.core.user_of(session).cloned();
         match (asked, holds) {
-            (Some(asked), holds) if holds.as_ref() != Some(&asked) && cluster.claim_of(session).as_ref() == Some(&asked) => {
+            (Some(asked), holds)
+                if holds.as_ref() != Some(&asked) && cluster.claim_of(session).as_ref() == Some(&asked) =>
+            {
                 let cluster = cluster.clone();
                 tokio::spawn(async move { cluster.release(session).await });
             }

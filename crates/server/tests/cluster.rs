@@ -9,11 +9,7 @@ use support::*;
 use switchboard_server::{Config, NodeId};
 
 fn node_config(redis: &RedisServer, node: &str) -> Config {
-    Config {
-        redis_url: Some(redis.url()),
-        node_id: Some(NodeId::parse(node).unwrap()),
-        ..Config::default()
-    }
+    Config { redis_url: Some(redis.url()), node_id: Some(NodeId::parse(node).unwrap()), ..Config::default() }
 }
 
 /// Starts one node per name on `redis`, and waits until all have joined.
@@ -27,10 +23,7 @@ async fn cluster(redis: &RedisServer, nodes: &[&str]) -> Vec<TestServer> {
 }
 
 async fn connect_as(server: &TestServer, name: &str) -> Client {
-    let mut client = server.chatroulette().await;
-    client.send(json!({"type":"CONNECT","payload":{"as":name}})).await;
-    assert_eq!(client.recv().await, json!({"type":"CONNECTED","payload":{"as":name}}));
-    client
+    chatroulette_as(&server.addr.to_string(), name).await
 }
 
 /// A chatroulette call with its parties on two nodes goes exactly as on
@@ -53,13 +46,22 @@ async fn a_chatroulette_call_between_two_nodes() {
     assert_eq!(bob.recv().await, json!({"type":"CALLER_DESCRIPTOR_RECEIVED","payload":{"from":"alice","sdp":offer}}));
     let answer = json!({"type":"answer","sdp":"v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n"});
     bob.send(json!({"type":"SEND_RECIPIENT_DESCRIPTOR","payload":{"to":"alice","sdp":answer}})).await;
-    assert_eq!(alice.recv().await, json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":"bob","sdp":answer}}));
+    assert_eq!(
+        alice.recv().await,
+        json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":"bob","sdp":answer}})
+    );
     for n in 0..3 {
         let candidate = json!({"candidate": format!("candidate:{n} 1 udp 1 127.0.0.1 5000{n} typ host"), "sdpMid":"0", "sdpMLineIndex":0});
         alice.send(json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":"bob","candidate":candidate}})).await;
-        assert_eq!(bob.recv().await, json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"alice","candidate":candidate}}));
+        assert_eq!(
+            bob.recv().await,
+            json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"alice","candidate":candidate}})
+        );
         bob.send(json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":"alice","candidate":candidate}})).await;
-        assert_eq!(alice.recv().await, json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":candidate}}));
+        assert_eq!(
+            alice.recv().await,
+            json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":"bob","candidate":candidate}})
+        );
     }
 
     bob.send(json!({"type":"HANG_UP","payload":{"to":"alice"}})).await;
@@ -247,7 +249,11 @@ async fn calling_rooms_and_namespaces_across_nodes() {
     let answer = ask(&mut bob, json!({"type":"room_join","room":"r"}), 3).await;
     assert_eq!(answer["data"]["peers"].as_object().unwrap().len(), 1, "{answer}");
     let joined = alice.recv().await;
-    assert_eq!((joined["type"].as_str(), joined["user"].as_str()), (Some("room_peer_add"), Some(bob_id.as_str())), "{joined}");
+    assert_eq!(
+        (joined["type"].as_str(), joined["user"].as_str()),
+        (Some("room_peer_add"), Some(bob_id.as_str())),
+        "{joined}"
+    );
     ask(&mut carol, json!({"type":"room_join","room":"r"}), 2).await;
     for member in [&mut alice, &mut bob] {
         let joined = member.recv().await;
@@ -352,20 +358,38 @@ async fn a_chatroulette_user_calls_a_calling_user_on_another_node() {
 
     alice.send(json!({"type":"REQUEST_CALL","payload":{"to":bob_id}})).await;
     let invite = bob.recv().await;
-    assert_eq!((invite["type"].as_str(), invite["sender"].as_str()), (Some("invite_incoming"), Some("alice")), "{invite}");
+    assert_eq!(
+        (invite["type"].as_str(), invite["sender"].as_str()),
+        (Some("invite_incoming"), Some("alice")),
+        "{invite}"
+    );
     let (handle, room) = (invite["handle"].clone(), invite["room"].as_str().unwrap().to_owned());
     ask(&mut bob, json!({"type":"invite_accept","handle":handle,"status":{}}), 1).await;
     assert_eq!(alice.recv().await, json!({"type":"CALL_ACCEPTED","payload":{"by":bob_id}}));
 
     let offer = json!({"type":"offer","sdp":"v=0\r\n"});
     alice.send(json!({"type":"SEND_CALLER_DESCRIPTOR","payload":{"to":bob_id,"sdp":offer}})).await;
-    assert_eq!(bob.recv().await, json!({"type":"room_peer_from","room":room,"user":"alice","event":"signaling","data":offer}));
+    assert_eq!(
+        bob.recv().await,
+        json!({"type":"room_peer_from","room":room,"user":"alice","event":"signaling","data":offer})
+    );
     let answer = json!({"type":"answer","sdp":"v=0\r\n"});
     ask(&mut bob, json!({"type":"room_peer_to","room":room,"user":"alice","event":"signaling","data":answer}), 2).await;
-    assert_eq!(alice.recv().await, json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":bob_id,"sdp":answer}}));
+    assert_eq!(
+        alice.recv().await,
+        json!({"type":"RECIPIENT_DESCRIPTOR_RECEIVED","payload":{"from":bob_id,"sdp":answer}})
+    );
     let candidate = json!({"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host","sdpMid":"0"});
-    ask(&mut bob, json!({"type":"room_peer_to","room":room,"user":"alice","event":"ice_candidate","data":candidate}), 3).await;
-    assert_eq!(alice.recv().await, json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":bob_id,"candidate":candidate}}));
+    ask(
+        &mut bob,
+        json!({"type":"room_peer_to","room":room,"user":"alice","event":"ice_candidate","data":candidate}),
+        3,
+    )
+    .await;
+    assert_eq!(
+        alice.recv().await,
+        json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":bob_id,"candidate":candidate}})
+    );
 
     ask(&mut bob, json!({"type":"room_leave","room":room}), 4).await;
     assert_eq!(alice.recv().await, json!({"type":"CALL_ENDED","payload":{"by":bob_id,"reason":"hangup"}}));

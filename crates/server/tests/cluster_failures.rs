@@ -16,10 +16,7 @@ fn node(redis: &RedisServer, id: &str, node_timeout: &str) -> (Running, String, 
 }
 
 async fn connect_as(addr: &str, name: &str) -> Client {
-    let mut client = Client::connect(&format!("ws://{addr}/ws/chatroulette")).await;
-    client.send(json!({"type":"CONNECT","payload":{"as":name}})).await;
-    assert_eq!(client.recv().await, json!({"type":"CONNECTED","payload":{"as":name}}));
-    client
+    chatroulette_as(addr, name).await
 }
 
 /// A node killed with SIGKILL: within the node timeout the other party of

@@ -240,7 +240,10 @@ pub(crate) fn on_reply(
         }
         // A draining node takes no new call: the original client knows no
         // such refusal, and busy is what tells its user to call later.
-        (Pending::Call { caller, callee }, Err(CommandError::Busy(_) | CommandError::Draining | CommandError::ClusterUnavailable)) => {
+        (
+            Pending::Call { caller, callee },
+            Err(CommandError::Busy(_) | CommandError::Draining | CommandError::ClusterUnavailable),
+        ) => {
             out.push(status(&caller, &callee, "calleeisbusy"));
         }
         (Pending::Init { ack }, Ok(Reply::Joined(view))) => {

@@ -69,5 +69,4 @@ impl Ghosts {
     pub(crate) fn of_node(&self, node: &NodeId) -> Vec<SessionId> {
         self.by_session.iter().filter(|(_, ghost)| ghost.node == *node).map(|(&session, _)| session).collect()
     }
-
 }

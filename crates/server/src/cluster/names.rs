@@ -211,7 +211,8 @@ impl Cluster {
 
     /// Tries again the releases Redis did not take.
     pub(super) async fn release_again(&self) {
-        let pending = std::mem::take(&mut *self.inner.unreleased.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let pending =
+            std::mem::take(&mut *self.inner.unreleased.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         for (session, user) in pending {
             self.release_name(session, user).await;
         }
@@ -280,7 +281,9 @@ impl Cluster {
     pub(crate) async fn leave(&self) {
         match self.purge(self.node()).await {
             Ok(()) => tracing::info!(node = %self.node(), "left the cluster: this node's names are free"),
-            Err(error) => tracing::warn!(%error, "could not leave the cluster cleanly: names free after --node-timeout"),
+            Err(error) => {
+                tracing::warn!(%error, "could not leave the cluster cleanly: names free after --node-timeout")
+            }
         }
     }
 
@@ -296,14 +299,13 @@ impl Cluster {
     /// Frees every name and place `node` holds, and its liveness key: a
     /// node leaving, or a dead node cleaned up by any other.
     pub(crate) async fn purge(&self, node: &NodeId) -> Result<(), Unavailable> {
-        let result: redis::RedisResult<i64> =
-            LEAVE
-                .key(names_key(node))
-                .key(node_key(node))
-                .key(super::places::places_key_of(node))
-                .arg(node.as_str())
-                .invoke_async(&mut self.redis())
-                .await;
+        let result: redis::RedisResult<i64> = LEAVE
+            .key(names_key(node))
+            .key(node_key(node))
+            .key(super::places::places_key_of(node))
+            .arg(node.as_str())
+            .invoke_async(&mut self.redis())
+            .await;
         self.heard(result).map(drop)
     }
 
@@ -317,7 +319,9 @@ impl Cluster {
         for (session, user, shared) in claims {
             match self.claim(&user, session, shared).await {
                 Ok(Claim::Granted) => {}
-                Ok(Claim::Taken) => tracing::warn!(%user, "a name this node held was claimed elsewhere while Redis was empty"),
+                Ok(Claim::Taken) => {
+                    tracing::warn!(%user, "a name this node held was claimed elsewhere while Redis was empty")
+                }
                 Err(_) => return,
             }
         }

@@ -131,8 +131,7 @@ pub(super) async fn watch(cluster: Cluster, driver: DriverHandle) {
     let mut reachable = false;
     while driver.is_running() {
         ticks.tick().await;
-        let result: redis::RedisResult<Vec<String>> =
-            LIVE_NODES.key(NODES).invoke_async(&mut cluster.redis()).await;
+        let result: redis::RedisResult<Vec<String>> = LIVE_NODES.key(NODES).invoke_async(&mut cluster.redis()).await;
         let Ok(live) = cluster.heard(result) else {
             reachable = false;
             continue;

@@ -68,9 +68,9 @@ pub(crate) fn place_of(command: &Command) -> Option<(Place, bool)> {
         Command::CreateRoom { room: id, .. } | Command::Invite { room: id, .. } => room(id, true),
         Command::Leave { room: RoomRef::Id(id) } => room(id, false),
         Command::SetPeerStatus { room: id, .. } | Command::SetRoomStatus { room: id, .. } => room(id, false),
-        Command::Relay { to: RelayTarget::RoomMember { room: id, .. } | RelayTarget::Peer { room: id, .. }, .. } => {
-            room(id, false)
-        }
+        Command::Relay {
+            to: RelayTarget::RoomMember { room: id, .. } | RelayTarget::Peer { room: id, .. }, ..
+        } => room(id, false),
         Command::Subscribe { namespace: id }
         | Command::Unsubscribe { namespace: id }
         | Command::RegisterUser { namespace: id }
@@ -161,7 +161,9 @@ impl Cluster {
         for place in self.pinned_places() {
             match self.home_of(&place, true).await {
                 Home::Here => {}
-                Home::On(node) => tracing::warn!(?place, %node, "a place held here was pinned elsewhere while Redis was empty"),
+                Home::On(node) => {
+                    tracing::warn!(?place, %node, "a place held here was pinned elsewhere while Redis was empty")
+                }
                 Home::Unknown => return,
             }
         }
@@ -178,12 +180,8 @@ impl Cluster {
         for place in places {
             self.pinned().remove(&place);
             self.known_homes().remove(&place);
-            let result: redis::RedisResult<i64> = UNPIN
-                .key(place.key())
-                .key(places_key(&node))
-                .arg(node.as_str())
-                .invoke_async(&mut self.redis())
-                .await;
+            let result: redis::RedisResult<i64> =
+                UNPIN.key(place.key()).key(places_key(&node)).arg(node.as_str()).invoke_async(&mut self.redis()).await;
             if self.heard(result).is_err() {
                 return;
             }

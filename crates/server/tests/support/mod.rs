@@ -246,6 +246,15 @@ impl SilentClient {
 }
 
 /// Sends a calling request with `tid` and returns its answer.
+/// A chatroulette client on the server at `addr` that has registered as
+/// `name` (`CONNECT`, then `CONNECTED`, the seed's long form).
+pub async fn chatroulette_as(addr: &str, name: &str) -> Client {
+    let mut client = Client::connect(&format!("ws://{addr}/ws/chatroulette")).await;
+    client.send(json!({"type":"CONNECT","payload":{"as":name}})).await;
+    assert_eq!(client.recv().await, json!({"type":"CONNECTED","payload":{"as":name}}));
+    client
+}
+
 pub async fn ask(client: &mut Client, mut request: Value, tid: u64) -> Value {
     request["tid"] = json!(tid);
     client.send(request).await;
