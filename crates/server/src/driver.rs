@@ -1352,10 +1352,11 @@ impl Driver {
                 tokio::spawn(async move { cluster.release(session).await });
             }
             (None, Some(drawn)) if cluster.claim_of(session).is_none() => {
+                // Noted now, so that a close before Redis answers still
+                // gives the name back.
+                cluster.note_claim(session, drawn.clone(), shared);
                 let cluster = cluster.clone();
-                tokio::spawn(async move {
-                    let _ = cluster.claim(&drawn, session, shared).await;
-                });
+                tokio::spawn(async move { cluster.claim_drawn(&drawn, session, shared).await });
             }
             _ => {}
         }

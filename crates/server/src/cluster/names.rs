@@ -197,6 +197,30 @@ impl Cluster {
         Ok(Claim::Granted)
     }
 
+    /// Notes that `session` holds `user` before Redis has it (a drawn
+    /// name, which nobody else can hold).
+    pub(crate) fn note_claim(&self, session: SessionId, user: UserId, shared: bool) {
+        self.claims().insert(session, (user, shared));
+    }
+
+    /// Puts a drawn name, noted already, in Redis. If the session closed
+    /// meanwhile (its release may have run first, and found nothing), the
+    /// name is given back again.
+    pub(crate) async fn claim_drawn(&self, user: &UserId, session: SessionId, shared: bool) {
+        let node = self.node();
+        let result: redis::RedisResult<String> = CLAIM
+            .key(user_key(user))
+            .key(names_key(node))
+            .arg(node.as_str())
+            .arg(holder(node, session))
+            .arg(if shared { "s" } else { "x" })
+            .invoke_async(&mut self.redis())
+            .await;
+        if self.heard(result).is_ok() && self.claim_of(session).is_none() {
+            self.release_name(session, user.clone()).await;
+        }
+    }
+
     /// The name `session` claimed, if it holds one.
     pub(crate) fn claim_of(&self, session: SessionId) -> Option<UserId> {
         self.claims().get(&session).map(|(user, _)| user.clone())
