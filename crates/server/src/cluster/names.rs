@@ -180,16 +180,7 @@ fn holder(node: &NodeId, session: SessionId) -> String {
 impl Cluster {
     /// Claims `user` for `session` (see [`CLAIM`]).
     pub(crate) async fn claim(&self, user: &UserId, session: SessionId, shared: bool) -> Result<Claim, Unavailable> {
-        let node = self.node();
-        let result: redis::RedisResult<String> = CLAIM
-            .key(user_key(user))
-            .key(names_key(node))
-            .arg(node.as_str())
-            .arg(holder(node, session))
-            .arg(if shared { "s" } else { "x" })
-            .invoke_async(&mut self.redis())
-            .await;
-        let held_by = self.heard(result)?;
+        let held_by = self.run_claim(user, session, shared).await?;
         if !held_by.is_empty() {
             return Ok(Claim::Taken);
         }
@@ -207,6 +198,13 @@ impl Cluster {
     /// meanwhile (its release may have run first, and found nothing), the
     /// name is given back again.
     pub(crate) async fn claim_drawn(&self, user: &UserId, session: SessionId, shared: bool) {
+        if self.run_claim(user, session, shared).await.is_ok() && self.claim_of(session).is_none() {
+            self.release_name(session, user.clone()).await;
+        }
+    }
+
+    /// Runs [`CLAIM`]: `""`, or the node that holds the name.
+    async fn run_claim(&self, user: &UserId, session: SessionId, shared: bool) -> Result<String, Unavailable> {
         let node = self.node();
         let result: redis::RedisResult<String> = CLAIM
             .key(user_key(user))
@@ -216,9 +214,7 @@ impl Cluster {
             .arg(if shared { "s" } else { "x" })
             .invoke_async(&mut self.redis())
             .await;
-        if self.heard(result).is_ok() && self.claim_of(session).is_none() {
-            self.release_name(session, user.clone()).await;
-        }
+        self.heard(result)
     }
 
     /// The name `session` claimed, if it holds one.
