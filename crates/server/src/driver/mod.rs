@@ -1,7 +1,7 @@
-//! The driver: the one task that owns the core (its side of a cluster, the
-//! stand-ins for parties on other nodes, is `stand_ins.rs`). Connections send it inputs
+//! The driver: the one task that owns the core. Connections send it inputs
 //! over one bounded channel and receive their events on their own bounded
-//! queue. It sleeps until the core's next deadline.
+//! queue. It sleeps until the core's next deadline. Its side of a cluster,
+//! the stand-ins for parties on other nodes, is `stand_ins.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
