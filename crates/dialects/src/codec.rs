@@ -32,6 +32,18 @@ pub const CLOSE_REPLACED: u16 = 4001;
 /// The reason that goes with [`CLOSE_REPLACED`].
 pub const REPLACED_REASON: &str = "replaced by a newer connection of this client";
 
+/// Close code 4004 (private use): a resume token that names no held
+/// session (wrong, used or expired), after the dialect's error.
+pub const CLOSE_RESUME_REFUSED: u16 = 4004;
+
+/// The reason that goes with [`CLOSE_RESUME_REFUSED`], and the text of the
+/// dialect's error before it.
+pub const RESUME_REFUSED_REASON: &str = "resume refused: the token is wrong, used or expired";
+
+/// Close code 4001 with this reason: another connection resumed this
+/// session, which goes on there.
+pub const RESUMED_ELSEWHERE_REASON: &str = "resumed by a newer connection";
+
 /// What every text dialect answers a binary frame with.
 pub const NO_BINARY: &str = "binary frames are not part of this dialect: send JSON text";
 
@@ -154,6 +166,23 @@ pub trait Codec: Send + 'static {
     fn keepalive(&self) -> Keepalive {
         Keepalive::default()
     }
+
+    /// The session may be resumed (the client asked with `resume=1`): its
+    /// first message carries `token` (Step 11). chatroulette puts it in
+    /// `CONNECTED`, calling in `hello`, ecall and the socket.io dialects send
+    /// `{"type":"session","resume":token}` (socket.io: a `session` event)
+    /// at once. Called in the first turn, after [`Codec::open`].
+    fn offer_resume(&mut self, token: Box<str>, out: &mut Vec<Effect<Self::Outbound>>);
+
+    /// A new connection resumed this (held) session: the dialect's first
+    /// message, saying so with `resumed: true` and the next `token`. The
+    /// events queued while the client was away follow it.
+    fn resumed(&mut self, token: Box<str>, out: &mut Vec<Effect<Self::Outbound>>);
+
+    /// The client asked to resume with a token that names no held session:
+    /// the dialect's error ([`RESUME_REFUSED_REASON`]), then a close with
+    /// [`CLOSE_RESUME_REFUSED`].
+    fn resume_refused(&mut self, out: &mut Vec<Effect<Self::Outbound>>);
 
     /// [`Keepalive::ping_after`] passed: the keepalive message is due.
     fn on_keepalive(&mut self, out: &mut Vec<Effect<Self::Outbound>>) {

@@ -20,7 +20,10 @@ use switchboard_core::{
 use switchboard_ecall::ECallMessage;
 
 use crate::Incoming;
-use crate::codec::{CLOSE_REPLACED, Codec, Dialect, Effect, NO_BINARY, REPLACED_REASON, TextFrame};
+use crate::codec::{
+    CLOSE_REPLACED, CLOSE_RESUME_REFUSED, Codec, Dialect, Effect, NO_BINARY, REPLACED_REASON, RESUME_REFUSED_REASON,
+    TextFrame,
+};
 use crate::json::ObjectWriter;
 use crate::replies::{NO_LABEL, Replies};
 
@@ -82,20 +85,13 @@ impl DeviceQuery {
             if slot.is_some() {
                 return Err(DeviceError::Missing);
             }
-            *slot = Some(form_decode(value).ok_or(DeviceError::Encoding(name))?);
+            *slot = Some(crate::resume::form_decode(value).ok_or(DeviceError::Encoding(name))?);
         }
         match (user, client) {
             (Some(user), Some(client)) => Ok(Self { user, client }),
             _ => Err(DeviceError::Missing),
         }
     }
-}
-
-/// One form-urlencoded value, or `None` when its bytes are not UTF-8.
-fn form_decode(value: &str) -> Option<String> {
-    let spaced = value.replace('+', " ");
-    let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8().ok()?;
-    Some(decoded.into_owned())
 }
 
 /// One device's codec state.
@@ -129,6 +125,14 @@ impl Ecall {
         }
         check_client(client)?;
         Ok(Self { peer_id: peer_id(&user, client), user, replies: Replies::new() })
+    }
+
+    /// A codec for a connection that resumes a held device
+    /// (`?resume=<token>`, no `user` or `client`): it only answers a refused
+    /// resume, and is replaced by the held device's own codec otherwise.
+    pub fn resuming() -> Self {
+        let user = UserId::parse("resuming").expect("a valid name");
+        Self { peer_id: peer_id(&user, "resuming"), user, replies: Replies::new() }
     }
 
     /// The device's peer id, `user/client`: a second connection with the
@@ -238,6 +242,27 @@ impl Codec for Ecall {
     fn registered(&self) -> bool {
         true
     }
+
+    /// A first frame of its own: ECall has no greeting to carry it.
+    fn offer_resume(&mut self, token: Box<str>, out: &mut Vec<Effect<String>>) {
+        out.push(Effect::Send(session_frame(&token, false)));
+    }
+
+    fn resumed(&mut self, token: Box<str>, out: &mut Vec<Effect<String>>) {
+        out.push(Effect::Send(session_frame(&token, true)));
+    }
+
+    fn resume_refused(&mut self, out: &mut Vec<Effect<String>>) {
+        out.push(Effect::Send(error_frame(RESUME_REFUSED_REASON)));
+        out.push(Effect::Close(CLOSE_RESUME_REFUSED, RESUME_REFUSED_REASON));
+    }
+}
+
+/// `{"type":"session","resume":TOKEN}`, with `"resumed":true` on a resume
+/// (Step 11).
+pub fn session_frame(token: &str, resumed: bool) -> String {
+    let frame = ObjectWriter::new().string("type", "session").string("resume", token);
+    if resumed { frame.boolean("resumed", true).finish() } else { frame.finish() }
 }
 
 /// `{"type":"error","error":...}`.

@@ -22,6 +22,7 @@ pub mod codec;
 pub mod ecall;
 mod json;
 pub mod replies;
+pub mod resume;
 pub mod socketio;
 
 use switchboard_core::{Command, Request};

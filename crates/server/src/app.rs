@@ -27,7 +27,7 @@ use crate::clock::Clock;
 use crate::cluster::{Cluster, ClusterConfig, NodeId};
 use crate::config::Config;
 use crate::dialects;
-use crate::driver::{self, DriverHandle, DriverSettings};
+use crate::driver::{self, DriverHandle, DriverSettings, ResumeSettings};
 use crate::edge::{self, Edge};
 use crate::ice::{self, IceConfig};
 use crate::metrics::Metrics;
@@ -206,6 +206,7 @@ impl Application {
         };
         let settings = DriverSettings {
             session_queue: config.session_queue,
+            resume: ResumeSettings { window: config.resume_window, buffer: config.resume_buffer },
             reader_grace: config.ws_write_timeout,
             metrics: metrics.clone(),
             log_user_names: config.log_user_names,

@@ -132,6 +132,19 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_SESSION_QUEUE", default_value_t = 256)]
     pub session_queue: usize,
 
+    /// How long a session whose connection dropped without a clean close is
+    /// held for its client to resume it (`resume=<token>`), its name,
+    /// rooms, calls and ringing intact and the other parties told nothing.
+    /// Only sessions whose client asked (`resume=1`) are held. See README,
+    /// "Resume".
+    #[arg(long, env = "SWITCHBOARD_RESUME_WINDOW", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub resume_window: Duration,
+
+    /// Events queued for one held session, at most; one more ends the
+    /// session at once, as a disconnect does.
+    #[arg(long, env = "SWITCHBOARD_RESUME_BUFFER", default_value_t = 256)]
+    pub resume_buffer: usize,
+
     /// A WebSocket ping is sent after this much silence from a client, and
     /// again every half of it while the silence lasts.
     #[arg(long, env = "SWITCHBOARD_WS_PING_AFTER", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -345,6 +358,8 @@ impl Default for Config {
             room_invite_rate: 60,
             max_frame_bytes: 64 * 1024,
             session_queue: 256,
+            resume_window: Duration::from_secs(30),
+            resume_buffer: 256,
             ws_ping_after: Duration::from_secs(30),
             ws_idle_timeout: Duration::from_secs(55),
             ws_write_timeout: Duration::from_secs(10),

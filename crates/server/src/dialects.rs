@@ -15,6 +15,7 @@ use switchboard_dialects::calling::Calling;
 use switchboard_dialects::chatroulette::Chatroulette;
 use switchboard_dialects::codec::{Codec, TextFrame};
 use switchboard_dialects::ecall::{DeviceQuery, Ecall};
+use switchboard_dialects::resume::ResumeAsk;
 
 use crate::app::AppState;
 use crate::auth::{AuthError, Grants};
@@ -63,7 +64,8 @@ pub(crate) async fn chatroulette(
 
 /// `GET /ws/ecall?user=USER&client=CLIENT`: one device of a user. A query
 /// that does not name one device strictly ([`DeviceQuery::parse`],
-/// [`Ecall::new`]) is refused with 400 before the upgrade.
+/// [`Ecall::new`]) is refused with 400 before the upgrade, except one that
+/// resumes (`?resume=<token>`): the held session knows its device.
 pub(crate) async fn ecall(
     upgrade: WebSocketUpgrade,
     RawQuery(query): RawQuery,
@@ -71,7 +73,11 @@ pub(crate) async fn ecall(
     peer: PeerAddr,
     State(state): State<AppState>,
 ) -> Response {
-    let device = match DeviceQuery::parse(query.as_deref().unwrap_or_default()) {
+    let query_text = query.as_deref().unwrap_or_default();
+    if let Ok(Some(ResumeAsk::Token(_))) = ResumeAsk::from_query(query_text) {
+        return accept(upgrade, query.as_deref(), &headers, peer, &state, Ecall::resuming());
+    }
+    let device = match DeviceQuery::parse(query_text) {
         Ok(device) => device,
         Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
     };
@@ -84,7 +90,8 @@ pub(crate) async fn ecall(
 
 /// Checks the upgrade at the edge, then its token, and if both pass,
 /// upgrades: to the connection loop with a place and the token's grants, or,
-/// when the node is full, to a close 1013.
+/// when the node is full, to a close 1013. A `resume` parameter that does
+/// not read ([`ResumeAsk::from_query`]) is answered 400.
 fn accept<C>(
     upgrade: WebSocketUpgrade,
     query: Option<&str>,
@@ -96,6 +103,10 @@ fn accept<C>(
 where
     C: for<'a> Codec<Inbound<'a> = TextFrame<'a>, Outbound = String>,
 {
+    let resume = match ResumeAsk::from_query(query.unwrap_or_default()) {
+        Ok(resume) => resume,
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
+    };
     let context = state.connection_context();
     let upgrade = context.limits.configure(upgrade);
     let admission = match state.edge().websocket(headers, peer.0.ip()) {
@@ -108,7 +119,7 @@ where
     };
     match admission {
         WebSocketAdmission::Admitted(admission) => {
-            upgrade.on_upgrade(move |socket| ws::run(socket, codec, context, admission, grants))
+            upgrade.on_upgrade(move |socket| ws::run(socket, codec, context, admission, grants, resume))
         }
         WebSocketAdmission::NodeFull => {
             let write_timeout = context.limits.write_timeout;

@@ -44,7 +44,7 @@ pub use auth::{AuthError, Authenticator, Grants, request_token};
 pub use clock::{Clock, ManualClock};
 pub use cluster::{ClusterConfig, NodeId};
 pub use config::{Config, LogFormat};
-pub use driver::{DriverGone, DriverHandle, DriverSettings, OpenSession};
+pub use driver::{DriverGone, DriverHandle, DriverSettings, OpenSession, ResumeSettings};
 pub use ice::{IceConfig, turn_password};
 pub use metrics::{DropCause, Metrics, SessionsByDialect};
 pub use origin::Origin;

@@ -14,6 +14,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, 
 use switchboard_core::{CallNote, CallStage, CommandError, Stats};
 use switchboard_dialects::codec::Dialect;
 
+use crate::driver::HeldEnd;
+
 /// Why a client was dropped, the `cause` label of
 /// `switchboard_clients_dropped_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +68,9 @@ const SLOTS: usize = Dialect::ALL.len() + 1;
 
 // Names, shared by the handles and `docs/metrics.md`.
 const SESSIONS: &str = "switchboard_sessions";
+const SESSIONS_HELD: &str = "switchboard_sessions_held";
+const RESUMES: &str = "switchboard_resumes_total";
+const HELD_SESSIONS_EXPIRED: &str = "switchboard_held_sessions_expired_total";
 const USERS: &str = "switchboard_users";
 const ROOMS: &str = "switchboard_rooms";
 const RINGING: &str = "switchboard_ringing_calls";
@@ -97,6 +102,9 @@ pub struct Metrics {
     relayed: [Counter; SLOTS],
     relayed_bytes: [Counter; SLOTS],
     dropped: [Counter; DropCause::ALL.len()],
+    resumes: Counter,
+    /// By [`HeldEnd`]: the window, then the buffer.
+    held_sessions_expired: [Counter; 2],
     input_latency: Histogram,
     setup: Histogram,
     duration: Histogram,
@@ -141,6 +149,9 @@ impl Metrics {
             relayed: by_dialect(RELAYED),
             relayed_bytes: by_dialect(RELAYED_BYTES),
             dropped: DropCause::ALL.map(|cause| counter(DROPPED, vec![Label::new("cause", cause.as_str())])),
+            resumes: counter(RESUMES, Vec::new()),
+            held_sessions_expired: ["window", "buffer"]
+                .map(|cause| counter(HELD_SESSIONS_EXPIRED, vec![Label::new("cause", cause)])),
             input_latency: histogram(INPUT_LATENCY),
             setup: histogram(SETUP),
             duration: histogram(DURATION),
@@ -171,6 +182,20 @@ impl Metrics {
     pub(crate) fn dropped(&self, cause: DropCause) {
         let index = DropCause::ALL.iter().position(|&c| c == cause).expect("in ALL");
         self.dropped[index].increment(1);
+    }
+
+    /// A held session was resumed by a new connection.
+    pub(crate) fn resumed(&self) {
+        self.resumes.increment(1);
+    }
+
+    /// A held session ended without a resume.
+    pub(crate) fn held_session_ended(&self, end: HeldEnd) {
+        let index = match end {
+            HeldEnd::Window => 0,
+            HeldEnd::Buffer => 1,
+        };
+        self.held_sessions_expired[index].increment(1);
     }
 
     /// How long an input waited in the driver's inbox.
@@ -207,8 +232,9 @@ impl Metrics {
     pub(crate) fn render(&self, stats: &Stats, sessions: &SessionsByDialect) -> String {
         for dialect in dialect_slots() {
             let key = Key::from_parts(SESSIONS, session_labels(dialect));
-            self.recorder.register_gauge(&key, &metadata()).set(sessions.0[slot(dialect)] as f64);
+            self.recorder.register_gauge(&key, &metadata()).set(sessions.open[slot(dialect)] as f64);
         }
+        self.recorder.register_gauge(&Key::from_name(SESSIONS_HELD), &metadata()).set(sessions.held as f64);
         let gauges = [
             (USERS, stats.users),
             (ROOMS, stats.rooms),
@@ -257,18 +283,27 @@ impl Metrics {
     }
 }
 
-/// Open sessions per dialect slot (the last: socket.io, dialect unknown).
+/// Open sessions per dialect slot (the last: socket.io, dialect unknown),
+/// and how many of them are held for a resume.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SessionsByDialect(pub(crate) [usize; SLOTS]);
+pub struct SessionsByDialect {
+    open: [usize; SLOTS],
+    held: usize,
+}
 
 impl SessionsByDialect {
-    /// Counts sessions speaking each of `dialects`.
-    pub(crate) fn count(dialects: impl Iterator<Item = Option<Dialect>>) -> Self {
-        let mut counts = Self::default();
+    /// Counts sessions speaking each of `dialects`, `held` of them held.
+    pub(crate) fn count(dialects: impl Iterator<Item = Option<Dialect>>, held: usize) -> Self {
+        let mut counts = Self { held, ..Self::default() };
         for dialect in dialects {
-            counts.0[slot(dialect)] += 1;
+            counts.open[slot(dialect)] += 1;
         }
         counts
+    }
+
+    /// Sessions held for a resume.
+    pub fn held(&self) -> usize {
+        self.held
     }
 }
 
@@ -306,6 +341,7 @@ fn buckets(builder: PrometheusBuilder) -> PrometheusBuilder {
 fn describe(recorder: &PrometheusRecorder) {
     let gauges = [
         (SESSIONS, "Open sessions, by dialect and transport."),
+        (SESSIONS_HELD, "Sessions whose connection dropped, held for a resume."),
         (USERS, "Registered (online) users."),
         (ROOMS, "Rooms, 1:1 call rooms included."),
         (RINGING, "Calls and invites ringing now."),
@@ -320,6 +356,8 @@ fn describe(recorder: &PrometheusRecorder) {
     }
     let counters = [
         (HELD_EXPIRED, "Held ecall messages dropped undelivered after the ring timeout."),
+        (RESUMES, "Held sessions that a new connection resumed."),
+        (HELD_SESSIONS_EXPIRED, "Held sessions ended without a resume: the window passed, or the buffer filled."),
         (CALLS, "Calls by the caller's and callee's dialects and how their ringing ended."),
         (RELAYED, "Signals (SDP, ICE candidates, messages) relayed, by the sender's dialect."),
         (RELAYED_BYTES, "Payload bytes relayed, by the sender's dialect."),

@@ -17,6 +17,7 @@
 //! only with a valid one ([`authenticate`]); otherwise the client gets
 //! socket.io's connect error with the reason.
 
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,14 +29,16 @@ use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, Event as EventName, SocketRef, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessage, FromMessageParts, Value as RawPacket};
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::socket::Socket;
+use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide::{SendError, SocketError, SocketIo};
 use switchboard_core::SessionId;
 use switchboard_dialects::codec::{Codec, Effect};
+use switchboard_dialects::resume::ResumeAsk;
 use switchboard_dialects::socketio::{AckId, SocketEvent, SocketIoSession, SocketOut};
 use tokio::sync::mpsc;
 
 use crate::auth::{AuthError, Authenticator, Grants, request_token};
+use crate::driver::{DriverGone, Parked, ResumeError};
 use crate::guard;
 use crate::metrics::DropCause;
 use crate::rate;
@@ -70,8 +73,18 @@ const DISCONNECT_PATIENCE: Duration = Duration::from_secs(60);
 
 /// What the handlers hand to a socket's task.
 enum Inbound {
-    Event { name: String, data: Result<Value, String>, ack: AckSender, bytes: usize },
-    Gone,
+    Event {
+        name: String,
+        data: Result<Value, String>,
+        ack: AckSender,
+        bytes: usize,
+    },
+    /// The socket is gone; `lost` when without the client's disconnect
+    /// packet (a dropped transport or a missed heartbeat), which leaves a
+    /// resumable session held.
+    Gone {
+        lost: bool,
+    },
 }
 
 /// The sending side of a socket's inbox, kept in the socket's extensions so
@@ -214,10 +227,14 @@ async fn attach_handlers(socket: SocketRef) -> Result<(), Infallible> {
         overflowed: Arc::new(AtomicBool::new(false)),
     });
     socket.on_fallback(async |_: Queued| {});
-    socket.on_disconnect(move || {
+    socket.on_disconnect(move |reason: DisconnectReason| {
         let events = events.clone();
+        let lost = matches!(
+            reason,
+            DisconnectReason::TransportClose | DisconnectReason::TransportError | DisconnectReason::HeartbeatTimeout
+        );
         async move {
-            let _ = events.send(Inbound::Gone).await;
+            let _ = events.send(Inbound::Gone { lost }).await;
         }
     });
     socket.extensions.insert(InboxSlot(Arc::new(Mutex::new(Some(inbox)))));
@@ -253,26 +270,75 @@ async fn run(
 ) {
     let Some(_alive) = context.alive.upgrade() else { return };
     let peer_id = socket.id.to_string();
-    let Ok((open, mut events)) = context.driver.open(Some(peer_id.as_str().into()), None).await else { return };
+    let resume = match ResumeAsk::from_query(socket.req_parts().uri.query().unwrap_or_default()) {
+        Ok(resume) => resume,
+        Err(error) => {
+            let _ = emit(&socket, "error", &[serde_json::json!({ "message": error.to_string() })]);
+            disconnect(socket);
+            return;
+        }
+    };
+    let resumable = resume.is_some();
+    let mut codec = SocketIoSession::new(peer_id.clone(), room_capacity);
+    let mut effects = Vec::new();
+    let kind = TypeId::of::<SocketIoSession>();
+    let (open, mut events) = match resume {
+        None => match context.driver.open(Some(peer_id.as_str().into()), None).await {
+            Ok(opened) => opened,
+            Err(DriverGone) => return,
+        },
+        Some(ResumeAsk::OptIn) => {
+            match context.driver.open_resumable(Some(peer_id.as_str().into()), None, kind).await {
+                Ok((open, events, token)) => {
+                    codec.offer_resume(token.into(), &mut effects);
+                    (open, events)
+                }
+                Err(DriverGone) => return,
+            }
+        }
+        Some(ResumeAsk::Token(token)) => match context.driver.resume(&token, kind).await {
+            Ok((open, Parked { codec: parked, events }, token)) => {
+                codec = *parked.downcast::<SocketIoSession>().expect("a token resumes only a socket.io session");
+                codec.resumed(token.into(), &mut effects);
+                (open, events)
+            }
+            Err(ResumeError::Refused) => {
+                codec.resume_refused(&mut effects);
+                let mut acks = HashMap::new();
+                carry_out(&socket, &context, SessionId::new(0), effects, &mut acks).await;
+                return;
+            }
+            Err(ResumeError::DriverGone) => return,
+        },
+    };
     let session = open.id();
     // The sending side stays in the socket's extensions only for `Queued`;
     // this task keeps the flags.
     let Inbox { bytes: queued_bytes, overflowed, .. } = flags;
-    let mut codec = SocketIoSession::new(peer_id, room_capacity);
     // Ack callbacks the codec may still answer: each is settled once, by an
     // answer or a release.
     let mut acks: HashMap<AckId, AckSender> = HashMap::new();
     let mut next_ack: AckId = 0;
     let mut rate = context.limits.rate.start(context.clock.now());
-    // When the socket must have registered by; `None` once it has.
-    let mut register_by = Some(context.clock.now() + context.limits.register_timeout);
-    let mut dialect_known = false;
+    // When the socket must have registered by; `None` once it has (a
+    // resumed session has).
+    let mut register_by = (!codec.registered()).then(|| context.clock.now() + context.limits.register_timeout);
+    let mut dialect_known = Codec::dialect(&codec).is_some();
     tracing::debug!(%session, sid = %socket.id, "socket.io connection");
     let mut stopped = false;
+    // The transport dropped without the client's disconnect packet.
+    let mut lost = false;
+    // A newer connection resumed the session: let go of it.
+    let mut taken_over = false;
+    // The first turn carries out the greeting, if any.
+    let mut first_turn = Some(effects);
 
     loop {
         let mut effects = Vec::new();
-        tokio::select! {
+        if let Some(first) = first_turn.take() {
+            effects = first;
+        } else {
+            tokio::select! {
             inbound = inbox.recv() => match inbound {
                 Some(Inbound::Event { name, data, ack, bytes }) => {
                     queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
@@ -288,7 +354,11 @@ async fn run(
                         break;
                     }
                 }
-                Some(Inbound::Gone) | None => break,
+                Some(Inbound::Gone { lost: dropped }) => {
+                    lost = dropped;
+                    break;
+                }
+                None => break,
             },
             event = events.next() => match event {
                 Some(event) => {
@@ -298,6 +368,15 @@ async fn run(
                         codec.on_core(&event, &mut effects);
                         taken += 1;
                     }
+                    // What came before the word to let go is this socket's
+                    // to emit, then it lets go.
+                    taken_over = events.detached();
+                }
+                None if events.detached() => {
+                    taken_over = true;
+                    tracing::debug!(%session, "a newer connection resumed the session");
+                    disconnect(socket.clone());
+                    break;
                 }
                 None => {
                     tracing::warn!(%session, "dropping a socket.io client that does not read its events");
@@ -321,9 +400,15 @@ async fn run(
                 }
                 stopped = true;
             }
+            }
         }
         let effects = guard::authorize(grants.as_deref(), &mut codec, effects);
         if !carry_out(&socket, &context, session, effects, &mut acks).await {
+            break;
+        }
+        if taken_over {
+            tracing::debug!(%session, "a newer connection resumed the session");
+            disconnect(socket.clone());
             break;
         }
         if stopped {
@@ -349,7 +434,11 @@ async fn run(
             break;
         }
     }
-    open.close().await;
+    if taken_over || (resumable && lost) {
+        open.hold(codec, events).await;
+    } else {
+        open.close().await;
+    }
     tracing::debug!(%session, "socket.io connection closed");
 }
 

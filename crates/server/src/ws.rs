@@ -4,20 +4,22 @@
 //! with a clear code when the server stops or the client breaks a limit
 //! (1008 for one that has not registered within `--register-timeout`).
 
+use std::any::TypeId;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use futures_util::{SinkExt, StreamExt};
 use switchboard_core::SessionId;
-use switchboard_dialects::codec::{Codec, Effect, Keepalive, TextFrame};
+use switchboard_dialects::codec::{CLOSE_REPLACED, Codec, Effect, Keepalive, RESUMED_ELSEWHERE_REASON, TextFrame};
+use switchboard_dialects::resume::ResumeAsk;
 use tokio::sync::mpsc;
 
 use crate::admission::Admission;
 use crate::auth::Grants;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::driver::DriverHandle;
+use crate::driver::{DriverGone, DriverHandle, Parked, ResumeError};
 use crate::guard;
 use crate::metrics::{DropCause, Metrics};
 use crate::rate::{self, MessageRateLimit};
@@ -167,7 +169,7 @@ impl Liveness {
 
     fn due(&mut self, now: Instant, limits: &Limits, keepalive: Keepalive) -> Due {
         if now >= self.last_heard + limits.idle_timeout {
-            return Due::Close(close_frame(close_code::GOING_AWAY, "idle timeout"));
+            return Due::Close(close_frame(close_code::GOING_AWAY, IDLE_REASON));
         }
         if self.register_by.is_some_and(|by| now >= by) {
             return Due::Close(close_frame(close_code::POLICY, "not registered within the register timeout"));
@@ -202,6 +204,7 @@ pub(crate) fn run<C>(
     mut context: ConnectionContext,
     admission: Admission,
     grants: Option<Arc<Grants>>,
+    resume: Option<ResumeAsk>,
 ) -> impl Future<Output = ()> + Send
 where
     C: for<'a> Codec<Inbound<'a> = TextFrame<'a>, Outbound = String>,
@@ -210,7 +213,41 @@ where
         // The session's place under the caps, given back when this ends.
         let _admission = admission;
         let Some(_alive) = context.alive.upgrade() else { return };
-        let Ok((open, mut events)) = context.driver.open(codec.peer_id(), codec.dialect()).await else { return };
+        // The first turn opens the codec, or resumes it.
+        let mut effects = Vec::new();
+        let resumable = resume.is_some();
+        let (open, mut events) = match resume {
+            None => match context.driver.open(codec.peer_id(), codec.dialect()).await {
+                Ok(opened) => {
+                    codec.open(&mut effects);
+                    opened
+                }
+                Err(DriverGone) => return,
+            },
+            Some(ResumeAsk::OptIn) => {
+                let kind = TypeId::of::<C>();
+                match context.driver.open_resumable(codec.peer_id(), codec.dialect(), kind).await {
+                    Ok((open, events, token)) => {
+                        codec.open(&mut effects);
+                        codec.offer_resume(token.into(), &mut effects);
+                        (open, events)
+                    }
+                    Err(DriverGone) => return,
+                }
+            }
+            Some(ResumeAsk::Token(token)) => match context.driver.resume(&token, TypeId::of::<C>()).await {
+                Ok((open, Parked { codec: parked, events }, token)) => {
+                    codec = *parked.downcast::<C>().expect("a token resumes only a connection of its own kind");
+                    codec.resumed(token.into(), &mut effects);
+                    (open, events)
+                }
+                Err(ResumeError::Refused) => {
+                    codec.resume_refused(&mut effects);
+                    return refuse_resume(socket, effects, context.limits.write_timeout).await;
+                }
+                Err(ResumeError::DriverGone) => return,
+            },
+        };
         let session = open.id();
         // Borrowed, not copied: every byte of this future is paid per session.
         let limits = &context.limits;
@@ -218,17 +255,22 @@ where
         let mut liveness = Liveness::new(clock.now(), limits);
         let mut rate = limits.rate.start(clock.now());
         tracing::debug!(%session, "connection opened");
-        // The first turn opens the codec; every later one waits for input.
-        let mut opening = true;
         // The server stops: close once this turn's events are written.
         let mut stopped = false;
+        // The connection ended without a clean close: a resumable session
+        // is held rather than closed.
+        let mut lost = false;
+        // A newer connection resumed the session: let go of it.
+        let mut taken_over = false;
+        // The first turn's effects; every later turn waits for input.
+        let mut first_turn = Some(effects);
 
         let close: Option<CloseFrame> = loop {
             // Allocated only when something comes, and freed once carried
             // out: an idle session holds none of it.
             let mut effects = Vec::new();
-            if std::mem::take(&mut opening) {
-                codec.open(&mut effects);
+            if let Some(first) = first_turn.take() {
+                effects = first;
             } else {
                 tokio::select! {
                     frame = socket.next() => match frame {
@@ -239,7 +281,10 @@ where
                                 Message::Text(text) => TextFrame::Text(text.as_str()),
                                 Message::Binary(_) => TextFrame::Binary,
                                 Message::Ping(_) | Message::Pong(_) => continue,
-                                Message::Close(_) => break None,
+                                Message::Close(frame) => {
+                                    lost = !is_clean_close(frame.as_ref());
+                                    break None;
+                                }
                             };
                             liveness.last_message_in = now;
                             if !rate::on_client(rate.as_mut(), clock, &mut codec, frame, &mut effects) {
@@ -247,14 +292,25 @@ where
                                 break Some(close_frame(close_code::POLICY, rate::ABUSE_REASON));
                             }
                         }
-                        Some(Err(error)) => break read_error(session, error, &context.metrics),
-                        None => break None,
+                        Some(Err(error)) => {
+                            let close = read_error(session, error, &context.metrics);
+                            lost = close.is_none();
+                            break close;
+                        }
+                        None => {
+                            lost = true;
+                            break None;
+                        }
                     },
                     // Everything queued at once, so that one write carries it all.
                     event = events.next() => {
                         // The driver dropped this session's queue: it fell behind,
                         // or the driver itself is gone.
                         let Some(event) = event else {
+                            if events.detached() {
+                                taken_over = true;
+                                break Some(close_frame(CLOSE_REPLACED, RESUMED_ELSEWHERE_REASON));
+                            }
                             if !context.driver.is_running() {
                                 break Some(core_stopped());
                             }
@@ -266,10 +322,16 @@ where
                             codec.on_core(&event, &mut effects);
                             taken += 1;
                         }
+                        // What came before the word to let go is this
+                        // connection's to write, then it lets go.
+                        taken_over = events.detached();
                     },
                     () = clock.sleep_until(Some(liveness.wake_at(limits, codec.keepalive()))) => {
                         match liveness.due(clock.now(), limits, codec.keepalive()) {
                             Due::Close(frame) => {
+                                // Silent past the idle timeout: the network
+                                // is gone, not the client's wish.
+                                lost = frame.reason == IDLE_REASON;
                                 context.metrics.dropped(DropCause::Idle);
                                 tracing::debug!(%session, reason = %frame.reason, "closing a silent connection");
                                 break Some(frame);
@@ -304,7 +366,11 @@ where
             // (160 bytes less per session, for one allocation per turn).
             let carried = Box::pin(carry_out(&mut socket, &context.driver, session, effects, limits));
             if let Carried::Close(close) = carried.await {
+                lost |= close.is_none();
                 break close;
+            }
+            if taken_over {
+                break Some(close_frame(CLOSE_REPLACED, RESUMED_ELSEWHERE_REASON));
             }
             if stopped {
                 break Some(close_frame(close_code::GOING_AWAY, "server shutting down"));
@@ -314,7 +380,11 @@ where
             }
         };
 
-        open.close().await;
+        if taken_over || (resumable && lost) {
+            open.hold(codec, events).await;
+        } else {
+            open.close().await;
+        }
         // A client closed for what it sent (too fast, too big) is likely
         // still sending: it gets the closing handshake below.
         let still_sending =
@@ -335,6 +405,32 @@ where
         }
         tracing::debug!(%session, "connection closed");
     }
+}
+
+/// The reason of the close for a client silent past `--ws-idle-timeout`.
+const IDLE_REASON: &str = "idle timeout";
+
+/// Whether a client's close frame ends its session at once: code 1000, or
+/// no code at all (a plain `close()`). Anything else (1001 from a page
+/// that reloads, say) leaves a resumable session held.
+fn is_clean_close(frame: Option<&CloseFrame>) -> bool {
+    frame.is_none_or(|frame| frame.code == close_code::NORMAL)
+}
+
+/// Answers a resume with a token that names no held session: the
+/// dialect's error, then close 4004. No session was opened.
+async fn refuse_resume(mut socket: WebSocket, effects: Vec<Effect<String>>, write_timeout: Duration) {
+    for effect in effects {
+        let message = match effect {
+            Effect::Send(frame) => Message::Text(frame.into()),
+            Effect::Close(code, reason) => Message::Close(Some(close_frame(code, reason))),
+            Effect::Command(..) => continue,
+        };
+        if !send(&mut socket, message, write_timeout).await {
+            return;
+        }
+    }
+    let _ = tokio::time::timeout(write_timeout, socket.close()).await;
 }
 
 /// A WebSocket the node has no place for (full, or draining): closed at

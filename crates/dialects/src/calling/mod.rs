@@ -28,7 +28,10 @@ use std::time::Duration;
 use switchboard_core::{Command, CommandError, Event, InviteId, InviteRef, Reply, Request, UserId};
 
 use crate::Incoming;
-use crate::codec::{CLOSE_REPLACED, Codec, Dialect, Effect, Frames, Keepalive, NO_BINARY, REPLACED_REASON, TextFrame};
+use crate::codec::{
+    CLOSE_REPLACED, CLOSE_RESUME_REFUSED, Codec, Dialect, Effect, Frames, Keepalive, NO_BINARY, REPLACED_REASON,
+    RESUME_REFUSED_REASON, TextFrame,
+};
 use crate::json::ObjectWriter;
 use crate::replies::{Answers, NO_LABEL, Replies};
 use request::{Action, Checked};
@@ -69,6 +72,8 @@ pub struct Calling {
     /// authorization check gave it the token's name, which another
     /// connection holds): the client was told, and the connection closes.
     refused: bool,
+    /// The resume token that goes in `hello`, until it has gone.
+    resume: Option<Box<str>>,
 }
 
 /// The close code after a refused opening registration: policy violation.
@@ -87,6 +92,7 @@ impl Calling {
             invites: HashMap::new(),
             keepalive: Keepalive::default(),
             refused: false,
+            resume: None,
         }
     }
 
@@ -218,13 +224,8 @@ impl Calling {
             match result {
                 Ok(Reply::Registered { user, .. }) => {
                     self.user = Some(user.clone());
-                    out.push_frame(
-                        ObjectWriter::new()
-                            .string("type", "hello")
-                            .string("id", user.as_str())
-                            .string("server", &self.server)
-                            .finish(),
-                    );
+                    let resume = self.resume.take();
+                    out.push_frame(self.hello(resume.as_deref(), false));
                 }
                 // A drawn name is never refused; the token's name is when
                 // another connection holds it. Without a user there is no
@@ -270,6 +271,20 @@ impl Calling {
         if let Some(tid) = pending.tid {
             out.push_frame(encode::answer(&tid, outcome.as_ref().map(Option::as_deref).map_err(String::as_str)));
         }
+    }
+
+    /// `{type: "hello", id, server}`, with `resume` (and `resumed: true`
+    /// on a resume) when the client asked for a resume token (Step 11).
+    fn hello(&self, resume: Option<&str>, resumed: bool) -> String {
+        let id = self.user.as_ref().map_or("", UserId::as_str);
+        let mut hello = ObjectWriter::new().string("type", "hello").string("id", id).string("server", &self.server);
+        if let Some(token) = resume {
+            hello = hello.string("resume", token);
+            if resumed {
+                hello = hello.boolean("resumed", true);
+            }
+        }
+        hello.finish()
     }
 
     fn allocate(&mut self, invite: InviteId, outgoing: bool) -> u64 {
@@ -329,6 +344,21 @@ impl Codec for Calling {
 
     fn keepalive(&self) -> Keepalive {
         self.keepalive
+    }
+
+    /// The token rides in `hello`, which answers the opening registration.
+    fn offer_resume(&mut self, token: Box<str>, _: &mut Vec<Effect<String>>) {
+        self.resume = Some(token);
+    }
+
+    /// `hello {id: the same id, server, resume, resumed: true}`.
+    fn resumed(&mut self, token: Box<str>, out: &mut Vec<Effect<String>>) {
+        out.push(Effect::Send(self.hello(Some(&token), true)));
+    }
+
+    fn resume_refused(&mut self, out: &mut Vec<Effect<String>>) {
+        out.push(Effect::Send(encode::error(RESUME_REFUSED_REASON)));
+        out.push(Effect::Close(CLOSE_RESUME_REFUSED, RESUME_REFUSED_REASON));
     }
 
     fn on_keepalive(&mut self, out: &mut Vec<Effect<String>>) {

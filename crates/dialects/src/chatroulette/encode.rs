@@ -18,11 +18,9 @@ use crate::json::ObjectWriter;
 pub fn encode(form: Form, event: &Event, request: Option<&str>) -> Option<String> {
     let frame = Frame { form };
     Some(match event {
-        Event::Reply { result: Ok(Reply::Registered { user, drawn }), .. } => match form {
-            Form::Seed => frame.object(MessageType::Connected, "as", user.as_str(), None),
-            Form::Short if *drawn => frame.bare(MessageType::Connected, user.as_str(), None),
-            Form::Short => frame.empty(MessageType::Connected),
-        },
+        Event::Reply { result: Ok(Reply::Registered { user, drawn }), .. } => {
+            connected(form, user, *drawn, None, false)
+        }
         Event::Reply { result: Ok(_), .. } => return None,
         Event::Reply { result: Err(error), .. } => return Some(reply_error(frame, error, request)),
         Event::Ringing { from, .. } => frame.named(MessageType::CallRequested, "from", from, None),
@@ -57,6 +55,32 @@ pub fn encode(form: Form, event: &Event, request: Option<&str>) -> Option<String
         | Event::Namespace { .. }
         | Event::Replaced => return None,
     })
+}
+
+/// `CONNECTED` in `form`. Seed: `{"type":"CONNECTED","payload":{"as":USER}}`;
+/// short: `{"type":"cd","payload":USER}` for a drawn name, `{"type":"cd"}`
+/// for the client's own. With a resume token (Step 11) the seed form adds
+/// `"resume"` (and `"resumed":true` on a resume) to the payload, and the
+/// short form puts them beside it, as it does `reason`.
+pub fn connected(form: Form, user: &UserId, drawn: bool, resume: Option<&str>, resumed: bool) -> String {
+    let frame = Frame { form };
+    let with_resume = |mut object: ObjectWriter| {
+        if let Some(token) = resume {
+            object = object.string("resume", token);
+            if resumed {
+                object = object.boolean("resumed", true);
+            }
+        }
+        object.finish()
+    };
+    match form {
+        Form::Seed => {
+            let payload = with_resume(ObjectWriter::new().string("as", user.as_str()));
+            frame.with_payload(MessageType::Connected, &payload)
+        }
+        Form::Short if drawn => with_resume(frame.start(MessageType::Connected).string("payload", user.as_str())),
+        Form::Short => with_resume(frame.start(MessageType::Connected)),
+    }
 }
 
 /// The error frame in `form`: `{"type":"ERROR","payload":{"message":…,"request":…}}`

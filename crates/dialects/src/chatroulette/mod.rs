@@ -15,12 +15,14 @@ mod encode;
 mod types;
 
 pub use decode::{DecodeError, Decoded, decode};
-pub use encode::{encode, error_frame};
+pub use encode::{connected, encode, error_frame};
 pub use types::{Form, MessageType};
 
-use switchboard_core::{Command, Event, Reply, Request};
+use switchboard_core::{Command, Event, Reply, Request, UserId};
 
-use crate::codec::{CLOSE_REPLACED, Codec, Dialect, Effect, NO_BINARY, TextFrame};
+use crate::codec::{
+    CLOSE_REPLACED, CLOSE_RESUME_REFUSED, Codec, Dialect, Effect, NO_BINARY, RESUME_REFUSED_REASON, TextFrame,
+};
 use crate::replies::{Answers, Label, Replies};
 
 /// One connection's codec state: the form it answers in, and its requests.
@@ -30,8 +32,10 @@ pub struct Chatroulette {
     /// Each request's label is its type and spelling, so that a failure can
     /// name the request as the client spelled it.
     replies: Replies<Label>,
-    /// Set once the core accepted a `CONNECT`.
-    registered: bool,
+    /// The name the core accepted in `CONNECT`, once it has.
+    user: Option<UserId>,
+    /// The resume token that goes in `CONNECTED`, until it has gone.
+    resume: Option<Box<str>>,
 }
 
 impl Chatroulette {
@@ -63,8 +67,11 @@ impl Chatroulette {
     /// Encodes a core event for this connection, or `None` when it has no
     /// chatroulette form.
     pub fn encode(&mut self, event: &Event) -> Option<String> {
-        if let Event::Reply { result: Ok(Reply::Registered { .. }), .. } = event {
-            self.registered = true;
+        if let Event::Reply { tag, result: Ok(Reply::Registered { user, drawn }) } = event {
+            self.replies.answer(*tag);
+            self.user = Some(user.clone());
+            let resume = self.resume.take();
+            return Some(encode::connected(self.form(), user, *drawn, resume.as_deref(), false));
         }
         let request = match event {
             Event::Reply { tag, .. } => match self.replies.answer(*tag) {
@@ -128,6 +135,24 @@ impl Codec for Chatroulette {
 
     /// Once the core accepted its `CONNECT`.
     fn registered(&self) -> bool {
-        self.registered
+        self.user.is_some()
+    }
+
+    /// The token rides in `CONNECTED`: inside the payload in the seed form,
+    /// beside it in the short form.
+    fn offer_resume(&mut self, token: Box<str>, _: &mut Vec<Effect<String>>) {
+        self.resume = Some(token);
+    }
+
+    /// `CONNECTED {as, resume, resumed: true}`, in the form the connection
+    /// spoke before; no `CONNECT` is needed.
+    fn resumed(&mut self, token: Box<str>, out: &mut Vec<Effect<String>>) {
+        let Some(user) = &self.user else { return };
+        out.push(Effect::Send(encode::connected(self.form(), user, true, Some(&token), true)));
+    }
+
+    fn resume_refused(&mut self, out: &mut Vec<Effect<String>>) {
+        out.push(Effect::Send(error_frame(self.form(), RESUME_REFUSED_REASON, None)));
+        out.push(Effect::Close(CLOSE_RESUME_REFUSED, RESUME_REFUSED_REASON));
     }
 }

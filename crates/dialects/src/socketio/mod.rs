@@ -205,6 +205,25 @@ impl Codec for SocketIoSession {
         self.on_core_event(event, out);
     }
 
+    /// A `session` event, `{resume: TOKEN}`: neither original protocol has
+    /// a greeting to carry it.
+    fn offer_resume(&mut self, token: Box<str>, out: &mut Vec<Effect<SocketOut>>) {
+        out.push(emit("session", vec![json!({ "resume": &*token })]));
+    }
+
+    /// `session {resume: TOKEN, resumed: true}`.
+    fn resumed(&mut self, token: Box<str>, out: &mut Vec<Effect<SocketOut>>) {
+        out.push(emit("session", vec![json!({ "resume": &*token, "resumed": true })]));
+    }
+
+    /// socket.io has no close codes: the `error` event carries the code,
+    /// `{message, code: 4004}`, and the socket is disconnected.
+    fn resume_refused(&mut self, out: &mut Vec<Effect<SocketOut>>) {
+        let refusal = json!({ "message": codec::RESUME_REFUSED_REASON, "code": codec::CLOSE_RESUME_REFUSED });
+        out.push(emit("error", vec![refusal]));
+        out.push(Effect::Close(codec::CLOSE_RESUME_REFUSED, codec::RESUME_REFUSED_REASON));
+    }
+
     /// cloudkibo: once the core accepted its `join global chatroom` phone;
     /// tringtring: from its first event, which registers a drawn user.
     fn registered(&self) -> bool {

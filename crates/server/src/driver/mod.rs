@@ -3,7 +3,8 @@
 //! queue. It sleeps until the core's next deadline. Its side of a cluster,
 //! the stand-ins for parties on other nodes, is `stand_ins.rs`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::any::TypeId;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,19 @@ enum ToDriver {
         session: SessionId,
         peer_id: Option<Arc<str>>,
         outbox: Outbox,
+        /// The resume token and connection kind of a session whose client
+        /// asked for resume.
+        resume: Option<(Token, TypeId)>,
+    },
+    /// A resumable session's connection dropped, or let go of it for a
+    /// newer one: its codec and event queue.
+    Hold(SessionId, Parked),
+    /// A client resumes with `token`; `fresh` is the session's next one.
+    Resume {
+        token: Token,
+        fresh: Token,
+        kind: TypeId,
+        reply: ResumeReply,
     },
     /// An input, and when it was queued if it is one of the inputs the
     /// latency metric samples ([`LATENCY_SAMPLE_EVERY`]).
@@ -87,11 +101,22 @@ enum ToDriver {
 /// sends too fast is throttled, never the one who reads. A session is
 /// dropped as slow only when it does not read: when it has taken nothing
 /// for the reader grace (`--ws-write-timeout`) while relays wait for room.
+///
+/// A `None` in the channel is the driver's word to let go of the session
+/// for a resume on a newer connection (`resume.rs`): what was queued before
+/// it is this connection's to write, what comes after the next one's.
 #[derive(Debug)]
 pub struct EventQueue {
-    events: queue::Receiver<Box<Event>>,
+    events: queue::Receiver<Option<Box<Event>>>,
     counts: Arc<Counts>,
 }
+
+/// [`Counts::detach`]: no word to let go is pending.
+const ATTACHED: u8 = 0;
+/// [`Counts::detach`]: the driver asked the reader to let go.
+const DETACHING: u8 = 1;
+/// [`Counts::detach`]: the reader took the word; it lets go.
+const DETACHED: u8 = 2;
 
 /// What the driver knows of a reader's progress.
 #[derive(Debug, Default)]
@@ -100,22 +125,60 @@ struct Counts {
     relays: AtomicUsize,
     /// Events taken since the session opened (wrapping).
     taken: AtomicUsize,
+    /// [`ATTACHED`], [`DETACHING`] or [`DETACHED`]. A word to let go that
+    /// the reader finds while no letting go is asked (its old reader
+    /// dropped before taking it) is skipped.
+    detach: AtomicU8,
 }
 
 impl EventQueue {
     /// The next event, once one is queued; `None` once the driver dropped
     /// the session (it fell behind, or the driver is gone). Cancel-safe.
+    /// `None` too when the connection must let go of the session for a
+    /// resume elsewhere ([`EventQueue::detached`]).
     pub async fn next(&mut self) -> Option<Box<Event>> {
-        let event = futures_util::StreamExt::next(&mut self.events).await?;
-        self.taken(&event);
-        Some(event)
+        loop {
+            match futures_util::StreamExt::next(&mut self.events).await? {
+                Some(event) => {
+                    self.taken(&event);
+                    return Some(event);
+                }
+                None if self.let_go() => return None,
+                None => {}
+            }
+        }
     }
 
-    /// A queued event, if one is there now.
+    /// A queued event, if one is there now; `None` too at a word to let go.
     pub fn try_recv(&mut self) -> Option<Box<Event>> {
-        let event = self.events.try_recv().ok()?;
-        self.taken(&event);
-        Some(event)
+        loop {
+            match self.events.try_recv().ok()? {
+                Some(event) => {
+                    self.taken(&event);
+                    return Some(event);
+                }
+                None if self.let_go() => return None,
+                None => {}
+            }
+        }
+    }
+
+    /// Whether the driver asked this connection to let go of the session: a
+    /// newer connection resumed it. The events after the word stay queued
+    /// for that one.
+    pub fn detached(&self) -> bool {
+        self.counts.detach.load(Ordering::Acquire) == DETACHED
+    }
+
+    /// Takes a word to let go: `true` if it was asked for, `false` for a
+    /// stale one, which is skipped.
+    fn let_go(&self) -> bool {
+        self.counts.detach.compare_exchange(DETACHING, DETACHED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// A new connection takes the queue up (a resume).
+    fn reattach(&self) {
+        self.counts.detach.store(ATTACHED, Ordering::Release);
     }
 
     fn taken(&self, event: &Event) {
@@ -128,7 +191,7 @@ impl EventQueue {
 
 /// The driver's end of a session's [`EventQueue`].
 struct Outbox {
-    events: queue::Sender<Box<Event>>,
+    events: queue::Sender<Option<Box<Event>>>,
     counts: Arc<Counts>,
     /// Since when relays have found no room, and how many events the reader
     /// had taken then.
@@ -183,6 +246,8 @@ pub struct DriverHandle {
 #[derive(Debug)]
 struct Shared {
     session_ids: Mutex<ChaCha20Rng>,
+    /// `--resume-window` and `--resume-buffer`.
+    resume: ResumeSettings,
     /// The cluster this node is part of (`--redis-url`): names are claimed
     /// there and callees looked up there before the core sees the command.
     cluster: Option<Cluster>,
@@ -213,6 +278,19 @@ impl OpenSession<'_> {
             self.driver.close(session).await;
         }
     }
+
+    /// The connection dropped without a clean close, or lets go of the
+    /// session for a newer one: the driver holds the session, with the
+    /// connection's `codec` and `events`, for a resume (`resume.rs`). A
+    /// session opened without resume is closed instead.
+    pub async fn hold<C: Send + 'static>(mut self, codec: C, events: EventQueue) {
+        if let Some(session) = self.session.take() {
+            let parked = Parked { codec: Box::new(codec), events };
+            if self.driver.inbox.send(ToDriver::Hold(session, parked)).await.is_err() {
+                tracing::debug!(%session, "the driver stopped before the session could be held");
+            }
+        }
+    }
 }
 
 impl Drop for OpenSession<'_> {
@@ -227,6 +305,17 @@ impl Drop for OpenSession<'_> {
     }
 }
 
+/// Why a resume failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ResumeError {
+    /// The token names no session to resume.
+    #[error("no session to resume")]
+    Refused,
+    /// The driver stopped.
+    #[error("the signaling core has stopped")]
+    DriverGone,
+}
+
 /// The driver stopped (the server is shutting down).
 #[derive(Debug, thiserror::Error)]
 #[error("the signaling core has stopped")]
@@ -236,6 +325,8 @@ impl std::fmt::Debug for ToDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ToDriver::Open { session, .. } => write!(f, "Open({session})"),
+            ToDriver::Hold(session, _) => write!(f, "Hold({session})"),
+            ToDriver::Resume { .. } => write!(f, "Resume"),
             ToDriver::Input(input, _) => write!(f, "Input({input:?})"),
             ToDriver::Dialect(session, dialect) => write!(f, "Dialect({session}, {dialect:?})"),
             ToDriver::Stats(_) => write!(f, "Stats"),
@@ -273,13 +364,83 @@ impl DriverHandle {
         peer_id: Option<Arc<str>>,
         dialect: Option<Dialect>,
     ) -> Result<(OpenSession<'_>, EventQueue), DriverGone> {
+        self.open_session(peer_id, dialect, None).await
+    }
+
+    /// [`DriverHandle::open`] for a client that asked for resume
+    /// (`resume=1`), whose connection task runs a codec of type `kind`.
+    /// The session's resume token comes back as the client sees it
+    /// ([`resume_token_text`]); its queue also holds `--resume-buffer`
+    /// events more, for when the session is held.
+    pub async fn open_resumable(
+        &self,
+        peer_id: Option<Arc<str>>,
+        dialect: Option<Dialect>,
+        kind: TypeId,
+    ) -> Result<(OpenSession<'_>, EventQueue, String), DriverGone> {
+        let token = Token::draw();
+        let (open, events) = self.open_session(peer_id, dialect, Some((token, kind))).await?;
+        Ok((open, events, self.token_text(token)))
+    }
+
+    async fn open_session(
+        &self,
+        peer_id: Option<Arc<str>>,
+        dialect: Option<Dialect>,
+        resume: Option<(Token, TypeId)>,
+    ) -> Result<(OpenSession<'_>, EventQueue), DriverGone> {
         let session = self.draw_session_id();
+        let room = if resume.is_some() { self.session_queue + self.shared.resume.buffer } else { self.session_queue };
         // futures' capacity is the buffer plus one per sender (one here).
-        let (outbox, events) = queue::channel(self.session_queue.saturating_sub(1));
+        let (outbox, events) = queue::channel(room.saturating_sub(1));
         let counts = Arc::new(Counts::default());
         let outbox = Outbox { events: outbox, counts: counts.clone(), stalled: None, dialect };
-        self.inbox.send(ToDriver::Open { session, peer_id, outbox }).await.map_err(|_| DriverGone)?;
+        self.inbox.send(ToDriver::Open { session, peer_id, outbox, resume }).await.map_err(|_| DriverGone)?;
         Ok((OpenSession { driver: self, session: Some(session) }, EventQueue { events, counts }))
+    }
+
+    /// Resumes the held session that the token `text` names, for a
+    /// connection task running a codec of type `kind`: the session, its
+    /// codec and its queue (events queued while it was away first), and its
+    /// next token. A session whose old connection is still up is taken from
+    /// it first (that connection closes with 4001).
+    ///
+    /// # Errors
+    /// [`ResumeError::Refused`] when the token is wrong, used or expired, or
+    /// was issued to another kind of connection; nothing is touched.
+    pub(crate) async fn resume(
+        &self,
+        text: &str,
+        kind: TypeId,
+    ) -> Result<(OpenSession<'_>, Parked, String), ResumeError> {
+        let token = self.parse_token(text).ok_or(ResumeError::Refused)?;
+        let fresh = Token::draw();
+        let (reply, answer) = oneshot::channel();
+        let message = ToDriver::Resume { token, fresh, kind, reply };
+        self.inbox.send(message).await.map_err(|_| ResumeError::DriverGone)?;
+        let resumed = answer.await.map_err(|_| ResumeError::DriverGone)?;
+        let Resumed { session, parked } = resumed.map_err(|ResumeRefused| ResumeError::Refused)?;
+        Ok((OpenSession { driver: self, session: Some(session) }, parked, self.token_text(fresh)))
+    }
+
+    /// A token as the client sees it: on a node of a cluster, prefixed with
+    /// the node's id and a dot, so that any node can tell where the session
+    /// is held.
+    fn token_text(&self, token: Token) -> String {
+        match &self.shared.cluster {
+            Some(cluster) => format!("{}.{}", cluster.node(), token.to_text()),
+            None => token.to_text(),
+        }
+    }
+
+    /// Reads a token that this node issued.
+    fn parse_token(&self, text: &str) -> Option<Token> {
+        let secret = match (&self.shared.cluster, text.rsplit_once('.')) {
+            (Some(cluster), Some((node, secret))) if node == cluster.node().as_str() => secret,
+            (None, None) => text,
+            _ => return None,
+        };
+        Token::parse(secret)
     }
 
     fn draw_session_id(&self) -> SessionId {
@@ -510,6 +671,8 @@ impl DriverHandle {
 pub struct DriverSettings {
     /// Events each session's queue holds (`--session-queue`).
     pub session_queue: usize,
+    /// How held sessions are kept (`--resume-window`, `--resume-buffer`).
+    pub resume: ResumeSettings,
     /// A session that takes no event this long while relays wait for room
     /// is dropped ([`EventQueue`]; `--ws-write-timeout`).
     pub reader_grace: Duration,
@@ -552,11 +715,11 @@ pub(crate) fn spawn(
     settings: DriverSettings,
     cluster: Option<Cluster>,
 ) -> (DriverHandle, tokio::task::JoinHandle<()>) {
-    let DriverSettings { session_queue, reader_grace, metrics, log_user_names } = settings;
+    let DriverSettings { session_queue, resume, reader_grace, metrics, log_user_names } = settings;
     let (inbox, receiver) = mpsc::channel(INBOX_CAPACITY);
     let mut session_ids = ChaCha20Rng::from_seed(config.seed);
     session_ids.set_stream(1); // the core's own generator uses stream 0
-    let shared = Arc::new(Shared { session_ids: Mutex::new(session_ids), cluster: cluster.clone() });
+    let shared = Arc::new(Shared { session_ids: Mutex::new(session_ids), resume, cluster: cluster.clone() });
     let handle = DriverHandle { inbox, shared: shared.clone(), session_queue };
     let relay_room = relay_room(session_queue);
     let driver = Driver {
@@ -574,6 +737,7 @@ pub(crate) fn spawn(
         log_user_names,
         drain: None,
         touched: Vec::new(),
+        resumes: Resumes::new(resume),
         named_invites: std::collections::HashSet::new(),
         accepting: std::collections::HashMap::new(),
     };
@@ -636,12 +800,17 @@ struct Driver {
     /// Stand-ins told something during this input: each is forgotten at
     /// its end unless it still takes part in a call.
     touched: Vec<SessionId>,
+    /// Resumable sessions, and those held for a resume.
+    resumes: Resumes,
 }
 
 impl Driver {
     async fn run(mut self, mut inbox: mpsc::Receiver<ToDriver>) {
         loop {
-            let wake_at = self.core.poll_timeout();
+            let wake_at = match (self.core.poll_timeout(), self.resumes.next_deadline()) {
+                (Some(core), Some(held)) => Some(core.min(held)),
+                (core, held) => core.or(held),
+            };
             tokio::select! {
                 message = inbox.recv() => match message {
                     Some(message) => self.handle(message),
@@ -649,6 +818,7 @@ impl Driver {
                 },
                 () = self.clock.sleep_until(wake_at) => self.input(Input::Timeout),
             }
+            self.end_expired_holds();
             if let Some(calls) = &self.drain {
                 let now = Some(self.core.calls_in_progress());
                 calls.send_if_modified(|was| std::mem::replace(was, now) != now);
@@ -659,10 +829,15 @@ impl Driver {
 
     fn handle(&mut self, message: ToDriver) {
         match message {
-            ToDriver::Open { session, peer_id, outbox } => {
+            ToDriver::Open { session, peer_id, outbox, resume } => {
                 self.outboxes.insert(session, outbox);
+                if let Some((token, kind)) = resume {
+                    self.resumes.open(session, token, kind);
+                }
                 self.input(Input::Connected { session, peer_id });
             }
+            ToDriver::Hold(session, parked) => self.hold(session, parked),
+            ToDriver::Resume { token, fresh, kind, reply } => self.resume(token, fresh, kind, reply),
             ToDriver::Input(Input::Command { session, request, command }, _)
                 if self.drain.is_some() && starts_a_call(&command) =>
             {
@@ -685,11 +860,7 @@ impl Driver {
                     _ => None,
                 };
                 match &input {
-                    Input::Disconnected { session } => {
-                        self.outboxes.remove(session);
-                        self.release_name(*session);
-                        self.tell_away_nodes_gone(*session);
-                    }
+                    Input::Disconnected { session } => self.forget_session(*session),
                     Input::Command { session, command: Command::SetStatus { status }, .. }
                         if !self.proxies.is_empty() =>
                     {
@@ -727,7 +898,8 @@ impl Driver {
             }
             ToDriver::Gauges(reply) => {
                 // Counted at each scrape rather than kept beside the outboxes.
-                let sessions = SessionsByDialect::count(self.outboxes.values().map(|outbox| outbox.dialect));
+                let sessions =
+                    SessionsByDialect::count(self.outboxes.values().map(|outbox| outbox.dialect), self.resumes.held());
                 let _ = reply.send((self.core.stats(), sessions));
             }
             ToDriver::RoomExists(room, reply) => {
@@ -805,6 +977,18 @@ impl Driver {
         if matches!(event, Event::Replaced) {
             self.release_name(session);
         }
+        if self.resumes.held() > 0 {
+            match self.resumes.queue(session) {
+                Queueing::Attached => {}
+                Queueing::Held => return self.queue_for_held(session, event),
+                Queueing::Overflow => {
+                    tracing::debug!(%session, "a held session's resume buffer is full: it ends");
+                    self.metrics.held_session_ended(HeldEnd::Buffer);
+                    self.drop_session(session);
+                    return !matches!(event, Event::Relayed { .. });
+                }
+            }
+        }
         let Some(outbox) = self.outboxes.get_mut(&session) else { return true };
         if let Event::Reply { result: Err(error), .. } = &event {
             self.metrics.error_sent(outbox.dialect, error);
@@ -819,7 +1003,7 @@ impl Driver {
             }
             return !relay;
         }
-        match outbox.events.try_send(Box::new(event)) {
+        match outbox.events.try_send(Some(Box::new(event))) {
             Ok(()) if droppable => {
                 outbox.counts.relays.fetch_add(1, Ordering::Relaxed);
             }
@@ -838,10 +1022,108 @@ impl Driver {
     /// Dropping the queue's sender tells the connection to close; the core
     /// ends the session's calls (more output, delivered by the caller's loop).
     fn drop_session(&mut self, session: SessionId) {
+        self.forget_session(session);
+        self.core.handle_input(self.clock.now(), Input::Disconnected { session });
+    }
+
+    /// What the driver keeps of a session that is gone, before the core is
+    /// told: its queue, its resume token, its name in the cluster.
+    fn forget_session(&mut self, session: SessionId) {
         self.outboxes.remove(&session);
+        self.resumes.forget(session);
         self.release_name(session);
         self.tell_away_nodes_gone(session);
-        self.core.handle_input(self.clock.now(), Input::Disconnected { session });
+    }
+
+    /// Queues `event` for a held session, whose buffer has room for it
+    /// ([`Resumes::queue`]): nobody reads it now, so neither the relay room
+    /// nor the reader grace applies.
+    fn queue_for_held(&mut self, session: SessionId, event: Event) -> bool {
+        let Some(outbox) = self.outboxes.get_mut(&session) else { return true };
+        if let Event::Reply { result: Err(error), .. } = &event {
+            self.metrics.error_sent(outbox.dialect, error);
+        }
+        let droppable =
+            matches!(event, Event::Relayed { .. } | Event::Reply { result: Err(CommandError::RateLimited), .. });
+        // The queue has `--resume-buffer` places beyond the usual ones.
+        if outbox.events.try_send(Some(Box::new(event))).is_err() {
+            self.drop_session(session);
+        } else if droppable {
+            outbox.counts.relays.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// A resumable session's connection dropped, or let go of it: hold it,
+    /// or hand it to the connection resuming it. A session that is not
+    /// resumable, or is gone already, is closed as its connection is.
+    fn hold(&mut self, session: SessionId, parked: Parked) {
+        if !self.outboxes.contains_key(&session) {
+            self.resumes.forget(session);
+            return; // dropped meanwhile (a slow reader): the core knows
+        }
+        match self.resumes.hold(session, parked, self.clock.now()) {
+            Ok(Holding::Held) => tracing::debug!(%session, "connection lost: the session is held for a resume"),
+            Ok(Holding::HandedOver) => self.resumed(session),
+            Err(parked) => {
+                drop(parked);
+                self.handle(ToDriver::Input(Input::Disconnected { session }, None));
+            }
+        }
+    }
+
+    /// A client resumes: a held session is handed over at once; one whose
+    /// connection is still up is first asked to let go (its queue gets the
+    /// word, [`EventQueue::detached`]), and [`Driver::hold`] hands it over.
+    fn resume(&mut self, token: Token, fresh: Token, kind: TypeId, reply: ResumeReply) {
+        match self.resumes.resume(token, fresh, kind, reply) {
+            Resuming::Refused(reply) => {
+                let _ = reply.send(Err(ResumeRefused));
+            }
+            Resuming::Resumed(reply, resumed) => {
+                let session = resumed.session;
+                match reply.send(Ok(resumed)) {
+                    Ok(()) => self.resumed(session),
+                    // The resuming connection gave up: the session stays held.
+                    Err(Ok(Resumed { parked, .. })) => {
+                        let _ = self.resumes.hold(session, parked, self.clock.now());
+                    }
+                    Err(Err(_)) => {}
+                }
+            }
+            Resuming::TakeOver(session) => {
+                let asked = self.outboxes.get_mut(&session).is_some_and(|outbox| {
+                    outbox.counts.detach.store(DETACHING, Ordering::Release);
+                    outbox.events.try_send(None).is_ok()
+                });
+                if !asked {
+                    // A connection that reads nothing is about to be dropped
+                    // as slow; it cannot be asked to let go.
+                    self.resumes.refuse_take_over(session);
+                }
+            }
+        }
+    }
+
+    /// A resume succeeded: the new connection reads the queue from now on.
+    fn resumed(&mut self, session: SessionId) {
+        if let Some(outbox) = self.outboxes.get_mut(&session) {
+            outbox.stalled = None;
+        }
+        self.metrics.resumed();
+        tracing::debug!(%session, "session resumed");
+    }
+
+    /// Ends every held session whose resume window has passed, as a
+    /// disconnect does: the other parties hear `disconnected` now.
+    fn end_expired_holds(&mut self) {
+        let now = self.clock.now();
+        while let Some(session) = self.resumes.expired(now) {
+            tracing::debug!(%session, "a held session was not resumed within the window: it ends");
+            self.metrics.held_session_ended(HeldEnd::Window);
+            self.drop_session(session);
+            self.deliver_pending();
+        }
     }
 }
 
@@ -853,7 +1135,13 @@ fn starts_a_call(command: &Command) -> bool {
     matches!(command, Command::Call { .. } | Command::Invite { .. } | Command::CreateRoom { .. })
 }
 
+mod resume;
 mod stand_ins;
+
+pub(crate) use resume::HeldEnd;
+pub(crate) use resume::Parked;
+pub use resume::ResumeSettings;
+use resume::{Holding, Queueing, ResumeRefused, ResumeReply, Resumed, Resumes, Resuming, Token};
 
 #[cfg(test)]
 mod tests {
@@ -861,7 +1149,8 @@ mod tests {
 
     fn settings(session_queue: usize) -> DriverSettings {
         let metrics = Arc::new(Metrics::new());
-        DriverSettings { session_queue, reader_grace: Duration::from_secs(10), metrics, log_user_names: false }
+        let resume = ResumeSettings::default();
+        DriverSettings { session_queue, resume, reader_grace: Duration::from_secs(10), metrics, log_user_names: false }
     }
 
     fn driver() -> DriverHandle {

@@ -102,7 +102,7 @@ impl Driver {
     }
 
     /// Delivers what the core said to inputs fed to it directly.
-    fn deliver_pending(&mut self) {
+    pub(super) fn deliver_pending(&mut self) {
         let now = self.clock.now();
         while let Some(Output { to, event }) = self.core.poll_output() {
             self.deliver(to, event, now);

@@ -83,6 +83,18 @@ impl TestServer {
         client
     }
 
+    /// Waits until the driver holds `held` sessions for a resume (each
+    /// check is one round trip through the driver: this waits for the
+    /// event, never for time).
+    pub async fn wait_for_held(&self, held: usize) {
+        let wait = async {
+            while self.driver.gauges().await.expect("driver running").1.held() != held {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(PATIENCE, wait).await.unwrap_or_else(|_| panic!("never {held} held sessions"));
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn stop(self) {
         let _ = self.stop.send(());
@@ -198,6 +210,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 None => return None,
             }
         }
+    }
+
+    /// Drops the TCP connection with no close frame, as a phone that
+    /// changes networks does: the server sees the socket end, nothing more.
+    pub fn drop_connection(self) {
+        drop(self.ws);
     }
 
     pub async fn close(mut self) {

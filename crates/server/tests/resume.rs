@@ -1,0 +1,551 @@
+//! Session resume over real WebSockets, in each WebSocket dialect (README,
+//! "Resume"), on the manual clock: a client whose TCP connection drops
+//! mid-call comes back with its token and finds its call and every event
+//! sent meanwhile; the other party is told nothing. The window, the buffer,
+//! bad tokens and clean closes each end or refuse exactly as documented.
+//!
+//! Each scenario is written once, against [`Dialect`], and run for
+//! chatroulette, calling and ecall. The socket.io dialects have the same
+//! scenarios with real socket.io clients (`tests/node/resume_socketio.test.mjs`).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::*;
+use switchboard_server::Config;
+
+/// The default window: tests move the manual clock across it.
+const WINDOW: Duration = Duration::from_secs(30);
+
+/// One party of a call: its connection, the name others reach it by, and
+/// its latest resume token.
+struct Member {
+    client: Client,
+    id: String,
+    token: Option<String>,
+}
+
+/// What a scenario needs of a dialect: how to connect, call, relay and hang
+/// up, and what the other side then receives, in the dialect's own frames.
+trait Dialect {
+    /// A connection named `name` (where the dialect lets the client name
+    /// itself), opted in to resume when `resume`.
+    async fn join(server: &TestServer, name: &str, resume: bool) -> Member;
+    /// Connects with `resume=<token>`.
+    async fn reconnect(server: &TestServer, token: &str) -> Client;
+    /// Checks the first message after a resume and returns its new token.
+    async fn resumed(member: &mut Member) -> String;
+    /// `caller` calls `callee`, who answers: relays flow both ways after.
+    async fn call(caller: &mut Member, callee: &mut Member);
+    /// `from` sends `to` its ICE candidate number `n`.
+    async fn send_ice(from: &mut Member, to: &str, n: u32);
+    /// What `to` receives for it.
+    fn ice(from: &str, n: u32) -> Value;
+    /// A message of the dialect's own beyond SDP and ICE.
+    async fn send_custom(from: &mut Member, to: &str);
+    fn custom(from: &str) -> Value;
+    /// `from` hangs up; `to` then receives [`Dialect::hung_up`].
+    async fn hang_up(from: &mut Member, to: &str);
+    fn hung_up(from: &str) -> Value;
+    /// What the other party receives when `gone`'s session ends for a lost
+    /// connection (`disconnected`); `None` where the dialect has no call to
+    /// end (ecall), and the test checks that `gone` is offline instead.
+    fn disconnected(gone: &str) -> Option<Value>;
+    /// A request answered at once by an error: proof that nothing else was
+    /// queued for the client before it.
+    async fn probe(member: &mut Member) -> Value;
+    /// The dialect's error before close 4004.
+    fn refused() -> Value;
+}
+
+const REFUSED: &str = "resume refused: the token is wrong, used or expired";
+
+struct Chatroulette;
+
+impl Dialect for Chatroulette {
+    async fn join(server: &TestServer, name: &str, resume: bool) -> Member {
+        let query = if resume { "?resume=1" } else { "" };
+        let mut client = Client::connect(&format!("ws://{}/ws/chatroulette{query}", server.addr)).await;
+        client.send(json!({"type":"CONNECT","payload":{"as":name}})).await;
+        let connected = client.recv().await;
+        assert_eq!((&connected["type"], &connected["payload"]["as"]), (&json!("CONNECTED"), &json!(name)));
+        let token = connected["payload"]["resume"].as_str().map(str::to_owned);
+        assert_eq!(token.is_some(), resume, "{connected}");
+        Member { client, id: name.to_owned(), token }
+    }
+
+    async fn reconnect(server: &TestServer, token: &str) -> Client {
+        Client::connect(&format!("ws://{}/ws/chatroulette?resume={token}", server.addr)).await
+    }
+
+    async fn resumed(member: &mut Member) -> String {
+        let connected = member.client.recv().await;
+        assert_eq!(connected["type"], "CONNECTED", "{connected}");
+        assert_eq!(connected["payload"]["as"], member.id.as_str());
+        assert_eq!(connected["payload"]["resumed"], true);
+        connected["payload"]["resume"].as_str().expect("a new token").to_owned()
+    }
+
+    async fn call(caller: &mut Member, callee: &mut Member) {
+        caller.client.send(json!({"type":"REQUEST_CALL","payload":{"to":callee.id}})).await;
+        assert_eq!(callee.client.recv().await, json!({"type":"CALL_REQUESTED","payload":{"from":caller.id}}));
+        callee.client.send(json!({"type":"ACCEPT_CALL","payload":{"from":caller.id}})).await;
+        assert_eq!(caller.client.recv().await, json!({"type":"CALL_ACCEPTED","payload":{"by":callee.id}}));
+    }
+
+    async fn send_ice(from: &mut Member, to: &str, n: u32) {
+        from.client.send(json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":to,"candidate":candidate(n)}})).await;
+    }
+
+    fn ice(from: &str, n: u32) -> Value {
+        json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":from,"candidate":candidate(n)}})
+    }
+
+    /// chatroulette has no custom events: a renegotiating offer.
+    async fn send_custom(from: &mut Member, to: &str) {
+        from.client.send(json!({"type":"SEND_CALLER_DESCRIPTOR","payload":{"to":to,"sdp":offer()}})).await;
+    }
+
+    fn custom(from: &str) -> Value {
+        json!({"type":"CALLER_DESCRIPTOR_RECEIVED","payload":{"from":from,"sdp":offer()}})
+    }
+
+    async fn hang_up(from: &mut Member, to: &str) {
+        from.client.send(json!({"type":"HANG_UP","payload":{"to":to}})).await;
+    }
+
+    fn hung_up(from: &str) -> Value {
+        json!({"type":"CALL_ENDED","payload":{"by":from,"reason":"hangup"}})
+    }
+
+    fn disconnected(gone: &str) -> Option<Value> {
+        Some(json!({"type":"CALL_ENDED","payload":{"by":gone,"reason":"disconnected"}}))
+    }
+
+    async fn probe(member: &mut Member) -> Value {
+        member.client.send_text("not json").await;
+        member.client.recv().await
+    }
+
+    fn refused() -> Value {
+        json!({"type":"ERROR","payload":{"message":REFUSED}})
+    }
+}
+
+/// calling's users are drawn by the server (`hello`); a call is an invite
+/// into a room of the caller's, and relays are `room_peer_to` in it.
+struct Calling;
+
+const CALL_ROOM: &str = "call-room";
+
+impl Dialect for Calling {
+    async fn join(server: &TestServer, _: &str, resume: bool) -> Member {
+        let query = if resume { "?resume=1" } else { "" };
+        let mut client = Client::connect(&format!("ws://{}/ws/calling{query}", server.addr)).await;
+        let hello = client.recv().await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        let token = hello["resume"].as_str().map(str::to_owned);
+        assert_eq!(token.is_some(), resume, "{hello}");
+        Member { client, id: hello["id"].as_str().expect("an id").to_owned(), token }
+    }
+
+    async fn reconnect(server: &TestServer, token: &str) -> Client {
+        Client::connect(&format!("ws://{}/ws/calling?resume={token}", server.addr)).await
+    }
+
+    async fn resumed(member: &mut Member) -> String {
+        let hello = member.client.recv().await;
+        assert_eq!(
+            (&hello["type"], &hello["id"], &hello["resumed"]),
+            (&json!("hello"), &json!(member.id), &json!(true))
+        );
+        hello["resume"].as_str().expect("a new token").to_owned()
+    }
+
+    async fn call(caller: &mut Member, callee: &mut Member) {
+        ask(&mut caller.client, json!({"type":"room_join","room":CALL_ROOM}), 1).await;
+        let invite = json!({"type":"invite_send","room":CALL_ROOM,"user":callee.id,"data":{},"tid":2});
+        caller.client.send(invite).await;
+        // The invitee shows in the room, pending, before the answer.
+        assert_eq!(caller.client.recv().await["type"], "room_peer_add");
+        assert_eq!(caller.client.recv().await["tid"], 2);
+        let incoming = callee.client.recv().await;
+        assert_eq!(incoming["type"], "invite_incoming", "{incoming}");
+        let accept = json!({"type":"invite_accept","handle":incoming["handle"],"status":{}});
+        ask(&mut callee.client, accept, 1).await;
+        assert_eq!(caller.client.recv().await["type"], "invite_response");
+        // Then the room's news of the answer (room_peer_update): read up to
+        // a probe's error, so that each side has nothing else waiting.
+        for member in [caller, callee] {
+            member.client.send_text("not json").await;
+            while member.client.recv().await["type"] != "error" {}
+        }
+    }
+
+    async fn send_ice(from: &mut Member, to: &str, n: u32) {
+        let relay =
+            json!({"type":"room_peer_to","room":CALL_ROOM,"user":to,"event":"ice_candidate","data":candidate(n)});
+        from.client.send(relay).await;
+    }
+
+    fn ice(from: &str, n: u32) -> Value {
+        json!({"type":"room_peer_from","room":CALL_ROOM,"user":from,"event":"ice_candidate","data":candidate(n)})
+    }
+
+    async fn send_custom(from: &mut Member, to: &str) {
+        let relay = json!({"type":"room_peer_to","room":CALL_ROOM,"user":to,"event":"chat","data":{"text":"hi"}});
+        from.client.send(relay).await;
+    }
+
+    fn custom(from: &str) -> Value {
+        json!({"type":"room_peer_from","room":CALL_ROOM,"user":from,"event":"chat","data":{"text":"hi"}})
+    }
+
+    async fn hang_up(from: &mut Member, _: &str) {
+        from.client.send(json!({"type":"room_leave","room":CALL_ROOM})).await;
+    }
+
+    fn hung_up(from: &str) -> Value {
+        json!({"type":"room_peer_rm","room":CALL_ROOM,"user":from})
+    }
+
+    /// calling's `room_peer_rm` carries no reason.
+    fn disconnected(gone: &str) -> Option<Value> {
+        Some(Self::hung_up(gone))
+    }
+
+    async fn probe(member: &mut Member) -> Value {
+        member.client.send_text("not json").await;
+        member.client.recv().await
+    }
+
+    fn refused() -> Value {
+        json!({"type":"error","error":REFUSED})
+    }
+}
+
+/// ecall devices exchange ECall messages; there is no call in the core, so
+/// "mid-call" is between a SETUP and its HANGUP.
+struct Ecall;
+
+/// An ECall message as Wire clients send it: SETUP and UPDATE carry a
+/// whole SDP, PROPSYNC properties.
+fn ecall_message(kind: &str, n: u32) -> String {
+    let extra = match kind {
+        "SETUP" | "UPDATE" => format!(r#","props":{{}},"sdp":"v=0 {n}""#),
+        "PROPSYNC" => r#","props":{"videosend":"true"}"#.to_owned(),
+        _ => String::new(),
+    };
+    format!(r#"{{"version":"3.0","resp":false,"sessid":"s","type":"{kind}"{extra}}}"#)
+}
+
+impl Dialect for Ecall {
+    async fn join(server: &TestServer, name: &str, resume: bool) -> Member {
+        let query = if resume { "&resume=1" } else { "" };
+        let url = format!("ws://{}/ws/ecall?user={name}&client=phone{query}", server.addr);
+        let mut client = Client::connect(&url).await;
+        let token = if resume {
+            let session = client.recv().await;
+            assert_eq!(session["type"], "session", "{session}");
+            Some(session["resume"].as_str().expect("a token").to_owned())
+        } else {
+            None
+        };
+        let mut member = Member { client, id: name.to_owned(), token };
+        // The registration is through once a request is answered.
+        assert_eq!(Self::probe(&mut member).await["type"], "error");
+        member
+    }
+
+    async fn reconnect(server: &TestServer, token: &str) -> Client {
+        Client::connect(&format!("ws://{}/ws/ecall?resume={token}", server.addr)).await
+    }
+
+    async fn resumed(member: &mut Member) -> String {
+        let session = member.client.recv().await;
+        assert_eq!((&session["type"], &session["resumed"]), (&json!("session"), &json!(true)), "{session}");
+        session["resume"].as_str().expect("a new token").to_owned()
+    }
+
+    async fn call(caller: &mut Member, callee: &mut Member) {
+        let setup = ecall_message("SETUP", 0);
+        caller.client.send(json!({"type":"calling","to":callee.id,"content":setup})).await;
+        let expected = json!({"type":"calling","from":caller.id,"from_client":"phone","content":setup});
+        assert_eq!(callee.client.recv().await, expected);
+    }
+
+    /// ECall sends whole SDPs, not trickled candidates: an UPDATE each.
+    async fn send_ice(from: &mut Member, to: &str, n: u32) {
+        from.client.send(json!({"type":"calling","to":to,"content":ecall_message("UPDATE", n)})).await;
+    }
+
+    fn ice(from: &str, n: u32) -> Value {
+        json!({"type":"calling","from":from,"from_client":"phone","content":ecall_message("UPDATE", n)})
+    }
+
+    async fn send_custom(from: &mut Member, to: &str) {
+        from.client.send(json!({"type":"calling","to":to,"content":ecall_message("PROPSYNC", 9)})).await;
+    }
+
+    fn custom(from: &str) -> Value {
+        json!({"type":"calling","from":from,"from_client":"phone","content":ecall_message("PROPSYNC", 9)})
+    }
+
+    async fn hang_up(from: &mut Member, to: &str) {
+        from.client.send(json!({"type":"calling","to":to,"content":ecall_message("HANGUP", 0)})).await;
+    }
+
+    fn hung_up(from: &str) -> Value {
+        json!({"type":"calling","from":from,"from_client":"phone","content":ecall_message("HANGUP", 0)})
+    }
+
+    fn disconnected(_: &str) -> Option<Value> {
+        None
+    }
+
+    /// A message to nobody online: refused at once... or held, so an
+    /// unknown type instead, which the codec answers itself.
+    async fn probe(member: &mut Member) -> Value {
+        member.client.send(json!({"type":"nothing","to":"x","content":""})).await;
+        member.client.recv().await
+    }
+
+    fn refused() -> Value {
+        json!({"type":"error","error":REFUSED})
+    }
+}
+
+fn candidate(n: u32) -> Value {
+    json!({"candidate": format!("candidate:{n} 1 udp 2122260223 127.0.0.1 5{n:04} typ host"), "sdpMid": "0"})
+}
+
+fn offer() -> Value {
+    json!({"type":"offer","sdp":"v=0\r\no=- 5 6 IN IP4 127.0.0.1\r\n"})
+}
+
+/// alice (resumable) and bob (not) in a call.
+async fn in_a_call<D: Dialect>(server: &TestServer) -> (Member, Member) {
+    let mut alice = D::join(server, "alice", true).await;
+    let mut bob = D::join(server, "bob", false).await;
+    D::call(&mut bob, &mut alice).await;
+    (alice, bob)
+}
+
+/// alice's connection drops with no close frame; the server holds her.
+async fn drop_alice(server: &TestServer, alice: Member) -> (String, String) {
+    let Member { client, id, token } = alice;
+    client.drop_connection();
+    server.wait_for_held(1).await;
+    (id, token.expect("alice opted in"))
+}
+
+async fn resume_mid_call<D: Dialect>() {
+    let server = TestServer::start().await;
+    let (alice, mut bob) = in_a_call::<D>(&server).await;
+    let (alice_id, token) = drop_alice(&server, alice).await;
+
+    // While alice is away, bob sends three candidates and a message.
+    for n in 0..3 {
+        D::send_ice(&mut bob, &alice_id, n).await;
+    }
+    D::send_custom(&mut bob, &alice_id).await;
+    // bob is told nothing: the next thing he hears answers his own probe.
+    assert_is_error(&D::probe(&mut bob).await);
+
+    // alice resumes within the window: all four, in order, once.
+    server.clock.advance(WINDOW - Duration::from_millis(1));
+    let mut alice = Member { client: D::reconnect(&server, &token).await, id: alice_id, token: None };
+    let fresh = D::resumed(&mut alice).await;
+    assert_ne!(fresh, token, "each resume rotates the token");
+    for n in 0..3 {
+        assert_eq!(alice.client.recv().await, D::ice(&bob.id, n));
+    }
+    assert_eq!(alice.client.recv().await, D::custom(&bob.id));
+    assert_is_error(&D::probe(&mut alice).await);
+    server.wait_for_held(0).await;
+
+    // The call goes on past the old window: relays both ways, then a
+    // hang-up ends it.
+    server.clock.advance(Duration::from_secs(5));
+    D::send_ice(&mut alice, &bob.id, 7).await;
+    assert_eq!(bob.client.recv().await, D::ice(&alice.id, 7));
+    D::send_ice(&mut bob, &alice.id, 8).await;
+    assert_eq!(alice.client.recv().await, D::ice(&bob.id, 8));
+    D::hang_up(&mut alice, &bob.id).await;
+    assert_eq!(bob.client.recv().await, D::hung_up(&alice.id));
+
+    // The old token is spent; the new one works.
+    expect_refused::<D>(&server, &token).await;
+    alice.client.drop_connection();
+    server.wait_for_held(1).await;
+    let mut back = Member { client: D::reconnect(&server, &fresh).await, id: alice.id, token: None };
+    D::resumed(&mut back).await;
+    server.stop().await;
+}
+
+/// A token that resumes nothing: the dialect's error, then close 4004.
+async fn expect_refused<D: Dialect>(server: &TestServer, token: &str) {
+    let mut client = D::reconnect(server, token).await;
+    assert_eq!(client.recv().await, D::refused());
+    assert_eq!(client.recv_close().await.map(|frame| u16::from(frame.code)), Some(4004));
+}
+
+fn assert_is_error(frame: &Value) {
+    assert!(matches!(frame["type"].as_str(), Some("ERROR" | "error")), "expected the probe's error, got {frame}");
+}
+
+/// The window passes: the session ends as a disconnect, at the window's
+/// end and not before, and its token is expired.
+async fn window_passes<D: Dialect>() {
+    let server = TestServer::start().await;
+    let (alice, mut bob) = in_a_call::<D>(&server).await;
+    let (alice_id, token) = drop_alice(&server, alice).await;
+    server.clock.advance(WINDOW - Duration::from_millis(1));
+    assert_is_error(&D::probe(&mut bob).await);
+    server.wait_for_held(1).await;
+    server.clock.advance(Duration::from_millis(1));
+    server.wait_for_held(0).await;
+    match D::disconnected(&alice_id) {
+        Some(end) => assert_eq!(bob.client.recv().await, end),
+        None => assert_eq!(server.driver.stats().await.unwrap().users, 1, "alice is offline"),
+    }
+    expect_refused::<D>(&server, &token).await;
+    server.stop().await;
+}
+
+/// More events than the buffer holds end the held session at once.
+async fn buffer_overflows<D: Dialect>() {
+    let config = Config { resume_buffer: 4, ..Config::default() };
+    let server = TestServer::start_with(config).await;
+    let (alice, mut bob) = in_a_call::<D>(&server).await;
+    let (alice_id, token) = drop_alice(&server, alice).await;
+    for n in 0..4 {
+        D::send_ice(&mut bob, &alice_id, n).await;
+    }
+    assert_is_error(&D::probe(&mut bob).await);
+    server.wait_for_held(1).await;
+    D::send_ice(&mut bob, &alice_id, 4).await;
+    server.wait_for_held(0).await;
+    match D::disconnected(&alice_id) {
+        Some(end) => assert_eq!(bob.client.recv().await, end),
+        None => assert_eq!(server.driver.stats().await.unwrap().users, 1, "alice is offline"),
+    }
+    expect_refused::<D>(&server, &token).await;
+    server.stop().await;
+}
+
+/// A wrong token resumes nothing and touches nobody; a clean close ends
+/// the session at once.
+async fn wrong_token_and_clean_close<D: Dialect>() {
+    let server = TestServer::start().await;
+    let (alice, mut bob) = in_a_call::<D>(&server).await;
+    expect_refused::<D>(&server, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
+    expect_refused::<D>(&server, "not-a-token").await;
+    // bob's token is nothing: he never asked for one.
+    assert_eq!(server.driver.stats().await.unwrap().sessions, 2, "nobody was touched");
+    let Member { client, id, .. } = alice;
+    client.close().await;
+    match D::disconnected(&id) {
+        Some(end) => assert_eq!(bob.client.recv().await, end),
+        None => {
+            assert_is_error(&D::probe(&mut bob).await);
+            assert_eq!(server.driver.stats().await.unwrap().users, 1, "alice is offline");
+        }
+    }
+    server.wait_for_held(0).await;
+    server.stop().await;
+}
+
+/// A client resumes while the server still thinks its old connection is up
+/// (a half-open TCP connection): the old one is closed with 4001, and what
+/// was queued goes to the new one.
+async fn resume_while_still_connected<D: Dialect>() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob) = in_a_call::<D>(&server).await;
+    let token = alice.token.clone().expect("opted in");
+    let mut second = Member { client: D::reconnect(&server, &token).await, id: alice.id.clone(), token: None };
+    D::resumed(&mut second).await;
+    assert_eq!(alice.client.recv_close().await.map(|frame| u16::from(frame.code)), Some(4001));
+    D::send_ice(&mut bob, &second.id, 1).await;
+    assert_eq!(second.client.recv().await, D::ice(&bob.id, 1));
+    D::send_ice(&mut second, &bob.id, 2).await;
+    assert_eq!(bob.client.recv().await, D::ice(&second.id, 2));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn chatroulette_window_passes() {
+    window_passes::<Chatroulette>().await;
+}
+
+#[tokio::test]
+async fn calling_window_passes() {
+    window_passes::<Calling>().await;
+}
+
+#[tokio::test]
+async fn ecall_window_passes() {
+    window_passes::<Ecall>().await;
+}
+
+#[tokio::test]
+async fn chatroulette_buffer_overflows() {
+    buffer_overflows::<Chatroulette>().await;
+}
+
+#[tokio::test]
+async fn calling_buffer_overflows() {
+    buffer_overflows::<Calling>().await;
+}
+
+#[tokio::test]
+async fn ecall_buffer_overflows() {
+    buffer_overflows::<Ecall>().await;
+}
+
+#[tokio::test]
+async fn chatroulette_wrong_token_and_clean_close() {
+    wrong_token_and_clean_close::<Chatroulette>().await;
+}
+
+#[tokio::test]
+async fn calling_wrong_token_and_clean_close() {
+    wrong_token_and_clean_close::<Calling>().await;
+}
+
+#[tokio::test]
+async fn ecall_wrong_token_and_clean_close() {
+    wrong_token_and_clean_close::<Ecall>().await;
+}
+
+#[tokio::test]
+async fn chatroulette_resume_while_still_connected() {
+    resume_while_still_connected::<Chatroulette>().await;
+}
+
+#[tokio::test]
+async fn calling_resume_while_still_connected() {
+    resume_while_still_connected::<Calling>().await;
+}
+
+#[tokio::test]
+async fn ecall_resume_while_still_connected() {
+    resume_while_still_connected::<Ecall>().await;
+}
+
+#[tokio::test]
+async fn chatroulette_resumes_mid_call_with_nothing_lost() {
+    resume_mid_call::<Chatroulette>().await;
+}
+
+#[tokio::test]
+async fn calling_resumes_mid_call_with_nothing_lost() {
+    resume_mid_call::<Calling>().await;
+}
+
+#[tokio::test]
+async fn ecall_resumes_mid_call_with_nothing_lost() {
+    resume_mid_call::<Ecall>().await;
+}
