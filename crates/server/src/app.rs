@@ -230,6 +230,14 @@ impl Application {
             shutdown,
             alive: alive.downgrade(),
         };
+        // A client of this node's held session may resume on another node,
+        // which pipes its connection here.
+        if let Some(cluster) = &cluster {
+            let (context, auth) = (context.clone(), auth.clone());
+            cluster.accept_pipes(Box::new(move |opened| {
+                tokio::spawn(dialects::serve_pipe(opened, context.clone(), auth.clone()));
+            }));
+        }
         let room_openings = RoomOpenings::new(config.open_room_rate, context.clock.clone());
         let state = AppState { context, room_capacity: config.room_capacity, ice, edge, auth, room_openings };
         Ok(Self {

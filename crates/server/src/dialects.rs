@@ -18,7 +18,8 @@ use switchboard_dialects::ecall::{DeviceQuery, Ecall};
 use switchboard_dialects::resume::ResumeAsk;
 
 use crate::app::AppState;
-use crate::auth::{AuthError, Grants};
+use crate::auth::{AuthError, Authenticator, Grants, request_token};
+use crate::cluster::pipes::{self, PipeOpened};
 use crate::edge::{PeerAddr, WebSocketAdmission};
 use crate::metrics::DropCause;
 use crate::ws;
@@ -119,7 +120,20 @@ where
     };
     match admission {
         WebSocketAdmission::Admitted(admission) => {
-            upgrade.on_upgrade(move |socket| ws::run(socket, codec, context, admission, grants, resume))
+            // A session held on another node: pipe the connection there.
+            if let Some(ResumeAsk::Token(token)) = &resume
+                && let Some(cluster) = context.driver.cluster()
+                && let Some(node) = cluster.other_node_of_token(token)
+                && let Some(dialect) = codec.dialect()
+            {
+                let (cluster, token) = (cluster.clone(), token.clone());
+                let access_token = request_token(query, headers);
+                return upgrade.on_upgrade(move |socket| async move {
+                    let _admission = admission;
+                    pipes::forward(socket, cluster, node, token, dialect.as_str(), access_token).await;
+                });
+            }
+            upgrade.on_upgrade(move |socket| ws::run(socket, codec, context, Some(admission), grants, resume))
         }
         WebSocketAdmission::NodeFull => {
             let write_timeout = context.limits.write_timeout;
@@ -129,6 +143,34 @@ where
             let write_timeout = context.limits.write_timeout;
             let reason = "server shutting down: try again later";
             upgrade.on_upgrade(move |socket| ws::try_again_later(socket, write_timeout, reason))
+        }
+    }
+}
+
+/// Serves a connection that another node pipes here: a client resuming a
+/// session this node holds (`cluster/pipes.rs`). Its access token, when
+/// this node checks them, is checked here as at an upgrade; a refused one
+/// ends the pipe.
+pub(crate) async fn serve_pipe(opened: PipeOpened, context: ws::ConnectionContext, auth: Option<Authenticator>) {
+    let PipeOpened { token, dialect, access_token, mut socket } = opened;
+    let grants = match &auth {
+        None => None,
+        Some(auth) => match access_token.as_deref().map(|token| auth.verify(token)) {
+            Some(Ok(grants)) => Some(Arc::new(grants)),
+            _ => {
+                context.metrics.dropped(DropCause::Auth);
+                let _ = futures_util::SinkExt::close(&mut socket).await;
+                return;
+            }
+        },
+    };
+    let resume = Some(ResumeAsk::Token(token));
+    match dialect.as_str() {
+        "chatroulette" => ws::run(socket, Chatroulette::new(), context, None, grants, resume).await,
+        "calling" => ws::run(socket, Calling::new(SERVER_NAME), context, None, grants, resume).await,
+        "ecall" => ws::run(socket, Ecall::resuming(), context, None, grants, resume).await,
+        _ => {
+            let _ = futures_util::SinkExt::close(&mut socket).await;
         }
     }
 }

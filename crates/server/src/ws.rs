@@ -198,15 +198,16 @@ impl Liveness {
 /// `async fn` stores its arguments twice in its future (rust-lang/rust#62958),
 /// and the 368-byte socket twice is memory every idle session pays for.
 #[allow(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
-pub(crate) fn run<C>(
-    mut socket: WebSocket,
+pub(crate) fn run<S, C>(
+    mut socket: S,
     mut codec: C,
     mut context: ConnectionContext,
-    admission: Admission,
+    admission: Option<Admission>,
     grants: Option<Arc<Grants>>,
     resume: Option<ResumeAsk>,
 ) -> impl Future<Output = ()> + Send
 where
+    S: Socket,
     C: for<'a> Codec<Inbound<'a> = TextFrame<'a>, Outbound = String>,
 {
     async move {
@@ -407,6 +408,26 @@ where
     }
 }
 
+/// What a connection runs on: a client's WebSocket, or a pipe to the
+/// client's WebSocket on another node (`cluster/pipes.rs`).
+pub(crate) trait Socket:
+    futures_util::Stream<Item = Result<Message, axum::Error>>
+    + futures_util::Sink<Message, Error = axum::Error>
+    + Unpin
+    + Send
+    + 'static
+{
+}
+
+impl<T> Socket for T where
+    T: futures_util::Stream<Item = Result<Message, axum::Error>>
+        + futures_util::Sink<Message, Error = axum::Error>
+        + Unpin
+        + Send
+        + 'static
+{
+}
+
 /// The reason of the close for a client silent past `--ws-idle-timeout`.
 const IDLE_REASON: &str = "idle timeout";
 
@@ -419,7 +440,7 @@ fn is_clean_close(frame: Option<&CloseFrame>) -> bool {
 
 /// Answers a resume with a token that names no held session: the
 /// dialect's error, then close 4004. No session was opened.
-async fn refuse_resume(mut socket: WebSocket, effects: Vec<Effect<String>>, write_timeout: Duration) {
+async fn refuse_resume(mut socket: impl Socket, effects: Vec<Effect<String>>, write_timeout: Duration) {
     for effect in effects {
         let message = match effect {
             Effect::Send(frame) => Message::Text(frame.into()),
@@ -456,7 +477,7 @@ enum Carried {
 /// closes.
 #[allow(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
 fn carry_out<'a>(
-    socket: &'a mut WebSocket,
+    socket: &'a mut impl Socket,
     driver: &'a DriverHandle,
     session: SessionId,
     effects: Vec<Effect<String>>,
@@ -512,7 +533,7 @@ fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
 }
 
 /// Sends one message; `false` when the client is gone or too slow to take it.
-async fn send(socket: &mut WebSocket, message: Message, timeout: Duration) -> bool {
+async fn send(socket: &mut impl Socket, message: Message, timeout: Duration) -> bool {
     matches!(tokio::time::timeout(timeout, socket.send(message)).await, Ok(Ok(())))
 }
 

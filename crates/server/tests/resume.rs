@@ -13,8 +13,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::redis_server::RedisServer;
 use support::*;
-use switchboard_server::Config;
+use switchboard_server::{Config, NodeId};
 
 /// The default window: tests move the manual clock across it.
 const WINDOW: Duration = Duration::from_secs(30);
@@ -325,10 +326,30 @@ fn offer() -> Value {
     json!({"type":"offer","sdp":"v=0\r\no=- 5 6 IN IP4 127.0.0.1\r\n"})
 }
 
+/// Where a scenario's parties are: alice connects to `home` and resumes on
+/// `back`, bob connects to `his`; `redis` when they are nodes of a cluster.
+#[derive(Clone, Copy)]
+struct Nodes<'a> {
+    home: &'a TestServer,
+    his: &'a TestServer,
+    back: &'a TestServer,
+    redis: Option<&'a RedisServer>,
+}
+
+impl<'a> Nodes<'a> {
+    fn one(server: &'a TestServer) -> Self {
+        Self { home: server, his: server, back: server, redis: None }
+    }
+}
+
 /// alice (resumable) and bob (not) in a call.
-async fn in_a_call<D: Dialect>(server: &TestServer) -> (Member, Member) {
-    let mut alice = D::join(server, "alice", true).await;
-    let mut bob = D::join(server, "bob", false).await;
+async fn in_a_call<D: Dialect>(nodes: Nodes<'_>) -> (Member, Member) {
+    let mut alice = D::join(nodes.home, "alice", true).await;
+    let mut bob = D::join(nodes.his, "bob", false).await;
+    if let Some(redis) = nodes.redis {
+        redis.wait_for_name(&alice.id).await;
+        redis.wait_for_name(&bob.id).await;
+    }
     D::call(&mut bob, &mut alice).await;
     (alice, bob)
 }
@@ -341,10 +362,19 @@ async fn drop_alice(server: &TestServer, alice: Member) -> (String, String) {
     (id, token.expect("alice opted in"))
 }
 
+/// The scenario on one node.
 async fn resume_mid_call<D: Dialect>() {
     let server = TestServer::start().await;
-    let (alice, mut bob) = in_a_call::<D>(&server).await;
-    let (alice_id, token) = drop_alice(&server, alice).await;
+    resume_mid_call_on::<D>(Nodes::one(&server)).await;
+    server.stop().await;
+}
+
+/// alice in a call on `home` with bob on `his`; her connection drops and she
+/// resumes on `back`, where her token takes her to `home`.
+async fn resume_mid_call_on<D: Dialect>(nodes: Nodes<'_>) {
+    let Nodes { home, back, .. } = nodes;
+    let (alice, mut bob) = in_a_call::<D>(nodes).await;
+    let (alice_id, token) = drop_alice(home, alice).await;
 
     // While alice is away, bob sends three candidates and a message.
     for n in 0..3 {
@@ -355,8 +385,8 @@ async fn resume_mid_call<D: Dialect>() {
     assert_is_error(&D::probe(&mut bob).await);
 
     // alice resumes within the window: all four, in order, once.
-    server.clock.advance(WINDOW - Duration::from_millis(1));
-    let mut alice = Member { client: D::reconnect(&server, &token).await, id: alice_id, token: None };
+    home.clock.advance(WINDOW - Duration::from_millis(1));
+    let mut alice = Member { client: D::reconnect(back, &token).await, id: alice_id, token: None };
     let fresh = D::resumed(&mut alice).await;
     assert_ne!(fresh, token, "each resume rotates the token");
     for n in 0..3 {
@@ -364,11 +394,11 @@ async fn resume_mid_call<D: Dialect>() {
     }
     assert_eq!(alice.client.recv().await, D::custom(&bob.id));
     assert_is_error(&D::probe(&mut alice).await);
-    server.wait_for_held(0).await;
+    home.wait_for_held(0).await;
 
     // The call goes on past the old window: relays both ways, then a
     // hang-up ends it.
-    server.clock.advance(Duration::from_secs(5));
+    home.clock.advance(Duration::from_secs(5));
     D::send_ice(&mut alice, &bob.id, 7).await;
     assert_eq!(bob.client.recv().await, D::ice(&alice.id, 7));
     D::send_ice(&mut bob, &alice.id, 8).await;
@@ -376,13 +406,12 @@ async fn resume_mid_call<D: Dialect>() {
     D::hang_up(&mut alice, &bob.id).await;
     assert_eq!(bob.client.recv().await, D::hung_up(&alice.id));
 
-    // The old token is spent; the new one works.
-    expect_refused::<D>(&server, &token).await;
+    // The old token is spent; the new one works, on her first node too.
+    expect_refused::<D>(back, &token).await;
     alice.client.drop_connection();
-    server.wait_for_held(1).await;
-    let mut back = Member { client: D::reconnect(&server, &fresh).await, id: alice.id, token: None };
-    D::resumed(&mut back).await;
-    server.stop().await;
+    home.wait_for_held(1).await;
+    let mut again = Member { client: D::reconnect(home, &fresh).await, id: alice.id, token: None };
+    D::resumed(&mut again).await;
 }
 
 /// A token that resumes nothing: the dialect's error, then close 4004.
@@ -400,26 +429,36 @@ fn assert_is_error(frame: &Value) {
 /// end and not before, and its token is expired.
 async fn window_passes<D: Dialect>() {
     let server = TestServer::start().await;
-    let (alice, mut bob) = in_a_call::<D>(&server).await;
-    let (alice_id, token) = drop_alice(&server, alice).await;
-    server.clock.advance(WINDOW - Duration::from_millis(1));
+    window_passes_on::<D>(Nodes::one(&server)).await;
+    server.stop().await;
+}
+
+/// alice on `home`, bob on `his`; alice's token is tried on `back` after
+/// the window.
+async fn window_passes_on<D: Dialect>(nodes: Nodes<'_>) {
+    let Nodes { home, his, back, .. } = nodes;
+    let (alice, mut bob) = in_a_call::<D>(nodes).await;
+    let (alice_id, token) = drop_alice(home, alice).await;
+    home.clock.advance(WINDOW - Duration::from_millis(1));
     assert_is_error(&D::probe(&mut bob).await);
-    server.wait_for_held(1).await;
-    server.clock.advance(Duration::from_millis(1));
-    server.wait_for_held(0).await;
+    home.wait_for_held(1).await;
+    home.clock.advance(Duration::from_millis(1));
+    home.wait_for_held(0).await;
     match D::disconnected(&alice_id) {
         Some(end) => assert_eq!(bob.client.recv().await, end),
-        None => assert_eq!(server.driver.stats().await.unwrap().users, 1, "alice is offline"),
+        None => {
+            let bob_here = usize::from(std::ptr::eq(home, his));
+            assert_eq!(home.driver.stats().await.unwrap().users, bob_here, "alice is offline");
+        }
     }
-    expect_refused::<D>(&server, &token).await;
-    server.stop().await;
+    expect_refused::<D>(back, &token).await;
 }
 
 /// More events than the buffer holds end the held session at once.
 async fn buffer_overflows<D: Dialect>() {
     let config = Config { resume_buffer: 4, ..Config::default() };
     let server = TestServer::start_with(config).await;
-    let (alice, mut bob) = in_a_call::<D>(&server).await;
+    let (alice, mut bob) = in_a_call::<D>(Nodes::one(&server)).await;
     let (alice_id, token) = drop_alice(&server, alice).await;
     for n in 0..4 {
         D::send_ice(&mut bob, &alice_id, n).await;
@@ -440,7 +479,7 @@ async fn buffer_overflows<D: Dialect>() {
 /// the session at once.
 async fn wrong_token_and_clean_close<D: Dialect>() {
     let server = TestServer::start().await;
-    let (alice, mut bob) = in_a_call::<D>(&server).await;
+    let (alice, mut bob) = in_a_call::<D>(Nodes::one(&server)).await;
     expect_refused::<D>(&server, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
     expect_refused::<D>(&server, "not-a-token").await;
     // bob's token is nothing: he never asked for one.
@@ -463,7 +502,7 @@ async fn wrong_token_and_clean_close<D: Dialect>() {
 /// was queued goes to the new one.
 async fn resume_while_still_connected<D: Dialect>() {
     let server = TestServer::start().await;
-    let (mut alice, mut bob) = in_a_call::<D>(&server).await;
+    let (mut alice, mut bob) = in_a_call::<D>(Nodes::one(&server)).await;
     let token = alice.token.clone().expect("opted in");
     let mut second = Member { client: D::reconnect(&server, &token).await, id: alice.id.clone(), token: None };
     D::resumed(&mut second).await;
@@ -548,4 +587,65 @@ async fn calling_resumes_mid_call_with_nothing_lost() {
 #[tokio::test]
 async fn ecall_resumes_mid_call_with_nothing_lost() {
     resume_mid_call::<Ecall>().await;
+}
+
+/// Two nodes of a cluster: alice on A, bob on B.
+async fn two_nodes(redis: &RedisServer, prefix: &str) -> (TestServer, TestServer) {
+    let node = |name: String| Config {
+        redis_url: Some(redis.url()),
+        node_id: Some(NodeId::parse(&name).unwrap()),
+        ..Config::default()
+    };
+    let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
+    let nodes = (TestServer::start_with(node(a.clone())).await, TestServer::start_with(node(b.clone())).await);
+    redis.wait_for_nodes(&[&a, &b]).await;
+    nodes
+}
+
+/// Drop on node A, resume on node B: B pipes the connection to A, where
+/// the session is held (docs/cluster.md, "Resume").
+async fn resume_on_another_node<D: Dialect>(prefix: &str) {
+    let redis = RedisServer::start().await;
+    let (a, b) = two_nodes(&redis, prefix).await;
+    resume_mid_call_on::<D>(Nodes { home: &a, his: &b, back: &b, redis: Some(&redis) }).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn window_passes_across_nodes<D: Dialect>(prefix: &str) {
+    let redis = RedisServer::start().await;
+    let (a, b) = two_nodes(&redis, prefix).await;
+    window_passes_on::<D>(Nodes { home: &a, his: &b, back: &b, redis: Some(&redis) }).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn chatroulette_resumes_on_another_node() {
+    resume_on_another_node::<Chatroulette>("cr").await;
+}
+
+#[tokio::test]
+async fn calling_resumes_on_another_node() {
+    resume_on_another_node::<Calling>("ca").await;
+}
+
+#[tokio::test]
+async fn ecall_resumes_on_another_node() {
+    resume_on_another_node::<Ecall>("ec").await;
+}
+
+#[tokio::test]
+async fn chatroulette_window_passes_across_nodes() {
+    window_passes_across_nodes::<Chatroulette>("crw").await;
+}
+
+#[tokio::test]
+async fn calling_window_passes_across_nodes() {
+    window_passes_across_nodes::<Calling>("caw").await;
+}
+
+#[tokio::test]
+async fn ecall_window_passes_across_nodes() {
+    window_passes_across_nodes::<Ecall>("ecw").await;
 }

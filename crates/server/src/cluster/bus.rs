@@ -81,6 +81,11 @@ pub(super) async fn subscribe(cluster: Cluster, mut inbound: mpsc::Receiver<Push
             PushKind::Message => {
                 let Some(Value::BulkString(bytes)) = push.data.get(1) else { continue };
                 match serde_json::from_slice::<LinkFrame>(bytes) {
+                    // Pipes go to their connection tasks, not the driver.
+                    Ok(LinkFrame::Pipe(message)) => {
+                        cluster.inner.metrics.cluster_message_received();
+                        cluster.take_pipe_message(message);
+                    }
                     Ok(message) => {
                         cluster.inner.metrics.cluster_message_received();
                         if driver.link(message).await.is_err() {

@@ -29,6 +29,9 @@ use switchboard_core::{
 pub enum LinkFrame {
     /// About a 1:1 call between a user of each node.
     Call(LinkMessage),
+    /// A client's connection piped to the node that holds its session
+    /// (resume on another node, `pipes.rs`).
+    Pipe(super::pipes::PipeMessage),
     /// About a session of one node acting in a room or namespace the
     /// other node holds.
     Proxy(ProxyMessage),

@@ -19,6 +19,7 @@ pub(crate) mod ghosts;
 pub(crate) mod link;
 pub(crate) mod names;
 mod nodes;
+pub(crate) mod pipes;
 pub(crate) mod places;
 pub(crate) mod proxies;
 
@@ -147,6 +148,8 @@ struct Inner {
     /// Messages taken from `outbound` and not yet published.
     in_flight: std::sync::atomic::AtomicUsize,
     metrics: Arc<Metrics>,
+    /// Connections piped between this node and others (resume elsewhere).
+    pipes: pipes::Pipes,
 }
 
 /// Messages waiting to be published to other nodes.
@@ -206,6 +209,7 @@ impl Cluster {
             outbound: outbound_sender,
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             metrics,
+            pipes: pipes::Pipes::default(),
         };
         Ok((Self { inner: Arc::new(inner) }, ClusterTasks { outbound, inbound }))
     }

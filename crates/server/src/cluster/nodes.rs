@@ -157,6 +157,7 @@ pub(super) async fn watch(cluster: Cluster, driver: DriverHandle) {
             // Its names, pins and sets go too (every node may do it; the
             // script is idempotent), so that a crash leaves nothing behind.
             cluster.forget_homes_on(&node);
+            cluster.end_pipes_with(&node);
             let janitor = cluster.clone();
             let dead = node.clone();
             tokio::spawn(async move { janitor.purge(&dead).await });

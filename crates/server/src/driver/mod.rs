@@ -601,6 +601,11 @@ impl DriverHandle {
         self.send(Input::OpenRoom { room, capacity }).await
     }
 
+    /// The cluster this node is part of, if any.
+    pub(crate) fn cluster(&self) -> Option<&Cluster> {
+        self.shared.cluster.as_ref()
+    }
+
     /// Whether this node may take clients as far as the cluster goes: with
     /// no `--redis-url` always; in a cluster, once it has joined it.
     pub fn cluster_joined(&self) -> bool {

@@ -1,0 +1,307 @@
+//! Resume on another node (Step 11; docs/cluster.md, "Resume"): a client
+//! whose session is held on node A reconnects to node B with its token,
+//! which names A (`<node>.<secret>`). The session does not move. B pipes
+//! the client's WebSocket to A over the link, frame by frame, and A runs
+//! the connection there, as if the client were its own: the same loop
+//! (`ws.rs`), the held codec and queue, pings and closes included. B only
+//! forwards.
+//!
+//! A pipe is named by the node that opened it and a number it drew. What
+//! crosses is [`PipeMessage`]: `Open` once (the token, the dialect, the
+//! client's access token), then WebSocket frames both ways, then `End`.
+//! Redis pub/sub keeps one publisher's messages in order, which is all a
+//! pipe needs. A pipe to a node taken for dead ends (B closes the client).
+//!
+//! socket.io sessions resume on the node that holds them only: their
+//! transport (Engine.IO, polling included) is not a frame stream to pipe.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::{Cluster, LinkFrame, NodeId};
+
+/// Frames waiting for one pipe's reader, at most; past it the pipe ends
+/// (its client is far behind).
+const PIPE_CAPACITY: usize = 512;
+
+/// One message on a pipe.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct PipeMessage {
+    /// The node that sent it.
+    pub(crate) node: String,
+    /// The pipe, numbered by the node that opened it.
+    pub(crate) pipe: u64,
+    /// The node that opened the pipe: the sender itself, or the receiver.
+    pub(crate) opened_by: String,
+    pub(crate) op: PipeOp,
+}
+
+/// What a pipe carries.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PipeOp {
+    /// B to A: a client shows `token` on a connection of `dialect`
+    /// (`chatroulette`, `calling`, `ecall`), with its access token if it
+    /// gave one, which A checks as its own connections' are.
+    Open { token: String, dialect: String, access_token: Option<String> },
+    /// A WebSocket frame, either way.
+    Frame(PipeFrame),
+    /// The pipe ends. From B, `lost` says whether the client's connection
+    /// dropped without a close frame (the session is held again).
+    End { lost: bool },
+}
+
+/// A WebSocket frame as it crosses.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PipeFrame {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(Option<(u16, String)>),
+}
+
+impl From<Message> for PipeFrame {
+    fn from(message: Message) -> Self {
+        match message {
+            Message::Text(text) => PipeFrame::Text(text.as_str().to_owned()),
+            Message::Binary(bytes) => PipeFrame::Binary(bytes.to_vec()),
+            Message::Ping(bytes) => PipeFrame::Ping(bytes.to_vec()),
+            Message::Pong(bytes) => PipeFrame::Pong(bytes.to_vec()),
+            Message::Close(frame) => {
+                PipeFrame::Close(frame.map(|frame| (frame.code, frame.reason.as_str().to_owned())))
+            }
+        }
+    }
+}
+
+impl From<PipeFrame> for Message {
+    fn from(frame: PipeFrame) -> Self {
+        match frame {
+            PipeFrame::Text(text) => Message::Text(text.into()),
+            PipeFrame::Binary(bytes) => Message::Binary(bytes.into()),
+            PipeFrame::Ping(bytes) => Message::Ping(bytes.into()),
+            PipeFrame::Pong(bytes) => Message::Pong(bytes.into()),
+            PipeFrame::Close(frame) => {
+                Message::Close(frame.map(|(code, reason)| CloseFrame { code, reason: reason.into() }))
+            }
+        }
+    }
+}
+
+/// Open pipes by the node that opened each and its number: the node at the
+/// other end, and where its messages go.
+type OpenPipes = HashMap<(String, u64), (NodeId, mpsc::Sender<PipeOp>)>;
+
+/// The pipes open on this node: where each one's incoming messages go.
+#[derive(Default)]
+pub(super) struct Pipes {
+    /// By the node that opened the pipe and its number: the node at its
+    /// other end, and where its messages go.
+    open: Mutex<OpenPipes>,
+    acceptor: std::sync::OnceLock<PipeAcceptor>,
+}
+
+impl std::fmt::Debug for Pipes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pipes")
+    }
+}
+
+impl Pipes {
+    fn open(&self) -> std::sync::MutexGuard<'_, OpenPipes> {
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A pipe opened on another node, for this node to serve: the session's
+/// connection runs here ([`PipedSocket`]).
+pub(crate) struct PipeOpened {
+    pub(crate) token: String,
+    pub(crate) dialect: String,
+    pub(crate) access_token: Option<String>,
+    pub(crate) socket: PipedSocket,
+}
+
+/// What this node does with a pipe another node opens: start the held
+/// session's connection on it (set by the application, which has what a
+/// connection needs).
+pub(crate) type PipeAcceptor = Box<dyn Fn(PipeOpened) + Send + Sync>;
+
+impl Cluster {
+    /// Registers a pipe and returns where its messages arrive.
+    fn register_pipe(&self, opened_by: &str, pipe: u64, peer: &NodeId) -> mpsc::Receiver<PipeOp> {
+        let (sender, receiver) = mpsc::channel(PIPE_CAPACITY);
+        self.inner.pipes.open().insert((opened_by.to_owned(), pipe), (peer.clone(), sender));
+        receiver
+    }
+
+    fn forget_pipe(&self, opened_by: &str, pipe: u64) {
+        self.inner.pipes.open().remove(&(opened_by.to_owned(), pipe));
+    }
+
+    /// Ends every pipe with `node`, taken for dead: their readers see the
+    /// end (the client's connection closes, or the session is held again).
+    pub(super) fn end_pipes_with(&self, node: &NodeId) {
+        self.inner.pipes.open().retain(|_, (peer, _)| peer != node);
+    }
+
+    /// Takes a pipe message from another node.
+    pub(super) fn take_pipe_message(&self, message: PipeMessage) {
+        let PipeMessage { node, pipe, opened_by, op } = message;
+        if let PipeOp::Open { token, dialect, access_token } = op {
+            let Ok(from) = NodeId::parse(&node) else { return };
+            let receiver = self.register_pipe(&opened_by, pipe, &from);
+            let socket = PipedSocket { cluster: self.clone(), peer: from, pipe, opened_by, incoming: receiver };
+            match self.inner.pipes.acceptor.get() {
+                Some(accept) => accept(PipeOpened { token, dialect, access_token, socket }),
+                None => drop(socket),
+            }
+            return;
+        }
+        let sender = self.inner.pipes.open().get(&(opened_by.clone(), pipe)).map(|(_, sender)| sender.clone());
+        if let Some(sender) = sender
+            && sender.try_send(op).is_err()
+        {
+            // Far behind: the pipe ends rather than grow.
+            self.forget_pipe(&opened_by, pipe);
+        }
+    }
+
+    /// Sets what this node does with pipes other nodes open.
+    pub(crate) fn accept_pipes(&self, acceptor: PipeAcceptor) {
+        let _ = self.inner.pipes.acceptor.set(acceptor);
+    }
+
+    fn send_on_pipe(&self, peer: &NodeId, pipe: u64, opened_by: &str, op: PipeOp) -> bool {
+        let message = PipeMessage { node: self.node().to_string(), pipe, opened_by: opened_by.to_owned(), op };
+        self.send(peer, &LinkFrame::Pipe(message))
+    }
+
+    /// The node a resume token names, when it is another node of this
+    /// cluster (`<node>.<secret>`, `driver.rs`).
+    pub(crate) fn other_node_of_token(&self, token: &str) -> Option<NodeId> {
+        let (node, _) = token.rsplit_once('.')?;
+        let node = NodeId::parse(node).ok()?;
+        (node != *self.node()).then_some(node)
+    }
+}
+
+/// This node's end of a pipe another node opened: a WebSocket as the
+/// connection loop sees it, whose frames come from and go to the client
+/// on the other node.
+pub(crate) struct PipedSocket {
+    cluster: Cluster,
+    peer: NodeId,
+    pipe: u64,
+    opened_by: String,
+    incoming: mpsc::Receiver<PipeOp>,
+}
+
+impl Drop for PipedSocket {
+    fn drop(&mut self) {
+        self.cluster.forget_pipe(&self.opened_by, self.pipe);
+    }
+}
+
+impl Stream for PipedSocket {
+    type Item = Result<Message, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.incoming.poll_recv(context) {
+            Poll::Ready(Some(PipeOp::Frame(frame))) => Poll::Ready(Some(Ok(frame.into()))),
+            // The client's connection on the other node dropped: as a
+            // dropped socket here.
+            Poll::Ready(Some(PipeOp::End { .. } | PipeOp::Open { .. }) | None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Sink<Message> for PipedSocket {
+    type Error = axum::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
+        if self.cluster.send_on_pipe(&self.peer, self.pipe, &self.opened_by, PipeOp::Frame(message.into())) {
+            Ok(())
+        } else {
+            Err(axum::Error::new(std::io::Error::other("the link to the client's node is full")))
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// The connection here is over: the other node closes the client's.
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.cluster.send_on_pipe(&self.peer, self.pipe, &self.opened_by, PipeOp::End { lost: false });
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// B's side: pipes the client's `socket` to `node`, which holds the session
+/// `token` names, until either side ends. A `node` that never answers (it
+/// died) leaves the client to its own timeouts and its next resume.
+pub(crate) async fn forward(
+    mut socket: WebSocket,
+    cluster: Cluster,
+    node: NodeId,
+    token: String,
+    dialect: &'static str,
+    access_token: Option<String>,
+) {
+    let mut bytes = [0; 8];
+    getrandom::fill(&mut bytes).expect("the operating system's random generator works");
+    let pipe = u64::from_le_bytes(bytes);
+    let me = cluster.node().to_string();
+    let mut incoming = cluster.register_pipe(&me, pipe, &node);
+    cluster.send_on_pipe(&node, pipe, &me, PipeOp::Open { token, dialect: dialect.to_owned(), access_token });
+    loop {
+        tokio::select! {
+            message = socket.next() => {
+                let (frame, lost) = match message {
+                    Some(Ok(message)) => (Some(PipeFrame::from(message)), false),
+                    Some(Err(_)) | None => (None, true),
+                };
+                let closing = matches!(frame, Some(PipeFrame::Close(_)));
+                match frame {
+                    Some(frame) => {
+                        cluster.send_on_pipe(&node, pipe, &me, PipeOp::Frame(frame));
+                    }
+                    None => {
+                        cluster.send_on_pipe(&node, pipe, &me, PipeOp::End { lost });
+                        break;
+                    }
+                }
+                if closing {
+                    // The client closed: the far end answers and ends.
+                    continue;
+                }
+            }
+            op = incoming.recv() => match op {
+                Some(PipeOp::Frame(frame)) => {
+                    if socket.send(frame.into()).await.is_err() {
+                        cluster.send_on_pipe(&node, pipe, &me, PipeOp::End { lost: true });
+                        break;
+                    }
+                }
+                Some(PipeOp::End { .. } | PipeOp::Open { .. }) | None => break,
+            },
+        }
+    }
+    cluster.forget_pipe(&me, pipe);
+    let _ = socket.close().await;
+}
