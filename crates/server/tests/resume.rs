@@ -649,3 +649,46 @@ async fn calling_window_passes_across_nodes() {
 async fn ecall_window_passes_across_nodes() {
     window_passes_across_nodes::<Ecall>("ecw").await;
 }
+
+/// `/metrics` counts held sessions, resumes, and held sessions that ended
+/// for the window or the buffer.
+#[tokio::test]
+async fn metrics_count_held_sessions_resumes_and_expiries() {
+    use support::prometheus::{parse, sum};
+    let config = Config { resume_buffer: 1, ..Config::default() };
+    let server = TestServer::start_with(config).await;
+    let metric = |text: &str, name: &str, labels: &[(&str, &str)]| sum(&parse(text), name, labels);
+    let (alice, mut bob) = in_a_call::<Chatroulette>(Nodes::one(&server)).await;
+    let (alice_id, token) = drop_alice(&server, alice).await;
+    let text = http_get(server.addr, "/metrics").await;
+    assert_eq!(metric(&text, "switchboard_sessions_held", &[]), 1.0);
+    let mut alice = Member { client: Chatroulette::reconnect(&server, &token).await, id: alice_id, token: None };
+    let fresh = Chatroulette::resumed(&mut alice).await;
+    let text = http_get(server.addr, "/metrics").await;
+    assert_eq!(metric(&text, "switchboard_sessions_held", &[]), 0.0);
+    assert_eq!(metric(&text, "switchboard_resumes_total", &[]), 1.0);
+
+    // Held again: two events overflow a buffer of one.
+    alice.client.drop_connection();
+    server.wait_for_held(1).await;
+    for n in 0..2 {
+        Chatroulette::send_ice(&mut bob, &alice.id, n).await;
+    }
+    assert_eq!(bob.client.recv().await, Chatroulette::disconnected(&alice.id).unwrap());
+    let text = http_get(server.addr, "/metrics").await;
+    assert_eq!(metric(&text, "switchboard_held_sessions_expired_total", &[("cause", "buffer")]), 1.0);
+    assert_eq!(metric(&text, "switchboard_held_sessions_expired_total", &[("cause", "window")]), 0.0);
+    expect_refused::<Chatroulette>(&server, &fresh).await;
+
+    // And once more, for the window.
+    let mut carol = Chatroulette::join(&server, "carol", true).await;
+    let token = carol.token.take().unwrap();
+    carol.client.drop_connection();
+    server.wait_for_held(1).await;
+    server.clock.advance(WINDOW);
+    server.wait_for_held(0).await;
+    let text = http_get(server.addr, "/metrics").await;
+    assert_eq!(metric(&text, "switchboard_held_sessions_expired_total", &[("cause", "window")]), 1.0);
+    expect_refused::<Chatroulette>(&server, &token).await;
+    server.stop().await;
+}
