@@ -32,6 +32,19 @@
 // Only the caller switches: the dialect's offers are the caller's
 // ("SEND_CALLER_DESCRIPTOR"), so only the caller renegotiates. A callee
 // without a camera answers recvonly, and the caller sees its camera as off.
+//
+// Resume (the server's Step 11): the app opts in (?resume=1), so when the
+// connection drops without a clean close the server holds the session, its
+// name and its call, for its resume window, tells the other party nothing,
+// and queues what comes for it. The app tries again by itself with backoff
+// (showing "Reconnecting…") and takes the session back with its token. The
+// token, the name and the call are kept in sessionStorage, so a reload
+// (Chromium closes with 1001, which the server holds too) comes back to the
+// call. The reloaded page has a new peer connection: it offers from it
+// (SEND_CALLER_DESCRIPTOR, whatever its role; the server relays offers both
+// ways in a call), and the other page, seeing an offer from another peer
+// connection, replaces its own and answers. Media between the pages does not
+// go through the server, so a drop alone needs no renegotiation.
 
 import { iceServers, localMedia, peerConnection, showRemote, setCamera } from './media.js';
 
@@ -40,6 +53,12 @@ const SCREENS = ['entry', 'idle', 'calling', 'incoming', 'call'];
 const FOCUS = { entry: 'name', idle: 'callee', calling: 'cancel', incoming: 'accept', call: 'hangup' };
 const CONNECT_TIMEOUT_MS = 10_000;
 const TITLE = document.title;
+/** The server's default --resume-window: after it, a held session is gone. */
+const RESUME_WINDOW_MS = 30_000;
+/** The waits between resume attempts; the last one repeats. */
+const RETRY_MS = [250, 500, 1000, 2000, 4000];
+/** sessionStorage key: {name, token, call: {peer, role, accepted}}, what a reload needs. */
+const STORE = 'switchboard.phone';
 
 /** The open WebSocket (connecting or connected), or null. */
 let socket = null;
@@ -47,6 +66,14 @@ let socket = null;
 let me = null;
 /** The call being set up or held, or null: see newCall. */
 let call = null;
+/** The session's resume token, the newest (each resume rotates it), or null. */
+let token = null;
+/** While winning a dropped session back: {until, attempts, timer}, else null. */
+let reconnecting = null;
+/** Messages sent while reconnecting: they go out once the session is back. */
+let outbox = [];
+/** Said once a fresh session replaced a held one that was gone, or null. */
+let lostNotice = null;
 
 // ---- screens and messages ----
 
@@ -55,6 +82,29 @@ function show(screen) {
   document.body.dataset.screen = screen;
   document.title = screen === 'incoming' ? `Call from ${call?.peer} — ${TITLE}` : TITLE;
   $(FOCUS[screen])?.focus();
+  // Every change of name or call goes through a screen: keep what a reload needs.
+  remember();
+}
+
+/** Keeps the session's name, token and call in sessionStorage (cleared without a session). */
+function remember() {
+  if (!me || !token) return sessionStorage.removeItem(STORE);
+  const held = call && { peer: call.peer, role: call.role, accepted: call.accepted };
+  sessionStorage.setItem(STORE, JSON.stringify({ name: me, token, call: held }));
+}
+
+/** What remember() kept, or null. */
+function recalled() {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORE) ?? 'null');
+  } catch {
+    return null;
+  }
+}
+
+/** Shows or hides "Reconnecting…" while the app tries to get its session back. */
+function showReconnecting(on) {
+  $('reconnecting').hidden = !on;
 }
 
 /** A piece of news (role=status); clears any error. */
@@ -70,7 +120,8 @@ function warn(text) {
 }
 
 function send(type, payload) {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type, payload }));
+  if (reconnecting) outbox.push({ type, payload });
+  else if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type, payload }));
 }
 
 // ---- entry: connect with a name ----
@@ -81,15 +132,27 @@ $('connect-form').addEventListener('submit', (event) => {
   if (name) connect(name);
 });
 
-function connect(name) {
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/chatroulette`);
+/**
+ * Opens the WebSocket: a new session as `name`, resumable (resume=1), or
+ * with `resume` the held session that token names (no CONNECT: the server
+ * answers CONNECTED at once).
+ */
+function connect(name, resume = null) {
+  const query = `resume=${encodeURIComponent(resume ?? '1')}`;
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/chatroulette?${query}`);
   socket = ws;
   $('connect').disabled = true;
-  say('Connecting…');
+  if (!resume) say('Connecting…');
+  let greeted = false;
   const timer = setTimeout(() => {
-    if (socket === ws && !me) failEntry('The server did not answer. Try again in a moment.');
+    if (socket !== ws || greeted) return;
+    // A resume attempt that hangs is closed, and the next one tried.
+    if (resume) ws.close();
+    else failEntry('The server did not answer. Try again in a moment.');
   }, CONNECT_TIMEOUT_MS);
-  ws.addEventListener('open', () => send('CONNECT', { as: name }));
+  ws.addEventListener('open', () => {
+    if (!resume) ws.send(JSON.stringify({ type: 'CONNECT', payload: { as: name } }));
+  });
   ws.addEventListener('message', (event) => {
     if (socket !== ws) return;
     let message;
@@ -98,12 +161,19 @@ function connect(name) {
     } catch {
       return;
     }
+    if (message.type === 'CONNECTED') greeted = true;
     receive(message.type, message.payload ?? {});
   });
-  ws.addEventListener('close', () => {
+  ws.addEventListener('close', (event) => {
     clearTimeout(timer);
     if (socket !== ws) return; // closed on purpose
     socket = null;
+    $('connect').disabled = false;
+    if (reconnecting) return retry(event.code);
+    // 1006: the connection is gone without a close frame (network, proxy,
+    // a sleeping laptop); the server holds the session. A close the server
+    // made (stopping, a limit) ends it as before.
+    if (me && token && event.code === 1006) return startReconnecting();
     if (me) {
       endCall();
       me = null;
@@ -112,8 +182,101 @@ function connect(name) {
     } else {
       failEntry('Could not connect to the server. Check your connection and try again.');
     }
-    $('connect').disabled = false;
   });
+}
+
+// ---- resume ----
+
+/** The connection dropped: win the session back while the server holds it. */
+function startReconnecting() {
+  reconnecting = { until: Date.now() + RESUME_WINDOW_MS, attempts: 0, timer: null };
+  showReconnecting(true);
+  connect(me, token);
+}
+
+/** A resume attempt failed: try again after a while, or start afresh once the session is gone. */
+function retry(code) {
+  // 4004: the server refused the token (the window passed, or it was used).
+  if (code === 4004 || Date.now() >= reconnecting.until) return startAfresh();
+  const wait = RETRY_MS[Math.min(reconnecting.attempts, RETRY_MS.length - 1)];
+  reconnecting.attempts += 1;
+  reconnecting.timer = setTimeout(() => connect(me, token), wait);
+}
+
+function stopReconnecting() {
+  clearTimeout(reconnecting?.timer);
+  reconnecting = null;
+  outbox = [];
+  showReconnecting(false);
+}
+
+/** The held session is gone: a new one under the same name; a call it had is over. */
+function startAfresh() {
+  const name = me;
+  lostNotice = call ? `The connection was down too long: the call with ${call.peer} ended.` : null;
+  stopReconnecting();
+  endCall();
+  me = null;
+  token = null;
+  showReconnecting(true); // until the new session answers
+  connect(name);
+}
+
+/** CONNECTED with resumed: the same session, name and call as before the drop. */
+function resumed() {
+  const queued = outbox;
+  stopReconnecting();
+  for (const { type, payload } of queued) send(type, payload);
+  remember();
+  if (call?.rejoin) rejoin(call);
+}
+
+/**
+ * After a reload: the page comes back as the session sessionStorage names,
+ * in the call it was in. Until the resume answers, the call screen (or idle)
+ * shows "Reconnecting…".
+ */
+function comeBack(saved) {
+  me = saved.name;
+  token = saved.token;
+  $('me').textContent = me;
+  reconnecting = { until: Date.now() + RESUME_WINDOW_MS, attempts: 0, timer: null };
+  showReconnecting(true);
+  const held = saved.call;
+  if (held?.accepted) {
+    call = newCall(held.peer, held.role);
+    call.accepted = true;
+    call.rejoin = true;
+    enterCall(call);
+  } else {
+    show('idle');
+    // A call that was ringing cannot pick up where it was: end it.
+    if (held?.role === 'caller') send('CANCEL_CALL', { to: held.peer });
+    if (held?.role === 'callee') send('REJECT_CALL', { from: held.peer });
+  }
+  connect(me, token);
+}
+
+/**
+ * The reloaded page's call: its media and a new peer connection, and an
+ * offer from it, which the other page answers from a new one of its own.
+ */
+async function rejoin(c) {
+  c.rejoin = false;
+  const [{ stream, error }, servers] = await Promise.all([localMedia(), iceServers()]);
+  if (call !== c) return stream?.getTracks().forEach((t) => t.stop());
+  c.stream = stream;
+  c.mediaReady = true;
+  $('media-error').textContent = error ?? '';
+  $('local').srcObject = stream;
+  if (!stream?.getVideoTracks().length) c.cameraOn = false;
+  // What came for the old page while it was away was for its peer connection.
+  c.offer = null;
+  c.candidates = [];
+  createPeerConnection(c, servers);
+  applyCamera(c);
+  renderCamera(c);
+  negotiate(c);
 }
 
 /** Back to the entry screen, not connected, with `text` as the error. */
@@ -121,6 +284,7 @@ function failEntry(text) {
   const ws = socket;
   socket = null;
   me = null;
+  stopReconnecting();
   ws?.close();
   $('connect').disabled = false;
   show('entry');
@@ -132,8 +296,9 @@ $('disconnect').addEventListener('click', () => {
   const ws = socket;
   socket = null;
   me = null;
+  stopReconnecting();
   endCall();
-  ws?.close();
+  ws?.close(); // no code: a clean close, which ends the session at once
   show('entry');
   say('Disconnected.');
 });
@@ -143,11 +308,16 @@ $('disconnect').addEventListener('click', () => {
 function receive(type, p) {
   switch (type) {
     case 'CONNECTED':
+      token = p.resume ?? null;
+      if (p.resumed) return resumed();
       me = p.as;
       $('me').textContent = me;
       $('connect').disabled = false;
+      showReconnecting(false);
       show('idle');
-      say(`Connected. Others can call you as “${me}”.`);
+      if (lostNotice) warn(lostNotice);
+      else say(`Connected. Others can call you as “${me}”.`);
+      lostNotice = null;
       break;
     case 'USERNAME_TAKEN':
       failEntry(`The name “${p.as}” is taken. Pick another one.`);
@@ -170,11 +340,12 @@ function receive(type, p) {
     case 'CALL_ENDED':
       if (isPeer(p.by)) toIdle(say, p.reason === 'disconnected' ? `${p.by} was disconnected. The call ended.` : `${p.by} hung up. The call ended.`);
       break;
+    // Offers and answers go both ways once a page has reloaded (see the top).
     case 'CALLER_DESCRIPTOR_RECEIVED':
-      if (isPeer(p.from) && call.role === 'callee') offerReceived(p.sdp);
+      if (isPeer(p.from)) offerReceived(p.sdp);
       break;
     case 'RECIPIENT_DESCRIPTOR_RECEIVED':
-      if (isPeer(p.from) && call.role === 'caller') answerReceived(p.sdp);
+      if (isPeer(p.from)) answerReceived(p.sdp);
       break;
     case 'ICE_CANDIDATE_RECEIVED':
       if (isPeer(p.from)) candidateReceived(p.candidate);
@@ -333,12 +504,33 @@ function offerReceived(sdp) {
 }
 
 async function applyOffer(c, sdp) {
+  if (fromNewPeer(c.pc, sdp)) {
+    // The other page reloaded: our peer connection has nobody to talk to.
+    // A new one, with the same media, answers; the call goes on.
+    c.pc.close();
+    c.candidates = [];
+    createPeerConnection(c, c.servers);
+    applyCamera(c);
+  }
   const pc = c.pc;
   await pc.setRemoteDescription(sdp);
   renderRemoteCamera(c, sendsVideo(sdp));
   await flushCandidates(c);
   await pc.setLocalDescription(await pc.createAnswer());
   send('SEND_RECIPIENT_DESCRIPTOR', { to: c.peer, sdp: pc.localDescription.toJSON() });
+}
+
+/**
+ * Whether `offer` comes from another peer connection than the one `pc`
+ * talks to: its o= line has another session id, which a peer connection
+ * keeps for its whole life (RFC 3264 §5, §8). With no answer yet, an offer
+ * while ours is outstanding is from a page that reloaded before answering.
+ */
+function fromNewPeer(pc, offer) {
+  const current = pc.remoteDescription;
+  if (!current) return pc.signalingState === 'have-local-offer';
+  const sessionId = (sdp) => /^o=\S+ (\S+)/m.exec(sdp ?? '')?.[1];
+  return sessionId(current.sdp) !== sessionId(offer?.sdp);
 }
 
 $('accept').addEventListener('click', async () => {
@@ -373,6 +565,7 @@ $('reject').addEventListener('click', () => {
 function createPeerConnection(c, servers) {
   const pc = peerConnection(servers, c.stream);
   c.pc = pc;
+  c.servers = servers; // for a new peer connection if the other page reloads
   pc.addEventListener('icecandidate', ({ candidate }) => {
     if (candidate && call === c) send('SEND_ICE_CANDIDATE', { to: c.peer, candidate: candidate.toJSON() });
   });
@@ -402,14 +595,23 @@ function candidateReceived(candidate) {
     return;
   }
   enqueue(c, async () => {
-    if (c.pc.remoteDescription) await c.pc.addIceCandidate(candidate);
+    if (c.pc.remoteDescription) await addCandidate(c.pc, candidate);
     else c.candidates.push(candidate);
   });
 }
 
 async function flushCandidates(c) {
   const queued = c.candidates.splice(0);
-  for (const candidate of queued) await c.pc.addIceCandidate(candidate);
+  for (const candidate of queued) await addCandidate(c.pc, candidate);
+}
+
+/** A candidate of a peer connection that is gone (the other page reloaded) is refused: not a failure of the call. */
+async function addCandidate(pc, candidate) {
+  try {
+    await pc.addIceCandidate(candidate);
+  } catch (error) {
+    console.warn('ICE candidate refused', error);
+  }
 }
 
 function enterCall(c) {
@@ -514,4 +716,7 @@ function toIdle(how, text) {
   how(text);
 }
 
-show('entry');
+// A reload comes back to the session it had; otherwise the entry screen.
+const saved = recalled();
+if (saved?.token && saved.name) comeBack(saved);
+else show('entry');
