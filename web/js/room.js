@@ -2,6 +2,18 @@
 // dialect: join a two-person room by name, see who is in it, and call the
 // other person. The one already in the room makes the offer when someone
 // arrives; ICE candidates trickle both ways.
+//
+// Resume (the server's Step 11): the socket opts in (query resume=1) and
+// the server answers with a `session` event carrying a token. When the
+// transport drops without socket.io's disconnect packet, the server holds
+// the session in the room for its resume window and tells the other person
+// nothing; socket.io reconnects by itself with backoff, showing
+// "Reconnecting…", and each attempt shows the newest token. The token, the
+// name, the members and the call are kept in sessionStorage, so a reload
+// comes back to the room without joining again, and offers from a new peer
+// connection; the other page answers it from a new one, as it does any
+// offer. A resumed socket has a new socket.id, but the room still knows us
+// by the peer id of the session's first socket: that is the one we use.
 
 import { iceServers, localMedia, peerConnection, showRemote } from '/js/media.js';
 
@@ -35,7 +47,21 @@ const servers = iceServers();
 // Connected on Join, not on load: the server disconnects a socket that has
 // not sent its first event (tringtring's registration) within its register
 // timeout, 10 s by default, and a visitor may take longer to type a name.
-const socket = io({ autoConnect: false });
+// The reconnection delays stay well inside the 30 s resume window.
+const socket = io({ autoConnect: false, query: { resume: '1' }, reconnectionDelay: 500, reconnectionDelayMax: 4000 });
+
+/** The server's default --resume-window: after it, a held session is gone. */
+const RESUME_WINDOW_MS = 30_000;
+/** sessionStorage key: {token, name, peerId, members, callPeer}, what a reload needs. */
+const STORE = `switchboard.room.${roomId}`;
+/** The session's resume token, the newest (each resume rotates it), or null. */
+let token = null;
+/** Our peer id in the room: the session's first socket.id. */
+let myId = null;
+/** When the connection dropped, while reconnecting; else null. */
+let lostAt = null;
+/** After a reload: the peer to call again once the session is back, else null. */
+let rejoinPeer = null;
 
 /** Once joined: {name, stream, servers}. */
 let me = null;
@@ -52,6 +78,7 @@ function nameOf(peerId) {
 }
 
 function renderMembers() {
+  remember(); // every change of the members comes here
   membersList.replaceChildren();
   if (!me) {
     membersEmpty.hidden = false;
@@ -71,6 +98,25 @@ function renderMembers() {
 
 function status(text) {
   callStatus.textContent = text;
+}
+
+/** Keeps what a reload needs in sessionStorage (cleared once we are not in the room). */
+function remember() {
+  if (!me || !token || leaving) return sessionStorage.removeItem(STORE);
+  const saved = { token, name: me.name, peerId: myId, members: [...members], callPeer: call?.peerId ?? null };
+  sessionStorage.setItem(STORE, JSON.stringify(saved));
+}
+
+function recalled() {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORE) ?? 'null');
+  } catch {
+    return null;
+  }
+}
+
+function showReconnecting(on) {
+  $('reconnecting').hidden = !on;
 }
 
 function showError(text) {
@@ -95,9 +141,10 @@ form.addEventListener('submit', async (event) => {
   socket.connect(); // a no-op once connected; the emit waits for it
   socket.emit('join', { room_id: roomId, peer_name: name }, (answer) => {
     me = { name, stream, servers: iceList };
+    myId ??= socket.id; // a server without resume sends no session event
     members.clear();
     for (const peer of answer?.peers ?? []) {
-      if (peer.peer_id !== socket.id) members.set(peer.peer_id, peer.peer_name);
+      if (peer.peer_id !== myId) members.set(peer.peer_id, peer.peer_name);
     }
     renderMembers();
     form.hidden = true;
@@ -115,20 +162,95 @@ socket.on('full-room', () => {
 });
 
 socket.on('error', (payload) => {
+  // 4004: the server no longer holds our session (the window passed).
+  if (payload?.code === 4004) return startOver('The connection was down too long and you left the room. Join again.');
   status('');
   showError(payload?.message ?? String(payload));
   if (!me) joinButton.disabled = false;
 });
 
-socket.on('disconnect', () => {
-  if (me && !leaving) showError('Lost the connection to the server. Reload the page to join again.');
+// Resume.
+
+socket.on('session', ({ resume, resumed } = {}) => {
+  token = resume ?? null;
+  if (!resumed) myId = socket.id;
+  lostAt = null;
+  showReconnecting(false);
+  remember();
+  if (resumed && rejoinPeer) {
+    const peerId = rejoinPeer;
+    rejoinPeer = null;
+    if (members.has(peerId) && !call) offer(peerId);
+  }
 });
+
+// Each attempt shows the newest token; once the window has passed, none would do.
+socket.io.on('reconnect_attempt', () => {
+  if (lostAt !== null && Date.now() - lostAt > RESUME_WINDOW_MS) {
+    socket.disconnect();
+    startOver('Lost the connection to the server. Join again.');
+    return;
+  }
+  if (token) socket.io.opts.query = { resume: token };
+});
+
+socket.on('disconnect', (reason) => {
+  if (!me || leaving) return;
+  // The transport dropped (socket.io reconnects by itself) or the server
+  // closed the socket (stopping, a limit: the session is over).
+  if (token && (reason === 'transport close' || reason === 'transport error' || reason === 'ping timeout')) {
+    lostAt ??= Date.now();
+    showReconnecting(true);
+    return;
+  }
+  showError('Lost the connection to the server. Reload the page to join again.');
+});
+
+/** The session is gone: back to the join form, with `text` said; a later Join starts a new one. */
+function startOver(text) {
+  endCall();
+  me = null;
+  token = null;
+  myId = null;
+  lostAt = null;
+  rejoinPeer = null;
+  members.clear();
+  renderMembers();
+  socket.io.opts.query = { resume: '1' };
+  showReconnecting(false);
+  status('');
+  showError(text);
+  form.hidden = false;
+  hangupButton.hidden = true;
+  joinButton.disabled = false;
+}
+
+/**
+ * After a reload: back in the room as the session sessionStorage names,
+ * without joining again; the call is made again once the session is back.
+ */
+async function comeBack(saved) {
+  form.hidden = true;
+  nameInput.value = saved.name;
+  showReconnecting(true);
+  const [stream, iceList] = await Promise.all([media, servers]);
+  token = saved.token;
+  myId = saved.peerId;
+  me = { name: saved.name, stream, servers: iceList };
+  for (const [peerId, name] of saved.members ?? []) members.set(peerId, name);
+  renderMembers();
+  hangupButton.hidden = false;
+  rejoinPeer = saved.callPeer;
+  lostAt = Date.now();
+  socket.io.opts.query = { resume: token };
+  socket.connect();
+}
 
 // Who is in the room. The server sends both user-arrived (the seed's name)
 // and user-joined (the original's) for each newcomer: the first one counts.
 
 function arrived({ peer_name: name, peer_id: peerId } = {}) {
-  if (!me || !peerId || peerId === socket.id || members.has(peerId)) return;
+  if (!me || !peerId || peerId === myId || members.has(peerId)) return;
   members.set(peerId, name);
   renderMembers();
   // The one already in the room calls the newcomer (seed: 'user-arrived': create offer and send).
@@ -157,6 +279,7 @@ function startCall(peerId) {
   const current = { peerId, pc, ready: false, queue: early.get(peerId) ?? [] };
   early.delete(peerId);
   call = current;
+  remember();
   showRemote(remoteVideo, pc);
   remoteCaption.textContent = `Waiting for video from ${nameOf(peerId)}`;
   pc.addEventListener('track', (event) => {
@@ -165,7 +288,7 @@ function startCall(peerId) {
     });
   });
   pc.addEventListener('icecandidate', (event) => {
-    if (event.candidate) socket.emit('ice-candidate', { from: socket.id, to: peerId, candidate: event.candidate.toJSON() });
+    if (event.candidate) socket.emit('ice-candidate', { from: myId, to: peerId, candidate: event.candidate.toJSON() });
   });
   pc.addEventListener('connectionstatechange', () => {
     if (call !== current) return;
@@ -185,6 +308,7 @@ function endCall() {
   call = null;
   remoteVideo.srcObject = null;
   remoteVideo.dataset.state = 'waiting';
+  remember();
 }
 
 async function remoteDescription(current, description) {
@@ -202,7 +326,7 @@ async function addCandidate(current, candidate) {
 }
 
 function descriptionMessage(current, type) {
-  return { from: { name: me.name, id: socket.id }, to: current.peerId, type, sdp: current.pc.localDescription.toJSON() };
+  return { from: { name: me.name, id: myId }, to: current.peerId, type, sdp: current.pc.localDescription.toJSON() };
 }
 
 async function offer(peerId) {
@@ -258,9 +382,14 @@ socket.on('ice-candidate', ({ from, candidate } = {}) => {
 
 hangupButton.addEventListener('click', () => {
   leaving = true;
-  socket.emit('cut-the-call', { room_id: roomId, peer_name: me?.name ?? '', peer_id: socket.id });
+  sessionStorage.removeItem(STORE);
+  socket.emit('cut-the-call', { room_id: roomId, peer_name: me?.name ?? '', peer_id: myId });
   endCall();
   for (const track of me?.stream?.getTracks() ?? []) track.stop();
-  socket.disconnect();
+  socket.disconnect(); // socket.io's disconnect packet: a clean close, which ends the session
   location.assign('/');
 });
+
+// A reload in the room comes back to it.
+const saved = recalled();
+if (saved?.token) comeBack(saved);
