@@ -32,6 +32,7 @@ pub mod probe;
 mod rate;
 mod room_openings;
 mod serve;
+mod session_start;
 mod socketio;
 mod stop;
 mod telemetry;

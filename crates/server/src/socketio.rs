@@ -17,7 +17,6 @@
 //! only with a valid one ([`authenticate`]); otherwise the client gets
 //! socket.io's connect error with the reason.
 
-use std::any::TypeId;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -38,10 +37,10 @@ use switchboard_dialects::socketio::{AckId, SocketEvent, SocketIoSession, Socket
 use tokio::sync::mpsc;
 
 use crate::auth::{AuthError, Authenticator, Grants, request_token};
-use crate::driver::{DriverGone, Parked, ResumeError};
 use crate::guard;
 use crate::metrics::DropCause;
 use crate::rate;
+use crate::session_start::{self, Start};
 use crate::ws::ConnectionContext;
 
 /// Events of one socket waiting for its task, at most. A client that sends
@@ -281,35 +280,14 @@ async fn run(
     let resumable = resume.is_some();
     let mut codec = SocketIoSession::new(peer_id.clone(), room_capacity);
     let mut effects = Vec::new();
-    let kind = TypeId::of::<SocketIoSession>();
-    let (open, mut events) = match resume {
-        None => match context.driver.open(Some(peer_id.as_str().into()), None).await {
-            Ok(opened) => opened,
-            Err(DriverGone) => return,
-        },
-        Some(ResumeAsk::OptIn) => {
-            match context.driver.open_resumable(Some(peer_id.as_str().into()), None, kind).await {
-                Ok((open, events, token)) => {
-                    codec.offer_resume(token.into(), &mut effects);
-                    (open, events)
-                }
-                Err(DriverGone) => return,
-            }
+    let start = session_start::start(&context.driver, &mut codec, Some(peer_id.as_str().into()), resume, &mut effects);
+    let (open, mut events) = match Box::pin(start).await {
+        Start::Opened(open, events) => (open, events),
+        Start::Refused => {
+            carry_out(&socket, &context, SessionId::new(0), effects, &mut HashMap::new()).await;
+            return;
         }
-        Some(ResumeAsk::Token(token)) => match context.driver.resume(&token, kind).await {
-            Ok((open, Parked { codec: parked, events }, token)) => {
-                codec = *parked.downcast::<SocketIoSession>().expect("a token resumes only a socket.io session");
-                codec.resumed(token.into(), &mut effects);
-                (open, events)
-            }
-            Err(ResumeError::Refused) => {
-                codec.resume_refused(&mut effects);
-                let mut acks = HashMap::new();
-                carry_out(&socket, &context, SessionId::new(0), effects, &mut acks).await;
-                return;
-            }
-            Err(ResumeError::DriverGone) => return,
-        },
+        Start::DriverGone => return,
     };
     let session = open.id();
     // The sending side stays in the socket's extensions only for `Queued`;

@@ -4,7 +4,6 @@
 //! with a clear code when the server stops or the client breaks a limit
 //! (1008 for one that has not registered within `--register-timeout`).
 
-use std::any::TypeId;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,10 +18,11 @@ use crate::admission::Admission;
 use crate::auth::Grants;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::driver::{DriverGone, DriverHandle, Parked, ResumeError};
+use crate::driver::DriverHandle;
 use crate::guard;
 use crate::metrics::{DropCause, Metrics};
 use crate::rate::{self, MessageRateLimit};
+use crate::session_start::{self, Start};
 use crate::stop::{Stop, StopSignal, stopping};
 
 /// Close codes of RFC 6455 §7.4.1 that the server sends.
@@ -217,37 +217,12 @@ where
         // The first turn opens the codec, or resumes it.
         let mut effects = Vec::new();
         let resumable = resume.is_some();
-        let (open, mut events) = match resume {
-            None => match context.driver.open(codec.peer_id(), codec.dialect()).await {
-                Ok(opened) => {
-                    codec.open(&mut effects);
-                    opened
-                }
-                Err(DriverGone) => return,
-            },
-            Some(ResumeAsk::OptIn) => {
-                let kind = TypeId::of::<C>();
-                match context.driver.open_resumable(codec.peer_id(), codec.dialect(), kind).await {
-                    Ok((open, events, token)) => {
-                        codec.open(&mut effects);
-                        codec.offer_resume(token.into(), &mut effects);
-                        (open, events)
-                    }
-                    Err(DriverGone) => return,
-                }
-            }
-            Some(ResumeAsk::Token(token)) => match context.driver.resume(&token, TypeId::of::<C>()).await {
-                Ok((open, Parked { codec: parked, events }, token)) => {
-                    codec = *parked.downcast::<C>().expect("a token resumes only a connection of its own kind");
-                    codec.resumed(token.into(), &mut effects);
-                    (open, events)
-                }
-                Err(ResumeError::Refused) => {
-                    codec.resume_refused(&mut effects);
-                    return refuse_resume(socket, effects, context.limits.write_timeout).await;
-                }
-                Err(ResumeError::DriverGone) => return,
-            },
+        let peer_id = codec.peer_id();
+        let start = Box::pin(session_start::start(&context.driver, &mut codec, peer_id, resume, &mut effects));
+        let (open, mut events) = match start.await {
+            Start::Opened(open, events) => (open, events),
+            Start::Refused => return Box::pin(refuse_resume(socket, effects, context.limits.write_timeout)).await,
+            Start::DriverGone => return,
         };
         let session = open.id();
         // Borrowed, not copied: every byte of this future is paid per session.
@@ -382,7 +357,9 @@ where
         };
 
         if taken_over || (resumable && lost) {
-            open.hold(codec, events).await;
+            // Boxed: its state (the codec, moved) would otherwise be room in
+            // every session's future.
+            Box::pin(open.hold(codec, events)).await;
         } else {
             open.close().await;
         }

@@ -1,0 +1,67 @@
+//! How a connection's session begins, the same on every transport: opened
+//! as a new session, opened resumable (`resume=1`: the codec is given the
+//! token for its first message), or resumed (`resume=<token>`: the held
+//! session's codec replaces the connection's, and greets). README, "Resume".
+
+use std::any::TypeId;
+use std::sync::Arc;
+
+use switchboard_dialects::codec::{Codec, Effect};
+use switchboard_dialects::resume::ResumeAsk;
+
+use crate::driver::{DriverGone, DriverHandle, EventQueue, OpenSession, Parked, ResumeError};
+
+/// What [`start`] did.
+pub(crate) enum Start<'a> {
+    /// The session is open (or resumed): the first turn's effects are in
+    /// the caller's list.
+    Opened(OpenSession<'a>, EventQueue),
+    /// The token resumes nothing: the refusal (the dialect's error, then
+    /// a close with 4004) is in the caller's list. No session was opened.
+    Refused,
+    /// The driver has stopped.
+    DriverGone,
+}
+
+/// Begins the session of a connection whose codec is `codec`, named
+/// `peer_id` to other clients, as `resume` asks; the first turn's effects go
+/// in `effects`. Connection tasks call it boxed: its state is needed only
+/// while the session opens, and every byte of their futures is paid by each
+/// idle session.
+pub(crate) async fn start<'a, C: Codec>(
+    driver: &'a DriverHandle,
+    codec: &mut C,
+    peer_id: Option<Arc<str>>,
+    resume: Option<ResumeAsk>,
+    effects: &mut Vec<Effect<C::Outbound>>,
+) -> Start<'a> {
+    match resume {
+        None => match driver.open(peer_id, codec.dialect()).await {
+            Ok((open, events)) => {
+                codec.open(effects);
+                Start::Opened(open, events)
+            }
+            Err(DriverGone) => Start::DriverGone,
+        },
+        Some(ResumeAsk::OptIn) => match driver.open_resumable(peer_id, codec.dialect(), TypeId::of::<C>()).await {
+            Ok((open, events, token)) => {
+                codec.open(effects);
+                codec.offer_resume(token.into(), effects);
+                Start::Opened(open, events)
+            }
+            Err(DriverGone) => Start::DriverGone,
+        },
+        Some(ResumeAsk::Token(token)) => match driver.resume(&token, TypeId::of::<C>()).await {
+            Ok((open, Parked { codec: parked, events }, token)) => {
+                *codec = *parked.downcast::<C>().expect("a token resumes only a connection of its own kind");
+                codec.resumed(token.into(), effects);
+                Start::Opened(open, events)
+            }
+            Err(ResumeError::Refused) => {
+                codec.resume_refused(effects);
+                Start::Refused
+            }
+            Err(ResumeError::DriverGone) => Start::DriverGone,
+        },
+    }
+}
