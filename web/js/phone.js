@@ -171,9 +171,11 @@ function connect(name, resume = null) {
     $('connect').disabled = false;
     if (reconnecting) return retry(event.code);
     // 1006: the connection is gone without a close frame (network, proxy,
-    // a sleeping laptop); the server holds the session. A close the server
-    // made (stopping, a limit) ends it as before.
-    if (me && token && event.code === 1006) return startReconnecting();
+    // a sleeping laptop); 1001 "idle timeout": the server heard nothing for
+    // too long. Either way the server holds the session. Any other close
+    // the server made (stopping, a limit) ends it as before.
+    const dropped = event.code === 1006 || (event.code === 1001 && event.reason === 'idle timeout');
+    if (me && token && dropped) return startReconnecting();
     if (me) {
       endCall();
       me = null;

@@ -413,7 +413,7 @@ async fn run(
         }
     }
     if taken_over || (resumable && lost) {
-        open.hold(codec, events).await;
+        Box::pin(open.hold(codec, events)).await;
     } else {
         open.close().await;
     }
