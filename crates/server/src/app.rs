@@ -233,9 +233,14 @@ impl Application {
         // A client of this node's held session may resume on another node,
         // which pipes its connection here.
         if let Some(cluster) = &cluster {
-            let (context, auth) = (context.clone(), auth.clone());
+            let (context, auth, room_capacity) = (context.clone(), auth.clone(), config.room_capacity);
             cluster.accept_pipes(Box::new(move |opened| {
-                tokio::spawn(dialects::serve_pipe(opened, context.clone(), auth.clone()));
+                let (context, auth) = (context.clone(), auth.clone());
+                if opened.dialect == socketio::PIPE_DIALECT {
+                    tokio::spawn(socketio::serve_pipe(opened, context, auth, room_capacity));
+                } else {
+                    tokio::spawn(dialects::serve_pipe(opened, context, auth));
+                }
             }));
         }
         let room_openings = RoomOpenings::new(config.open_room_rate, context.clock.clone());

@@ -19,7 +19,7 @@ use switchboard_dialects::resume::ResumeAsk;
 
 use crate::app::AppState;
 use crate::auth::{AuthError, Authenticator, Grants, request_token};
-use crate::cluster::pipes::{self, PipeOpened};
+use crate::cluster::pipes::{self, PipeOpened, PipedSocket};
 use crate::edge::{PeerAddr, WebSocketAdmission};
 use crate::metrics::DropCause;
 use crate::ws;
@@ -152,7 +152,8 @@ where
 /// this node checks them, is checked here as at an upgrade; a refused one
 /// ends the pipe.
 pub(crate) async fn serve_pipe(opened: PipeOpened, context: ws::ConnectionContext, auth: Option<Authenticator>) {
-    let PipeOpened { token, dialect, access_token, mut socket } = opened;
+    let PipeOpened { token, dialect, access_token, end, incoming } = opened;
+    let mut socket = PipedSocket::new(end, incoming);
     let grants = match &auth {
         None => None,
         Some(auth) => match access_token.as_deref().map(|token| auth.verify(token)) {

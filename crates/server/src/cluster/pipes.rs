@@ -56,6 +56,15 @@ pub(crate) enum PipeOp {
     /// The pipe ends. From B, `lost` says whether the client's connection
     /// dropped without a close frame (the session is held again).
     End { lost: bool },
+    /// B to A: an event of a socket.io client, and B's number for its ack
+    /// callback.
+    SioEvent { name: String, data: Result<serde_json::Value, String>, ack: u64 },
+    /// A to B: emit this event to the socket.io client.
+    SioEmit { event: String, args: Vec<serde_json::Value> },
+    /// A to B: answer the client's ack callback `ack`.
+    SioAck { ack: u64, args: Vec<serde_json::Value> },
+    /// A to B: the ack callback `ack` will not be answered.
+    SioRelease { ack: u64 },
 }
 
 /// A WebSocket frame as it crosses.
@@ -123,12 +132,37 @@ impl Pipes {
 }
 
 /// A pipe opened on another node, for this node to serve: the session's
-/// connection runs here ([`PipedSocket`]).
+/// connection runs here, on `end` and `incoming`.
 pub(crate) struct PipeOpened {
     pub(crate) token: String,
+    /// `chatroulette`, `calling`, `ecall`, or `socket.io`.
     pub(crate) dialect: String,
     pub(crate) access_token: Option<String>,
-    pub(crate) socket: PipedSocket,
+    pub(crate) end: PipeEnd,
+    pub(crate) incoming: mpsc::Receiver<PipeOp>,
+}
+
+/// This node's sending end of a pipe; dropping it forgets the pipe.
+pub(crate) struct PipeEnd {
+    cluster: Cluster,
+    /// The node at the other end.
+    peer: NodeId,
+    pipe: u64,
+    opened_by: String,
+}
+
+impl PipeEnd {
+    /// Sends `op` to the other end; `false` when the link's queue is full
+    /// (the message is lost, and counted).
+    pub(crate) fn send(&self, op: PipeOp) -> bool {
+        self.cluster.send_on_pipe(&self.peer, self.pipe, &self.opened_by, op)
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        self.cluster.forget_pipe(&self.opened_by, self.pipe);
+    }
 }
 
 /// What this node does with a pipe another node opens: start the held
@@ -159,11 +193,10 @@ impl Cluster {
         let PipeMessage { node, pipe, opened_by, op } = message;
         if let PipeOp::Open { token, dialect, access_token } = op {
             let Ok(from) = NodeId::parse(&node) else { return };
-            let receiver = self.register_pipe(&opened_by, pipe, &from);
-            let socket = PipedSocket { cluster: self.clone(), peer: from, pipe, opened_by, incoming: receiver };
-            match self.inner.pipes.acceptor.get() {
-                Some(accept) => accept(PipeOpened { token, dialect, access_token, socket }),
-                None => drop(socket),
+            let incoming = self.register_pipe(&opened_by, pipe, &from);
+            let end = PipeEnd { cluster: self.clone(), peer: from, pipe, opened_by };
+            if let Some(accept) = self.inner.pipes.acceptor.get() {
+                accept(PipeOpened { token, dialect, access_token, end, incoming });
             }
             return;
         }
@@ -186,6 +219,25 @@ impl Cluster {
         self.send(peer, &LinkFrame::Pipe(message))
     }
 
+    /// Opens a pipe to `node` for a client that resumes there: `Open` goes
+    /// out, and the other end's messages arrive on the receiver.
+    pub(crate) fn open_pipe(
+        &self,
+        node: &NodeId,
+        token: String,
+        dialect: &str,
+        access_token: Option<String>,
+    ) -> (PipeEnd, mpsc::Receiver<PipeOp>) {
+        let mut bytes = [0; 8];
+        getrandom::fill(&mut bytes).expect("the operating system's random generator works");
+        let pipe = u64::from_le_bytes(bytes);
+        let me = self.node().to_string();
+        let incoming = self.register_pipe(&me, pipe, node);
+        let end = PipeEnd { cluster: self.clone(), peer: node.clone(), pipe, opened_by: me };
+        end.send(PipeOp::Open { token, dialect: dialect.to_owned(), access_token });
+        (end, incoming)
+    }
+
     /// The node a resume token names, when it is another node of this
     /// cluster (`<node>.<secret>`, `driver.rs`).
     pub(crate) fn other_node_of_token(&self, token: &str) -> Option<NodeId> {
@@ -199,16 +251,13 @@ impl Cluster {
 /// connection loop sees it, whose frames come from and go to the client
 /// on the other node.
 pub(crate) struct PipedSocket {
-    cluster: Cluster,
-    peer: NodeId,
-    pipe: u64,
-    opened_by: String,
+    end: PipeEnd,
     incoming: mpsc::Receiver<PipeOp>,
 }
 
-impl Drop for PipedSocket {
-    fn drop(&mut self) {
-        self.cluster.forget_pipe(&self.opened_by, self.pipe);
+impl PipedSocket {
+    pub(crate) fn new(end: PipeEnd, incoming: mpsc::Receiver<PipeOp>) -> Self {
+        Self { end, incoming }
     }
 }
 
@@ -220,7 +269,7 @@ impl Stream for PipedSocket {
             Poll::Ready(Some(PipeOp::Frame(frame))) => Poll::Ready(Some(Ok(frame.into()))),
             // The client's connection on the other node dropped: as a
             // dropped socket here.
-            Poll::Ready(Some(PipeOp::End { .. } | PipeOp::Open { .. }) | None) => Poll::Ready(None),
+            Poll::Ready(Some(_) | None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -234,7 +283,7 @@ impl Sink<Message> for PipedSocket {
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
-        if self.cluster.send_on_pipe(&self.peer, self.pipe, &self.opened_by, PipeOp::Frame(message.into())) {
+        if self.end.send(PipeOp::Frame(message.into())) {
             Ok(())
         } else {
             Err(axum::Error::new(std::io::Error::other("the link to the client's node is full")))
@@ -247,7 +296,7 @@ impl Sink<Message> for PipedSocket {
 
     /// The connection here is over: the other node closes the client's.
     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.cluster.send_on_pipe(&self.peer, self.pipe, &self.opened_by, PipeOp::End { lost: false });
+        self.end.send(PipeOp::End { lost: false });
         Poll::Ready(Ok(()))
     }
 }
@@ -263,45 +312,30 @@ pub(crate) async fn forward(
     dialect: &'static str,
     access_token: Option<String>,
 ) {
-    let mut bytes = [0; 8];
-    getrandom::fill(&mut bytes).expect("the operating system's random generator works");
-    let pipe = u64::from_le_bytes(bytes);
-    let me = cluster.node().to_string();
-    let mut incoming = cluster.register_pipe(&me, pipe, &node);
-    cluster.send_on_pipe(&node, pipe, &me, PipeOp::Open { token, dialect: dialect.to_owned(), access_token });
+    let (end, mut incoming) = cluster.open_pipe(&node, token, dialect, access_token);
     loop {
         tokio::select! {
-            message = socket.next() => {
-                let (frame, lost) = match message {
-                    Some(Ok(message)) => (Some(PipeFrame::from(message)), false),
-                    Some(Err(_)) | None => (None, true),
-                };
-                let closing = matches!(frame, Some(PipeFrame::Close(_)));
-                match frame {
-                    Some(frame) => {
-                        cluster.send_on_pipe(&node, pipe, &me, PipeOp::Frame(frame));
-                    }
-                    None => {
-                        cluster.send_on_pipe(&node, pipe, &me, PipeOp::End { lost });
-                        break;
-                    }
+            message = socket.next() => match message {
+                // A close frame too: the far end answers it, then ends.
+                Some(Ok(message)) => {
+                    end.send(PipeOp::Frame(message.into()));
                 }
-                if closing {
-                    // The client closed: the far end answers and ends.
-                    continue;
+                Some(Err(_)) | None => {
+                    end.send(PipeOp::End { lost: true });
+                    break;
                 }
-            }
+            },
             op = incoming.recv() => match op {
                 Some(PipeOp::Frame(frame)) => {
                     if socket.send(frame.into()).await.is_err() {
-                        cluster.send_on_pipe(&node, pipe, &me, PipeOp::End { lost: true });
+                        end.send(PipeOp::End { lost: true });
                         break;
                     }
                 }
-                Some(PipeOp::End { .. } | PipeOp::Open { .. }) | None => break,
+                _ => break,
             },
         }
     }
-    cluster.forget_pipe(&me, pipe);
+    drop(end);
     let _ = socket.close().await;
 }

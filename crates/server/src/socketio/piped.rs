@@ -1,0 +1,131 @@
+//! socket.io sessions resumed on another node (docs/cluster.md, "Resume"):
+//! node B, where the client reconnected, hands the socket's events to
+//! node A, which holds the session, and carries out what A's task says to
+//! the client: emits, ack answers, the disconnect. A runs the session's
+//! task as it would for a socket of its own (`task.rs`), on a
+//! [`Port::Pipe`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use socketioxide::extract::{AckSender, SocketRef};
+use switchboard_dialects::resume::ResumeAsk;
+use tokio::sync::mpsc;
+
+use super::port::{self, Ack, Port};
+use super::{INBOX_EVENTS, Inbound, InboxFlags, task};
+use crate::auth::Authenticator;
+use crate::cluster::pipes::{PipeEnd, PipeOp, PipeOpened};
+use crate::metrics::DropCause;
+use crate::ws::ConnectionContext;
+
+/// The dialect name a socket.io pipe opens with.
+pub(crate) const DIALECT: &str = "socket.io";
+
+/// B's side: forwards the client's events to the session's node, and does
+/// what that node says, until either side ends.
+pub(super) async fn forward(
+    socket: SocketRef,
+    mut inbox: mpsc::Receiver<Inbound>,
+    flags: InboxFlags,
+    (end, mut incoming): (PipeEnd, mpsc::Receiver<PipeOp>),
+) {
+    // The client's ack callbacks, by the number they cross with.
+    let mut acks: HashMap<u64, AckSender> = HashMap::new();
+    let mut next_ack = 0;
+    loop {
+        tokio::select! {
+            inbound = inbox.recv() => match inbound {
+                Some(Inbound::Event { name, data, ack, bytes }) => {
+                    flags.bytes.fetch_sub(bytes, Ordering::AcqRel);
+                    next_ack += 1;
+                    if let Ack::Local(ack) = ack {
+                        acks.insert(next_ack, ack);
+                    }
+                    end.send(PipeOp::SioEvent { name, data, ack: next_ack });
+                    if flags.overflowed.load(Ordering::Acquire) {
+                        let message = format!("too many events: at most {INBOX_EVENTS} events may wait");
+                        let _ = port::emit(&socket, "error", &[serde_json::json!({ "message": message })]);
+                        end.send(PipeOp::End { lost: false });
+                        port::disconnect(socket.clone());
+                        break;
+                    }
+                }
+                Some(Inbound::Gone { lost }) => {
+                    end.send(PipeOp::End { lost });
+                    break;
+                }
+                None => {
+                    end.send(PipeOp::End { lost: true });
+                    break;
+                }
+            },
+            op = incoming.recv() => match op {
+                Some(PipeOp::SioEmit { event, args }) => {
+                    if port::emit(&socket, &event, &args).is_err() {
+                        end.send(PipeOp::End { lost: true });
+                        port::disconnect(socket.clone());
+                        break;
+                    }
+                }
+                Some(PipeOp::SioAck { ack, args }) => {
+                    if let Some(ack) = acks.remove(&ack) {
+                        let _ = port::send_ack(ack, &args);
+                    }
+                }
+                Some(PipeOp::SioRelease { ack }) => {
+                    acks.remove(&ack);
+                }
+                // The session's node ended it, or is gone.
+                _ => {
+                    port::disconnect(socket.clone());
+                    break;
+                }
+            },
+        }
+    }
+}
+
+/// A's side: serves a socket.io session that a client resumes through
+/// another node. Its access token, when this node checks them, is checked
+/// as at a handshake; a refused one ends the pipe.
+pub(crate) async fn serve_pipe(
+    opened: PipeOpened,
+    context: ConnectionContext,
+    auth: Option<Authenticator>,
+    room_capacity: usize,
+) {
+    let PipeOpened { token, access_token, end, mut incoming, .. } = opened;
+    let grants = match &auth {
+        None => None,
+        Some(auth) => match access_token.as_deref().map(|token| auth.verify(token)) {
+            Some(Ok(grants)) => Some(Arc::new(grants)),
+            _ => {
+                context.metrics.dropped(DropCause::Auth);
+                end.send(PipeOp::End { lost: false });
+                return;
+            }
+        },
+    };
+    // The pipe's messages as the task's inbox.
+    let (events, inbox) = mpsc::channel(INBOX_EVENTS);
+    tokio::spawn(async move {
+        while let Some(op) = incoming.recv().await {
+            let inbound = match op {
+                PipeOp::SioEvent { name, data, ack } => Inbound::Event { name, data, ack: Ack::Remote(ack), bytes: 0 },
+                PipeOp::End { lost } => Inbound::Gone { lost },
+                _ => continue,
+            };
+            let gone = matches!(inbound, Inbound::Gone { .. });
+            if events.send(inbound).await.is_err() || gone {
+                return;
+            }
+        }
+        // The pipe ended without a word (its node is gone): as a lost socket.
+        let _ = events.send(Inbound::Gone { lost: true }).await;
+    });
+    let resume = Some(ResumeAsk::Token(token));
+    let port = Port::Pipe(end);
+    task::run(port, inbox, InboxFlags::default(), context, room_capacity, grants, resume, String::new()).await;
+}

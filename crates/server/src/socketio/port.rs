@@ -1,0 +1,136 @@
+//! Where a socket.io session's task writes: the client's socket on this
+//! node, or a pipe to the node the client resumed on (`piped.rs`), which
+//! emits, answers and disconnects there.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::{SendError, SocketError};
+
+use crate::cluster::pipes::{PipeEnd, PipeOp};
+
+/// How often a disconnect that found the client's packet buffer full is
+/// tried again (see [`disconnect`]).
+const DISCONNECT_RETRY: Duration = Duration::from_millis(50);
+
+/// How long a disconnect is retried at most. By then socketioxide's own
+/// heartbeat (25 s interval, 20 s timeout) has closed a client that does not
+/// read, and one that reads has long taken the disconnect packet.
+const DISCONNECT_PATIENCE: Duration = Duration::from_secs(60);
+
+/// The client's end, as the task sees it.
+pub(super) enum Port {
+    /// A socket on this node.
+    Socket(SocketRef),
+    /// A socket on the node the client resumed on.
+    Pipe(PipeEnd),
+}
+
+/// A client event's ack callback: socketioxide's, or the number the node
+/// that holds the socket gave it.
+pub(super) enum Ack {
+    Local(AckSender),
+    Remote(u64),
+}
+
+impl std::fmt::Display for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Port::Socket(socket) => write!(f, "{}", socket.id),
+            Port::Pipe(_) => f.write_str("a pipe to another node"),
+        }
+    }
+}
+
+impl Port {
+    /// Emits `event` with `args` to the client.
+    ///
+    /// # Errors
+    /// When the client cannot take it (its buffer is full, or the link to
+    /// its node is).
+    pub(super) fn emit(&self, event: &str, args: &[Value]) -> Result<(), String> {
+        match self {
+            Port::Socket(socket) => emit(socket, event, args).map_err(|error| error.to_string()),
+            Port::Pipe(end) => {
+                let op = PipeOp::SioEmit { event: event.to_owned(), args: args.to_vec() };
+                if end.send(op) { Ok(()) } else { Err("the link to the client's node is full".to_owned()) }
+            }
+        }
+    }
+
+    /// Answers an ack callback (a client gone meanwhile is no error).
+    pub(super) fn answer(&self, ack: Ack, args: &[Value]) {
+        match (self, ack) {
+            (_, Ack::Local(ack)) => {
+                let _ = send_ack(ack, args);
+            }
+            (Port::Pipe(end), Ack::Remote(ack)) => {
+                end.send(PipeOp::SioAck { ack, args: args.to_vec() });
+            }
+            (Port::Socket(_), Ack::Remote(_)) => {}
+        }
+    }
+
+    /// An ack callback that will not be answered.
+    pub(super) fn release(&self, ack: Ack) {
+        if let (Port::Pipe(end), Ack::Remote(ack)) = (self, ack) {
+            end.send(PipeOp::SioRelease { ack });
+        }
+    }
+
+    /// Disconnects the client.
+    pub(super) fn disconnect(&self) {
+        match self {
+            Port::Socket(socket) => disconnect(socket.clone()),
+            Port::Pipe(end) => {
+                end.send(PipeOp::End { lost: false });
+            }
+        }
+    }
+}
+
+/// Disconnects the client so that it sees `disconnect`, on every transport.
+///
+/// socketioxide's `disconnect` sends a disconnect packet and gives up, the
+/// socket left open, when the client's packet buffer is full, which is
+/// exactly when a slow client is dropped. The client would never hear of it
+/// and believe itself online. So a full buffer is tried again until the
+/// packet fits (the client read some) or the transport is closed
+/// (socketioxide's heartbeat closes a client that stopped reading, because
+/// its ping does not fit either).
+pub(super) fn disconnect(socket: SocketRef) {
+    if !matches!(socket.clone().disconnect(), Err(SocketError::InternalChannelFull)) {
+        return;
+    }
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + DISCONNECT_PATIENCE;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(DISCONNECT_RETRY).await;
+            if !matches!(socket.clone().disconnect(), Err(SocketError::InternalChannelFull)) {
+                return;
+            }
+        }
+        tracing::warn!(sid = %socket.id, "a dropped socket.io client's disconnect never fitted its buffer");
+    });
+}
+
+/// Emits an event with zero to three arguments (a tuple goes out as that
+/// many socket.io arguments).
+pub(super) fn emit(socket: &SocketRef, event: &str, args: &[Value]) -> Result<(), SendError> {
+    match args {
+        [] => socket.emit(event, &()),
+        [one] => socket.emit(event, one),
+        [a, b] => socket.emit(event, &(a, b)),
+        [a, b, c, ..] => socket.emit(event, &(a, b, c)),
+    }
+}
+
+pub(super) fn send_ack(ack: AckSender, args: &[Value]) -> Result<(), SendError> {
+    match args {
+        [] => ack.send(&()),
+        [one] => ack.send(one),
+        [a, b] => ack.send(&(a, b)),
+        [a, b, c, ..] => ack.send(&(a, b, c)),
+    }
+}
