@@ -12,8 +12,8 @@
 //! Redis pub/sub keeps one publisher's messages in order, which is all a
 //! pipe needs. A pipe to a node taken for dead ends (B closes the client).
 //!
-//! socket.io sessions resume on the node that holds them only: their
-//! transport (Engine.IO, polling included) is not a frame stream to pipe.
+//! A socket.io session crosses event by event instead: its events, emits
+//! and ack answers are pipe messages of their own (`socketio/piped.rs`).
 
 use std::collections::HashMap;
 use std::pin::Pin;
