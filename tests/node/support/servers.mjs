@@ -221,13 +221,14 @@ export async function startRedis() {
 }
 
 /**
- * Starts one switchboard node per id on `redis` and resolves once each
- * answers /readyz 200 (it listens on its channel and has announced itself).
+ * Starts one switchboard node per id on `redis` (each also given
+ * `extraArgs`) and resolves once each answers /readyz 200 (it listens on
+ * its channel and has announced itself).
  */
-export async function startCluster(redis, ids) {
+export async function startCluster(redis, ids, extraArgs = []) {
   const nodes = [];
   for (const id of ids) {
-    nodes.push(await startSwitchboard(['--redis-url', redis.url, '--node-id', id]));
+    nodes.push(await startSwitchboard(['--redis-url', redis.url, '--node-id', id, ...extraArgs]));
   }
   for (const node of nodes) {
     const deadline = Date.now() + STARTUP_TIMEOUT_MS;
