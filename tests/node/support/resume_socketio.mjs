@@ -71,10 +71,24 @@ export async function waitForMetric(addr, key, value, { timeout = STEP_TIMEOUT_M
   }
 }
 
-/** The held, resumed and expired figures at once, for one assertion. */
-export async function resumeFigures(addr) {
+/**
+ * `key` (`name` or `name{labels}`) as a node of a cluster exports it, with
+ * its `node="<id>"` label first; `key` itself when `node` is undefined.
+ */
+export function onNode(key, node) {
+  if (node === undefined) return key;
+  const brace = key.indexOf('{');
+  return brace < 0 ? `${key}{node="${node}"}` : `${key.slice(0, brace)}{node="${node}",${key.slice(brace + 1)}`;
+}
+
+/**
+ * The held, resumed and expired figures at once, for one assertion, by
+ * their unlabelled keys (as `figures` gives them); on a cluster, those of
+ * the node with id `node`.
+ */
+export async function resumeFigures(addr, node) {
   const values = await readMetrics(addr);
-  return Object.fromEntries([HELD, RESUMES, EXPIRED_WINDOW, EXPIRED_BUFFER].map((key) => [key, values.get(key)]));
+  return Object.fromEntries([HELD, RESUMES, EXPIRED_WINDOW, EXPIRED_BUFFER].map((key) => [key, values.get(onNode(key, node))]));
 }
 
 export function figures({ held = 0, resumes = 0, window = 0, buffer = 0 } = {}) {
