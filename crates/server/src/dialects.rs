@@ -99,7 +99,7 @@ fn accept<C>(
     headers: &HeaderMap,
     peer: PeerAddr,
     state: &AppState,
-    codec: C,
+    mut codec: C,
 ) -> Response
 where
     C: for<'a> Codec<Inbound<'a> = TextFrame<'a>, Outbound = String>,
@@ -110,7 +110,8 @@ where
     };
     let context = state.connection_context();
     let upgrade = context.limits.configure(upgrade);
-    let admission = match state.edge().websocket(headers, peer.0.ip()) {
+    let resuming = matches!(resume, Some(ResumeAsk::Token(_)));
+    let admission = match state.edge().websocket(headers, peer.0.ip(), resuming) {
         Err(refused) => return refused.into_response(),
         Ok(admission) => admission,
     };
@@ -118,33 +119,34 @@ where
         Ok(grants) => grants,
         Err(refusal) => return refusal.into_response(),
     };
-    match admission {
-        WebSocketAdmission::Admitted(admission) => {
-            // A session held on another node: pipe the connection there.
-            if let Some(ResumeAsk::Token(token)) = &resume
-                && let Some(cluster) = context.driver.cluster()
-                && let Some(node) = cluster.other_node_of_token(token)
-                && let Some(dialect) = codec.dialect()
-            {
-                let (cluster, token) = (cluster.clone(), token.clone());
-                let access_token = request_token(query, headers);
-                return upgrade.on_upgrade(move |socket| async move {
-                    let _admission = admission;
-                    pipes::forward(socket, cluster, node, token, dialect.as_str(), access_token).await;
-                });
-            }
-            upgrade.on_upgrade(move |socket| ws::run(socket, codec, context, Some(admission), grants, resume))
-        }
+    let admission = match admission {
+        WebSocketAdmission::Admitted(admission) => Some(admission),
+        WebSocketAdmission::Resuming => None,
         WebSocketAdmission::NodeFull => {
             let write_timeout = context.limits.write_timeout;
-            upgrade.on_upgrade(move |socket| ws::try_again_later(socket, write_timeout, "server full: try again later"))
+            let reason = "server full: try again later";
+            return upgrade.on_upgrade(move |socket| ws::try_again_later(socket, write_timeout, reason));
         }
         WebSocketAdmission::Draining => {
             let write_timeout = context.limits.write_timeout;
             let reason = "server shutting down: try again later";
-            upgrade.on_upgrade(move |socket| ws::try_again_later(socket, write_timeout, reason))
+            return upgrade.on_upgrade(move |socket| ws::try_again_later(socket, write_timeout, reason));
         }
+    };
+    // A session held on another node: pipe the connection there.
+    if let Some(ResumeAsk::Token(token)) = &resume
+        && let Some(cluster) = context.driver.cluster()
+        && let Some(node) = cluster.other_node_of_token(token)
+        && let Some(dialect) = codec.dialect()
+    {
+        let open = (token.clone(), dialect.as_str(), request_token(query, headers));
+        let mut refusal = Vec::new();
+        codec.resume_refused(&mut refusal);
+        let refusal = ws::frames_of(refusal);
+        let (cluster, patience) = (cluster.clone(), context.limits.write_timeout);
+        return upgrade.on_upgrade(move |socket| pipes::forward(socket, cluster, node, open, refusal, patience));
     }
+    upgrade.on_upgrade(move |socket| ws::run(socket, codec, context, admission, grants, resume))
 }
 
 /// Serves a connection that another node pipes here: a client resuming a

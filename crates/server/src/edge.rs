@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::admission::{Admission, Admissions, Refused};
 use crate::origin::{OriginPolicy, OriginRefused};
+use switchboard_dialects::resume::ResumeAsk;
 
 /// The client's address, put in every request's extensions by the serve
 /// loop (`serve.rs`).
@@ -55,6 +56,8 @@ pub(crate) struct Edge {
 pub(crate) enum WebSocketAdmission {
     /// A place: the connection task holds it for the session's life.
     Admitted(Admission),
+    /// A resume, let in without a place: it takes the held session's.
+    Resuming,
     /// The node is full: upgrade, then close with 1013.
     NodeFull,
     /// The node drains before it stops: upgrade, then close with 1013.
@@ -80,9 +83,18 @@ impl IntoResponse for UpgradeRefused {
 }
 
 impl Edge {
-    /// Checks a WebSocket upgrade.
-    pub(crate) fn websocket(&self, headers: &HeaderMap, peer: IpAddr) -> Result<WebSocketAdmission, UpgradeRefused> {
+    /// Checks a WebSocket upgrade. One that resumes (`resumes`) is let in
+    /// without a place of its own: it takes the held session's.
+    pub(crate) fn websocket(
+        &self,
+        headers: &HeaderMap,
+        peer: IpAddr,
+        resumes: bool,
+    ) -> Result<WebSocketAdmission, UpgradeRefused> {
         self.origins.check(headers).map_err(UpgradeRefused::Origin)?;
+        if resumes && !self.admissions.draining() {
+            return Ok(WebSocketAdmission::Resuming);
+        }
         match self.admissions.admit(peer) {
             Ok(admission) => Ok(WebSocketAdmission::Admitted(admission)),
             Err(Refused::PerIp) => Err(UpgradeRefused::TooManyFrom(peer)),
@@ -104,7 +116,13 @@ impl Edge {
 /// exactly when the session goes, whether or not it ever joined a namespace.
 /// (An `Arc` because extensions must be `Clone`.)
 #[derive(Clone, Debug)]
-struct SessionPlace(#[allow(dead_code, reason = "held for its Drop")] Arc<Admission>);
+struct SessionPlace(Arc<Admission>);
+
+/// The place a socket.io handshake was given, from the request parts'
+/// `extensions` its Engine.IO session keeps.
+pub(crate) fn place_of(extensions: &axum::http::Extensions) -> Option<Arc<Admission>> {
+    extensions.get::<SessionPlace>().map(|place| place.0.clone())
+}
 
 /// Middleware in front of socket.io (`/socket.io` and below; other paths
 /// pass untouched): the `Origin` of every request, and a place for every
@@ -121,7 +139,10 @@ pub(crate) async fn socketio_gate(
     if let Err(refused) = edge.origins.check(request.headers()) {
         return refused.into_response();
     }
-    if is_handshake(request.uri().query()) {
+    // A resume brings the held session's place (`session_start.rs`): it
+    // needs none of its own, so that a full node still takes its clients
+    // back.
+    if is_handshake(request.uri().query()) && !resumes(request.uri().query()) {
         match edge.admissions.admit(peer.ip()) {
             Ok(admission) => {
                 request.extensions_mut().insert(SessionPlace(Arc::new(admission)));
@@ -147,6 +168,12 @@ pub(crate) async fn socketio_gate(
 /// socketioxide's own path test for its default `/socket.io` path.
 fn is_socketio(path: &str) -> bool {
     path.strip_prefix("/socket.io").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Whether a query asks to resume a held session (`resume=<token>`, not
+/// `resume=1`).
+pub(crate) fn resumes(query: Option<&str>) -> bool {
+    matches!(ResumeAsk::from_query(query.unwrap_or_default()), Ok(Some(ResumeAsk::Token(_))))
 }
 
 /// An Engine.IO request without a session id opens a session.

@@ -9,13 +9,17 @@ use std::sync::Arc;
 use switchboard_dialects::codec::{Codec, Effect};
 use switchboard_dialects::resume::ResumeAsk;
 
-use crate::driver::{DriverGone, DriverHandle, EventQueue, OpenSession, Parked, ResumeError};
+use crate::admission::Admission;
+use crate::auth::Grants;
+use crate::driver::{DriverGone, DriverHandle, EventQueue, OpenSession, Parked, ResumeError, ResumeKey};
 
 /// What [`start`] did.
 pub(crate) enum Start<'a> {
     /// The session is open (or resumed): the first turn's effects are in
-    /// the caller's list.
-    Opened(OpenSession<'a>, EventQueue),
+    /// the caller's list. A resumed session brings its place under the
+    /// session caps, which the resuming connection takes over (it was
+    /// admitted without one, `edge.rs`).
+    Opened(OpenSession<'a>, EventQueue, Option<Arc<Admission>>),
     /// The token resumes nothing: the refusal (the dialect's error, then
     /// a close with 4004) is in the caller's list. No session was opened.
     Refused,
@@ -24,38 +28,39 @@ pub(crate) enum Start<'a> {
 }
 
 /// Begins the session of a connection whose codec is `codec`, named
-/// `peer_id` to other clients, as `resume` asks; the first turn's effects go
+/// `peer_id` to other clients and let in with `grants`, as `resume` asks; the first turn's effects go
 /// in `effects`. Connection tasks call it boxed: its state is needed only
 /// while the session opens, and every byte of their futures is paid by each
 /// idle session.
 pub(crate) async fn start<'a, C: Codec>(
     driver: &'a DriverHandle,
     codec: &mut C,
-    peer_id: Option<Arc<str>>,
+    (peer_id, grants): (Option<Arc<str>>, Option<&Grants>),
     resume: Option<ResumeAsk>,
     effects: &mut Vec<Effect<C::Outbound>>,
 ) -> Start<'a> {
+    let key = || ResumeKey { kind: TypeId::of::<C>(), subject: grants.map(|grants| grants.sub.clone()) };
     match resume {
         None => match driver.open(peer_id, codec.dialect()).await {
             Ok((open, events)) => {
                 codec.open(effects);
-                Start::Opened(open, events)
+                Start::Opened(open, events, None)
             }
             Err(DriverGone) => Start::DriverGone,
         },
-        Some(ResumeAsk::OptIn) => match driver.open_resumable(peer_id, codec.dialect(), TypeId::of::<C>()).await {
+        Some(ResumeAsk::OptIn) => match driver.open_resumable(peer_id, codec.dialect(), key()).await {
             Ok((open, events, token)) => {
                 codec.open(effects);
                 codec.offer_resume(token.into(), effects);
-                Start::Opened(open, events)
+                Start::Opened(open, events, None)
             }
             Err(DriverGone) => Start::DriverGone,
         },
-        Some(ResumeAsk::Token(token)) => match driver.resume(&token, TypeId::of::<C>()).await {
-            Ok((open, Parked { codec: parked, events }, token)) => {
+        Some(ResumeAsk::Token(token)) => match driver.resume(&token, key()).await {
+            Ok((open, Parked { codec: parked, events, place }, token)) => {
                 *codec = *parked.downcast::<C>().expect("a token resumes only a connection of its own kind");
                 codec.resumed(token.into(), effects);
-                Start::Opened(open, events)
+                Start::Opened(open, events, place)
             }
             Err(ResumeError::Refused) => {
                 codec.resume_refused(effects);

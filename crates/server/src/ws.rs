@@ -212,15 +212,24 @@ where
 {
     async move {
         // The session's place under the caps, given back when this ends.
-        let _admission = admission;
+        let mut place = admission.map(Arc::new);
         let Some(_alive) = context.alive.upgrade() else { return };
         // The first turn opens the codec, or resumes it.
         let mut effects = Vec::new();
         let resumable = resume.is_some();
         let peer_id = codec.peer_id();
-        let start = Box::pin(session_start::start(&context.driver, &mut codec, peer_id, resume, &mut effects));
+        let start = Box::pin(session_start::start(
+            &context.driver,
+            &mut codec,
+            (peer_id, grants.as_deref()),
+            resume,
+            &mut effects,
+        ));
         let (open, mut events) = match start.await {
-            Start::Opened(open, events) => (open, events),
+            Start::Opened(open, events, adopted) => {
+                place = place.or(adopted);
+                (open, events)
+            }
             Start::Refused => return Box::pin(refuse_resume(socket, effects, context.limits.write_timeout)).await,
             Start::DriverGone => return,
         };
@@ -314,6 +323,7 @@ where
                             }
                             Due::Ping => {
                                 if !send(&mut socket, Message::Ping(Default::default()), limits.write_timeout).await {
+                                    lost = true;
                                     break None;
                                 }
                             }
@@ -359,7 +369,7 @@ where
         if taken_over || (resumable && lost) {
             // Boxed: its state (the codec, moved) would otherwise be room in
             // every session's future.
-            Box::pin(open.hold(codec, events)).await;
+            Box::pin(open.hold(codec, events, place)).await;
         } else {
             open.close().await;
         }
@@ -418,17 +428,24 @@ fn is_clean_close(frame: Option<&CloseFrame>) -> bool {
 /// Answers a resume with a token that names no held session: the
 /// dialect's error, then close 4004. No session was opened.
 async fn refuse_resume(mut socket: impl Socket, effects: Vec<Effect<String>>, write_timeout: Duration) {
-    for effect in effects {
-        let message = match effect {
-            Effect::Send(frame) => Message::Text(frame.into()),
-            Effect::Close(code, reason) => Message::Close(Some(close_frame(code, reason))),
-            Effect::Command(..) => continue,
-        };
+    for message in frames_of(effects) {
         if !send(&mut socket, message, write_timeout).await {
             return;
         }
     }
     let _ = tokio::time::timeout(write_timeout, socket.close()).await;
+}
+
+/// The frames and close of a codec's `effects` (a refusal's), as messages.
+pub(crate) fn frames_of(effects: Vec<Effect<String>>) -> Vec<Message> {
+    effects
+        .into_iter()
+        .filter_map(|effect| match effect {
+            Effect::Send(frame) => Some(Message::Text(frame.into())),
+            Effect::Close(code, reason) => Some(Message::Close(Some(close_frame(code, reason)))),
+            Effect::Command(..) => None,
+        })
+        .collect()
 }
 
 /// A WebSocket the node has no place for (full, or draining): closed at

@@ -692,3 +692,24 @@ async fn metrics_count_held_sessions_resumes_and_expiries() {
     expect_refused::<Chatroulette>(&server, &token).await;
     server.stop().await;
 }
+
+/// A held session keeps its place under `--max-sessions`: connections that
+/// drop cannot pile up sessions past the cap. Its place comes back when it
+/// ends.
+#[tokio::test]
+async fn a_held_session_counts_against_the_session_cap() {
+    let config = Config { max_sessions: 2, ..Config::default() };
+    let server = TestServer::start_with(config).await;
+    let alice = Chatroulette::join(&server, "alice", true).await;
+    let _bob = Chatroulette::join(&server, "bob", false).await;
+    let (_, token) = drop_alice(&server, alice).await;
+    let mut third = server.chatroulette().await;
+    let refused = third.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(refused.code), 1013, "the node is full: alice's held session has its place");
+    // Resuming needs a place too, and the held session gives its own back.
+    server.clock.advance(WINDOW);
+    server.wait_for_held(0).await;
+    expect_refused::<Chatroulette>(&server, &token).await;
+    Chatroulette::join(&server, "carol", false).await;
+    server.stop().await;
+}

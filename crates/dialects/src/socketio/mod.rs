@@ -97,6 +97,8 @@ enum Pending {
 #[derive(Debug)]
 pub struct SocketIoSession {
     peer_id: String,
+    /// The last ack number given ([`SocketIoSession::next_ack`]).
+    last_ack: AckId,
     bound: Option<Dialect>,
     replies: Replies<Pending>,
     cloudkibo: cloudkibo::State,
@@ -109,11 +111,21 @@ impl SocketIoSession {
     pub fn new(peer_id: impl Into<String>, room_capacity: usize) -> Self {
         Self {
             peer_id: peer_id.into(),
+            last_ack: 0,
             bound: None,
             replies: Replies::new(),
             cloudkibo: cloudkibo::State::default(),
             tringtring: tringtring::State::new(room_capacity),
         }
+    }
+
+    /// A number for the next client event's ack callback. The codec keeps
+    /// the count, so that numbers never repeat across a resume: an answer
+    /// the core gives after it (a `create-room` sent before the drop) must
+    /// not reach a callback of the new connection.
+    pub fn next_ack(&mut self) -> AckId {
+        self.last_ack += 1;
+        self.last_ack
     }
 
     /// The dialect the socket is bound to, once it is.

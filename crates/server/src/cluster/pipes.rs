@@ -48,14 +48,18 @@ pub(crate) struct PipeMessage {
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PipeOp {
     /// B to A: a client shows `token` on a connection of `dialect`
-    /// (`chatroulette`, `calling`, `ecall`), with its access token if it
-    /// gave one, which A checks as its own connections' are.
+    /// (`chatroulette`, `calling`, `ecall`, `socket.io`), with its access
+    /// token if it gave one, which A checks as its own connections' are.
     Open { token: String, dialect: String, access_token: Option<String> },
     /// A WebSocket frame, either way.
     Frame(PipeFrame),
     /// The pipe ends. From B, `lost` says whether the client's connection
     /// dropped without a close frame (the session is held again).
     End { lost: bool },
+    /// B to A: the socket.io client is still there (every
+    /// `--ws-ping-after`): A, which has no socket of its own to watch, takes
+    /// a pipe silent past `--ws-idle-timeout` for a lost connection.
+    Alive,
     /// B to A: an event of a socket.io client, and B's number for its ack
     /// callback.
     SioEvent { name: String, data: Result<serde_json::Value, String>, ack: u64 },
@@ -142,25 +146,36 @@ pub(crate) struct PipeOpened {
     pub(crate) incoming: mpsc::Receiver<PipeOp>,
 }
 
-/// This node's sending end of a pipe; dropping it forgets the pipe.
+/// This node's sending end of a pipe. Dropping it ends the pipe: the other
+/// end hears `End` (once, whichever way this end stopped) and the pipe is
+/// forgotten.
 pub(crate) struct PipeEnd {
     cluster: Cluster,
     /// The node at the other end.
     peer: NodeId,
     pipe: u64,
     opened_by: String,
+    ended: std::sync::atomic::AtomicBool,
 }
 
 impl PipeEnd {
     /// Sends `op` to the other end; `false` when the link's queue is full
-    /// (the message is lost, and counted).
+    /// (the message is lost, and counted). Nothing goes after an `End`.
     pub(crate) fn send(&self, op: PipeOp) -> bool {
+        if let PipeOp::End { .. } = op
+            && self.ended.swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return true;
+        }
         self.cluster.send_on_pipe(&self.peer, self.pipe, &self.opened_by, op)
     }
 }
 
 impl Drop for PipeEnd {
     fn drop(&mut self) {
+        // This end stopped without a word (its task ended, or the pipe fell
+        // far behind): to the other end, a lost connection.
+        self.send(PipeOp::End { lost: true });
         self.cluster.forget_pipe(&self.opened_by, self.pipe);
     }
 }
@@ -194,7 +209,7 @@ impl Cluster {
         if let PipeOp::Open { token, dialect, access_token } = op {
             let Ok(from) = NodeId::parse(&node) else { return };
             let incoming = self.register_pipe(&opened_by, pipe, &from);
-            let end = PipeEnd { cluster: self.clone(), peer: from, pipe, opened_by };
+            let end = PipeEnd { cluster: self.clone(), peer: from, pipe, opened_by, ended: Default::default() };
             if let Some(accept) = self.inner.pipes.acceptor.get() {
                 accept(PipeOpened { token, dialect, access_token, end, incoming });
             }
@@ -233,9 +248,17 @@ impl Cluster {
         let pipe = u64::from_le_bytes(bytes);
         let me = self.node().to_string();
         let incoming = self.register_pipe(&me, pipe, node);
-        let end = PipeEnd { cluster: self.clone(), peer: node.clone(), pipe, opened_by: me };
+        let end = PipeEnd { cluster: self.clone(), peer: node.clone(), pipe, opened_by: me, ended: Default::default() };
         end.send(PipeOp::Open { token, dialect: dialect.to_owned(), access_token });
         (end, incoming)
+    }
+
+    /// Whether `node` announces itself now (`sb:node:<id>` exists): a pipe
+    /// goes only to a live node. `false` when Redis cannot say.
+    pub(crate) async fn node_alive(&self, node: &NodeId) -> bool {
+        let exists: redis::RedisResult<bool> =
+            redis::cmd("EXISTS").arg(super::names::node_key(node)).query_async(&mut self.redis()).await;
+        self.heard(exists).unwrap_or(false)
     }
 
     /// The node a resume token names, when it is another node of this
@@ -302,17 +325,40 @@ impl Sink<Message> for PipedSocket {
 }
 
 /// B's side: pipes the client's `socket` to `node`, which holds the session
-/// `token` names, until either side ends. A `node` that never answers (it
-/// died) leaves the client to its own timeouts and its next resume.
+/// `token` names, until either side ends. `refusal` is the dialect's answer
+/// to a token that resumes nothing, sent when `node` is not alive. Until
+/// `node` has said something (its greeting or its refusal, within
+/// `patience`), nothing is read from the client: a client of a node that
+/// does not answer cannot stream frames into the link.
 pub(crate) async fn forward(
     mut socket: WebSocket,
     cluster: Cluster,
     node: NodeId,
-    token: String,
-    dialect: &'static str,
-    access_token: Option<String>,
+    (token, dialect, access_token): (String, &'static str, Option<String>),
+    refusal: Vec<Message>,
+    patience: std::time::Duration,
 ) {
+    if !cluster.node_alive(&node).await {
+        for message in refusal {
+            if socket.send(message).await.is_err() {
+                break;
+            }
+        }
+        let _ = socket.close().await;
+        return;
+    }
     let (end, mut incoming) = cluster.open_pipe(&node, token, dialect, access_token);
+    match tokio::time::timeout(patience, incoming.recv()).await {
+        Ok(Some(PipeOp::Frame(frame))) => {
+            if socket.send(frame.into()).await.is_err() {
+                return; // the end's drop says the client is gone
+            }
+        }
+        _ => {
+            let _ = socket.close().await;
+            return;
+        }
+    }
     loop {
         tokio::select! {
             message = socket.next() => match message {

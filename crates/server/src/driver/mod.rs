@@ -3,7 +3,6 @@
 //! queue. It sleeps until the core's next deadline. Its side of a cluster,
 //! the stand-ins for parties on other nodes, is `stand_ins.rs`.
 
-use std::any::TypeId;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +18,7 @@ use switchboard_core::{
 use switchboard_dialects::codec::Dialect;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::admission::Admission;
 use crate::calls_log;
 use crate::clock::Clock;
 use crate::cluster::ghosts::Ghosts;
@@ -39,7 +39,7 @@ enum ToDriver {
         outbox: Outbox,
         /// The resume token and connection kind of a session whose client
         /// asked for resume.
-        resume: Option<(Token, TypeId)>,
+        resume: Option<(Token, ResumeKey)>,
     },
     /// A resumable session's connection dropped, or let go of it for a
     /// newer one: its codec and event queue.
@@ -48,7 +48,7 @@ enum ToDriver {
     Resume {
         token: Token,
         fresh: Token,
-        kind: TypeId,
+        key: ResumeKey,
         reply: ResumeReply,
     },
     /// An input, and when it was queued if it is one of the inputs the
@@ -102,9 +102,10 @@ enum ToDriver {
 /// dropped as slow only when it does not read: when it has taken nothing
 /// for the reader grace (`--ws-write-timeout`) while relays wait for room.
 ///
-/// A `None` in the channel is the driver's word to let go of the session
-/// for a resume on a newer connection (`resume.rs`): what was queued before
-/// it is this connection's to write, what comes after the next one's.
+/// The driver may ask the reader to let go of the session, for a resume on
+/// a newer connection (`resume.rs`): [`Counts::detach`], with a `None` in
+/// the channel to wake it. The reader takes nothing more; what is queued
+/// then is the newer connection's.
 #[derive(Debug)]
 pub struct EventQueue {
     events: queue::Receiver<Option<Box<Event>>>,
@@ -113,9 +114,9 @@ pub struct EventQueue {
 
 /// [`Counts::detach`]: no word to let go is pending.
 const ATTACHED: u8 = 0;
-/// [`Counts::detach`]: the driver asked the reader to let go.
+/// [`Counts::detach`]: the driver asks the reader to let go.
 const DETACHING: u8 = 1;
-/// [`Counts::detach`]: the reader took the word; it lets go.
+/// [`Counts::detach`]: the reader heard it; it lets go.
 const DETACHED: u8 = 2;
 
 /// What the driver knows of a reader's progress.
@@ -125,9 +126,7 @@ struct Counts {
     relays: AtomicUsize,
     /// Events taken since the session opened (wrapping).
     taken: AtomicUsize,
-    /// [`ATTACHED`], [`DETACHING`] or [`DETACHED`]. A word to let go that
-    /// the reader finds while no letting go is asked (its old reader
-    /// dropped before taking it) is skipped.
+    /// [`ATTACHED`], [`DETACHING`] or [`DETACHED`].
     detach: AtomicU8,
 }
 
@@ -138,27 +137,26 @@ impl EventQueue {
     /// resume elsewhere ([`EventQueue::detached`]).
     pub async fn next(&mut self) -> Option<Box<Event>> {
         loop {
-            match futures_util::StreamExt::next(&mut self.events).await? {
-                Some(event) => {
-                    self.taken(&event);
-                    return Some(event);
-                }
-                None if self.let_go() => return None,
-                None => {}
+            if self.let_go() {
+                return None;
+            }
+            // A `None` is the word's wake-up: the loop checks the word.
+            if let Some(event) = futures_util::StreamExt::next(&mut self.events).await? {
+                self.taken(&event);
+                return Some(event);
             }
         }
     }
 
-    /// A queued event, if one is there now; `None` too at a word to let go.
+    /// A queued event, if one is there now; `None` too once asked to let go.
     pub fn try_recv(&mut self) -> Option<Box<Event>> {
         loop {
-            match self.events.try_recv().ok()? {
-                Some(event) => {
-                    self.taken(&event);
-                    return Some(event);
-                }
-                None if self.let_go() => return None,
-                None => {}
+            if self.let_go() {
+                return None;
+            }
+            if let Some(event) = self.events.try_recv().ok()? {
+                self.taken(&event);
+                return Some(event);
             }
         }
     }
@@ -170,10 +168,13 @@ impl EventQueue {
         self.counts.detach.load(Ordering::Acquire) == DETACHED
     }
 
-    /// Takes a word to let go: `true` if it was asked for, `false` for a
-    /// stale one, which is skipped.
+    /// Whether the driver asks this reader to let go, before it takes
+    /// another event: what is still queued is the next connection's. The
+    /// `None` the driver queued with the word only wakes a waiting reader;
+    /// a later reader skips it.
     fn let_go(&self) -> bool {
-        self.counts.detach.compare_exchange(DETACHING, DETACHED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        self.counts.detach.load(Ordering::Acquire) == DETACHING
+            && self.counts.detach.compare_exchange(DETACHING, DETACHED, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     /// A new connection takes the queue up (a resume).
@@ -198,6 +199,9 @@ struct Outbox {
     stalled: Option<(Instant, usize)>,
     /// The dialect the session speaks, for its metrics' labels.
     dialect: Option<Dialect>,
+    /// Events queued since the session opened (wrapping): with
+    /// [`Counts::taken`], how many wait.
+    queued: usize,
 }
 
 impl Outbox {
@@ -214,6 +218,11 @@ impl Outbox {
             _ => self.stalled = Some((now, taken)),
         }
         false
+    }
+
+    /// Events queued and not yet taken.
+    fn backlog(&self) -> usize {
+        self.queued.wrapping_sub(self.counts.taken.load(Ordering::Relaxed))
     }
 
     /// Whether the reader has taken nothing for `grace` while relays waited.
@@ -281,11 +290,12 @@ impl OpenSession<'_> {
 
     /// The connection dropped without a clean close, or lets go of the
     /// session for a newer one: the driver holds the session, with the
-    /// connection's `codec` and `events`, for a resume (`resume.rs`). A
-    /// session opened without resume is closed instead.
-    pub async fn hold<C: Send + 'static>(mut self, codec: C, events: EventQueue) {
+    /// connection's `codec`, `events` and `place` under the caps, for a
+    /// resume (`resume.rs`). A session opened without resume is closed
+    /// instead.
+    pub(crate) async fn hold<C: Send + 'static>(mut self, codec: C, events: EventQueue, place: Option<Arc<Admission>>) {
         if let Some(session) = self.session.take() {
-            let parked = Parked { codec: Box::new(codec), events };
+            let parked = Parked { codec: Box::new(codec), events, place };
             if self.driver.inbox.send(ToDriver::Hold(session, parked)).await.is_err() {
                 tracing::debug!(%session, "the driver stopped before the session could be held");
             }
@@ -368,18 +378,18 @@ impl DriverHandle {
     }
 
     /// [`DriverHandle::open`] for a client that asked for resume
-    /// (`resume=1`), whose connection task runs a codec of type `kind`.
-    /// The session's resume token comes back as the client sees it
-    /// ([`resume_token_text`]); its queue also holds `--resume-buffer`
-    /// events more, for when the session is held.
-    pub async fn open_resumable(
+    /// (`resume=1`); `key` says who may take the session up later. The
+    /// session's resume token comes back as the client sees it (on a node
+    /// of a cluster, `<node>.<secret>`); its queue also holds
+    /// `--resume-buffer` events more, for when the session is held.
+    pub(crate) async fn open_resumable(
         &self,
         peer_id: Option<Arc<str>>,
         dialect: Option<Dialect>,
-        kind: TypeId,
+        key: ResumeKey,
     ) -> Result<(OpenSession<'_>, EventQueue, String), DriverGone> {
         let token = Token::draw();
-        let (open, events) = self.open_session(peer_id, dialect, Some((token, kind))).await?;
+        let (open, events) = self.open_session(peer_id, dialect, Some((token, key))).await?;
         Ok((open, events, self.token_text(token)))
     }
 
@@ -387,36 +397,36 @@ impl DriverHandle {
         &self,
         peer_id: Option<Arc<str>>,
         dialect: Option<Dialect>,
-        resume: Option<(Token, TypeId)>,
+        resume: Option<(Token, ResumeKey)>,
     ) -> Result<(OpenSession<'_>, EventQueue), DriverGone> {
         let session = self.draw_session_id();
         let room = if resume.is_some() { self.session_queue + self.shared.resume.buffer } else { self.session_queue };
         // futures' capacity is the buffer plus one per sender (one here).
         let (outbox, events) = queue::channel(room.saturating_sub(1));
         let counts = Arc::new(Counts::default());
-        let outbox = Outbox { events: outbox, counts: counts.clone(), stalled: None, dialect };
+        let outbox = Outbox { events: outbox, counts: counts.clone(), stalled: None, dialect, queued: 0 };
         self.inbox.send(ToDriver::Open { session, peer_id, outbox, resume }).await.map_err(|_| DriverGone)?;
         Ok((OpenSession { driver: self, session: Some(session) }, EventQueue { events, counts }))
     }
 
     /// Resumes the held session that the token `text` names, for a
-    /// connection task running a codec of type `kind`: the session, its
+    /// connection that matches its [`ResumeKey`]: the session, its
     /// codec and its queue (events queued while it was away first), and its
     /// next token. A session whose old connection is still up is taken from
     /// it first (that connection closes with 4001).
     ///
     /// # Errors
     /// [`ResumeError::Refused`] when the token is wrong, used or expired, or
-    /// was issued to another kind of connection; nothing is touched.
+    /// the connection does not match the key; nothing is touched.
     pub(crate) async fn resume(
         &self,
         text: &str,
-        kind: TypeId,
+        key: ResumeKey,
     ) -> Result<(OpenSession<'_>, Parked, String), ResumeError> {
         let token = self.parse_token(text).ok_or(ResumeError::Refused)?;
         let fresh = Token::draw();
         let (reply, answer) = oneshot::channel();
-        let message = ToDriver::Resume { token, fresh, kind, reply };
+        let message = ToDriver::Resume { token, fresh, key, reply };
         self.inbox.send(message).await.map_err(|_| ResumeError::DriverGone)?;
         let resumed = answer.await.map_err(|_| ResumeError::DriverGone)?;
         let Resumed { session, parked } = resumed.map_err(|ResumeRefused| ResumeError::Refused)?;
@@ -737,6 +747,7 @@ pub(crate) fn spawn(
         outboxes: SessionMap::default(),
         relay_room,
         reader_grace,
+        session_queue,
         metrics,
         inputs_since_upkeep: 0,
         log_user_names,
@@ -794,6 +805,8 @@ struct Driver {
     relay_room: usize,
     /// How long a session may take no event while relays wait for room.
     reader_grace: Duration,
+    /// Events a connected reader may leave waiting (`--session-queue`).
+    session_queue: usize,
     /// Once the node drains: where the count of calls in progress goes.
     drain: Option<watch::Sender<Option<usize>>>,
     /// Invites into named rooms that rang a stand-in here: their ends are
@@ -836,13 +849,13 @@ impl Driver {
         match message {
             ToDriver::Open { session, peer_id, outbox, resume } => {
                 self.outboxes.insert(session, outbox);
-                if let Some((token, kind)) = resume {
-                    self.resumes.open(session, token, kind);
+                if let Some((token, key)) = resume {
+                    self.resumes.open(session, token, key);
                 }
                 self.input(Input::Connected { session, peer_id });
             }
             ToDriver::Hold(session, parked) => self.hold(session, parked),
-            ToDriver::Resume { token, fresh, kind, reply } => self.resume(token, fresh, kind, reply),
+            ToDriver::Resume { token, fresh, key, reply } => self.resume(token, fresh, key, reply),
             ToDriver::Input(Input::Command { session, request, command }, _)
                 if self.drain.is_some() && starts_a_call(&command) =>
             {
@@ -990,7 +1003,9 @@ impl Driver {
                     tracing::debug!(%session, "a held session's resume buffer is full: it ends");
                     self.metrics.held_session_ended(HeldEnd::Buffer);
                     self.drop_session(session);
-                    return !matches!(event, Event::Relayed { .. });
+                    // The receiver is gone, not slow: the sender is not
+                    // throttled.
+                    return true;
                 }
             }
         }
@@ -1008,11 +1023,20 @@ impl Driver {
             }
             return !relay;
         }
+        // A resumable session's queue has room for a hold beyond
+        // `--session-queue`; a connected reader gets no more than that.
+        if outbox.backlog() >= self.session_queue {
+            tracing::warn!(%session, "dropping a client that does not read its events");
+            self.metrics.dropped(DropCause::SlowReader);
+            self.drop_session(session);
+            return true;
+        }
         match outbox.events.try_send(Some(Box::new(event))) {
             Ok(()) if droppable => {
+                outbox.queued = outbox.queued.wrapping_add(1);
                 outbox.counts.relays.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(()) => {}
+            Ok(()) => outbox.queued = outbox.queued.wrapping_add(1),
             Err(error) => {
                 if error.is_full() {
                     tracing::warn!(%session, "dropping a client that does not read its events");
@@ -1050,11 +1074,17 @@ impl Driver {
         }
         let droppable =
             matches!(event, Event::Relayed { .. } | Event::Reply { result: Err(CommandError::RateLimited), .. });
-        // The queue has `--resume-buffer` places beyond the usual ones.
+        // The queue has `--resume-buffer` places beyond the usual ones, so
+        // only the events left unread when the connection dropped can fill it.
         if outbox.events.try_send(Some(Box::new(event))).is_err() {
+            tracing::debug!(%session, "a held session's queue is full: it ends");
+            self.metrics.held_session_ended(HeldEnd::Buffer);
             self.drop_session(session);
-        } else if droppable {
-            outbox.counts.relays.fetch_add(1, Ordering::Relaxed);
+        } else {
+            outbox.queued = outbox.queued.wrapping_add(1);
+            if droppable {
+                outbox.counts.relays.fetch_add(1, Ordering::Relaxed);
+            }
         }
         true
     }
@@ -1080,8 +1110,8 @@ impl Driver {
     /// A client resumes: a held session is handed over at once; one whose
     /// connection is still up is first asked to let go (its queue gets the
     /// word, [`EventQueue::detached`]), and [`Driver::hold`] hands it over.
-    fn resume(&mut self, token: Token, fresh: Token, kind: TypeId, reply: ResumeReply) {
-        match self.resumes.resume(token, fresh, kind, reply) {
+    fn resume(&mut self, token: Token, fresh: Token, key: ResumeKey, reply: ResumeReply) {
+        match self.resumes.resume(token, fresh, key, reply) {
             Resuming::Refused(reply) => {
                 let _ = reply.send(Err(ResumeRefused));
             }
@@ -1099,7 +1129,11 @@ impl Driver {
             Resuming::TakeOver(session) => {
                 let asked = self.outboxes.get_mut(&session).is_some_and(|outbox| {
                     outbox.counts.detach.store(DETACHING, Ordering::Release);
-                    outbox.events.try_send(None).is_ok()
+                    let woken = outbox.events.try_send(None).is_ok();
+                    if !woken {
+                        outbox.counts.detach.store(ATTACHED, Ordering::Release);
+                    }
+                    woken
                 });
                 if !asked {
                     // A connection that reads nothing is about to be dropped
@@ -1144,9 +1178,9 @@ mod resume;
 mod stand_ins;
 
 pub(crate) use resume::HeldEnd;
-pub(crate) use resume::Parked;
 pub use resume::ResumeSettings;
 use resume::{Holding, Queueing, ResumeRefused, ResumeReply, Resumed, Resumes, Resuming, Token};
+pub(crate) use resume::{Parked, ResumeKey};
 
 #[cfg(test)]
 mod tests {

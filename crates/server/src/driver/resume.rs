@@ -15,14 +15,16 @@
 
 use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use switchboard_core::{SessionId, SessionMap};
+use switchboard_core::{SessionId, SessionMap, UserId};
 use tokio::sync::oneshot;
 
 use super::EventQueue;
+use crate::admission::Admission;
 
 /// Random bytes in a token: 256 bits, of which the issue asks 128 at least.
 const TOKEN_BYTES: usize = 32;
@@ -67,6 +69,13 @@ impl Token {
 pub(crate) struct Parked {
     pub(crate) codec: Box<dyn Any + Send>,
     pub(crate) events: EventQueue,
+    /// The dropped connection's place under the session caps
+    /// (`--max-sessions`, `--max-connections-per-ip`), kept while the
+    /// session is held: held sessions count, so dropping connections cannot
+    /// pile up sessions past the caps. A resume gives it back (the new
+    /// connection has its own).
+    #[allow(dead_code, reason = "held for its Drop")]
+    pub(crate) place: Option<Arc<Admission>>,
 }
 
 impl std::fmt::Debug for Parked {
@@ -83,8 +92,8 @@ pub(crate) struct Resumed {
 }
 
 /// Why a resume was refused: the token names no session this node holds
-/// (wrong, used or expired; the client is never told which), or it belongs
-/// to a connection of another kind (a chatroulette token at `/ws/calling`).
+/// (wrong, used or expired; the client is never told which), or the
+/// connection does not match its [`ResumeKey`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("no session to resume")]
 pub(crate) struct ResumeRefused;
@@ -117,12 +126,23 @@ pub enum HeldEnd {
     Buffer,
 }
 
+/// Who may take a session up: a connection of the same kind, and, when the
+/// server checks access tokens, with a token of the same subject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ResumeKey {
+    /// The connection task's codec type: a chatroulette token does not
+    /// resume at `/ws/calling`.
+    pub(crate) kind: TypeId,
+    /// The access token's `sub`, if the server checks tokens: a resume is a
+    /// bearer secret, but another user's access token does not carry one
+    /// user's session on.
+    pub(crate) subject: Option<UserId>,
+}
+
 /// One resumable session.
 struct Record {
     token: Token,
-    /// The connection task's codec type: a token is resumed only where a
-    /// connection of the same kind (path and dialect) can take it up.
-    kind: TypeId,
+    key: ResumeKey,
     state: State,
 }
 
@@ -133,7 +153,8 @@ enum State {
     Held { until: Instant, parked: Parked, queued: usize },
     /// A new connection resumed it while its old one was still up: the old
     /// one was told to give it up, and this waits for its codec and queue.
-    TakingOver(ResumeReply),
+    /// The token it replaced comes back should the old one not be told.
+    TakingOver(ResumeReply, Token),
 }
 
 /// What [`Resumes::resume`] found.
@@ -184,9 +205,9 @@ impl Resumes {
     }
 
     /// A session opened with `resume=1` (or resumed): `token` resumes it.
-    pub(super) fn open(&mut self, session: SessionId, token: Token, kind: TypeId) {
+    pub(super) fn open(&mut self, session: SessionId, token: Token, key: ResumeKey) {
         self.tokens.insert(token, session);
-        self.records.insert(session, Record { token, kind, state: State::Attached });
+        self.records.insert(session, Record { token, key, state: State::Attached });
     }
 
     /// Sessions held now.
@@ -201,7 +222,7 @@ impl Resumes {
     pub(super) fn hold(&mut self, session: SessionId, parked: Parked, now: Instant) -> Result<Holding, Parked> {
         let Some(record) = self.records.get_mut(&session) else { return Err(parked) };
         match std::mem::replace(&mut record.state, State::Attached) {
-            State::TakingOver(reply) => {
+            State::TakingOver(reply, _) => {
                 parked.events.reattach();
                 match reply.send(Ok(Resumed { session, parked })) {
                     Ok(()) => return Ok(Holding::HandedOver),
@@ -224,7 +245,11 @@ impl Resumes {
     /// for it is refused, and the session stays with it.
     pub(super) fn refuse_take_over(&mut self, session: SessionId) {
         let Some(record) = self.records.get_mut(&session) else { return };
-        if let State::TakingOver(reply) = std::mem::replace(&mut record.state, State::Attached) {
+        if let State::TakingOver(reply, previous) = std::mem::replace(&mut record.state, State::Attached) {
+            // The client never got the new token: the old one stays good.
+            self.tokens.remove(&record.token);
+            self.tokens.insert(previous, session);
+            record.token = previous;
             let _ = reply.send(Err(ResumeRefused));
         }
     }
@@ -237,13 +262,13 @@ impl Resumes {
         }
     }
 
-    /// A client shows `token` on a connection of `kind`: the session it
+    /// A client shows `token` on a connection that matches `key`: the session it
     /// names, if held, is resumed at once, and `fresh` replaces the token
     /// (single use). A session whose connection is still up is taken over.
-    pub(super) fn resume(&mut self, token: Token, fresh: Token, kind: TypeId, reply: ResumeReply) -> Resuming {
+    pub(super) fn resume(&mut self, token: Token, fresh: Token, key: ResumeKey, reply: ResumeReply) -> Resuming {
         let Some(&session) = self.tokens.get(&token) else { return Resuming::Refused(reply) };
         let Some(record) = self.records.get_mut(&session) else { return Resuming::Refused(reply) };
-        if record.kind != kind || matches!(record.state, State::TakingOver(_)) {
+        if record.key != key || matches!(record.state, State::TakingOver(..)) {
             return Resuming::Refused(reply);
         }
         self.tokens.remove(&token);
@@ -256,10 +281,10 @@ impl Resumes {
                 Resuming::Resumed(reply, Resumed { session, parked })
             }
             State::Attached => {
-                record.state = State::TakingOver(reply);
+                record.state = State::TakingOver(reply, token);
                 Resuming::TakeOver(session)
             }
-            State::TakingOver(_) => unreachable!("refused above"),
+            State::TakingOver(..) => unreachable!("refused above"),
         }
     }
 
@@ -284,7 +309,7 @@ impl Resumes {
             State::Held { until, .. } => {
                 self.deadlines.remove(&(until, session));
             }
-            State::TakingOver(reply) => {
+            State::TakingOver(reply, _) => {
                 let _ = reply.send(Err(ResumeRefused));
             }
             State::Attached => {}

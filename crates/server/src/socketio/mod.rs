@@ -201,6 +201,8 @@ fn authenticate(auth: Option<&Authenticator>, socket: &SocketRef, handshake: Opt
     match auth.verify(&token) {
         Ok(grants) => {
             socket.extensions.insert(Arc::new(grants));
+            // For the node a resume is piped to, which checks it too.
+            socket.extensions.insert(AccessToken(token));
             Ok(())
         }
         Err(error) => {
@@ -209,6 +211,11 @@ fn authenticate(auth: Option<&Authenticator>, socket: &SocketRef, handshake: Opt
         }
     }
 }
+
+/// The access token a socket connected with, kept when the server checks
+/// tokens.
+#[derive(Clone)]
+struct AccessToken(String);
 
 /// Registers the socket's handlers. This runs as a connect middleware,
 /// before the server tells the client it is connected: a client that emits
@@ -257,10 +264,9 @@ fn start(socket: SocketRef, context: ConnectionContext, room_capacity: usize, ch
         && let Some(cluster) = context.driver.cluster()
         && let Some(node) = cluster.other_node_of_token(token)
     {
-        let parts = socket.req_parts();
-        let access_token = request_token(parts.uri.query(), &parts.headers);
-        let pipe = cluster.open_pipe(&node, token.clone(), piped::DIALECT, access_token);
-        tokio::spawn(piped::forward(socket, inbox, flags, pipe));
+        let access_token = socket.extensions.get::<AccessToken>().map(|token| token.0);
+        let pipe = (cluster.clone(), node, token.clone(), access_token);
+        tokio::spawn(piped::forward(socket, inbox, flags, pipe, context.limits.ping_after));
         return;
     }
     let peer_id = socket.id.to_string();

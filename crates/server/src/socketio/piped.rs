@@ -8,15 +8,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use socketioxide::extract::{AckSender, SocketRef};
+use switchboard_dialects::codec::{Codec, Effect};
 use switchboard_dialects::resume::ResumeAsk;
+use switchboard_dialects::socketio::{SocketIoSession, SocketOut};
 use tokio::sync::mpsc;
 
 use super::port::{self, Ack, Port};
 use super::{INBOX_EVENTS, Inbound, InboxFlags, task};
 use crate::auth::Authenticator;
-use crate::cluster::pipes::{PipeEnd, PipeOp, PipeOpened};
+use crate::cluster::pipes::{PipeOp, PipeOpened};
+use crate::cluster::{Cluster, NodeId};
 use crate::metrics::DropCause;
 use crate::ws::ConnectionContext;
 
@@ -24,18 +28,38 @@ use crate::ws::ConnectionContext;
 pub(crate) const DIALECT: &str = "socket.io";
 
 /// B's side: forwards the client's events to the session's node, and does
-/// what that node says, until either side ends.
+/// what that node says, until either side ends; says the client is still
+/// there every `alive_every`. A token of a node that is not alive is refused
+/// here.
 pub(super) async fn forward(
     socket: SocketRef,
     mut inbox: mpsc::Receiver<Inbound>,
     flags: InboxFlags,
-    (end, mut incoming): (PipeEnd, mpsc::Receiver<PipeOp>),
+    (cluster, node, token, access_token): (Cluster, NodeId, String, Option<String>),
+    alive_every: Duration,
 ) {
+    if !cluster.node_alive(&node).await {
+        let mut refusal = Vec::new();
+        SocketIoSession::new(String::new(), 0).resume_refused(&mut refusal);
+        for effect in refusal {
+            if let Effect::Send(SocketOut::Emit(event, args)) = effect {
+                let _ = port::emit(&socket, event, &args);
+            }
+        }
+        port::disconnect(socket);
+        return;
+    }
+    let (end, mut incoming) = cluster.open_pipe(&node, token, DIALECT, access_token);
     // The client's ack callbacks, by the number they cross with.
     let mut acks: HashMap<u64, AckSender> = HashMap::new();
     let mut next_ack = 0;
+    let mut alive = tokio::time::interval(alive_every);
+    alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = alive.tick() => {
+                end.send(PipeOp::Alive);
+            }
             inbound = inbox.recv() => match inbound {
                 Some(Inbound::Event { name, data, ack, bytes }) => {
                     flags.bytes.fetch_sub(bytes, Ordering::AcqRel);
@@ -108,10 +132,12 @@ pub(crate) async fn serve_pipe(
             }
         },
     };
-    // The pipe's messages as the task's inbox.
+    // The pipe's messages as the task's inbox. A pipe silent past the idle
+    // timeout (its `End` lost on the way, say) is a lost socket.
     let (events, inbox) = mpsc::channel(INBOX_EVENTS);
+    let silence = context.limits.idle_timeout;
     tokio::spawn(async move {
-        while let Some(op) = incoming.recv().await {
+        while let Ok(Some(op)) = tokio::time::timeout(silence, incoming.recv()).await {
             let inbound = match op {
                 PipeOp::SioEvent { name, data, ack } => Inbound::Event { name, data, ack: Ack::Remote(ack), bytes: 0 },
                 PipeOp::End { lost } => Inbound::Gone { lost },
@@ -122,7 +148,6 @@ pub(crate) async fn serve_pipe(
                 return;
             }
         }
-        // The pipe ended without a word (its node is gone): as a lost socket.
         let _ = events.send(Inbound::Gone { lost: true }).await;
     });
     let resume = Some(ResumeAsk::Token(token));

@@ -2,12 +2,14 @@
 //! node, or a pipe to the node the client resumed on (`piped.rs`), which
 //! emits, answers and disconnects there.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::{SendError, SocketError};
 
+use crate::admission::Admission;
 use crate::cluster::pipes::{PipeEnd, PipeOp};
 
 /// How often a disconnect that found the client's packet buffer full is
@@ -76,6 +78,16 @@ impl Port {
     pub(super) fn release(&self, ack: Ack) {
         if let (Port::Pipe(end), Ack::Remote(ack)) = (self, ack) {
             end.send(PipeOp::SioRelease { ack });
+        }
+    }
+
+    /// The socket's place under the session caps, held by its Engine.IO
+    /// session (`edge.rs`); none for a pipe, whose client is counted where
+    /// it is connected.
+    pub(super) fn place(&self) -> Option<Arc<Admission>> {
+        match self {
+            Port::Socket(socket) => crate::edge::place_of(&socket.req_parts().extensions),
+            Port::Pipe(_) => None,
         }
     }
 

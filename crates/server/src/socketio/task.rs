@@ -44,9 +44,17 @@ pub(super) async fn run(
     let resumable = resume.is_some();
     let mut codec = SocketIoSession::new(peer_id.clone(), room_capacity);
     let mut effects = Vec::new();
-    let start = session_start::start(&context.driver, &mut codec, Some(peer_id.as_str().into()), resume, &mut effects);
-    let (open, mut events) = match Box::pin(start).await {
-        Start::Opened(open, events) => (open, events),
+    let start = session_start::start(
+        &context.driver,
+        &mut codec,
+        (Some(peer_id.as_str().into()), grants.as_deref()),
+        resume,
+        &mut effects,
+    );
+    let (open, mut events, place) = match Box::pin(start).await {
+        // A resumed session brings its place under the caps, when its
+        // socket was let in without one (`edge.rs`).
+        Start::Opened(open, events, place) => (open, events, place),
         Start::Refused => {
             carry_out(&port, &context, SessionId::new(0), effects, &mut HashMap::new()).await;
             return;
@@ -60,7 +68,6 @@ pub(super) async fn run(
     // Ack callbacks the codec may still answer: each is settled once, by an
     // answer or a release.
     let mut acks: HashMap<AckId, Ack> = HashMap::new();
-    let mut next_ack: AckId = 0;
     let mut rate = context.limits.rate.start(context.clock.now());
     // When the socket must have registered by; `None` once it has (a
     // resumed session has).
@@ -84,7 +91,7 @@ pub(super) async fn run(
             inbound = inbox.recv() => match inbound {
                 Some(Inbound::Event { name, data, ack, bytes }) => {
                     queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-                    next_ack += 1;
+                    let next_ack = codec.next_ack();
                     acks.insert(next_ack, ack);
                     let data = data.as_ref().map_err(String::as_str);
                     let event = SocketEvent { name: &name, data, ack: next_ack };
@@ -177,7 +184,7 @@ pub(super) async fn run(
         }
     }
     if taken_over || (resumable && lost) {
-        Box::pin(open.hold(codec, events)).await;
+        Box::pin(open.hold(codec, events, port.place().or(place))).await;
     } else {
         open.close().await;
     }
