@@ -226,3 +226,36 @@ async fn names_equal_in_nfkc_are_one_user() {
     bystanders.still_relays().await;
     server.stop().await;
 }
+
+/// With access tokens, a resume needs one too, of the held session's own
+/// `sub`: another user's valid token and a resume token do not carry the
+/// session on; its own token does.
+#[tokio::test]
+async fn a_resume_needs_an_access_token_of_the_same_sub() {
+    let server = TestServer::start_with(hs256_config()).await;
+    let url = |token: &str, resume: &str| {
+        format!("ws://{}/ws/chatroulette?access_token={token}&resume={resume}", server.addr)
+    };
+    let mut alice = Client::connect(&url(&token("alice"), "1")).await;
+    alice.send(json!({"type": "CONNECT", "payload": {"as": "alice"}})).await;
+    let connected = alice.recv().await;
+    let resume = connected["payload"]["resume"].as_str().expect("a resume token").to_owned();
+    alice.drop_connection();
+    server.wait_for_held(1).await;
+
+    // Without an access token: refused before the upgrade, as any connection.
+    let plain = format!("/ws/chatroulette?resume={resume}");
+    assert_refused(&raw_get(server.addr, &plain, &[], true).await, "an access token is needed");
+    // With mallory's: the resume is refused, and the session stays held.
+    let mut mallory = Client::connect(&url(&token("mallory"), &resume)).await;
+    let refusal = mallory.recv().await;
+    assert_eq!(refusal["payload"]["message"], "resume refused: the token is wrong, used or expired");
+    assert_eq!(mallory.recv_close().await.map(|frame| u16::from(frame.code)), Some(4004));
+    server.wait_for_held(1).await;
+    // With alice's own: back.
+    let mut back = Client::connect(&url(&token("alice"), &resume)).await;
+    let connected = back.recv().await;
+    assert_eq!((&connected["payload"]["as"], &connected["payload"]["resumed"]), (&json!("alice"), &json!(true)));
+    server.wait_for_held(0).await;
+    server.stop().await;
+}
