@@ -154,18 +154,13 @@ where
 /// this node checks them, is checked here as at an upgrade; a refused one
 /// ends the pipe.
 pub(crate) async fn serve_pipe(opened: PipeOpened, context: ws::ConnectionContext, auth: Option<Authenticator>) {
-    let PipeOpened { token, dialect, access_token, end, incoming } = opened;
+    let grants = opened.grants(auth.as_ref());
+    let PipeOpened { token, dialect, end, incoming, .. } = opened;
     let mut socket = PipedSocket::new(end, incoming);
-    let grants = match &auth {
-        None => None,
-        Some(auth) => match access_token.as_deref().map(|token| auth.verify(token)) {
-            Some(Ok(grants)) => Some(Arc::new(grants)),
-            _ => {
-                context.metrics.dropped(DropCause::Auth);
-                let _ = futures_util::SinkExt::close(&mut socket).await;
-                return;
-            }
-        },
+    let Ok(grants) = grants else {
+        context.metrics.dropped(DropCause::Auth);
+        let _ = futures_util::SinkExt::close(&mut socket).await;
+        return;
     };
     let resume = Some(ResumeAsk::Token(token));
     match dialect.as_str() {

@@ -6,12 +6,38 @@
 use std::any::TypeId;
 use std::sync::Arc;
 
+use switchboard_core::Event;
 use switchboard_dialects::codec::{Codec, Effect};
 use switchboard_dialects::resume::ResumeAsk;
 
 use crate::admission::Admission;
 use crate::auth::Grants;
 use crate::driver::{DriverGone, DriverHandle, EventQueue, OpenSession, Parked, ResumeError, ResumeKey};
+
+/// Core events taken from a session's queue in one turn, so that one write
+/// carries them all.
+const EVENT_BATCH: usize = 32;
+
+/// Encodes `first` and what else is queued now, up to a batch, into `out`.
+/// Returns whether the driver asks the connection to let go of the session
+/// (a resume elsewhere): what it took before is its own to send, then it
+/// lets go.
+pub(crate) fn encode_batch<C: Codec>(
+    codec: &mut C,
+    first: &Event,
+    events: &mut EventQueue,
+    out: &mut Vec<Effect<C::Outbound>>,
+) -> bool {
+    codec.on_core(first, out);
+    let mut taken = 1;
+    while taken < EVENT_BATCH
+        && let Some(event) = events.try_recv()
+    {
+        codec.on_core(&event, out);
+        taken += 1;
+    }
+    events.detached()
+}
 
 /// What [`start`] did.
 pub(crate) enum Start<'a> {

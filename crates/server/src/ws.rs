@@ -104,9 +104,6 @@ impl Limits {
 /// read-ahead, none of them a syscall.
 pub(crate) const READ_BUFFER_BYTES: usize = 256;
 
-/// Events taken from a session's queue for one write.
-const EVENT_BATCH: usize = 32;
-
 /// Frames are gathered up to this many bytes before tungstenite writes them
 /// (and a flush writes the rest), so a batch of relayed messages goes out in
 /// one syscall rather than one each.
@@ -301,15 +298,7 @@ where
                             }
                             break Some(close_frame(close_code::POLICY, "too slow: events not read"));
                         };
-                        codec.on_core(&event, &mut effects);
-                        let mut taken = 1;
-                        while taken < EVENT_BATCH && let Some(event) = events.try_recv() {
-                            codec.on_core(&event, &mut effects);
-                            taken += 1;
-                        }
-                        // What came before the word to let go is this
-                        // connection's to write, then it lets go.
-                        taken_over = events.detached();
+                        taken_over = session_start::encode_batch(&mut codec, &event, &mut events, &mut effects);
                     },
                     () = clock.sleep_until(Some(liveness.wake_at(limits, codec.keepalive()))) => {
                         match liveness.due(clock.now(), limits, codec.keepalive()) {

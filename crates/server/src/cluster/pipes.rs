@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{Cluster, LinkFrame, NodeId};
+use crate::auth::{AuthError, Authenticator, Grants};
 
 /// Frames waiting for one pipe's reader, at most; past it the pipe ends
 /// (its client is far behind).
@@ -144,6 +145,19 @@ pub(crate) struct PipeOpened {
     pub(crate) access_token: Option<String>,
     pub(crate) end: PipeEnd,
     pub(crate) incoming: mpsc::Receiver<PipeOp>,
+}
+
+impl PipeOpened {
+    /// The grants of the client's access token, checked as this node checks
+    /// its own connections' (`auth`: `None` when it checks none).
+    ///
+    /// # Errors
+    /// The token is missing or refused: the pipe is to end.
+    pub(crate) fn grants(&self, auth: Option<&Authenticator>) -> Result<Option<Arc<Grants>>, AuthError> {
+        let Some(auth) = auth else { return Ok(None) };
+        let token = self.access_token.as_deref().ok_or(AuthError::Missing)?;
+        Ok(Some(Arc::new(auth.verify(token)?)))
+    }
 }
 
 /// This node's sending end of a pipe. Dropping it ends the pipe: the other

@@ -6,7 +6,6 @@
 //! [`Port::Pipe`].
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -120,17 +119,12 @@ pub(crate) async fn serve_pipe(
     auth: Option<Authenticator>,
     room_capacity: usize,
 ) {
-    let PipeOpened { token, access_token, end, mut incoming, .. } = opened;
-    let grants = match &auth {
-        None => None,
-        Some(auth) => match access_token.as_deref().map(|token| auth.verify(token)) {
-            Some(Ok(grants)) => Some(Arc::new(grants)),
-            _ => {
-                context.metrics.dropped(DropCause::Auth);
-                end.send(PipeOp::End { lost: false });
-                return;
-            }
-        },
+    let grants = opened.grants(auth.as_ref());
+    let PipeOpened { token, end, mut incoming, .. } = opened;
+    let Ok(grants) = grants else {
+        context.metrics.dropped(DropCause::Auth);
+        end.send(PipeOp::End { lost: false });
+        return;
     };
     // The pipe's messages as the task's inbox. A pipe silent past the idle
     // timeout (its `End` lost on the way, say) is a lost socket.

@@ -20,9 +20,6 @@ use crate::rate;
 use crate::session_start::{self, Start};
 use crate::ws::ConnectionContext;
 
-/// Core events taken from a session's queue in one turn.
-const EVENT_BATCH: usize = 32;
-
 /// The socket's task: the same shape as a WebSocket connection's
 /// (`ws.rs`): read an event or take core events, let the codec answer, then
 /// carry out its effects in order.
@@ -110,17 +107,7 @@ pub(super) async fn run(
                 None => break,
             },
             event = events.next() => match event {
-                Some(event) => {
-                    codec.on_core(&event, &mut effects);
-                    let mut taken = 1;
-                    while taken < EVENT_BATCH && let Some(event) = events.try_recv() {
-                        codec.on_core(&event, &mut effects);
-                        taken += 1;
-                    }
-                    // What came before the word to let go is this socket's
-                    // to emit, then it lets go.
-                    taken_over = events.detached();
-                }
+                Some(event) => taken_over = session_start::encode_batch(&mut codec, &event, &mut events, &mut effects),
                 None if events.detached() => {
                     taken_over = true;
                     tracing::debug!(%session, "a newer connection resumed the session");
