@@ -713,3 +713,78 @@ async fn a_held_session_counts_against_the_session_cap() {
     Chatroulette::join(&server, "carol", false).await;
     server.stop().await;
 }
+
+/// An Engine.IO 4 client over WebSocket, frame by frame: enough of
+/// socket.io to drive tringtring on the manual clock (the real clients'
+/// tests are in tests/node, on real time).
+struct RawSocketIo {
+    client: Client,
+    sid: String,
+}
+
+impl RawSocketIo {
+    async fn connect(server: &TestServer, query: &str) -> Self {
+        let mut client =
+            Client::connect(&format!("ws://{}/socket.io/?EIO=4&transport=websocket{query}", server.addr)).await;
+        assert!(client.recv_text().await.starts_with("0{"), "Engine.IO's open packet");
+        client.send_text("40").await;
+        let mut connected = client.recv_text().await;
+        while connected == "2" {
+            client.send_text("3").await;
+            connected = client.recv_text().await;
+        }
+        let sid = connected.strip_prefix("40").and_then(|rest| serde_json::from_str::<Value>(rest).ok());
+        let sid = sid.and_then(|body| body["sid"].as_str().map(str::to_owned));
+        let sid = sid.unwrap_or_else(|| panic!("expected 40{{\"sid\":…}}, got {connected}"));
+        Self { client, sid }
+    }
+
+    async fn emit(&mut self, event: &str, data: Value) {
+        self.client.send_text(&format!("42{}", json!([event, data]))).await;
+    }
+
+    /// The next event, answering Engine.IO pings on the way.
+    async fn event(&mut self) -> (String, Value) {
+        loop {
+            let text = self.client.recv_text().await;
+            if text == "2" {
+                self.client.send_text("3").await;
+                continue;
+            }
+            let packet: Value = serde_json::from_str(text.strip_prefix("42").expect("an event packet")).unwrap();
+            return (packet[0].as_str().unwrap().to_owned(), packet[1].clone());
+        }
+    }
+}
+
+/// tringtring (socket.io): the window passes on the manual clock, and the
+/// other peer hears `user-left` at its end and not before.
+#[tokio::test]
+async fn tringtring_window_passes_at_its_end() {
+    let server = TestServer::start().await;
+    let mut bob = RawSocketIo::connect(&server, "").await;
+    bob.emit("join", json!({"room_id": "resume-room", "peer_name": "bob"})).await;
+    let mut alice = RawSocketIo::connect(&server, "&resume=1").await;
+    let (event, session) = alice.event().await;
+    assert_eq!(event, "session");
+    let token = session["resume"].as_str().expect("a token").to_owned();
+    alice.emit("join", json!({"room_id": "resume-room", "peer_name": "alice"})).await;
+    assert_eq!(bob.event().await.0, "user-arrived");
+    assert_eq!(bob.event().await.0, "user-joined");
+    let alice_id = alice.sid.clone();
+    alice.client.drop_connection();
+    server.wait_for_held(1).await;
+
+    server.clock.advance(WINDOW - Duration::from_millis(1));
+    // bob's next event answers his own bad offer: nobody left.
+    bob.emit("offer", json!({"to": "nobody"})).await;
+    assert_eq!(bob.event().await.0, "error");
+    server.wait_for_held(1).await;
+    server.clock.advance(Duration::from_millis(1));
+    server.wait_for_held(0).await;
+    assert_eq!(bob.event().await, ("user-left".to_owned(), json!({"peer_id": alice_id})));
+    let mut late = RawSocketIo::connect(&server, &format!("&resume={token}")).await;
+    let (event, refusal) = late.event().await;
+    assert_eq!((event.as_str(), &refusal["code"]), ("error", &json!(4004)));
+    server.stop().await;
+}
