@@ -764,6 +764,9 @@ async fn tringtring_window_passes_at_its_end() {
     let server = TestServer::start().await;
     let mut bob = RawSocketIo::connect(&server, "").await;
     bob.emit("join", json!({"room_id": "resume-room", "peer_name": "bob"})).await;
+    // Answered after the join, which is then in: bob is in the room first.
+    bob.emit("offer", json!({"to": "nobody"})).await;
+    assert_eq!(bob.event().await.0, "error");
     let mut alice = RawSocketIo::connect(&server, "&resume=1").await;
     let (event, session) = alice.event().await;
     assert_eq!(event, "session");
