@@ -103,9 +103,18 @@ test('a call: both sides connect and receive audio and video; a third caller get
   const carol = await phone('carol', { phone: true });
   try {
     await dial(alice, 'bob');
+    // The other side's video waits for media in the call view, then plays:
+    // each state it takes is recorded, since on a fast machine the media can
+    // come before a test reads the first one.
+    await bob.evaluate(() => {
+      const remote = document.getElementById('remote');
+      window.remoteStates = [];
+      new MutationObserver(() => window.remoteStates.push(remote.dataset.state)).observe(remote, {
+        attributes: true,
+        attributeFilter: ['data-state'],
+      });
+    });
     await answer(bob, 'alice');
-    // The other side's video waits for media in the call view.
-    assert.equal(await bob.locator('#remote').getAttribute('data-state'), 'waiting');
     await alice.locator('#call').waitFor(WAIT);
 
     const [atAlice, atBob] = await Promise.all([waitForMedia(alice), waitForMedia(bob)]);
@@ -119,6 +128,9 @@ test('a call: both sides connect and receive audio and video; a third caller get
       await page.locator('#remote[data-state="playing"]').waitFor(WAIT);
       await page.locator('[role="status"]', { hasText: 'Connected to' }).waitFor(WAIT);
     }
+    const states = await bob.evaluate(() => window.remoteStates);
+    assert.equal(states[0], 'waiting', `bob's remote video: ${states}`);
+    assert.ok(states.indexOf('playing') > 0, `bob's remote video: ${states}`);
 
     // The phone-width page fits its width; the screenshot shows video frames.
     await alice.waitForFunction(() => document.getElementById('remote').readyState >= 2 && document.getElementById('local').readyState >= 2, null, WAIT);
