@@ -47,6 +47,7 @@
 // go through the server, so a drop alone needs no renegotiation.
 
 import { iceServers, localMedia, peerConnection, showRemote, setCamera } from './media.js';
+import { recall, showReconnecting } from './resume.js';
 
 const $ = (id) => document.getElementById(id);
 const SCREENS = ['entry', 'idle', 'calling', 'incoming', 'call'];
@@ -91,20 +92,6 @@ function remember() {
   if (!me || !token) return sessionStorage.removeItem(STORE);
   const held = call && { peer: call.peer, role: call.role, accepted: call.accepted };
   sessionStorage.setItem(STORE, JSON.stringify({ name: me, token, call: held }));
-}
-
-/** What remember() kept, or null. */
-function recalled() {
-  try {
-    return JSON.parse(sessionStorage.getItem(STORE) ?? 'null');
-  } catch {
-    return null;
-  }
-}
-
-/** Shows or hides "Reconnecting…" while the app tries to get its session back. */
-function showReconnecting(on) {
-  $('reconnecting').hidden = !on;
 }
 
 /** A piece of news (role=status); clears any error. */
@@ -719,6 +706,6 @@ function toIdle(how, text) {
 }
 
 // A reload comes back to the session it had; otherwise the entry screen.
-const saved = recalled();
+const saved = recall(STORE);
 if (saved?.token && saved.name) comeBack(saved);
 else show('entry');

@@ -16,6 +16,7 @@
 // by the peer id of the session's first socket: that is the one we use.
 
 import { iceServers, localMedia, peerConnection, showRemote } from '/js/media.js';
+import { recall, showReconnecting } from '/js/resume.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -105,18 +106,6 @@ function remember() {
   if (!me || !token || leaving) return sessionStorage.removeItem(STORE);
   const saved = { token, name: me.name, peerId: myId, members: [...members], callPeer: call?.peerId ?? null };
   sessionStorage.setItem(STORE, JSON.stringify(saved));
-}
-
-function recalled() {
-  try {
-    return JSON.parse(sessionStorage.getItem(STORE) ?? 'null');
-  } catch {
-    return null;
-  }
-}
-
-function showReconnecting(on) {
-  $('reconnecting').hidden = !on;
 }
 
 function showError(text) {
@@ -391,5 +380,5 @@ hangupButton.addEventListener('click', () => {
 });
 
 // A reload in the room comes back to it.
-const saved = recalled();
+const saved = recall(STORE);
 if (saved?.token) comeBack(saved);
