@@ -261,8 +261,7 @@ impl Codec for Ecall {
 /// `{"type":"session","resume":TOKEN}`, with `"resumed":true` on a resume
 /// (Step 11).
 pub fn session_frame(token: &str, resumed: bool) -> String {
-    let frame = ObjectWriter::new().string("type", "session").string("resume", token);
-    if resumed { frame.boolean("resumed", true).finish() } else { frame.finish() }
+    ObjectWriter::new().string("type", "session").resume(Some(token), resumed).finish()
 }
 
 /// `{"type":"error","error":...}`.

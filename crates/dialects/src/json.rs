@@ -56,6 +56,17 @@ impl ObjectWriter {
         self.raw(key, &text)
     }
 
+    /// Adds a resume token (Step 11), the same in every dialect:
+    /// `"resume":TOKEN`, and `"resumed":true` when the session was resumed;
+    /// nothing without a token.
+    pub(crate) fn resume(self, token: Option<&str>, resumed: bool) -> Self {
+        match token {
+            Some(token) if resumed => self.string("resume", token).boolean("resumed", true),
+            Some(token) => self.string("resume", token),
+            None => self,
+        }
+    }
+
     /// Closes the object.
     pub(crate) fn finish(mut self) -> String {
         self.out.push('}');

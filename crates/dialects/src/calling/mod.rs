@@ -277,14 +277,8 @@ impl Calling {
     /// on a resume) when the client asked for a resume token (Step 11).
     fn hello(&self, resume: Option<&str>, resumed: bool) -> String {
         let id = self.user.as_ref().map_or("", UserId::as_str);
-        let mut hello = ObjectWriter::new().string("type", "hello").string("id", id).string("server", &self.server);
-        if let Some(token) = resume {
-            hello = hello.string("resume", token);
-            if resumed {
-                hello = hello.boolean("resumed", true);
-            }
-        }
-        hello.finish()
+        let hello = ObjectWriter::new().string("type", "hello").string("id", id).string("server", &self.server);
+        hello.resume(resume, resumed).finish()
     }
 
     fn allocate(&mut self, invite: InviteId, outgoing: bool) -> u64 {

@@ -64,22 +64,15 @@ pub fn encode(form: Form, event: &Event, request: Option<&str>) -> Option<String
 /// short form puts them beside it, as it does `reason`.
 pub fn connected(form: Form, user: &UserId, drawn: bool, resume: Option<&str>, resumed: bool) -> String {
     let frame = Frame { form };
-    let with_resume = |mut object: ObjectWriter| {
-        if let Some(token) = resume {
-            object = object.string("resume", token);
-            if resumed {
-                object = object.boolean("resumed", true);
-            }
-        }
-        object.finish()
-    };
     match form {
         Form::Seed => {
-            let payload = with_resume(ObjectWriter::new().string("as", user.as_str()));
+            let payload = ObjectWriter::new().string("as", user.as_str()).resume(resume, resumed).finish();
             frame.with_payload(MessageType::Connected, &payload)
         }
-        Form::Short if drawn => with_resume(frame.start(MessageType::Connected).string("payload", user.as_str())),
-        Form::Short => with_resume(frame.start(MessageType::Connected)),
+        Form::Short if drawn => {
+            frame.start(MessageType::Connected).string("payload", user.as_str()).resume(resume, resumed).finish()
+        }
+        Form::Short => frame.start(MessageType::Connected).resume(resume, resumed).finish(),
     }
 }
 
