@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use arbitrary::{Result, Unstructured};
 use switchboard_core::{
-    Command, Core, CoreConfig, EndReason, Event, Input, InviteId, InviteRef, NamespaceId, Output, Payload,
-    RelayTarget, Request, RoomId, RoomRef, SessionId, Signal, SignalKind, UserId,
+    Command, Core, CoreConfig, EndReason, Event, Input, InviteId, InviteRef, NamespaceId, Output, Payload, RelayTarget,
+    Request, RoomId, RoomRef, SessionId, Signal, SignalKind, UserId,
 };
 
 const USERS: [&str; 4] = ["ann", "bob", "cat", "dan"];
@@ -124,7 +124,10 @@ fn relay_target(u: &mut Unstructured<'_>) -> Result<RelayTarget> {
         0 => RelayTarget::CallPeer(user(u)?),
         1 => RelayTarget::RoomMember { room: room(u)?, user: user(u)? },
         2 => RelayTarget::Peer { room: room(u)?, peer: Arc::from(*u.choose(&PEERS)?) },
-        _ => RelayTarget::User { user: user(u)?, peer: if u.arbitrary()? { Some(Arc::from(*u.choose(&PEERS)?)) } else { None } },
+        _ => RelayTarget::User {
+            user: user(u)?,
+            peer: if u.arbitrary()? { Some(Arc::from(*u.choose(&PEERS)?)) } else { None },
+        },
     })
 }
 

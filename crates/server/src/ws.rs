@@ -286,19 +286,17 @@ where
                     },
                     // Everything queued at once, so that one write carries it all.
                     event = events.next() => {
-                        // The driver dropped this session's queue: it fell behind,
-                        // or the driver itself is gone.
-                        let Some(event) = event else {
-                            if events.detached() {
-                                taken_over = true;
-                                break Some(close_frame(CLOSE_REPLACED, RESUMED_ELSEWHERE_REASON));
+                        match event {
+                            Some(event) => {
+                                taken_over = session_start::encode_batch(&mut codec, &event, &mut events, &mut effects);
                             }
-                            if !context.driver.is_running() {
-                                break Some(core_stopped());
-                            }
-                            break Some(close_frame(close_code::POLICY, "too slow: events not read"));
-                        };
-                        taken_over = session_start::encode_batch(&mut codec, &event, &mut events, &mut effects);
+                            // A newer connection resumed the session: below.
+                            None if events.detached() => taken_over = true,
+                            // The driver dropped this session's queue: it fell
+                            // behind, or the driver itself is gone.
+                            None if !context.driver.is_running() => break Some(core_stopped()),
+                            None => break Some(close_frame(close_code::POLICY, "too slow: events not read")),
+                        }
                     },
                     () = clock.sleep_until(Some(liveness.wake_at(limits, codec.keepalive()))) => {
                         match liveness.due(clock.now(), limits, codec.keepalive()) {

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 
 use super::{Cluster, LinkFrame, NodeId};
 use crate::auth::{AuthError, Authenticator, Grants};
+use crate::driver::split_token;
 
 /// Frames waiting for one pipe's reader, at most; past it the pipe ends
 /// (its client is far behind).
@@ -118,8 +119,6 @@ type OpenPipes = HashMap<(String, u64), (NodeId, mpsc::Sender<PipeOp>)>;
 /// The pipes open on this node: where each one's incoming messages go.
 #[derive(Default)]
 pub(super) struct Pipes {
-    /// By the node that opened the pipe and its number: the node at its
-    /// other end, and where its messages go.
     open: Mutex<OpenPipes>,
     acceptor: std::sync::OnceLock<PipeAcceptor>,
 }
@@ -200,11 +199,13 @@ impl Drop for PipeEnd {
 pub(crate) type PipeAcceptor = Box<dyn Fn(PipeOpened) + Send + Sync>;
 
 impl Cluster {
-    /// Registers a pipe and returns where its messages arrive.
-    fn register_pipe(&self, opened_by: &str, pipe: u64, peer: &NodeId) -> mpsc::Receiver<PipeOp> {
+    /// Registers pipe `pipe` of `opened_by` with `peer` at its other end:
+    /// this node's end of it, and where its messages arrive.
+    fn register_pipe(&self, opened_by: String, pipe: u64, peer: NodeId) -> (PipeEnd, mpsc::Receiver<PipeOp>) {
         let (sender, receiver) = mpsc::channel(PIPE_CAPACITY);
-        self.inner.pipes.open().insert((opened_by.to_owned(), pipe), (peer.clone(), sender));
-        receiver
+        self.inner.pipes.open().insert((opened_by.clone(), pipe), (peer.clone(), sender));
+        let end = PipeEnd { cluster: self.clone(), peer, pipe, opened_by, ended: Default::default() };
+        (end, receiver)
     }
 
     fn forget_pipe(&self, opened_by: &str, pipe: u64) {
@@ -222,8 +223,7 @@ impl Cluster {
         let PipeMessage { node, pipe, opened_by, op } = message;
         if let PipeOp::Open { token, dialect, access_token } = op {
             let Ok(from) = NodeId::parse(&node) else { return };
-            let incoming = self.register_pipe(&opened_by, pipe, &from);
-            let end = PipeEnd { cluster: self.clone(), peer: from, pipe, opened_by, ended: Default::default() };
+            let (end, incoming) = self.register_pipe(opened_by, pipe, from);
             if let Some(accept) = self.inner.pipes.acceptor.get() {
                 accept(PipeOpened { token, dialect, access_token, end, incoming });
             }
@@ -260,9 +260,7 @@ impl Cluster {
         let mut bytes = [0; 8];
         getrandom::fill(&mut bytes).expect("the operating system's random generator works");
         let pipe = u64::from_le_bytes(bytes);
-        let me = self.node().to_string();
-        let incoming = self.register_pipe(&me, pipe, node);
-        let end = PipeEnd { cluster: self.clone(), peer: node.clone(), pipe, opened_by: me, ended: Default::default() };
+        let (end, incoming) = self.register_pipe(self.node().to_string(), pipe, node.clone());
         end.send(PipeOp::Open { token, dialect: dialect.to_owned(), access_token });
         (end, incoming)
     }
@@ -276,10 +274,9 @@ impl Cluster {
     }
 
     /// The node a resume token names, when it is another node of this
-    /// cluster (`<node>.<secret>`, `driver.rs`).
+    /// cluster (`driver/resume.rs`, [`split_token`]).
     pub(crate) fn other_node_of_token(&self, token: &str) -> Option<NodeId> {
-        let (node, _) = token.rsplit_once('.')?;
-        let node = NodeId::parse(node).ok()?;
+        let node = NodeId::parse(split_token(token).0?).ok()?;
         (node != *self.node()).then_some(node)
     }
 }

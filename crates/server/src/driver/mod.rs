@@ -220,6 +220,29 @@ impl Outbox {
         false
     }
 
+    /// Queues `event`; `droppable` (a relay, or a relay's refusal) counts
+    /// against the relay room.
+    fn push(&mut self, event: Event, droppable: bool) -> Result<(), queue::TrySendError<Option<Box<Event>>>> {
+        self.events.try_send(Some(Box::new(event)))?;
+        self.queued = self.queued.wrapping_add(1);
+        if droppable {
+            self.counts.relays.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Asks the reader to let go of the session, for a resume on a newer
+    /// connection: the word, and a `None` to wake a waiting reader. `false`
+    /// (and the word taken back) when the queue has no room for the wake-up.
+    fn ask_to_let_go(&mut self) -> bool {
+        self.counts.detach.store(DETACHING, Ordering::Release);
+        let woken = self.events.try_send(None).is_ok();
+        if !woken {
+            self.counts.detach.store(ATTACHED, Ordering::Release);
+        }
+        woken
+    }
+
     /// Events queued and not yet taken.
     fn backlog(&self) -> usize {
         self.queued.wrapping_sub(self.counts.taken.load(Ordering::Relaxed))
@@ -445,9 +468,9 @@ impl DriverHandle {
 
     /// Reads a token that this node issued.
     fn parse_token(&self, text: &str) -> Option<Token> {
-        let secret = match (&self.shared.cluster, text.rsplit_once('.')) {
-            (Some(cluster), Some((node, secret))) if node == cluster.node().as_str() => secret,
-            (None, None) => text,
+        let secret = match (&self.shared.cluster, split_token(text)) {
+            (Some(cluster), (Some(node), secret)) if node == cluster.node().as_str() => secret,
+            (None, (None, secret)) => secret,
             _ => return None,
         };
         Token::parse(secret)
@@ -855,7 +878,7 @@ impl Driver {
                 self.input(Input::Connected { session, peer_id });
             }
             ToDriver::Hold(session, parked) => self.hold(session, parked),
-            ToDriver::Resume { token, fresh, key, reply } => self.resume(token, fresh, key, reply),
+            ToDriver::Resume { token, fresh, key, reply } => self.resume((token, fresh), &key, reply),
             ToDriver::Input(Input::Command { session, request, command }, _)
                 if self.drain.is_some() && starts_a_call(&command) =>
             {
@@ -995,10 +1018,10 @@ impl Driver {
         if matches!(event, Event::Replaced) {
             self.release_name(session);
         }
-        if self.resumes.held() > 0 {
-            match self.resumes.queue(session) {
-                Queueing::Attached => {}
-                Queueing::Held => return self.queue_for_held(session, event),
+        let held = self.resumes.held() > 0
+            && match self.resumes.queue(session) {
+                Queueing::Attached => false,
+                Queueing::Held => true,
                 Queueing::Overflow => {
                     tracing::debug!(%session, "a held session's resume buffer is full: it ends");
                     self.metrics.held_session_ended(HeldEnd::Buffer);
@@ -1007,15 +1030,16 @@ impl Driver {
                     // throttled.
                     return true;
                 }
-            }
-        }
+            };
         let Some(outbox) = self.outboxes.get_mut(&session) else { return true };
         if let Event::Reply { result: Err(error), .. } = &event {
             self.metrics.error_sent(outbox.dialect, error);
         }
         let relay = matches!(event, Event::Relayed { .. });
         let droppable = relay || matches!(event, Event::Reply { result: Err(CommandError::RateLimited), .. });
-        if droppable && !outbox.relay_fits(self.relay_room, now) {
+        // Nobody reads a held session's queue: neither the relay room nor the
+        // reader grace applies to it, and the resume buffer bounds it.
+        if !held && droppable && !outbox.relay_fits(self.relay_room, now) {
             if outbox.stalled_for(self.reader_grace, now) {
                 tracing::warn!(%session, "dropping a client that does not read its events");
                 self.metrics.dropped(DropCause::SlowReader);
@@ -1025,25 +1049,23 @@ impl Driver {
         }
         // A resumable session's queue has room for a hold beyond
         // `--session-queue`; a connected reader gets no more than that.
-        if outbox.backlog() >= self.session_queue {
+        if !held && outbox.backlog() >= self.session_queue {
             tracing::warn!(%session, "dropping a client that does not read its events");
             self.metrics.dropped(DropCause::SlowReader);
             self.drop_session(session);
             return true;
         }
-        match outbox.events.try_send(Some(Box::new(event))) {
-            Ok(()) if droppable => {
-                outbox.queued = outbox.queued.wrapping_add(1);
-                outbox.counts.relays.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = outbox.push(event, droppable) {
+            // Only the events left unread when the connection dropped can
+            // fill a held session's queue: it has `--resume-buffer` places more.
+            if held {
+                tracing::debug!(%session, "a held session's queue is full: it ends");
+                self.metrics.held_session_ended(HeldEnd::Buffer);
+            } else if error.is_full() {
+                tracing::warn!(%session, "dropping a client that does not read its events");
+                self.metrics.dropped(DropCause::SlowReader);
             }
-            Ok(()) => outbox.queued = outbox.queued.wrapping_add(1),
-            Err(error) => {
-                if error.is_full() {
-                    tracing::warn!(%session, "dropping a client that does not read its events");
-                    self.metrics.dropped(DropCause::SlowReader);
-                }
-                self.drop_session(session);
-            }
+            self.drop_session(session);
         }
         true
     }
@@ -1062,31 +1084,6 @@ impl Driver {
         self.resumes.forget(session);
         self.release_name(session);
         self.tell_away_nodes_gone(session);
-    }
-
-    /// Queues `event` for a held session, whose buffer has room for it
-    /// ([`Resumes::queue`]): nobody reads it now, so neither the relay room
-    /// nor the reader grace applies.
-    fn queue_for_held(&mut self, session: SessionId, event: Event) -> bool {
-        let Some(outbox) = self.outboxes.get_mut(&session) else { return true };
-        if let Event::Reply { result: Err(error), .. } = &event {
-            self.metrics.error_sent(outbox.dialect, error);
-        }
-        let droppable =
-            matches!(event, Event::Relayed { .. } | Event::Reply { result: Err(CommandError::RateLimited), .. });
-        // The queue has `--resume-buffer` places beyond the usual ones, so
-        // only the events left unread when the connection dropped can fill it.
-        if outbox.events.try_send(Some(Box::new(event))).is_err() {
-            tracing::debug!(%session, "a held session's queue is full: it ends");
-            self.metrics.held_session_ended(HeldEnd::Buffer);
-            self.drop_session(session);
-        } else {
-            outbox.queued = outbox.queued.wrapping_add(1);
-            if droppable {
-                outbox.counts.relays.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        true
     }
 
     /// A resumable session's connection dropped, or let go of it: hold it,
@@ -1110,37 +1107,17 @@ impl Driver {
     /// A client resumes: a held session is handed over at once; one whose
     /// connection is still up is first asked to let go (its queue gets the
     /// word, [`EventQueue::detached`]), and [`Driver::hold`] hands it over.
-    fn resume(&mut self, token: Token, fresh: Token, key: ResumeKey, reply: ResumeReply) {
-        match self.resumes.resume(token, fresh, key, reply) {
-            Resuming::Refused(reply) => {
-                let _ = reply.send(Err(ResumeRefused));
-            }
-            Resuming::Resumed(reply, resumed) => {
-                let session = resumed.session;
-                match reply.send(Ok(resumed)) {
-                    Ok(()) => self.resumed(session),
-                    // The resuming connection gave up: the session stays held.
-                    Err(Ok(Resumed { parked, .. })) => {
-                        let _ = self.resumes.hold(session, parked, self.clock.now());
-                    }
-                    Err(Err(_)) => {}
-                }
-            }
+    fn resume(&mut self, tokens: (Token, Token), key: &ResumeKey, reply: ResumeReply) {
+        match self.resumes.resume(tokens, key, reply, self.clock.now()) {
+            Resuming::HandedOver(session) => self.resumed(session),
             Resuming::TakeOver(session) => {
-                let asked = self.outboxes.get_mut(&session).is_some_and(|outbox| {
-                    outbox.counts.detach.store(DETACHING, Ordering::Release);
-                    let woken = outbox.events.try_send(None).is_ok();
-                    if !woken {
-                        outbox.counts.detach.store(ATTACHED, Ordering::Release);
-                    }
-                    woken
-                });
-                if !asked {
-                    // A connection that reads nothing is about to be dropped
-                    // as slow; it cannot be asked to let go.
+                // A connection that reads nothing is about to be dropped as
+                // slow; it cannot be asked to let go.
+                if !self.outboxes.get_mut(&session).is_some_and(Outbox::ask_to_let_go) {
                     self.resumes.refuse_take_over(session);
                 }
             }
+            Resuming::Nothing => {}
         }
     }
 
@@ -1180,7 +1157,7 @@ mod stand_ins;
 pub(crate) use resume::HeldEnd;
 pub use resume::ResumeSettings;
 use resume::{Holding, Queueing, ResumeRefused, ResumeReply, Resumed, Resumes, Resuming, Token};
-pub(crate) use resume::{Parked, ResumeKey};
+pub(crate) use resume::{Parked, ResumeKey, split_token};
 
 #[cfg(test)]
 mod tests {

@@ -64,6 +64,17 @@ impl Token {
     }
 }
 
+/// A token's text split into the node it names, if any, and its secret: on
+/// a node of a cluster a token reads `<node>.<secret>` (the secret is
+/// base64url, which has no `.`), so that any node can tell where its
+/// session is held; alone, just `<secret>`.
+pub(crate) fn split_token(text: &str) -> (Option<&str>, &str) {
+    match text.rsplit_once('.') {
+        Some((node, secret)) => (Some(node), secret),
+        None => (None, text),
+    }
+}
+
 /// A held session's connection state: its codec, as the connection task's
 /// own type, and its event queue, with whatever was queued still in it.
 pub(crate) struct Parked {
@@ -157,16 +168,17 @@ enum State {
     TakingOver(ResumeReply, Token),
 }
 
-/// What [`Resumes::resume`] found.
+/// What [`Resumes::resume`] did.
 pub(super) enum Resuming {
-    /// The session was held: here it is, for the reply. Should the
-    /// resuming connection be gone by now, [`Resumes::hold`] takes it back.
-    Resumed(ResumeReply, Resumed),
+    /// The held session went to the resuming connection.
+    HandedOver(SessionId),
     /// Its connection is up: it must be told to let go (the driver
     /// signals it); the answer waits for [`Resumes::hold`].
     TakeOver(SessionId),
-    /// Nothing to resume: the reply comes back, to be refused.
-    Refused(ResumeReply),
+    /// Nothing changed hands: the token resumes nothing (the resume was
+    /// refused), or the resuming connection was gone already (the session
+    /// stays held).
+    Nothing,
 }
 
 /// What [`Resumes::hold`] did.
@@ -222,16 +234,7 @@ impl Resumes {
     pub(super) fn hold(&mut self, session: SessionId, parked: Parked, now: Instant) -> Result<Holding, Parked> {
         let Some(record) = self.records.get_mut(&session) else { return Err(parked) };
         match std::mem::replace(&mut record.state, State::Attached) {
-            State::TakingOver(reply, _) => {
-                parked.events.reattach();
-                match reply.send(Ok(Resumed { session, parked })) {
-                    Ok(()) => return Ok(Holding::HandedOver),
-                    // A new connection that gave up waiting leaves the
-                    // session held, as if its old connection had dropped.
-                    Err(Ok(Resumed { parked, .. })) => self.park(session, parked, now),
-                    Err(Err(_)) => unreachable!("an Ok was sent"),
-                }
-            }
+            State::TakingOver(reply, _) => return Ok(self.hand_over(session, parked, reply, now)),
             State::Attached => self.park(session, parked, now),
             State::Held { until, .. } => {
                 self.deadlines.remove(&(until, session));
@@ -254,6 +257,22 @@ impl Resumes {
         }
     }
 
+    /// Hands `parked` to the connection waiting on `reply`. One that gave up
+    /// waiting leaves the session held, as if its old connection had
+    /// dropped.
+    fn hand_over(&mut self, session: SessionId, parked: Parked, reply: ResumeReply, now: Instant) -> Holding {
+        parked.events.reattach();
+        match reply.send(Ok(Resumed { session, parked })) {
+            Ok(()) => Holding::HandedOver,
+            Err(unsent) => {
+                if let Ok(Resumed { parked, .. }) = unsent {
+                    self.park(session, parked, now);
+                }
+                Holding::Held
+            }
+        }
+    }
+
     fn park(&mut self, session: SessionId, parked: Parked, now: Instant) {
         let until = now + self.settings.window;
         if let Some(record) = self.records.get_mut(&session) {
@@ -262,14 +281,26 @@ impl Resumes {
         }
     }
 
-    /// A client shows `token` on a connection that matches `key`: the session it
-    /// names, if held, is resumed at once, and `fresh` replaces the token
-    /// (single use). A session whose connection is still up is taken over.
-    pub(super) fn resume(&mut self, token: Token, fresh: Token, key: ResumeKey, reply: ResumeReply) -> Resuming {
-        let Some(&session) = self.tokens.get(&token) else { return Resuming::Refused(reply) };
-        let Some(record) = self.records.get_mut(&session) else { return Resuming::Refused(reply) };
-        if record.key != key || matches!(record.state, State::TakingOver(..)) {
-            return Resuming::Refused(reply);
+    /// A client shows `token` on a connection that matches `key`: the
+    /// session it names, if held, goes to it through `reply` at once, and
+    /// `fresh` replaces the token (single use). A session whose connection
+    /// is still up is taken over. Anything else is refused through `reply`.
+    pub(super) fn resume(
+        &mut self,
+        (token, fresh): (Token, Token),
+        key: &ResumeKey,
+        reply: ResumeReply,
+        now: Instant,
+    ) -> Resuming {
+        let session = self.tokens.get(&token).copied();
+        let Some((session, record)) = session.and_then(|session| Some((session, self.records.get_mut(&session)?)))
+        else {
+            let _ = reply.send(Err(ResumeRefused));
+            return Resuming::Nothing;
+        };
+        if record.key != *key || matches!(record.state, State::TakingOver(..)) {
+            let _ = reply.send(Err(ResumeRefused));
+            return Resuming::Nothing;
         }
         self.tokens.remove(&token);
         self.tokens.insert(fresh, session);
@@ -277,8 +308,10 @@ impl Resumes {
         match std::mem::replace(&mut record.state, State::Attached) {
             State::Held { until, parked, .. } => {
                 self.deadlines.remove(&(until, session));
-                parked.events.reattach();
-                Resuming::Resumed(reply, Resumed { session, parked })
+                match self.hand_over(session, parked, reply, now) {
+                    Holding::HandedOver => Resuming::HandedOver(session),
+                    Holding::Held => Resuming::Nothing,
+                }
             }
             State::Attached => {
                 record.state = State::TakingOver(reply, token);

@@ -108,12 +108,8 @@ pub(super) async fn run(
             },
             event = events.next() => match event {
                 Some(event) => taken_over = session_start::encode_batch(&mut codec, &event, &mut events, &mut effects),
-                None if events.detached() => {
-                    taken_over = true;
-                    tracing::debug!(%session, "a newer connection resumed the session");
-                    port.disconnect();
-                    break;
-                }
+                // A newer connection resumed the session: below.
+                None if events.detached() => taken_over = true,
                 None => {
                     tracing::warn!(%session, "dropping a socket.io client that does not read its events");
                     port.disconnect();
