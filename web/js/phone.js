@@ -247,18 +247,32 @@ function comeBack(saved) {
 }
 
 /**
+ * The camera and microphone for call `c`, shown in the page, and the ICE
+ * servers to connect with; null (the media given back) when the call ended
+ * while they were asked for.
+ */
+async function takeMedia(c) {
+  const [{ stream, error }, servers] = await Promise.all([localMedia(), iceServers()]);
+  if (call !== c) {
+    stream?.getTracks().forEach((t) => t.stop());
+    return null;
+  }
+  c.stream = stream;
+  c.mediaReady = true;
+  $('media-error').textContent = error ?? '';
+  $('local').srcObject = stream;
+  return servers;
+}
+
+/**
  * The reloaded page's call: its media and a new peer connection, and an
  * offer from it, which the other page answers from a new one of its own.
  */
 async function rejoin(c) {
   c.rejoin = false;
-  const [{ stream, error }, servers] = await Promise.all([localMedia(), iceServers()]);
-  if (call !== c) return stream?.getTracks().forEach((t) => t.stop());
-  c.stream = stream;
-  c.mediaReady = true;
-  $('media-error').textContent = error ?? '';
-  $('local').srcObject = stream;
-  if (!stream?.getVideoTracks().length) c.cameraOn = false;
+  const servers = await takeMedia(c);
+  if (!servers) return;
+  if (!c.stream?.getVideoTracks().length) c.cameraOn = false;
   // What came for the old page while it was away was for its peer connection.
   c.offer = null;
   c.candidates = [];
@@ -406,14 +420,10 @@ async function startCall(peer) {
   say('');
   // The offer goes out while the other phone rings, so the callee learns
   // whether this is a video call (see the top of this file).
-  const [{ stream, error }, servers] = await Promise.all([localMedia(), iceServers()]);
-  if (call !== c) return stream?.getTracks().forEach((t) => t.stop());
-  c.stream = stream;
-  c.mediaReady = true;
-  $('media-error').textContent = error ?? '';
-  $('preview').srcObject = stream;
-  $('local').srcObject = stream;
-  if (!stream?.getVideoTracks().length) c.cameraOn = false;
+  const servers = await takeMedia(c);
+  if (!servers) return;
+  $('preview').srcObject = c.stream;
+  if (!c.stream?.getVideoTracks().length) c.cameraOn = false;
   createPeerConnection(c, servers);
   applyCamera(c);
   renderCamera(c);
@@ -528,12 +538,8 @@ $('accept').addEventListener('click', async () => {
   c.accepted = true;
   send('ACCEPT_CALL', { from: c.peer });
   enterCall(c);
-  const [{ stream, error }, servers] = await Promise.all([localMedia(), iceServers()]);
-  if (call !== c) return stream?.getTracks().forEach((t) => t.stop());
-  c.stream = stream;
-  c.mediaReady = true;
-  $('media-error').textContent = error ?? '';
-  $('local').srcObject = stream;
+  const servers = await takeMedia(c);
+  if (!servers) return;
   renderCamera(c);
   createPeerConnection(c, servers);
   if (c.offer) {
