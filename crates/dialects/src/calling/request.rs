@@ -99,8 +99,24 @@ pub(crate) fn parse(text: &str) -> Result<Frame<'_>, String> {
     let fields: Fields<'_> = serde_json::from_str(text).map_err(|error| {
         if error.is_data() { "a message must be a JSON object".to_owned() } else { format!("malformed JSON: {error}") }
     })?;
-    let tid = fields.get("tid").map(|raw| raw.get()).filter(|tid| *tid != "null");
+    let tid = answer_tid(&fields);
     Ok(Frame { tid, fields })
+}
+
+/// The request's `tid` as its answer echoes it: the raw text, so that the
+/// client's own number comes back unchanged; none for an absent or null
+/// `tid` (the request is carried out unanswered); and `null` for a number
+/// too large for a double, which the original's `JSON.parse` read as
+/// `Infinity` and its `JSON.stringify` wrote back as `null` (echoed raw, it
+/// would be a number no JSON reader with doubles accepts).
+fn answer_tid<'a>(fields: &Fields<'a>) -> Option<&'a str> {
+    let raw = fields.get("tid")?;
+    let too_large = |text: &str| JsType::of(Some(raw)) == Number && !text.parse::<f64>().is_ok_and(f64::is_finite);
+    match raw.get() {
+        "null" => None,
+        text if too_large(text) => Some("null"),
+        text => Some(text),
+    }
 }
 
 impl<'a> Frame<'a> {
@@ -157,7 +173,7 @@ pub(crate) enum Action {
 impl Checked<'_> {
     /// The raw text of the request's `tid`, unless it has none (or null).
     pub(crate) fn tid(&self) -> Option<&str> {
-        self.fields.get("tid").map(|raw| raw.get()).filter(|tid| *tid != "null")
+        answer_tid(&self.fields)
     }
 
     fn raw(&self, name: &str) -> Option<&RawValue> {
@@ -299,6 +315,22 @@ mod tests {
     fn check(text: &str) -> Result<String, String> {
         let frame = parse(text).map_err(|e| format!("parse: {e}"))?;
         frame.check().map(|c| c.kind.to_owned()).map_err(|r| r.error.into_owned())
+    }
+
+    #[test]
+    fn a_tid_is_echoed_raw_unless_no_double_holds_it() {
+        fn tid(text: &str) -> Option<&str> {
+            parse(text).ok().and_then(|frame| frame.tid)
+        }
+        assert_eq!(tid(r#"{"tid":12}"#), Some("12"));
+        assert_eq!(tid(r#"{"tid":1.50}"#), Some("1.50"));
+        assert_eq!(tid(r#"{"tid":"x"}"#), Some("\"x\""));
+        assert_eq!(tid(r#"{"tid":null}"#), None);
+        assert_eq!(tid(r#"{"type":"ping"}"#), None);
+        // Found by the calling fuzz target: echoed raw, the answer was not
+        // JSON that serde_json (or any reader with doubles) accepts.
+        assert_eq!(tid(r#"{ "tid":11E111116}"#), Some("null"));
+        assert_eq!(tid(r#"{"tid":-1e309}"#), Some("null"));
     }
 
     #[test]
