@@ -74,25 +74,38 @@ impl ObjectWriter {
     }
 }
 
+/// The bytes a JSON string literal must escape: `"`, `\\` and the control
+/// characters below 0x20. A table rather than a `match` per byte, as
+/// serde_json has, because this runs over every name and text the server
+/// writes.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Appends `value` as a JSON string literal.
 pub(crate) fn push_quoted(out: &mut String, value: &str) {
     out.push('"');
     let mut start = 0;
     for (index, byte) in value.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
+        if !NEEDS_ESCAPE[usize::from(byte)] {
+            continue;
+        }
         out.push_str(&value[start..index]);
-        if escape.is_empty() {
-            out.push_str(&format!("\\u{byte:04x}"));
-        } else {
-            out.push_str(escape);
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => out.push_str(&format!("\\u{byte:04x}")),
         }
         start = index + 1;
     }
