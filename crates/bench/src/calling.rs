@@ -5,7 +5,7 @@
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::target::{Peer, Signal, Socket, Target, next_text, padded, sdp, send, wait_for};
+use crate::target::{Peer, Signal, Socket, Target, next_text, send, wait_for};
 
 const T: Target = Target::Calling;
 
@@ -34,14 +34,14 @@ pub async fn call(caller: &mut Peer, callee: &mut Peer) -> anyhow::Result<String
     Ok(room)
 }
 
-pub fn frame(room: &str, to: &str, signal: Signal, size: usize) -> String {
+/// The `room_peer_to` relaying `text` (a candidate string, or an SDP
+/// escaped for JSON) to `to`.
+pub fn frame(room: &str, to: &str, signal: Signal, text: &str) -> String {
     let head = format!(r#"{{"type":"room_peer_to","tid":3,"room":"{room}","user":"{to}""#);
     match signal {
-        Signal::IceCandidate => {
-            padded(size, |pad| format!(r#"{head},"event":"ice_candidate","data":{{"candidate":"{pad}"}}}}"#))
-        }
-        Signal::Offer => format!(r#"{head},"event":"signaling","data":{{"type":"offer","sdp":"{}"}}}}"#, sdp(size)),
-        Signal::Answer => format!(r#"{head},"event":"signaling","data":{{"type":"answer","sdp":"{}"}}}}"#, sdp(size)),
+        Signal::IceCandidate => format!(r#"{head},"event":"ice_candidate","data":{{"candidate":"{text}"}}}}"#),
+        Signal::Offer => format!(r#"{head},"event":"signaling","data":{{"type":"offer","sdp":"{text}"}}}}"#),
+        Signal::Answer => format!(r#"{head},"event":"signaling","data":{{"type":"answer","sdp":"{text}"}}}}"#),
     }
 }
 

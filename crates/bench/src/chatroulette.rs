@@ -1,6 +1,6 @@
 //! The chatroulette dialect (seed 002) from the generator's side.
 
-use crate::target::{Peer, Signal, Socket, Target, padded, sdp, send, wait_for};
+use crate::target::{Peer, Signal, Socket, Target, send, wait_for};
 
 const T: Target = Target::Chatroulette;
 
@@ -20,18 +20,18 @@ pub async fn call(caller: &mut Peer, callee: &mut Peer) -> anyhow::Result<String
     Ok(String::new())
 }
 
-pub fn frame(to: &str, signal: Signal, size: usize) -> String {
+/// The frame relaying `text` (a candidate string, or an SDP escaped for
+/// JSON) to `to`.
+pub fn frame(to: &str, signal: Signal, text: &str) -> String {
     match signal {
-        Signal::IceCandidate => padded(size, |pad| {
-            format!(r#"{{"type":"SEND_ICE_CANDIDATE","payload":{{"to":"{to}","candidate":{{"candidate":"{pad}"}}}}}}"#)
-        }),
+        Signal::IceCandidate => {
+            format!(r#"{{"type":"SEND_ICE_CANDIDATE","payload":{{"to":"{to}","candidate":{{"candidate":"{text}"}}}}}}"#)
+        }
         Signal::Offer => format!(
-            r#"{{"type":"SEND_CALLER_DESCRIPTOR","payload":{{"to":"{to}","sdp":{{"type":"offer","sdp":"{}"}}}}}}"#,
-            sdp(size)
+            r#"{{"type":"SEND_CALLER_DESCRIPTOR","payload":{{"to":"{to}","sdp":{{"type":"offer","sdp":"{text}"}}}}}}"#
         ),
         Signal::Answer => format!(
-            r#"{{"type":"SEND_RECIPIENT_DESCRIPTOR","payload":{{"to":"{to}","sdp":{{"type":"answer","sdp":"{}"}}}}}}"#,
-            sdp(size)
+            r#"{{"type":"SEND_RECIPIENT_DESCRIPTOR","payload":{{"to":"{to}","sdp":{{"type":"answer","sdp":"{text}"}}}}}}"#
         ),
     }
 }

@@ -7,10 +7,13 @@
 mod baseline;
 mod calling;
 mod chatroulette;
+mod cloudkibo;
+mod ecall;
 mod idle;
 mod relay;
 mod report;
 mod setup;
+mod soak;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -39,6 +42,10 @@ enum Scenario {
     /// Sessions connect, register and sit idle, for the server's memory per
     /// session and idle CPU.
     Idle(idle::Args),
+    /// Calls churn in every dialect while long-lived calls keep relaying,
+    /// each message checked to arrive once and in order; samples the
+    /// server's RSS, open files and CPU. Exits non-zero on any fault.
+    Soak(soak::Args),
 }
 
 #[tokio::main]
@@ -48,5 +55,6 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Relay(args) => relay::run(args).await,
         Scenario::Setup(args) => setup::run(args).await,
         Scenario::Idle(args) => idle::run(args).await,
+        Scenario::Soak(args) => soak::run(args).await,
     }
 }

@@ -16,7 +16,7 @@ use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::{calling, chatroulette, tringtring};
+use crate::{calling, chatroulette, cloudkibo, ecall, tringtring};
 
 /// A client connection.
 pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -36,6 +36,11 @@ pub enum Target {
     /// switchboard's tringtring over socket.io (Engine.IO 4 over WebSocket;
     /// seed 001).
     Tringtring,
+    /// switchboard's cloudkibo over socket.io (Engine.IO 4 over WebSocket;
+    /// seed 000), its calls negotiated in a media room.
+    Cloudkibo,
+    /// switchboard at `/ws/ecall` (seed 004), one device per connection.
+    Ecall,
 }
 
 impl Target {
@@ -44,7 +49,9 @@ impl Target {
         match self {
             Target::Baseline => "bare relay",
             Target::CallingSignaling => "calling-signaling 0.1.4",
-            Target::Chatroulette | Target::Calling | Target::Tringtring => "switchboard",
+            Target::Chatroulette | Target::Calling | Target::Tringtring | Target::Cloudkibo | Target::Ecall => {
+                "switchboard"
+            }
         }
     }
 
@@ -55,6 +62,8 @@ impl Target {
             Target::Chatroulette => "chatroulette",
             Target::Calling | Target::CallingSignaling => "calling",
             Target::Tringtring => "tringtring (socket.io)",
+            Target::Cloudkibo => "cloudkibo (socket.io)",
+            Target::Ecall => "ecall",
         }
     }
 
@@ -64,7 +73,8 @@ impl Target {
             Target::Chatroulette => "/ws/chatroulette".into(),
             // The original takes upgrades on any path.
             Target::Calling | Target::CallingSignaling => "/ws/calling".into(),
-            Target::Tringtring => "/socket.io/?EIO=4&transport=websocket".into(),
+            Target::Tringtring | Target::Cloudkibo => "/socket.io/?EIO=4&transport=websocket".into(),
+            Target::Ecall => format!("/ws/ecall?user={key}&client={}", ecall::CLIENT),
         }
     }
 }
@@ -93,11 +103,14 @@ impl Server {
     }
 }
 
-/// One side of a call: its connection and how the server names it to the
-/// other side (a user name, a calling user id, a socket.io id).
+/// One side of a call: its connection, how the other side addresses it in
+/// a relay (a user name, a calling user id, a socket.io id, a cloudkibo
+/// media-room member id), and the name it connected as (a user name, a
+/// phone number).
 pub struct Peer {
     pub socket: Socket,
     pub id: String,
+    pub name: String,
 }
 
 /// Two connections that relay to each other: for switchboard and
@@ -137,8 +150,13 @@ pub async fn connect(target: Target, addr: SocketAddr, source: Option<Ipv4Addr>,
         Target::Chatroulette => chatroulette::register(&mut socket, key).await?,
         Target::Calling | Target::CallingSignaling => calling::hello(&mut socket).await?,
         Target::Tringtring => tringtring::open(&mut socket).await?,
+        Target::Cloudkibo => cloudkibo::open(&mut socket, key).await?,
+        Target::Ecall => {
+            ecall::open(&mut socket).await?;
+            key.to_owned()
+        }
     };
-    Ok(Peer { socket, id })
+    Ok(Peer { socket, id, name: key.to_owned() })
 }
 
 /// Two connections in a call: `caller` (on `server.addr`) called `callee`
@@ -154,6 +172,8 @@ pub async fn call(server: Server, caller: &str, callee: &str) -> anyhow::Result<
         Target::Chatroulette => chatroulette::call(&mut a, &mut b).await?,
         Target::Calling | Target::CallingSignaling => calling::call(&mut a, &mut b).await?,
         Target::Tringtring => tringtring::call(&mut a, &mut b, caller).await?,
+        Target::Cloudkibo => cloudkibo::call(&mut a, &mut b).await?,
+        Target::Ecall => ecall::call(&mut a, &mut b).await?,
     };
     Ok(Call { target, caller: a, callee: b, room })
 }
@@ -162,12 +182,24 @@ impl Call {
     /// A frame of about `size` bytes (padding the candidate string or the
     /// SDP) that the caller (or the callee) sends to the other side.
     pub fn frame(&self, from_caller: bool, signal: Signal, size: usize) -> String {
+        match signal {
+            Signal::IceCandidate => padded(size, |pad| self.signal_frame(from_caller, signal, pad)),
+            Signal::Offer | Signal::Answer => self.signal_frame(from_caller, signal, &sdp(size)),
+        }
+    }
+
+    /// The frame that relays `text` from the caller (or the callee) to the
+    /// other side: `text` is the ICE candidate string, or the SDP escaped
+    /// for a JSON string.
+    pub fn signal_frame(&self, from_caller: bool, signal: Signal, text: &str) -> String {
         let (from, to) = if from_caller { (&self.caller, &self.callee) } else { (&self.callee, &self.caller) };
         match self.target {
-            Target::Baseline => padded(size, |pad| format!(r#"{{"signal":"{pad}"}}"#)),
-            Target::Chatroulette => chatroulette::frame(&to.id, signal, size),
-            Target::Calling | Target::CallingSignaling => calling::frame(&self.room, &to.id, signal, size),
-            Target::Tringtring => tringtring::frame(&from.id, &to.id, signal, size),
+            Target::Baseline => format!(r#"{{"signal":"{text}"}}"#),
+            Target::Chatroulette => chatroulette::frame(&to.id, signal, text),
+            Target::Calling | Target::CallingSignaling => calling::frame(&self.room, &to.id, signal, text),
+            Target::Tringtring => tringtring::frame(&from.id, &to.id, signal, text),
+            Target::Cloudkibo => cloudkibo::frame(&from.id, &to.id, signal, text),
+            Target::Ecall => ecall::frame(&to.id, &self.room, signal, text),
         }
     }
 
@@ -185,6 +217,8 @@ impl Call {
                 calling::hang_up(&mut self.caller, &mut self.callee, &self.room).await
             }
             Target::Tringtring => tringtring::hang_up(&mut self.caller, &mut self.callee, &self.room).await,
+            Target::Cloudkibo => cloudkibo::hang_up(&mut self.caller, &mut self.callee).await,
+            Target::Ecall => ecall::hang_up(&mut self.caller, &mut self.callee, &self.room).await,
         }
     }
 
@@ -206,13 +240,15 @@ pub fn is_relayed(target: Target, text: &str) -> bool {
         Target::Tringtring => {
             head.starts_with("42[") && ["ice-candidate", "offer", "answer"].iter().any(|name| head.contains(name))
         }
+        Target::Cloudkibo => head.starts_with(r#"42["msg""#),
+        Target::Ecall => ecall::is_relayed(head),
     }
 }
 
 /// The answer a keepalive frame from the server needs, if it is one
 /// (Engine.IO's ping).
 pub fn keepalive_answer(target: Target, text: &str) -> Option<&'static str> {
-    (target == Target::Tringtring && text == "2").then_some("3")
+    (matches!(target, Target::Tringtring | Target::Cloudkibo) && text == "2").then_some("3")
 }
 
 /// A frame built by `build` around a padding string, padded so that the

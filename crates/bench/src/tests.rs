@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::target::{Call, Signal, Target, call, is_relayed, next_text, send};
 
-async fn switchboard() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+pub(crate) async fn switchboard() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let app = Application::build(Config::default(), Clock::System).await.expect("server builds");
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -52,7 +52,7 @@ async fn full_call(target: Target, addr: SocketAddr) {
 #[tokio::test]
 async fn every_switchboard_dialect_relays_each_signal_and_hangs_up() {
     let (addr, _stop) = switchboard().await;
-    for target in [Target::Chatroulette, Target::Calling, Target::Tringtring] {
+    for target in [Target::Chatroulette, Target::Calling, Target::Tringtring, Target::Cloudkibo, Target::Ecall] {
         full_call(target, addr).await;
     }
 }

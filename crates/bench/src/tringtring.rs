@@ -6,7 +6,7 @@
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::target::{Peer, Signal, Socket, Target, padded, sdp, send, wait_for};
+use crate::target::{Peer, Signal, Socket, Target, send, wait_for};
 
 const T: Target = Target::Tringtring;
 
@@ -38,16 +38,17 @@ pub async fn call(caller: &mut Peer, callee: &mut Peer, name: &str) -> anyhow::R
     Ok(room)
 }
 
-pub fn frame(from: &str, to: &str, signal: Signal, size: usize) -> String {
+/// The event relaying `text` (a candidate string, or an SDP escaped for
+/// JSON) from `from` to `to`.
+pub fn frame(from: &str, to: &str, signal: Signal, text: &str) -> String {
     match signal {
-        Signal::IceCandidate => padded(size, |pad| {
-            format!(r#"42["ice-candidate",{{"from":"{from}","to":"{to}","candidate":{{"candidate":"{pad}"}}}}]"#)
-        }),
+        Signal::IceCandidate => {
+            format!(r#"42["ice-candidate",{{"from":"{from}","to":"{to}","candidate":{{"candidate":"{text}"}}}}]"#)
+        }
         Signal::Offer | Signal::Answer => {
             let kind = if signal == Signal::Offer { "offer" } else { "answer" };
             format!(
-                r#"42["{kind}",{{"from":{{"name":"{from}","id":"{from}"}},"to":"{to}","type":"{kind}","sdp":{{"type":"{kind}","sdp":"{}"}}}}]"#,
-                sdp(size)
+                r#"42["{kind}",{{"from":{{"name":"{from}","id":"{from}"}},"to":"{to}","type":"{kind}","sdp":{{"type":"{kind}","sdp":"{text}"}}}}]"#
             )
         }
     }
