@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -22,6 +21,7 @@ use crate::auth::{AuthError, Authenticator, Grants, request_token};
 use crate::cluster::pipes::{self, PipeOpened, PipedSocket};
 use crate::edge::{PeerAddr, WebSocketAdmission};
 use crate::metrics::DropCause;
+use crate::websocket::upgrade::WebSocketUpgrade;
 use crate::ws;
 
 /// What `hello` calls the server.
@@ -109,7 +109,7 @@ where
         Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
     };
     let context = state.connection_context();
-    let upgrade = context.limits.configure(upgrade);
+    let upgrade = upgrade.config(context.limits.websocket_config());
     let resuming = matches!(resume, Some(ResumeAsk::Token(_)));
     let admission = match state.edge().websocket(headers, peer.0.ip(), resuming) {
         Err(refused) => return refused.into_response(),

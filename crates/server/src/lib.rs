@@ -38,6 +38,7 @@ mod stop;
 mod telemetry;
 mod tls;
 mod web;
+mod websocket;
 mod ws;
 
 pub use app::Application;

@@ -7,6 +7,13 @@ use futures_util::Stream;
 use switchboard_server::config_file::ConfigFile;
 use switchboard_server::{Application, Clock, Config, config_print, init_tracing, probe};
 
+/// jemalloc, not glibc's malloc: glibc keeps memory a session freed (the
+/// buffers a call's SDP grew, given back when the session idles) resident
+/// in its heap, while jemalloc returns unused pages to the system after a
+/// few seconds. Measured in BENCHMARKS.md ("Memory after calls").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// switchboard: a WebRTC signaling server for one-to-one audio and video
 /// calls that speaks five dialects (chatroulette, calling, cloudkibo,
 /// tringtring, ecall) so their existing clients can call each other.

@@ -7,12 +7,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use futures_util::{SinkExt, StreamExt};
 use switchboard_core::SessionId;
 use switchboard_dialects::codec::{CLOSE_REPLACED, Codec, Effect, Keepalive, RESUMED_ELSEWHERE_REASON, TextFrame};
 use switchboard_dialects::resume::ResumeAsk;
 use tokio::sync::mpsc;
+use tungstenite::Message;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
 use crate::admission::Admission;
 use crate::auth::Grants;
@@ -24,6 +26,7 @@ use crate::metrics::{DropCause, Metrics};
 use crate::rate::{self, MessageRateLimit};
 use crate::session_start::{self, Start};
 use crate::stop::{Stop, StopSignal, stopping};
+use crate::websocket::ServerSocket;
 
 /// Close codes of RFC 6455 §7.4.1 that the server sends.
 mod close_code {
@@ -83,13 +86,13 @@ impl Limits {
         }
     }
 
-    /// Applies the size limit, and small buffers: tungstenite's default
-    /// 128 KiB read buffer per connection would dominate an idle session's
-    /// memory.
-    pub(crate) fn configure(&self, upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
-        upgrade
-            .max_message_size(self.max_frame_bytes)
-            .max_frame_size(self.max_frame_bytes)
+    /// tungstenite's settings: the size limit, and small buffers (its
+    /// default 128 KiB read buffer per connection would dominate an idle
+    /// session's memory).
+    pub(crate) fn websocket_config(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .max_message_size(Some(self.max_frame_bytes))
+            .max_frame_size(Some(self.max_frame_bytes))
             .read_buffer_size(READ_BUFFER_BYTES)
             .write_buffer_size(WRITE_BATCH_BYTES)
     }
@@ -120,7 +123,13 @@ struct Liveness {
     last_message_out: Instant,
     /// When the client must have registered by; `None` once it has.
     register_by: Option<Instant>,
+    /// When to give back socket buffers a large message or batch grew.
+    release_at: Option<Instant>,
 }
+
+/// How long a session is idle after a large message or batch before its
+/// socket gives back the buffers that grew for it ([`Socket::release_buffers`]).
+const RELEASE_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// What is due when the connection's timer fires.
 enum Due {
@@ -130,6 +139,8 @@ enum Due {
     Ping,
     /// Send the dialect's keepalive message.
     KeepalivePing,
+    /// Give back grown socket buffers.
+    ReleaseBuffers,
     /// Nothing yet (woken early).
     Nothing,
 }
@@ -142,6 +153,7 @@ impl Liveness {
             last_message_in: now,
             last_message_out: now,
             register_by: Some(now + limits.register_timeout),
+            release_at: None,
         }
     }
 
@@ -160,6 +172,9 @@ impl Liveness {
         }
         if let Some(timeout) = keepalive.timeout {
             at = at.min(self.last_message_in + timeout);
+        }
+        if let Some(release) = self.release_at {
+            at = at.min(release);
         }
         at
     }
@@ -181,6 +196,10 @@ impl Liveness {
         if now >= self.next_ping {
             self.next_ping = now + limits.ping_after / 2;
             return Due::Ping;
+        }
+        if self.release_at.is_some_and(|at| now >= at) {
+            self.release_at = None;
+            return Due::ReleaseBuffers;
         }
         Due::Nothing
     }
@@ -262,7 +281,7 @@ where
                             let frame = match &message {
                                 Message::Text(text) => TextFrame::Text(text.as_str()),
                                 Message::Binary(_) => TextFrame::Binary,
-                                Message::Ping(_) | Message::Pong(_) => continue,
+                                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
                                 Message::Close(frame) => {
                                     lost = !is_clean_close(frame.as_ref());
                                     break None;
@@ -303,7 +322,7 @@ where
                             Due::Close(frame) => {
                                 // Silent past the idle timeout: the network
                                 // is gone, not the client's wish.
-                                lost = frame.reason == IDLE_REASON;
+                                lost = frame.reason.as_str() == IDLE_REASON;
                                 context.metrics.dropped(DropCause::Idle);
                                 tracing::debug!(%session, reason = %frame.reason, "closing a silent connection");
                                 break Some(frame);
@@ -315,6 +334,10 @@ where
                                 }
                             }
                             Due::KeepalivePing => codec.on_keepalive(&mut effects),
+                            // Not now (a message only partly arrived): again later.
+                            Due::ReleaseBuffers => if !socket.release_buffers() && socket.has_grown() {
+                                liveness.release_at = Some(clock.now() + RELEASE_AFTER_IDLE);
+                            },
                             Due::Nothing => {}
                         }
                     },
@@ -351,6 +374,11 @@ where
             if liveness.register_by.is_some() && codec.registered() {
                 liveness.register_by = None;
             }
+            // A large message or batch grew the socket's buffers: given back
+            // once the session has been idle for a moment.
+            if socket.has_grown() {
+                liveness.release_at = Some(clock.now() + RELEASE_AFTER_IDLE);
+            }
         };
 
         if taken_over || (resumable && lost) {
@@ -362,8 +390,9 @@ where
         }
         // A client closed for what it sent (too fast, too big) is likely
         // still sending: it gets the closing handshake below.
-        let still_sending =
-            close.as_ref().is_some_and(|f| f.code == close_code::TOO_BIG || f.reason == rate::ABUSE_REASON);
+        let still_sending = close
+            .as_ref()
+            .is_some_and(|f| u16::from(f.code) == close_code::TOO_BIG || f.reason.as_str() == rate::ABUSE_REASON);
         if let Some(frame) = close {
             send(&mut socket, Message::Close(Some(frame)), limits.write_timeout).await;
         }
@@ -385,21 +414,32 @@ where
 /// What a connection runs on: a client's WebSocket, or a pipe to the
 /// client's WebSocket on another node (`cluster/pipes.rs`).
 pub(crate) trait Socket:
-    futures_util::Stream<Item = Result<Message, axum::Error>>
-    + futures_util::Sink<Message, Error = axum::Error>
+    futures_util::Stream<Item = Result<Message, tungstenite::Error>>
+    + futures_util::Sink<Message, Error = tungstenite::Error>
     + Unpin
     + Send
     + 'static
 {
+    /// Whether a large message or batch grew buffers that
+    /// [`Socket::release_buffers`] could give back.
+    fn has_grown(&self) -> bool {
+        false
+    }
+
+    /// Gives back grown buffers, if that loses nothing now; whether it did.
+    fn release_buffers(&mut self) -> bool {
+        false
+    }
 }
 
-impl<T> Socket for T where
-    T: futures_util::Stream<Item = Result<Message, axum::Error>>
-        + futures_util::Sink<Message, Error = axum::Error>
-        + Unpin
-        + Send
-        + 'static
-{
+impl Socket for ServerSocket {
+    fn has_grown(&self) -> bool {
+        ServerSocket::has_grown(self)
+    }
+
+    fn release_buffers(&mut self) -> bool {
+        ServerSocket::release_buffers(self)
+    }
 }
 
 /// The reason of the close for a client silent past `--ws-idle-timeout`.
@@ -409,7 +449,7 @@ const IDLE_REASON: &str = "idle timeout";
 /// no code at all (a plain `close()`). Anything else (1001 from a page
 /// that reloads, say) leaves a resumable session held.
 fn is_clean_close(frame: Option<&CloseFrame>) -> bool {
-    frame.is_none_or(|frame| frame.code == close_code::NORMAL)
+    frame.is_none_or(|frame| u16::from(frame.code) == close_code::NORMAL)
 }
 
 /// Answers a resume with a token that names no held session: the
@@ -438,7 +478,7 @@ pub(crate) fn frames_of(effects: Vec<Effect<String>>) -> Vec<Message> {
 /// A WebSocket the node has no place for (full, or draining): closed at
 /// once with 1013 (try again later) and `reason`, before any session is
 /// made.
-pub(crate) async fn try_again_later(mut socket: WebSocket, write_timeout: Duration, reason: &'static str) {
+pub(crate) async fn try_again_later(mut socket: ServerSocket, write_timeout: Duration, reason: &'static str) {
     let frame = close_frame(close_code::TRY_AGAIN_LATER, reason);
     send(&mut socket, Message::Close(Some(frame)), write_timeout).await;
     let _ = tokio::time::timeout(write_timeout, socket.close()).await;
@@ -510,7 +550,7 @@ fn core_stopped() -> CloseFrame {
 }
 
 fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
-    CloseFrame { code, reason: reason.into() }
+    CloseFrame { code: CloseCode::from(code), reason: reason.into() }
 }
 
 /// Sends one message; `false` when the client is gone or too slow to take it.
@@ -519,10 +559,13 @@ async fn send(socket: &mut impl Socket, message: Message, timeout: Duration) -> 
 }
 
 /// Maps a read error to the close frame that explains it, if any.
-fn read_error(session: switchboard_core::SessionId, error: axum::Error, metrics: &Metrics) -> Option<CloseFrame> {
-    let error = error.into_inner();
-    match error.downcast_ref::<tungstenite::Error>() {
-        Some(tungstenite::Error::Capacity(_)) => {
+fn read_error(
+    session: switchboard_core::SessionId,
+    error: tungstenite::Error,
+    metrics: &Metrics,
+) -> Option<CloseFrame> {
+    match error {
+        tungstenite::Error::Capacity(_) => {
             metrics.dropped(DropCause::FrameTooLarge);
             tracing::debug!(%session, "message over the size limit");
             Some(close_frame(close_code::TOO_BIG, "message too big"))

@@ -20,14 +20,16 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use tungstenite::Message;
+use tungstenite::protocol::CloseFrame;
 
 use super::{Cluster, LinkFrame, NodeId};
 use crate::auth::{AuthError, Authenticator, Grants};
 use crate::driver::split_token;
+use crate::websocket::ServerSocket;
 
 /// Frames waiting for one pipe's reader, at most; past it the pipe ends
 /// (its client is far behind).
@@ -92,8 +94,10 @@ impl From<Message> for PipeFrame {
             Message::Ping(bytes) => PipeFrame::Ping(bytes.to_vec()),
             Message::Pong(bytes) => PipeFrame::Pong(bytes.to_vec()),
             Message::Close(frame) => {
-                PipeFrame::Close(frame.map(|frame| (frame.code, frame.reason.as_str().to_owned())))
+                PipeFrame::Close(frame.map(|frame| (u16::from(frame.code), frame.reason.as_str().to_owned())))
             }
+            // Never read from a socket: tungstenite hands over whole messages.
+            Message::Frame(_) => PipeFrame::Binary(Vec::new()),
         }
     }
 }
@@ -106,7 +110,7 @@ impl From<PipeFrame> for Message {
             PipeFrame::Ping(bytes) => Message::Ping(bytes.into()),
             PipeFrame::Pong(bytes) => Message::Pong(bytes.into()),
             PipeFrame::Close(frame) => {
-                Message::Close(frame.map(|(code, reason)| CloseFrame { code, reason: reason.into() }))
+                Message::Close(frame.map(|(code, reason)| CloseFrame { code: code.into(), reason: reason.into() }))
             }
         }
     }
@@ -296,7 +300,7 @@ impl PipedSocket {
 }
 
 impl Stream for PipedSocket {
-    type Item = Result<Message, axum::Error>;
+    type Item = Result<Message, tungstenite::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.incoming.poll_recv(context) {
@@ -309,8 +313,10 @@ impl Stream for PipedSocket {
     }
 }
 
+impl crate::ws::Socket for PipedSocket {}
+
 impl Sink<Message> for PipedSocket {
-    type Error = axum::Error;
+    type Error = tungstenite::Error;
 
     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -320,7 +326,7 @@ impl Sink<Message> for PipedSocket {
         if self.end.send(PipeOp::Frame(message.into())) {
             Ok(())
         } else {
-            Err(axum::Error::new(std::io::Error::other("the link to the client's node is full")))
+            Err(tungstenite::Error::Io(std::io::Error::other("the link to the client's node is full")))
         }
     }
 
@@ -342,7 +348,7 @@ impl Sink<Message> for PipedSocket {
 /// `patience`), nothing is read from the client: a client of a node that
 /// does not answer cannot stream frames into the link.
 pub(crate) async fn forward(
-    mut socket: WebSocket,
+    mut socket: ServerSocket,
     cluster: Cluster,
     node: NodeId,
     (token, dialect, access_token): (String, &'static str, Option<String>),
