@@ -51,6 +51,13 @@ pub async fn hang_up(caller: &mut Peer, callee: &mut Peer, room: &str) -> anyhow
     wait_for(T, &mut callee.socket, "room_peer_rm").await.map(drop)
 }
 
+/// The callee leaves the room too, as an rtc-lib app does once its peer
+/// has gone; the room is then gone.
+pub async fn leave(callee: &mut Peer, room: &str) -> anyhow::Result<()> {
+    send(&mut callee.socket, format!(r#"{{"type":"room_leave","tid":5,"room":"{room}"}}"#)).await?;
+    answer(&mut callee.socket, 5).await.map(drop)
+}
+
 /// Waits for the answer to request `tid`, failing on a negative one.
 async fn answer(socket: &mut Socket, tid: u32) -> anyhow::Result<String> {
     loop {

@@ -162,11 +162,17 @@ pub async fn connect(target: Target, addr: SocketAddr, source: Option<Ipv4Addr>,
 /// Two connections in a call: `caller` (on `server.addr`) called `callee`
 /// (on `server.callee_addr()`), who accepted.
 pub async fn call(server: Server, caller: &str, callee: &str) -> anyhow::Result<Call> {
+    call_from(server, None, caller, callee).await
+}
+
+/// [`call`], both connections from `source` (any loopback address when
+/// `None`).
+pub async fn call_from(server: Server, source: Option<Ipv4Addr>, caller: &str, callee: &str) -> anyhow::Result<Call> {
     let target = server.target;
-    let mut a = connect(target, server.addr, None, caller).await?;
+    let mut a = connect(target, server.addr, source, caller).await?;
     // The baseline pairs the two connections that ask for one path.
     let key = if target == Target::Baseline { caller } else { callee };
-    let mut b = connect(target, server.callee_addr(), None, key).await?;
+    let mut b = connect(target, server.callee_addr(), source, key).await?;
     let room = match target {
         Target::Baseline => String::new(),
         Target::Chatroulette => chatroulette::call(&mut a, &mut b).await?,
