@@ -45,18 +45,35 @@ impl std::fmt::Display for Port {
     }
 }
 
+/// Why an event did not go to the client.
+#[derive(Debug)]
+pub(super) enum EmitFailed {
+    /// Its connection had already closed: it is leaving anyway (its
+    /// disconnect is on the way), an everyday race, not a fault.
+    Closed,
+    /// It cannot take more (its queue, or the link to its node, is full).
+    Refused(String),
+}
+
 impl Port {
     /// Emits `event` with `args` to the client.
     ///
     /// # Errors
     /// When the client cannot take it (its buffer is full, or the link to
     /// its node is).
-    pub(super) fn emit(&self, event: &str, args: &[Value]) -> Result<(), String> {
+    pub(super) fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitFailed> {
         match self {
-            Port::Socket(socket) => emit(socket, event, args).map_err(|error| error.to_string()),
+            Port::Socket(socket) => emit(socket, event, args).map_err(|error| match error {
+                SendError::Socket(SocketError::Closed) => EmitFailed::Closed,
+                other => EmitFailed::Refused(other.to_string()),
+            }),
             Port::Pipe(end) => {
                 let op = PipeOp::SioEmit { event: event.to_owned(), args: args.to_vec() };
-                if end.send(op) { Ok(()) } else { Err("the link to the client's node is full".to_owned()) }
+                if end.send(op) {
+                    Ok(())
+                } else {
+                    Err(EmitFailed::Refused("the link to the client's node is full".to_owned()))
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use switchboard_dialects::resume::ResumeAsk;
 use switchboard_dialects::socketio::{AckId, SocketEvent, SocketIoSession, SocketOut};
 use tokio::sync::mpsc;
 
-use super::port::{Ack, Port};
+use super::port::{Ack, EmitFailed, Port};
 use super::{INBOX_BYTES, INBOX_EVENTS, Inbound, InboxFlags};
 use crate::auth::Grants;
 use crate::guard;
@@ -192,8 +192,15 @@ async fn carry_out(
                 }
             }
             Effect::Send(SocketOut::Emit(event, args)) => {
-                if let Err(error) = port.emit(event, &args) {
-                    tracing::warn!(%session, %error, "dropping a socket.io client that cannot take events");
+                if let Err(failed) = port.emit(event, &args) {
+                    match failed {
+                        EmitFailed::Closed => {
+                            tracing::debug!(%session, "socket.io client closed while events were going out")
+                        }
+                        EmitFailed::Refused(error) => {
+                            tracing::warn!(%session, %error, "dropping a socket.io client that cannot take events");
+                        }
+                    }
                     port.disconnect();
                     return false;
                 }
