@@ -125,6 +125,25 @@ for target in ALL:
         idle_verdicts.append(f"{target} {verdict(share <= 1, 100 * (share - 1))} ({r['bytes_per_session']/1024:.2f} KiB)")
 print("\nTarget: ≤ 4 KiB per idle session: " + "; ".join(idle_verdicts) + ".\n")
 
+if any(name.startswith("idle-after-call-") for name in results):
+    print("## Memory after calls\n")
+    print("The idle sessions above, beside sessions that were in a call first: each pair relayed a 6 KB SDP")
+    print("offer and answer, hung up (and in calling both left the room), then sat idle the same way. A large")
+    print("message grows tungstenite's read buffer (to the frame) and write buffer (to the batch); the socket")
+    print("gives both back after 1 s idle (`crates/server/src/websocket`), and jemalloc returns the freed pages.")
+    print("socket.io's sessions run on engineioxide's own WebSocket, which this does not reach.\n")
+    print("| server | never called | after a call | × never called |")
+    print("|---|---:|---:|---:|")
+    call_verdicts = []
+    for target in SWITCHBOARD:
+        never, after = results.get(f"idle-{target}"), results.get(f"idle-after-call-{target}")
+        if not (never and after):
+            continue
+        ratio = after["bytes_per_session"] / never["bytes_per_session"]
+        print(f"| {LABEL[target]} | {never['bytes_per_session']/1024:.2f} KiB | {after['bytes_per_session']/1024:.2f} KiB | {ratio:.2f} |")
+        call_verdicts.append(f"{target} {verdict(ratio <= 1.25, 100 * (ratio - 1.25) / 1.25)} ({ratio:.2f}×)")
+    print("\nGoal: an idle session after a call within 25 % of one never called: " + "; ".join(call_verdicts) + ".\n")
+
 if any(name.startswith("cluster-") for name in results):
     print("## Several nodes\n")
     print("chatroulette through a cluster of two nodes and a `redis-server` (README \"Several nodes\"): on one")
