@@ -102,7 +102,6 @@ pub struct Shape {
 /// One churned call between new users `caller` and `callee`, from connect
 /// to disconnect; both directions' counts.
 pub async fn churned(server: Server, caller: &str, callee: &str, shape: Shape) -> anyhow::Result<Tally> {
-    let target = server.target;
     let mut call = call(server, caller, callee).await?;
     let sent = 1 + shape.candidates;
     for seq in 0..sent {
@@ -113,9 +112,23 @@ pub async fn churned(server: Server, caller: &str, callee: &str, shape: Shape) -
         let frame = message(&call, false, seq, shape.sdp_size);
         call.callee.socket.send(Message::text(frame)).await?;
     }
-    let (mut to_callee, mut to_caller) = (Stream::default(), Stream::default());
-    receive_until(target, &mut call.callee.socket, &mut to_callee, sent - 1, shape.loss_timeout).await?;
-    receive_until(target, &mut call.caller.socket, &mut to_caller, sent - 1, shape.loss_timeout).await?;
+    end(call, Stream::default(), Stream::default(), sent, shape).await
+}
+
+/// Waits for what is still on its way of `sent` messages each way, hangs
+/// up and disconnects; both directions' counts.
+async fn end(
+    mut call: Call,
+    mut to_callee: Stream,
+    mut to_caller: Stream,
+    sent: u64,
+    shape: Shape,
+) -> anyhow::Result<Tally> {
+    if sent > 0 {
+        let target = call.target;
+        receive_until(target, &mut call.callee.socket, &mut to_callee, sent - 1, shape.loss_timeout).await?;
+        receive_until(target, &mut call.caller.socket, &mut to_caller, sent - 1, shape.loss_timeout).await?;
+    }
     call.hang_up().await?;
     call.close().await;
     let mut tally = to_callee.finish(sent);
@@ -172,15 +185,7 @@ pub async fn long_lived(
             changed = stopped(&mut until) => changed?,
         }
     }
-    if sent > 0 {
-        receive_until(target, &mut call.callee.socket, &mut to_callee, sent - 1, shape.loss_timeout).await?;
-        receive_until(target, &mut call.caller.socket, &mut to_caller, sent - 1, shape.loss_timeout).await?;
-    }
-    call.hang_up().await?;
-    call.close().await;
-    let mut tally = to_callee.finish(sent);
-    tally.add(to_caller.finish(sent));
-    Ok(tally)
+    end(call, to_callee, to_caller, sent, shape).await
 }
 
 /// Resolves when the stop flag changes; never for a count.
