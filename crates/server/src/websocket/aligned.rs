@@ -77,7 +77,8 @@ fn head(bytes: &[u8], max_frame: u64) -> Head {
     if payload > max_frame {
         return Head::Oversized;
     }
-    let len = 2 + length_bytes + mask_bytes + payload;
+    // Checked: `max_frame` may be near `u64::MAX`.
+    let Some(len) = payload.checked_add(2 + length_bytes + mask_bytes) else { return Head::Oversized };
     if (bytes.len() as u64) < len {
         return Head::Incomplete;
     }

@@ -9,7 +9,7 @@ pub(crate) mod upgrade;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use futures_util::{FutureExt, Sink, Stream};
+use futures_util::{FutureExt, Sink, SinkExt, Stream};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -55,9 +55,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ServerSocket<S> {
     /// that it has returned. Call it only while the connection is open in
     /// both directions (no close sent or received). Returns whether it did.
     pub(crate) fn release_buffers(&mut self) -> bool {
-        let Some(stream) =
-            self.stream.take_if(|stream| self.grown && self.unflushed == 0 && stream.get_ref().between_messages())
-        else {
+        if !self.grown || self.unflushed > 0 {
+            return false;
+        }
+        let Some(stream) = self.stream.as_mut() else { return false };
+        // What tungstenite queued by itself must be out first: the pong to a
+        // ping it has returned, written only at its next read or flush, or
+        // the rest of a batch a slow client has not taken yet.
+        if !matches!(SinkExt::flush(stream).now_or_never(), Some(Ok(()))) {
+            return false;
+        }
+        let Some(stream) = self.stream.take_if(|stream| stream.get_ref().between_messages()) else {
             return false;
         };
         self.stream = Some(build(stream.into_inner(), self.config));

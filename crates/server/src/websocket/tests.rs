@@ -143,3 +143,23 @@ async fn a_connection_cut_inside_a_frame_ends_without_a_message() {
         Some(Ok(message)) => panic!("half a frame made a message: {message:?}"),
     }
 }
+
+#[tokio::test]
+async fn the_pong_tungstenite_owes_goes_out_before_a_release() {
+    let (mut server, mut client) = pair();
+    client.write_all(&frame(TEXT, text(6000, 'a').as_bytes())).await.unwrap();
+    next_text(&mut server).await;
+    client.write_all(&frame(0x89, b"are you there")).await.unwrap();
+    match server.next().await {
+        Some(Ok(Message::Ping(_))) => {}
+        other => panic!("expected the ping, got {other:?}"),
+    }
+    // tungstenite has queued the pong, to write at its next read or flush.
+    assert!(server.release_buffers());
+    // Written by the release itself, so there now, without waiting.
+    let mut pong = [0; 15];
+    let read = client.read_exact(&mut pong).now_or_never();
+    assert!(matches!(read, Some(Ok(15))), "the pong is out: {read:?}");
+    assert_eq!(pong[..2], [0x8a, 13], "an unmasked pong of 13 bytes");
+    assert_eq!(&pong[2..], b"are you there");
+}
