@@ -86,6 +86,14 @@ pub(super) async fn subscribe(cluster: Cluster, mut inbound: mpsc::Receiver<Push
                         cluster.inner.metrics.cluster_message_received();
                         cluster.take_pipe_message(message);
                     }
+                    Ok(LinkFrame::Restarted { node }) => {
+                        cluster.inner.metrics.cluster_message_received();
+                        let Ok(node) = NodeId::parse(&node) else { continue };
+                        tracing::info!(%node, "a node started again: ending what its former process had here");
+                        if cluster.end_everything_with(node, &driver).await.is_err() {
+                            return;
+                        }
+                    }
                     Ok(message) => {
                         cluster.inner.metrics.cluster_message_received();
                         if driver.link(message).await.is_err() {

@@ -71,6 +71,17 @@ pub enum LinkFrame {
         /// The user.
         user: UserId,
     },
+    /// The sending node has started again under its id, and whatever its
+    /// former process's sessions had on the receiving node ends, as for a
+    /// node taken for dead. A process killed and restarted at once
+    /// (SIGKILL, then a supervisor's restart) announces itself again
+    /// before the others miss it, so without this its old sessions' calls
+    /// would never end. Sent before the new process serves, so it arrives
+    /// before anything of that process (one publisher's order).
+    Restarted {
+        /// The node's id.
+        node: String,
+    },
     /// Makes sure a named room exists (tringtring's `POST /r/<id>` on a
     /// node that does not hold the room).
     OpenRoom {

@@ -308,11 +308,24 @@ impl Cluster {
     }
 
     /// Before this node serves: whatever a former process with this node id
-    /// left in Redis (it was killed) goes, or its names would stay taken.
+    /// left in Redis (it was killed) goes, or its names would stay taken;
+    /// and every live node is told this node started again
+    /// ([`LinkFrame::Restarted`](super::LinkFrame::Restarted)), so that
+    /// what that process's sessions had there ends, even when it was
+    /// restarted too soon for the others to miss it.
     pub(crate) async fn start_fresh(&self) {
-        let purged = tokio::time::timeout(std::time::Duration::from_secs(2), self.purge(self.node())).await;
-        if !matches!(purged, Ok(Ok(()))) {
-            tracing::warn!("Redis is unreachable at start: this node joins the cluster once it is back");
+        let fresh = async {
+            self.purge(self.node()).await?;
+            self.live_nodes().await
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(2), fresh).await {
+            Ok(Ok(live)) => {
+                let restarted = super::LinkFrame::Restarted { node: self.node().to_string() };
+                for node in live.iter().filter(|node| *node != self.node()) {
+                    self.send(node, &restarted);
+                }
+            }
+            _ => tracing::warn!("Redis is unreachable at start: this node joins the cluster once it is back"),
         }
     }
 

@@ -14,11 +14,10 @@ use std::time::Duration;
 use redis::Script;
 use tokio::time::Instant;
 
-use super::Cluster;
-use super::NodeId;
+use super::{Cluster, NodeId, Unavailable};
 use super::names::node_key;
 use super::places::Place;
-use crate::driver::DriverHandle;
+use crate::driver::{DriverGone, DriverHandle};
 
 /// Refreshes a node's key and its expiry in `sb:nodes`; returns whether
 /// the key was there (when not, Redis lost this node's names, or it just
@@ -55,6 +54,23 @@ impl Cluster {
     /// How long a node's announcement lives.
     fn announcement_ttl(&self) -> Duration {
         self.inner.node_timeout / 2
+    }
+
+    /// The nodes whose announcement has not expired.
+    pub(super) async fn live_nodes(&self) -> Result<Vec<NodeId>, Unavailable> {
+        let result: redis::RedisResult<Vec<String>> = LIVE_NODES.key(NODES).invoke_async(&mut self.redis()).await;
+        let live = self.heard(result)?;
+        Ok(live.iter().filter_map(|node| NodeId::parse(node).ok()).collect())
+    }
+
+    /// Ends everything this node has with `node`'s sessions: its calls
+    /// here end with `disconnected`, its stand-ins leave the places here,
+    /// the pipes to it close, and where its places were is forgotten. For
+    /// a node taken for dead, or started again under its id.
+    pub(super) async fn end_everything_with(&self, node: NodeId, driver: &DriverHandle) -> Result<(), DriverGone> {
+        self.forget_homes_on(&node);
+        self.end_pipes_with(&node);
+        driver.node_gone(node).await
     }
 }
 
@@ -131,8 +147,7 @@ pub(super) async fn watch(cluster: Cluster, driver: DriverHandle) {
     let mut reachable = false;
     while driver.is_running() {
         ticks.tick().await;
-        let result: redis::RedisResult<Vec<String>> = LIVE_NODES.key(NODES).invoke_async(&mut cluster.redis()).await;
-        let Ok(live) = cluster.heard(result) else {
+        let Ok(live) = cluster.live_nodes().await else {
             reachable = false;
             continue;
         };
@@ -143,7 +158,7 @@ pub(super) async fn watch(cluster: Cluster, driver: DriverHandle) {
             reachable = true;
         }
         cluster.inner.metrics.cluster_nodes(live.len());
-        for node in live.iter().filter_map(|node| NodeId::parse(node).ok()) {
+        for node in live {
             last_seen.insert(node, now);
         }
         let gone: Vec<NodeId> = last_seen
@@ -156,12 +171,10 @@ pub(super) async fn watch(cluster: Cluster, driver: DriverHandle) {
             tracing::warn!(%node, "a node stopped announcing itself: ending its calls here");
             // Its names, pins and sets go too (every node may do it; the
             // script is idempotent), so that a crash leaves nothing behind.
-            cluster.forget_homes_on(&node);
-            cluster.end_pipes_with(&node);
             let janitor = cluster.clone();
             let dead = node.clone();
             tokio::spawn(async move { janitor.purge(&dead).await });
-            if driver.node_gone(node).await.is_err() {
+            if cluster.end_everything_with(node, &driver).await.is_err() {
                 return;
             }
         }

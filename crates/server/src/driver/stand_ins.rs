@@ -28,8 +28,9 @@ impl Driver {
             }
             LinkFrame::Collect { node, user } => self.collect_held(node, user),
             LinkFrame::UserEvent { node, user, event } => self.user_event(node, user, event),
-            // Taken by the link itself (`cluster/pipes.rs`), never sent here.
-            LinkFrame::Pipe(_) => {}
+            // Taken by the link itself (`cluster/pipes.rs`, `cluster/bus.rs`),
+            // never sent here.
+            LinkFrame::Pipe(_) | LinkFrame::Restarted { .. } => {}
         }
     }
 
