@@ -19,6 +19,14 @@ async fn connect_as(addr: &str, name: &str) -> Client {
     chatroulette_as(addr, name).await
 }
 
+/// A calling client past its `hello`, and its user id.
+async fn calling_on(addr: &str) -> (Client, String) {
+    let mut client = Client::connect(&format!("ws://{addr}/ws/calling")).await;
+    let hello = client.recv().await;
+    assert_eq!(hello["type"], "hello", "{hello}");
+    (client, hello["id"].as_str().expect("an id").to_owned())
+}
+
 /// A chatroulette call between `caller` and `callee`, answered.
 async fn in_a_call(caller: &mut Client, callee: &mut Client, (from, to): (&str, &str)) {
     caller.send(json!({"type":"REQUEST_CALL","payload":{"to":to}})).await;
@@ -111,4 +119,25 @@ async fn a_node_restarted_at_once_ends_its_former_calls() {
     let _ = b.exit().await;
     let (_b, _addr_b, _logs_b) = node(&redis, "quick-b", "60s");
     assert_eq!(alice.recv().await, json!({"type":"CALL_ENDED","payload":{"by":"bob","reason":"disconnected"}}));
+}
+
+/// A room dies with the node that holds it: its members on other nodes
+/// hear each peer leave, as from a room of a live node, rather than
+/// nothing until they act. Found by the chaos run: a calling callee whose
+/// caller's node was killed stayed in the room with nobody.
+#[tokio::test]
+async fn a_killed_nodes_rooms_tell_their_members_elsewhere_that_their_peers_left() {
+    let redis = RedisServer::start().await;
+    let (a, addr_a, _logs_a) = node(&redis, "home-a", "4s");
+    let (_b, addr_b, _logs_b) = node(&redis, "home-b", "4s");
+    redis.wait_for_nodes(&["home-a", "home-b"]).await;
+    let (mut alice, alice_id) = calling_on(&addr_a).await;
+    let (mut bob, _) = calling_on(&addr_b).await;
+    ask(&mut alice, json!({"type":"room_join","room":"den"}), 1).await;
+    let joined = ask(&mut bob, json!({"type":"room_join","room":"den"}), 1).await;
+    assert_eq!(joined["data"]["peers"].as_object().unwrap().len(), 1, "{joined}");
+
+    a.signal("-KILL");
+    // Waits for the event; PATIENCE bounds it well past the 4 s timeout.
+    assert_eq!(bob.recv().await, json!({"type":"room_peer_rm","room":"den","user":alice_id}));
 }

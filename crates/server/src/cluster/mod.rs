@@ -22,6 +22,7 @@ mod nodes;
 pub(crate) mod pipes;
 pub(crate) mod places;
 pub(crate) mod proxies;
+pub(crate) mod rooms_away;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -25,6 +25,7 @@ use crate::cluster::ghosts::Ghosts;
 use crate::cluster::link::LinkFrame;
 use crate::cluster::places::{self, Home, Place};
 use crate::cluster::proxies::Proxies;
+use crate::cluster::rooms_away::RoomsAway;
 use crate::cluster::{Cluster, Located, NodeId};
 use crate::metrics::{DropCause, Metrics, SessionsByDialect};
 
@@ -764,6 +765,7 @@ pub(crate) fn spawn(
         cluster,
         ghosts: Ghosts::default(),
         proxies: Proxies::default(),
+        rooms_away: RoomsAway::default(),
         shared,
         core: Core::new(config),
         clock,
@@ -814,6 +816,8 @@ struct Driver {
     /// Stand-ins for sessions of other nodes in places this node holds,
     /// and the nodes local sessions act on.
     proxies: Proxies,
+    /// Local sessions' rooms on other nodes, and their peers.
+    rooms_away: RoomsAway,
     /// Where stand-ins' session ids are drawn, shared with the handles.
     shared: Arc<Shared>,
     core: Core,

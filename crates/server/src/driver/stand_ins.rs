@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use switchboard_core::{
-    Command, CommandError, Event, Input, InviteRef, Output, Payload, RelayTarget, Reply, Request, SessionId, Signal,
-    UserId,
+    Command, CommandError, Event, Input, InviteRef, Output, Payload, RelayTarget, Reply, Request, RoomRef, SessionId,
+    Signal, UserId,
 };
 
 use super::{Driver, ToDriver, draw_session_id, starts_a_call};
@@ -46,7 +46,8 @@ impl Driver {
     }
 
     /// A node is gone: its stand-ins here disconnect (their calls end with
-    /// `disconnected`, they leave the places here).
+    /// `disconnected`, they leave the places here), and local sessions in
+    /// its rooms hear each peer there leave.
     pub(super) fn node_gone(&mut self, node: &NodeId) {
         for ghost in self.ghosts.of_node(node) {
             self.ghosts.remove(ghost);
@@ -58,6 +59,10 @@ impl Driver {
             self.input(Input::Disconnected { session: stand_in });
         }
         self.proxies.node_gone(node);
+        let now = self.clock.now();
+        for (session, left) in self.rooms_away.node_gone(node) {
+            self.deliver(session, left, now);
+        }
     }
 
     /// A node asks for the ecall messages held here for `user`, who has
@@ -180,6 +185,7 @@ impl Driver {
             })
             .collect();
         for session in sessions {
+            self.rooms_away.saw(session, &node, &event);
             self.deliver(session, event.clone(), now);
         }
     }
@@ -405,6 +411,11 @@ impl Driver {
         }
         let Some(peer_id) = self.core.peer_id(session) else { return };
         self.proxies.went(session, &node);
+        match &command {
+            Command::Leave { room: RoomRef::Id(room) } => self.rooms_away.left(session, room),
+            Command::Accept { invite: InviteRef::Id(invite), .. } => self.rooms_away.accepted(session, *invite),
+            _ => {}
+        }
         let user = self.core.user_of(session).cloned();
         let (tag, reply_on_success) = (request.tag, request.reply_on_success);
         let invitee_node = invitee_node.map(|node| node.to_string());
@@ -437,6 +448,7 @@ impl Driver {
 
     /// A local session closed: its stand-ins on other nodes go too.
     pub(super) fn tell_away_nodes_gone(&mut self, session: SessionId) {
+        self.rooms_away.closed(session);
         if self.proxies.is_empty() {
             return;
         }
@@ -459,6 +471,7 @@ impl Driver {
                 {
                     cluster.invite_on(*invite, node.clone());
                 }
+                self.rooms_away.saw(message.session, &node, &event);
                 let now = self.clock.now();
                 self.deliver(message.session, event, now);
             }
