@@ -6,6 +6,7 @@
 
 mod baseline;
 mod calling;
+mod chaos;
 mod chatroulette;
 mod cloudkibo;
 mod ecall;
@@ -46,6 +47,12 @@ enum Scenario {
     /// each message checked to arrive once and in order; samples the
     /// server's RSS, open files and CPU. Exits non-zero on any fault.
     Soak(soak::Args),
+    /// The soak's calls over a cluster of nodes and Redis started here,
+    /// while a random node is killed and started again every minute and
+    /// Redis once: which calls lost a party, how soon the other heard, and
+    /// whether the calls on surviving nodes lost anything. Exits non-zero
+    /// on any broken promise.
+    Chaos(chaos::Args),
 }
 
 #[tokio::main]
@@ -56,5 +63,6 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Setup(args) => setup::run(args).await,
         Scenario::Idle(args) => idle::run(args).await,
         Scenario::Soak(args) => soak::run(args).await,
+        Scenario::Chaos(args) => chaos::run(args).await,
     }
 }

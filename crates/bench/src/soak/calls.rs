@@ -18,7 +18,7 @@ use crate::target::{Call, Server, Signal, Socket, Target, call, is_relayed, keep
 /// The frame carrying message `seq` of a stream: the SDP offer (or answer)
 /// first, then ICE candidates, each with its tag in the text the dialect
 /// relays (the SDP, the candidate string).
-fn message(call: &Call, from_caller: bool, seq: u64, sdp_size: usize) -> String {
+pub(crate) fn message(call: &Call, from_caller: bool, seq: u64, sdp_size: usize) -> String {
     if seq == 0 {
         let signal = if from_caller { Signal::Offer } else { Signal::Answer };
         call.signal_frame(from_caller, signal, &format!("{}a={}", sdp(sdp_size), tag(seq)))
@@ -32,7 +32,7 @@ fn message(call: &Call, from_caller: bool, seq: u64, sdp_size: usize) -> String 
 }
 
 /// What a connection did with one frame it read.
-enum Read {
+pub(crate) enum Read {
     /// A relayed message, with its sequence number.
     Relayed(u64),
     /// Anything else: an answer to its own request, presence, a keepalive
@@ -42,7 +42,7 @@ enum Read {
 
 /// Reads one frame, answering a keepalive; `None` when `within` (if
 /// given) passed first.
-async fn read(target: Target, socket: &mut Socket, within: Option<Duration>) -> anyhow::Result<Option<Read>> {
+pub(crate) async fn read(target: Target, socket: &mut Socket, within: Option<Duration>) -> anyhow::Result<Option<Read>> {
     let next = match within {
         Some(within) => match tokio::time::timeout(within, socket.next()).await {
             Ok(next) => next,
@@ -117,7 +117,7 @@ pub async fn churned(server: Server, caller: &str, callee: &str, shape: Shape) -
 
 /// Waits for what is still on its way of `sent` messages each way, hangs
 /// up and disconnects; both directions' counts.
-async fn end(
+pub(crate) async fn end(
     mut call: Call,
     mut to_callee: Stream,
     mut to_caller: Stream,

@@ -9,8 +9,8 @@
 //!
 //! Prints one JSON report, and exits non-zero when a check failed.
 
-mod calls;
-mod ledger;
+pub(crate) mod calls;
+pub(crate) mod ledger;
 mod sampler;
 #[cfg(test)]
 mod tests;
