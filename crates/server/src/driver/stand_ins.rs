@@ -411,13 +411,19 @@ impl Driver {
         }
         let Some(peer_id) = self.core.peer_id(session) else { return };
         self.proxies.went(session, &node);
-        match &command {
-            Command::Leave { room: RoomRef::Id(room) } => self.rooms_away.left(session, room),
-            Command::Accept { invite: InviteRef::Id(invite), .. } => self.rooms_away.accepted(session, *invite),
-            _ => {}
-        }
         let user = self.core.user_of(session).cloned();
         let (tag, reply_on_success) = (request.tag, request.reply_on_success);
+        match &command {
+            Command::Join { room: Some(room), .. } => {
+                self.rooms_away.asked_to_join(session, reply_on_success.then_some(tag), room.clone(), &node);
+            }
+            Command::Accept { invite: InviteRef::Id(invite), .. } => {
+                self.rooms_away.accepted(session, *invite, reply_on_success.then_some(tag));
+            }
+            Command::Reject { invite: InviteRef::Id(invite), .. } => self.rooms_away.declined(session, *invite),
+            Command::Leave { room: RoomRef::Id(room) } => self.rooms_away.left(session, room),
+            _ => {}
+        }
         let invitee_node = invitee_node.map(|node| node.to_string());
         let status = user.as_ref().and_then(|user| self.core.status_of(user)).cloned();
         let peer_id = peer_id.to_string();
