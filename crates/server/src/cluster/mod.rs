@@ -119,6 +119,10 @@ struct Inner {
     /// it yet.
     subscribed: AtomicBool,
     announced: AtomicBool,
+    /// Whether what a former process with this id left is gone and the
+    /// live nodes were told this node started again (`names.rs`,
+    /// `start_fresh`): until then the node does not announce itself.
+    fresh: AtomicBool,
     /// Whether the last Redis request worked: `/readyz` and the
     /// `switchboard_cluster_redis_up` gauge.
     up: AtomicBool,
@@ -200,6 +204,7 @@ impl Cluster {
             up: AtomicBool::new(false),
             subscribed: AtomicBool::new(false),
             announced: AtomicBool::new(false),
+            fresh: AtomicBool::new(false),
             claims: Mutex::new(SessionMap::default()),
             pinned: Mutex::new(std::collections::HashSet::new()),
             unreleased: Mutex::new(Vec::new()),

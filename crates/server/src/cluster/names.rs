@@ -117,10 +117,14 @@ return nodes
 });
 
 /// Frees every name and place a node holds, and its liveness key: a
-/// clean stop.
+/// clean stop. With `ARGV[2] == '1'` (a node taken for dead), nothing is
+/// done when the node announces itself (again): it was restarted after
+/// the other node last read the live nodes, and what is there now is the
+/// new process's.
 static LEAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{}{}",
+        "{}{}{}",
+        "if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 1 end\n",
         super::places::LEAVE_PLACES,
         r"
 local mine = ARGV[1] .. ' '
@@ -299,7 +303,7 @@ impl Cluster {
     /// Frees every name this node holds and its liveness key, so that
     /// other nodes see it gone at once (a clean stop).
     pub(crate) async fn leave(&self) {
-        match self.purge(self.node()).await {
+        match self.purge(self.node(), false).await {
             Ok(()) => tracing::info!(node = %self.node(), "left the cluster: this node's names are free"),
             Err(error) => {
                 tracing::warn!(%error, "could not leave the cluster cleanly: names free after --node-timeout")
@@ -313,30 +317,44 @@ impl Cluster {
     /// ([`LinkFrame::Restarted`](super::LinkFrame::Restarted)), so that
     /// what that process's sessions had there ends, even when it was
     /// restarted too soon for the others to miss it.
+    ///
+    /// When Redis is unreachable, the heartbeat does it before this node
+    /// first announces itself.
     pub(crate) async fn start_fresh(&self) {
-        let fresh = async {
-            self.purge(self.node()).await?;
-            self.live_nodes().await
-        };
-        match tokio::time::timeout(std::time::Duration::from_secs(2), fresh).await {
-            Ok(Ok(live)) => {
-                let restarted = super::LinkFrame::Restarted { node: self.node().to_string() };
-                for node in live.iter().filter(|node| *node != self.node()) {
-                    self.send(node, &restarted);
-                }
-            }
-            _ => tracing::warn!("Redis is unreachable at start: this node joins the cluster once it is back"),
+        if !self.try_start_fresh().await {
+            tracing::warn!("Redis is unreachable at start: this node joins the cluster once it is back");
         }
     }
 
+    /// [`start_fresh`](Self::start_fresh)'s work, once: whether it was
+    /// done (then or before).
+    pub(super) async fn try_start_fresh(&self) -> bool {
+        if self.inner.fresh.load(std::sync::atomic::Ordering::Relaxed) {
+            return true;
+        }
+        let fresh = async {
+            self.purge(self.node(), false).await?;
+            self.live_nodes().await
+        };
+        let Ok(Ok(live)) = tokio::time::timeout(std::time::Duration::from_secs(2), fresh).await else { return false };
+        let restarted = super::LinkFrame::Restarted { node: self.node().to_string() };
+        for node in live.iter().filter(|node| *node != self.node()) {
+            self.send(node, &restarted);
+        }
+        self.inner.fresh.store(true, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
     /// Frees every name and place `node` holds, and its liveness key: a
-    /// node leaving, or a dead node cleaned up by any other.
-    pub(crate) async fn purge(&self, node: &NodeId) -> Result<(), Unavailable> {
+    /// node leaving, or (`if_dead`) a dead node cleaned up by any other,
+    /// unless it has announced itself again meanwhile.
+    pub(crate) async fn purge(&self, node: &NodeId, if_dead: bool) -> Result<(), Unavailable> {
         let result: redis::RedisResult<i64> = LEAVE
             .key(names_key(node))
             .key(node_key(node))
             .key(super::places::places_key_of(node))
             .arg(node.as_str())
+            .arg(if if_dead { "1" } else { "0" })
             .invoke_async(&mut self.redis())
             .await;
         self.heard(result).map(drop)

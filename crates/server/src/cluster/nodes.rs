@@ -86,6 +86,11 @@ pub(super) async fn heartbeat(cluster: Cluster, driver: DriverHandle) {
     let gone_once = Arc::new(Mutex::new(HashSet::new()));
     while driver.is_running() {
         ticks.tick().await;
+        // A start while Redis was down: what the former process left goes
+        // first, or this node's announcement would make it look alive.
+        if !cluster.try_start_fresh().await {
+            continue;
+        }
         let node = cluster.node().clone();
         let result: redis::RedisResult<i64> = HEARTBEAT
             .key(node_key(&node))
@@ -173,7 +178,7 @@ pub(super) async fn watch(cluster: Cluster, driver: DriverHandle) {
             // script is idempotent), so that a crash leaves nothing behind.
             let janitor = cluster.clone();
             let dead = node.clone();
-            tokio::spawn(async move { janitor.purge(&dead).await });
+            tokio::spawn(async move { janitor.purge(&dead, true).await });
             if cluster.end_everything_with(node, &driver).await.is_err() {
                 return;
             }
