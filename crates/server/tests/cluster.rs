@@ -452,3 +452,30 @@ async fn the_empty_room_ttl_holds_across_nodes() {
         server.stop().await;
     }
 }
+
+/// A name the server draws is claimed across the cluster before its
+/// session is told it, so a user of another node may invite a calling user
+/// the moment its `hello` arrives. Found by the chaos run, where the claim
+/// came just after the `hello` and an invite in between was refused ("no
+/// user"). Redis holds its writes for a moment here (`CLIENT PAUSE`), so
+/// the `hello` can only come once the claim is in.
+#[tokio::test]
+async fn a_drawn_calling_id_is_claimed_before_its_hello() {
+    let redis = RedisServer::start().await;
+    let nodes = cluster(&redis, &["drawn-a", "drawn-b"]).await;
+    let mut watcher = redis.connection().await.expect("redis answers");
+    let paused: String = redis::cmd("CLIENT").arg("PAUSE").arg(300).arg("WRITE").query_async(&mut watcher).await.unwrap();
+    assert_eq!(paused, "OK");
+    let (mut bob, bob_id) = nodes[1].calling().await;
+    let holders: i64 = redis::cmd("HLEN").arg(format!("sb:user:{bob_id}")).query_async(&mut watcher).await.unwrap();
+    assert_eq!(holders, 1, "{bob_id} was told its name before the cluster knew it");
+
+    let (mut alice, _) = nodes[0].calling().await;
+    let joined = ask(&mut alice, json!({"type":"room_join","status":{}}), 1).await;
+    let room = joined["data"]["room"].as_str().expect("a room").to_owned();
+    alice.send(json!({"type":"invite_send","tid":2,"room":room,"user":bob_id,"data":{}})).await;
+    assert_eq!(bob.recv().await["type"], "invite_incoming");
+    for node in nodes {
+        node.stop().await;
+    }
+}

@@ -55,6 +55,9 @@ enum ToDriver {
     /// An input, and when it was queued if it is one of the inputs the
     /// latency metric samples ([`LATENCY_SAMPLE_EVERY`]).
     Input(Input, Option<Instant>),
+    /// A register of a name the cluster drew and claimed before the core
+    /// saw it: answered as a drawn name (`Reply::Registered { drawn: true }`).
+    RegisterDrawn(Input),
     /// A socket.io session's first event named its dialect.
     Dialect(SessionId, Dialect),
     Stats(oneshot::Sender<Stats>),
@@ -362,6 +365,7 @@ impl std::fmt::Debug for ToDriver {
             ToDriver::Hold(session, _) => write!(f, "Hold({session})"),
             ToDriver::Resume { .. } => write!(f, "Resume"),
             ToDriver::Input(input, _) => write!(f, "Input({input:?})"),
+            ToDriver::RegisterDrawn(input) => write!(f, "RegisterDrawn({input:?})"),
             ToDriver::Dialect(session, dialect) => write!(f, "Dialect({session}, {dialect:?})"),
             ToDriver::Stats(_) => write!(f, "Stats"),
             ToDriver::Gauges(_) => write!(f, "Gauges"),
@@ -515,6 +519,24 @@ impl DriverHandle {
         let message = match command {
             // A session registers once: a second register goes to the core,
             // which refuses it, without touching the first one's claim.
+            // A name the server draws (calling's hello, a CONNECT without a
+            // name) is drawn and claimed here, before the core registers
+            // it, so that the session is reachable from every node once it
+            // is told its name. With Redis unreachable the core draws it,
+            // claimed once Redis is back, so that local calls still work.
+            Command::Register { user: None, shared } if cluster.claim_of(session).is_none() => {
+                let user = UserId::parse(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a user name");
+                match cluster.claim(&user, session, shared).await {
+                    Ok(crate::cluster::names::Claim::Granted) => {
+                        let command = Command::Register { user: Some(user), shared };
+                        ToDriver::RegisterDrawn(Input::Command { session, request, command })
+                    }
+                    _ => {
+                        let command = Command::Register { user: None, shared };
+                        ToDriver::Input(Input::Command { session, request, command }, None)
+                    }
+                }
+            }
             Command::Register { user: Some(user), shared } if cluster.claim_of(session).is_none() => {
                 match cluster.claim(&user, session, shared).await {
                     Ok(crate::cluster::names::Claim::Granted) => {
@@ -730,7 +752,7 @@ pub struct DriverSettings {
 fn needs_the_cluster(command: &Command) -> bool {
     matches!(
         command,
-        Command::Register { user: Some(_), .. }
+        Command::Register { .. }
             | Command::Call { .. }
             | Command::Join { room: None, .. }
             | Command::Relay { to: RelayTarget::User { .. }, .. }
@@ -766,6 +788,7 @@ pub(crate) fn spawn(
         ghosts: Ghosts::default(),
         proxies: Proxies::default(),
         rooms_away: RoomsAway::default(),
+        answering_drawn: None,
         shared,
         core: Core::new(config),
         clock,
@@ -818,6 +841,9 @@ struct Driver {
     proxies: Proxies,
     /// Local sessions' rooms on other nodes, and their peers.
     rooms_away: RoomsAway,
+    /// The register being handled whose name the cluster drew, by session
+    /// and tag: its answer says the name was drawn.
+    answering_drawn: Option<(SessionId, u64)>,
     /// Where stand-ins' session ids are drawn, shared with the handles.
     shared: Arc<Shared>,
     core: Core,
@@ -921,6 +947,13 @@ impl Driver {
                     self.registered(session, asked, shared);
                 }
             }
+            ToDriver::RegisterDrawn(input) => {
+                if let Input::Command { session, request, .. } = &input {
+                    self.answering_drawn = Some((*session, request.tag));
+                }
+                self.handle(ToDriver::Input(input, None));
+                self.answering_drawn = None;
+            }
             ToDriver::Refuse(session, tag, error) => {
                 self.deliver(session, Event::Reply { tag, result: Err(error) }, self.clock.now());
             }
@@ -972,6 +1005,11 @@ impl Driver {
         let now = self.clock.now();
         self.core.handle_input(now, input);
         while let Some(Output { to, mut event }) = self.core.poll_output() {
+            if let Event::Reply { tag, result: Ok(switchboard_core::Reply::Registered { drawn, .. }) } = &mut event
+                && self.answering_drawn == Some((to, *tag))
+            {
+                *drawn = true;
+            }
             // The sender's own answer (it comes after the relays) says so.
             if refused
                 && let Event::Reply { tag, result } = &mut event
