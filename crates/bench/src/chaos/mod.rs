@@ -27,6 +27,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::soak::Names;
 use crate::soak::calls::Shape;
 use crate::target::{Server, Target};
 use calls::{Plan, Record, chaos_call};
@@ -144,8 +145,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         patience: (3 * args.node_timeout).max(args.loss_timeout + Duration::from_secs(5)),
                         began,
                     };
-                    let run = std::process::id();
-                    let (caller, callee) = (format!("x{run}d{index}c{n}a"), format!("x{run}d{index}c{n}b"));
+                    let (caller, callee) = Names { run: std::process::id(), dialect: index }.pair('x', n);
                     let record = chaos_call(plan, &caller, &callee).await;
                     records.lock().expect("records").push(record);
                 }

@@ -263,14 +263,15 @@ pub async fn soak(args: &Args) -> anyhow::Result<Outcome> {
 
 /// User names for one dialect's calls, unique per generator process.
 #[derive(Clone, Copy)]
-struct Names {
-    run: u32,
-    dialect: usize,
+pub(crate) struct Names {
+    pub(crate) run: u32,
+    pub(crate) dialect: usize,
 }
 
 impl Names {
-    /// Caller and callee of call `n` of a kind (`c` churned, `l` long-lived).
-    fn pair(self, kind: char, n: u64) -> (String, String) {
+    /// Caller and callee of call `n` of a kind (`c` churned, `l` long-lived,
+    /// `x` a chaos call).
+    pub(crate) fn pair(self, kind: char, n: u64) -> (String, String) {
         let Names { run, dialect } = self;
         (format!("s{run}d{dialect}{kind}{n}a"), format!("s{run}d{dialect}{kind}{n}b"))
     }

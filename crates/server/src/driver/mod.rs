@@ -1005,8 +1005,11 @@ impl Driver {
         let now = self.clock.now();
         self.core.handle_input(now, input);
         while let Some(Output { to, mut event }) = self.core.poll_output() {
-            if let Event::Reply { tag, result: Ok(switchboard_core::Reply::Registered { drawn, .. }) } = &mut event
-                && self.answering_drawn == Some((to, *tag))
+            // One check per event unless a drawn register is being handled.
+            if let Some((session, asked)) = self.answering_drawn
+                && session == to
+                && let Event::Reply { tag, result: Ok(switchboard_core::Reply::Registered { drawn, .. }) } = &mut event
+                && *tag == asked
             {
                 *drawn = true;
             }
