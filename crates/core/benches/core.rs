@@ -76,7 +76,7 @@ impl Driver {
 
     /// A connected session registered as `name`.
     fn online(&mut self, session: SessionId, name: &UserId) {
-        self.feed(Input::Connected { session, peer_id: None });
+        self.feed(Input::Connected { session, peer_id: None, style: Some(CallStyle::Signals) });
         let outputs = self.command(session, Command::Register { user: Some(name.clone()), shared: false });
         assert_eq!(outputs, 0, "registering {name:?}");
     }
@@ -194,7 +194,7 @@ fn connect_register_disconnect(c: &mut Criterion) {
         next = (next + 1) % names.len();
         session += 1;
         let session = SessionId::new(session);
-        driver.feed(Input::Connected { session, peer_id: None })
+        driver.feed(Input::Connected { session, peer_id: None, style: Some(CallStyle::Signals) })
             + driver.command(session, Command::Register { user: Some(name), shared: false })
             + driver.feed(Input::Disconnected { session })
     };

@@ -166,14 +166,14 @@ impl Core {
             // A session connects once: a repeat (a driver bug) is ignored, or
             // its new peer id would be left pointing at it for ever.
             Input::Connected { session, .. } if self.sessions.contains(session) => {}
-            Input::Connected { session, peer_id } => {
+            Input::Connected { session, peer_id, style } => {
                 let peer_id = peer_id.unwrap_or_else(|| Arc::from(session.to_string()));
                 if let Some(older) = self.sessions.by_peer_id(&peer_id) {
                     // The same device connected again: the newer connection wins.
                     self.emit(older, Event::Replaced);
                     self.disconnect(older);
                 }
-                self.sessions.insert(session, peer_id);
+                self.sessions.insert(session, peer_id, style);
             }
             Input::Command { session, request, command } => {
                 if self.sessions.contains(session) {
@@ -253,6 +253,18 @@ impl Core {
     /// The peer id of an open session (what other clients name it by).
     pub fn peer_id(&self, session: SessionId) -> Option<Arc<str>> {
         self.sessions.peer_id(session).cloned()
+    }
+
+    /// How a session's dialect calls, if the core was told.
+    pub fn style_of(&self, session: SessionId) -> Option<crate::CallStyle> {
+        self.sessions.style(session)
+    }
+
+    /// How `user`'s dialect calls: its first session's style (a name is
+    /// held by sessions of one dialect: a shared name only by cloudkibo
+    /// phones or a user's ecall devices).
+    pub fn user_style(&self, user: &UserId) -> Option<crate::CallStyle> {
+        self.users.sessions_of(user).first().and_then(|&session| self.sessions.style(session))
     }
 
     /// The sessions registered as `user` here.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{InviteId, NamespaceId, Payload, RoomId, SessionId, Signal, UserId};
+use crate::{CallStyle, InviteId, NamespaceId, Payload, RoomId, SessionId, Signal, UserId};
 
 /// One input to [`Core::handle_input`](crate::Core::handle_input). The time
 /// comes beside it, never from a clock.
@@ -16,6 +16,12 @@ pub enum Input {
         /// How the transport names the connection to other clients (a
         /// socket.io `socket.id`); `None` names it by its number.
         peer_id: Option<Arc<str>>,
+        /// How its dialect calls ([`CallStyle`]), which decides how a call
+        /// with a party of another dialect is carried. `None` for a stand-in
+        /// of a session of another node, whose style this node is not told:
+        /// it is carried as before any cross-dialect rule (Step 13 applies
+        /// to parties on one node; `docs/cluster.md`).
+        style: Option<CallStyle>,
     },
     /// A decoded client request.
     Command {

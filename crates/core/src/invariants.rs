@@ -184,11 +184,12 @@ impl Core {
                 "invite {id:?} rings {:?}, who is not online",
                 invite.to
             );
-            // The room exists, and only a 1:1 call rings until a deadline; an
-            // invite into a named room waits for an answer.
+            // The room exists, and only a 1:1 call rings until a deadline (in
+            // a call room, or in a named room carrying a call); an invite
+            // into a named room waits for an answer.
             let kind = self.rooms.kind(&invite.room);
             ensure!(kind.is_some(), Invited, "invite {id:?} is into room {:?}, which does not exist", invite.room);
-            let is_call = kind == Some(RoomKind::Call);
+            let is_call = kind == Some(RoomKind::Call) || self.is_named_call(&invite.room);
             ensure!(
                 invite.rings_until.is_some() == is_call,
                 Invited,
@@ -215,6 +216,16 @@ impl Core {
                 room.capacity
             );
             let empty = room.members().is_empty() && invited.is_empty();
+            // A named room carrying a call has two places, and a peer: it
+            // is an ordinary room again once the call is over.
+            ensure!(
+                room.call.is_none() || (room.kind == RoomKind::Named && room.capacity == 2 && !empty),
+                Room,
+                "room {room_id:?} carries a call but is {:?} with {} places and {} peers",
+                room.kind,
+                room.capacity,
+                room.members().len() + invited.len()
+            );
             match room.kind {
                 RoomKind::Named => {
                     // An empty named room waits for its deletion, and a room
@@ -274,7 +285,8 @@ impl Core {
         // a call, on any of its sessions, so a user is a party (caller,
         // callee, member) of one 1:1 call at most, and never both ends of it.
         let mut parties: HashMap<&UserId, &RoomId> = HashMap::new();
-        for (room_id, room) in self.rooms.iter().filter(|(_, room)| room.kind == RoomKind::Call) {
+        let carries_a_call = |room: &crate::state::Room| room.kind == RoomKind::Call || room.call.is_some();
+        for (room_id, room) in self.rooms.iter().filter(|(_, room)| carries_a_call(room)) {
             let members = room.members().iter().filter_map(|m| self.user_of(m.session()));
             let invitees = self.invites.pending_in(room_id).iter().filter_map(|&i| self.invites.get(i).map(|i| &i.to));
             for user in members.chain(invitees) {

@@ -7,7 +7,7 @@
 
 use crate::state::{AnsweredCall, Deadline, Invite, RoomKind};
 use crate::{
-    CallNote, CallOutcome, CallParty, CallStage, CommandError, Core, EndReason, Event, InviteId, InviteRef,
+    CallNote, CallOutcome, CallParty, CallStage, CallStyle, CommandError, Core, EndReason, Event, InviteId, InviteRef,
     NamespaceEvent, Payload, PeerInfo, PeerStatus, PeerUpdate, Reply, RoomId, SessionId, UserId,
 };
 
@@ -20,6 +20,7 @@ impl Core {
         if !self.users.is_online(&to) {
             return Err(CommandError::UnknownUser(to));
         }
+        self.check_callable(session, &to)?;
         if self.is_busy(&from) {
             return Err(CommandError::AlreadyInCall);
         }
@@ -48,6 +49,10 @@ impl Core {
         let from = self.registered(session)?;
         if !self.users.is_online(&to) {
             return Err(CommandError::UnknownUser(to));
+        }
+        self.check_callable(session, &to)?;
+        if self.user_style(&to).is_some_and(CallStyle::one_to_one) {
+            return self.invite_as_call(session, from, room, to, data);
         }
         // Every check before any change: a refused command changes nothing.
         let exists = match self.rooms.get(&room) {
@@ -83,8 +88,22 @@ impl Core {
         Ok(Reply::Calling { invite, room })
     }
 
+    /// Whether `session` can ring `to` at all: Wire's devices ring through
+    /// ECall messages between them, which no other dialect sends.
+    ///
+    /// # Errors
+    /// [`CommandError::NotCarried`] between a Wire device and another app.
+    fn check_callable(&self, session: SessionId, to: &UserId) -> Result<(), CommandError> {
+        use crate::CallStyle::Messages;
+        let (Some(from), Some(into)) = (self.sessions.style(session), self.user_style(to)) else { return Ok(()) };
+        if (from == Messages) != (into == Messages) {
+            return Err(CommandError::NotCarried { to: to.clone(), what: "a call from another app".into() });
+        }
+        Ok(())
+    }
+
     /// Records an invite and rings every session of the invitee.
-    fn ring(
+    pub(crate) fn ring(
         &mut self,
         session: SessionId,
         from: UserId,
@@ -107,7 +126,8 @@ impl Core {
             call,
             rang_at: self.now(),
         });
-        self.emit_to_user(&to, None, Event::Ringing { invite, room: view, from, data });
+        let from_style = self.sessions.style(session);
+        self.emit_to_user(&to, None, Event::Ringing { invite, room: view, from, data, from_style });
         invite
     }
 
@@ -129,7 +149,7 @@ impl Core {
     ) -> Result<Reply, CommandError> {
         let invite = self.incoming_invite(session, &which)?;
         let kind = self.invites.get(invite).and_then(|i| self.rooms.kind(&i.room));
-        if kind == Some(RoomKind::Call) && self.session_in_call(session) {
+        if self.is_call_invite(invite) && self.session_in_call(session) {
             return Err(CommandError::AlreadyInCall);
         }
         let by = self.registered(session)?;
@@ -144,7 +164,9 @@ impl Core {
             let answered = AnsweredCall { call: call.call, caller, callee, rang, answered_at, first_ice: None };
             self.answered.insert(call.room.clone(), answered);
         }
-        self.emit(call.from_session, Event::CallAccepted { invite, room: call.room.clone(), by: by.clone(), note });
+        let by_style = self.sessions.style(session);
+        let accepted = Event::CallAccepted { invite, room: call.room.clone(), by: by.clone(), note, by_style };
+        self.emit(call.from_session, accepted);
         let stopped =
             Event::RingingStopped { invite, from: call.from, reason: EndReason::AnsweredElsewhere, note: None };
         self.emit_to_user(&by, Some(session), stopped);
@@ -228,7 +250,7 @@ impl Core {
             return Ok(Reply::Done);
         }
         let (room, _) = self.accepted_call_with(session, &peer).ok_or(CommandError::NoCallWith(peer))?;
-        self.end_call(session, &room, reason);
+        self.leave_room(session, &room, reason);
         Ok(Reply::Done)
     }
 
@@ -286,6 +308,7 @@ impl Core {
                     room,
                     user: call.to.clone(),
                 });
+                self.named_call_over(&call.room);
                 self.check_emptied(&call.room);
             }
         }
@@ -379,16 +402,20 @@ impl Core {
         found.ok_or(CommandError::NoSuchInvite)
     }
 
-    /// Whether an invite is a 1:1 call (and so counts for the busy rule).
+    /// Whether an invite is a 1:1 call (and so counts for the busy rule): a
+    /// call rings until its ring timeout, an invite into a named room until
+    /// it is answered, unless it calls a one-to-one user
+    /// ([`Core::invite_as_call`]).
     pub(crate) fn is_call_invite(&self, invite: InviteId) -> bool {
-        self.invites.get(invite).and_then(|call| self.rooms.kind(&call.room)) == Some(RoomKind::Call)
+        self.invites.get(invite).is_some_and(|call| call.rings_until.is_some())
     }
 
     /// The call room this session shares with `peer` and the peer's member
-    /// session, if the call was accepted.
+    /// session, if the call was accepted: a 1:1 call's room, or a named room
+    /// carrying a call ([`Core::invite_as_call`]).
     pub(crate) fn accepted_call_with(&self, session: SessionId, peer: &UserId) -> Option<(RoomId, SessionId)> {
         self.rooms.of_session(session).iter().find_map(|room_id| {
-            let room = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Call)?;
+            let room = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Call || room.call.is_some())?;
             let other = room
                 .members()
                 .iter()

@@ -24,7 +24,7 @@
 //!     let mut core = Core::new(CoreConfig::default());
 //!     let (alice, bob) = (SessionId::new(1), SessionId::new(2));
 //!     for (session, name) in [(alice, "alice"), (bob, "bob")] {
-//!         core.handle_input(now, Input::Connected { session, peer_id: None });
+//!         core.handle_input(now, Input::Connected { session, peer_id: None, style: Some(CallStyle::Signals) });
 //!         let user = Some(UserId::parse(name).unwrap());
 //!         let command = Command::Register { user, shared: false };
 //!         core.handle_input(now, Input::Command { session, request: Request::quiet(0), command });
@@ -53,6 +53,7 @@ mod invariants;
 mod invites;
 mod limits;
 mod mailbox;
+mod named_calls;
 mod namespaces;
 mod output;
 mod payload;
@@ -60,6 +61,7 @@ mod presence;
 mod relay;
 mod rooms;
 mod state;
+mod style;
 
 pub use crate::core::{Core, CoreConfig, Stats};
 pub use calls::{CallId, CallNote, CallOutcome, CallParty, CallStage};
@@ -71,3 +73,4 @@ pub use output::{
 };
 pub use payload::{Payload, Signal, SignalKind};
 pub use state::Rate;
+pub use style::CallStyle;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{InviteId, NamespaceId, Payload, RoomId, SessionId, Signal, UserId};
+use crate::{CallStyle, InviteId, NamespaceId, Payload, RoomId, SessionId, Signal, UserId};
 
 /// One event for one session, drained with
 /// [`Core::poll_output`](crate::Core::poll_output). The receiving session's
@@ -76,6 +76,11 @@ pub enum Event {
         from: UserId,
         /// The caller's data (opaque).
         data: Payload,
+        /// How the caller's dialect calls, for a codec that must translate
+        /// for a caller of another style (cloudkibo plays its media room);
+        /// `None` when this node was not told (a caller on another node).
+        #[cfg_attr(feature = "serde", serde(default))]
+        from_style: Option<CallStyle>,
     },
     /// To the caller: the callee answered the call.
     CallAccepted {
@@ -87,6 +92,10 @@ pub enum Event {
         by: UserId,
         /// The callee's own message with its answer, if its dialect has one.
         note: Option<Payload>,
+        /// How the callee's dialect calls (see [`Event::Ringing`]'s
+        /// `from_style`).
+        #[cfg_attr(feature = "serde", serde(default))]
+        by_style: Option<CallStyle>,
     },
     /// To the caller: the call did not connect; the callee declined, was
     /// busy, timed out or went away.
@@ -495,6 +504,16 @@ pub enum CommandError {
     /// the server's driver, never by the core.
     #[error("the server is shutting down; call again in a moment")]
     Draining,
+    /// The receiver's dialect has no form for what was sent, so nothing
+    /// was sent (Step 13: a cross-dialect gap is refused, never dropped in
+    /// silence). `what` says what, in a few words ("custom event chat").
+    #[error("{to}'s app cannot take {what}")]
+    NotCarried {
+        /// The receiver.
+        to: UserId,
+        /// What it cannot take.
+        what: Arc<str>,
+    },
     /// The request needs the cluster's Redis (a name claimed across nodes,
     /// a user on another node) and Redis cannot be reached. Calls wholly on
     /// this node go on; the client may try again in a few seconds. Made by
@@ -544,6 +563,7 @@ impl CommandError {
             CommandError::NameNotGranted(_) => "name_not_granted",
             CommandError::RoomNotGranted(_) => "room_not_granted",
             CommandError::Draining => "draining",
+            CommandError::NotCarried { .. } => "not_carried",
             CommandError::ClusterUnavailable => "cluster_unavailable",
         }
     }

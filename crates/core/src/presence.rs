@@ -82,10 +82,18 @@ impl Core {
             || self.users.sessions_of(user).iter().any(|&session| self.session_in_call(session))
     }
 
-    /// Whether a session is making a 1:1 call or is in one.
+    /// Whether a session is making a 1:1 call or is in one. A session of a
+    /// dialect with named rooms ([`CallStyle::Rooms`](crate::CallStyle::Rooms))
+    /// is in one when it is in a room of two (rtc-lib's way of calling), so
+    /// that callers of the one-to-one dialects find it busy.
     pub(crate) fn session_in_call(&self, session: SessionId) -> bool {
+        let rooms = self.sessions.style(session) == Some(crate::CallStyle::Rooms);
         self.invites.outgoing(session).iter().any(|&invite| self.is_call_invite(invite))
-            || self.rooms.of_session(session).iter().any(|room| self.rooms.kind(room) == Some(RoomKind::Call))
+            || self.rooms.of_session(session).iter().any(|room_id| match self.rooms.get(room_id) {
+                Some(room) if room.kind == RoomKind::Call || room.call.is_some() => true,
+                Some(room) => rooms && self.peers_in(room_id, room) == 2,
+                None => false,
+            })
     }
 
     /// Ends everything the session took part in, then forgets it: it leaves

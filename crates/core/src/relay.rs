@@ -25,11 +25,17 @@ impl Core {
         match to {
             RelayTarget::CallPeer(peer) => {
                 if let Some((room, other)) = self.accepted_call_with(session, &peer) {
+                    self.check_carried(session, other, &peer, &signal)?;
                     self.note_ice(&room, &signal);
                     self.emit(other, relayed(Some(room), signal));
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
                     let Some(call) = self.invites.get(invite) else { return Err(CommandError::NoCallWith(peer)) };
                     let (caller, room) = (call.from_session, call.room.clone());
+                    let receiver =
+                        if caller == session { self.users.sessions_of(&peer).first().copied() } else { Some(caller) };
+                    if let Some(receiver) = receiver {
+                        self.check_carried(session, receiver, &peer, &signal)?;
+                    }
                     if caller == session {
                         self.emit_to_user(&peer, None, relayed(Some(room), signal));
                     } else {
@@ -54,6 +60,7 @@ impl Core {
                     }
                     return Err(CommandError::PeerNotInRoom { room, user });
                 }
+                self.check_carried(session, targets[0], &user, &signal)?;
                 self.note_ice(&room, &signal);
                 for target in targets {
                     self.emit(target, relayed(Some(room.clone()), signal.clone()));
@@ -62,10 +69,20 @@ impl Core {
             RelayTarget::Peer { room, peer } => {
                 let target = self.sessions.by_peer_id(&peer);
                 self.relay_to_member(session, &room, target, || CommandError::UnknownPeer(peer.clone()))?;
+                let target_session = target.expect("checked");
+                if let Some(user) = self.user_of(target_session).cloned() {
+                    self.check_carried(session, target_session, &user, &signal)?;
+                }
                 self.note_ice(&room, &signal);
                 self.emit(target.expect("checked"), relayed(Some(room), signal));
             }
             RelayTarget::User { user, peer } => {
+                if self.users.is_online(&user)
+                    && self.sessions.style(session) == Some(crate::CallStyle::Messages)
+                    && self.user_style(&user).is_some_and(|style| style != crate::CallStyle::Messages)
+                {
+                    return Err(CommandError::NotCarried { to: user, what: "Wire calling messages".into() });
+                }
                 let event = relayed(None, signal);
                 self.relay_to_user(session, &from, &user, peer, event)?;
             }
@@ -105,6 +122,35 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Whether `receiver` (of user `to`) can take `signal` from `sender`: a
+    /// dialect's own events (a `Custom` signal) cross only to a session of
+    /// the same call style, whose dialect knows them; SDP and ICE cross to
+    /// every style but Wire's, whose devices take only ECall messages.
+    ///
+    /// # Errors
+    /// [`CommandError::NotCarried`], naming what could not be taken.
+    fn check_carried(
+        &self,
+        sender: SessionId,
+        receiver: SessionId,
+        to: &UserId,
+        signal: &Signal,
+    ) -> Result<(), CommandError> {
+        use crate::CallStyle::Messages;
+        let (Some(from), Some(into)) = (self.sessions.style(sender), self.sessions.style(receiver)) else {
+            return Ok(());
+        };
+        if from == into {
+            return Ok(());
+        }
+        let what: std::sync::Arc<str> = match &signal.kind {
+            SignalKind::Custom(name) => format!("the event {name:?} of another app").into(),
+            _ if into == Messages => "SDP or ICE outside Wire calling messages".into(),
+            _ => return Ok(()),
+        };
+        Err(CommandError::NotCarried { to: to.clone(), what })
     }
 
     /// Notes an ICE candidate relayed in `room`: the first one after a 1:1

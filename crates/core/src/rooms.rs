@@ -105,7 +105,7 @@ impl Core {
             }
             RoomRef::CallWith(peer) => {
                 if let Some((room, _)) = self.accepted_call_with(session, &peer) {
-                    self.end_call(session, &room, EndReason::Hangup);
+                    self.leave_room(session, &room, EndReason::Hangup);
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
                     if self.invites.is(invite, |i| i.from_session == session) {
                         self.withdraw(invite, EndReason::Cancelled, None);
@@ -129,6 +129,9 @@ impl Core {
         }
         let number = self.rooms.remove_member(room_id, session);
         if let Some(user) = self.user_of(session).cloned() {
+            if self.is_named_call(room_id) {
+                self.named_call_left(session, &user, room_id, reason);
+            }
             let peer_id = Some(self.peer_id_of(session));
             let left = Event::PeerLeft { room: room_id.clone(), user: user.clone(), member: number, peer_id, reason };
             self.tell_room(room_id, Some(&user), left);

@@ -73,7 +73,7 @@ fn a_call_rings_and_is_accepted() {
     let out = w.ask(alice, Command::Call { to: user("bob"), data: Payload::new(r#"{"video":true}"#) });
     let [ring, reply] = &out[..] else { panic!("{out:?}") };
     assert_eq!(ring.to, bob);
-    let Event::Ringing { invite, room, from, data } = &ring.event else { panic!("{ring:?}") };
+    let Event::Ringing { invite, room, from, data, .. } = &ring.event else { panic!("{ring:?}") };
     assert_eq!((from, data.as_str()), (&user("alice"), r#"{"video":true}"#));
     // The invitee sees the room as it is: the caller in it, no status.
     assert_eq!(room.peers.len(), 1);
@@ -89,7 +89,13 @@ fn a_call_rings_and_is_accepted() {
         out,
         vec![Output {
             to: alice,
-            event: Event::CallAccepted { invite: *invite, room: room.clone(), by: user("bob"), note: None }
+            event: Event::CallAccepted {
+                invite: *invite,
+                room: room.clone(),
+                by: user("bob"),
+                note: None,
+                by_style: None
+            }
         }]
     );
     assert_eq!(w.core.stats().rooms, 1);

@@ -41,6 +41,11 @@ const NAMESPACES: [&str; 2] = ["n1", "n2"];
 /// Transport peer ids; the default ids of the first sessions are added, so
 /// that a new connection sometimes takes the peer id of a live one.
 const PEERS: [&str; 3] = ["p1", "p2", "ann/c1"];
+
+/// Every call style, and none (a stand-in of another node), so that the
+/// cross-dialect rules (Step 13) meet each other in one core.
+const STYLES: [Option<CallStyle>; 5] =
+    [None, Some(CallStyle::Rooms), Some(CallStyle::Signals), Some(CallStyle::MediaRoom), Some(CallStyle::Messages)];
 /// Room sizes: none, one, a call's two, three, and the calling dialect's
 /// unlimited.
 const CAPACITIES: [usize; 5] = [0, 1, 2, 3, usize::MAX];
@@ -223,7 +228,8 @@ impl Model {
             _ => Some(Arc::from(self.rng.pick(&PEERS))),
         };
         self.live.push(session);
-        Input::Connected { session, peer_id }
+        let style = self.rng.pick(&STYLES);
+        Input::Connected { session, peer_id, style }
     }
 
     /// Mostly a live session; sometimes one that closed or never was.

@@ -71,7 +71,7 @@ fn a_join_that_would_create_a_room_with_no_place_is_refused() {
 fn a_session_that_connects_twice_keeps_its_first_peer_id() {
     let mut w = World::new();
     let a = w.connect_as("sid-a");
-    w.feed(Input::Connected { session: a, peer_id: Some("sid-x".into()) });
+    w.feed(Input::Connected { session: a, peer_id: Some("sid-x".into()), style: Some(CallStyle::Signals) });
     let b = w.connect_as("sid-x");
     w.send(a, Command::Register { user: Some(user("a")), shared: false });
     w.send(b, Command::Register { user: Some(user("b")), shared: false });

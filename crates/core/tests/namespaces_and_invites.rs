@@ -59,7 +59,7 @@ fn an_invite_makes_a_pending_peer_who_joins_on_accepting() {
     let out =
         w.send(b, Command::Accept { invite: InviteRef::Id(invite), status: Some(json(r#"{"y":2}"#)), note: None });
     let to_a = events_for(&out, a);
-    assert_eq!(to_a[0], &Event::CallAccepted { invite, room: room("r"), by: user("b"), note: None });
+    assert_eq!(to_a[0], &Event::CallAccepted { invite, room: room("r"), by: user("b"), note: None, by_style: None });
     assert_eq!(to_a[1], &Event::PeerUpdated { room: room("r"), user: user("b"), update: PeerUpdate::Accepted });
     let status = PeerStatus { user: None, peer: Some(json(r#"{"y":2}"#)) };
     assert_eq!(to_a[2], &Event::PeerUpdated { room: room("r"), user: user("b"), update: PeerUpdate::Status(status) });

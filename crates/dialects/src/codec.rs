@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_core::{Command, Event, Request};
+use switchboard_core::{CallStyle, Command, Event, Request};
 
 /// What a codec asks its transport to do, in order.
 #[derive(Debug)]
@@ -115,6 +115,19 @@ impl Dialect {
             Dialect::Ecall => "ecall",
             Dialect::Cloudkibo => "cloudkibo",
             Dialect::Tringtring => "tringtring",
+        }
+    }
+
+    /// How the dialect calls (Step 13): calling and tringtring have named
+    /// rooms, chatroulette relays SDP and ICE in 1:1 calls, cloudkibo
+    /// negotiates media in a room of its own, and ecall devices exchange
+    /// ECall messages.
+    pub fn call_style(self) -> CallStyle {
+        match self {
+            Dialect::Calling | Dialect::Tringtring => CallStyle::Rooms,
+            Dialect::Chatroulette => CallStyle::Signals,
+            Dialect::Cloudkibo => CallStyle::MediaRoom,
+            Dialect::Ecall => CallStyle::Messages,
         }
     }
 

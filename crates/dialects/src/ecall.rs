@@ -277,6 +277,7 @@ fn refusal(error: &CommandError) -> String {
     match error {
         CommandError::UnknownPeer(peer) => format!("no connected client {peer}"),
         CommandError::NotRegistered => "register first".to_owned(),
+        CommandError::NotCarried { to, what } => format!("{to} is not a Wire client: its app cannot take {what}"),
         CommandError::AlreadyRegistered(user) => format!("this connection is already registered as {user}"),
         CommandError::NameTaken(user) => format!("the name {user} is taken"),
         CommandError::UnknownUser(user) => format!("no user {user} is online"),

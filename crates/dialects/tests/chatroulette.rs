@@ -143,11 +143,18 @@ fn events_encode_in_the_seed_form() {
                 room: RoomView { id: RoomId::parse("r").unwrap(), peers: vec![], member: None, status: vec![] },
                 from: user("alice"),
                 data: Payload::null(),
+                from_style: Some(CallStyle::Signals),
             },
             json!({"type":"CALL_REQUESTED","payload":{"from":"alice"}}),
         ),
         (
-            Event::CallAccepted { invite: InviteId(1), room: RoomId::parse("r").unwrap(), by: bob.clone(), note: None },
+            Event::CallAccepted {
+                invite: InviteId(1),
+                room: RoomId::parse("r").unwrap(),
+                by: bob.clone(),
+                note: None,
+                by_style: Some(CallStyle::Signals),
+            },
             json!({"type":"CALL_ACCEPTED","payload":{"by":"bob"}}),
         ),
         (
@@ -239,11 +246,18 @@ fn events_encode_in_the_original_short_form() {
                 room: RoomView { id: RoomId::parse("r").unwrap(), peers: vec![], member: None, status: vec![] },
                 from: user("alice"),
                 data: Payload::null(),
+                from_style: Some(CallStyle::Signals),
             },
             json!({"type":"cr","payload":"alice"}),
         ),
         (
-            Event::CallAccepted { invite: InviteId(1), room: RoomId::parse("r").unwrap(), by: bob.clone(), note: None },
+            Event::CallAccepted {
+                invite: InviteId(1),
+                room: RoomId::parse("r").unwrap(),
+                by: bob.clone(),
+                note: None,
+                by_style: Some(CallStyle::Signals),
+            },
             json!({"type":"ca","payload":"bob"}),
         ),
         (

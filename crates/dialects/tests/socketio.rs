@@ -153,6 +153,7 @@ fn call_statuses_become_core_commands_and_core_events_become_statuses() {
         },
         from: user("+1"),
         data: Payload::null(),
+        from_style: Some(CallStyle::MediaRoom),
     };
     assert_eq!(
         emits(&core(&mut callee, ring)),
@@ -191,7 +192,13 @@ fn call_statuses_become_core_commands_and_core_events_become_statuses() {
     let mut caller = phone("+1");
     // The callee's own msg, when it sent one, arrives as it was sent.
     let note = Some(Payload::new(r#"{"status":"callaccepted","video":true}"#));
-    let accepted = Event::CallAccepted { invite: InviteId(3), room: room("call-x"), by: user("+2"), note };
+    let accepted = Event::CallAccepted {
+        invite: InviteId(3),
+        room: room("call-x"),
+        by: user("+2"),
+        note,
+        by_style: Some(CallStyle::MediaRoom),
+    };
     assert_eq!(
         emits(&core(&mut caller, accepted)),
         vec![("message", vec![json!({"status":"callaccepted","video":true})])]

@@ -12,13 +12,18 @@ use std::time::{Duration, Instant};
 
 use arbitrary::{Result, Unstructured};
 use switchboard_core::{
-    Command, Core, CoreConfig, EndReason, Event, Input, InviteId, InviteRef, NamespaceId, Output, Payload, RelayTarget,
-    Request, RoomId, RoomRef, SessionId, Signal, SignalKind, UserId,
+    CallStyle, Command, Core, CoreConfig, EndReason, Event, Input, InviteId, InviteRef, NamespaceId, Output, Payload,
+    RelayTarget, Request, RoomId, RoomRef, SessionId, Signal, SignalKind, UserId,
 };
 
 const USERS: [&str; 4] = ["ann", "bob", "cat", "dan"];
 const ROOMS: [&str; 3] = ["r1", "r2", "r3"];
 const NAMESPACES: [&str; 2] = ["n1", "n2"];
+/// Every call style, and none (a stand-in of another node), so that the
+/// cross-dialect rules meet each other in one core.
+const STYLES: [Option<CallStyle>; 5] =
+    [None, Some(CallStyle::Rooms), Some(CallStyle::Signals), Some(CallStyle::MediaRoom), Some(CallStyle::Messages)];
+
 const PEERS: [&str; 3] = ["p1", "p2", "p3"];
 /// Sessions numbered 1 to this; a command may name one that is not open.
 const SESSIONS: u128 = 6;
@@ -64,7 +69,7 @@ fn next_input(
     Ok(match u.int_in_range(0..=19)? {
         0..=2 => {
             let peer_id = if u.ratio(1, 2)? { Some(Arc::from(*u.choose(&PEERS)?)) } else { None };
-            Input::Connected { session: session(u)?, peer_id }
+            Input::Connected { session: session(u)?, peer_id, style: *u.choose(&STYLES)? }
         }
         3 => Input::Disconnected { session: session(u)? },
         4 => {

@@ -215,8 +215,16 @@ async fn a_chatroulette_user_and_a_calling_user_call_each_other() {
     ask(&mut bob, json!({"type":"room_leave","room":room}), 4).await;
     assert_eq!(alice.recv().await, json!({"type":"CALL_ENDED","payload":{"by":bob_id,"reason":"hangup"}}));
 
-    // And the other way: bob invites alice into a room; she accepts by name.
-    ask(&mut bob, json!({"type":"invite_send","room":"den","user":"alice","data":{"video":true}}), 5).await;
+    // And the other way, as rtc-lib calls: bob joins a room of his own and
+    // invites alice into it; she accepts by name. (An invite into a room
+    // bob is not in is refused: a call needs him in it, tests/cross_dialect.rs.)
+    let refused =
+        ask(&mut bob, json!({"type":"invite_send","room":"den","user":"alice","data":{"video":true}}), 5).await;
+    assert_eq!(refused["error"], "Room does not exist", "{refused}");
+    ask(&mut bob, json!({"type":"room_join","room":"den","status":{}}), 6).await;
+    bob.send(json!({"type":"invite_send","room":"den","user":"alice","data":{"video":true},"tid":7})).await;
+    assert_eq!(bob.recv().await["type"], "room_peer_add");
+    assert_eq!(bob.recv().await, json!({"type":"answer","tid":7,"data":{"handle":1}}));
     assert_eq!(alice.recv().await, json!({"type":"CALL_REQUESTED","payload":{"from":bob_id}}));
     alice.send(json!({"type":"ACCEPT_CALL","payload":{"from":bob_id}})).await;
     assert_eq!(bob.recv().await, json!({"type":"invite_response","handle":1,"accepted":true}));

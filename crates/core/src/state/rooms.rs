@@ -51,6 +51,23 @@ pub(crate) struct Room {
     pub(crate) expires: Option<Instant>,
     /// The member number the next joiner is given, if no member holds it.
     next_number: u32,
+    /// Set while the named room carries a 1:1 call with a user of a
+    /// one-to-one dialect ([`NamedCall`]).
+    pub(crate) call: Option<NamedCall>,
+}
+
+/// A named room in use as a 1:1 call: a calling user invited a user whose
+/// dialect knows only 1:1 calls ([`CallStyle::one_to_one`](crate::CallStyle::one_to_one)).
+/// The invite rings with the ring timeout and the busy rule, the room has
+/// two places while the call lasts, and its end reaches the one-to-one
+/// party as the call's end (Step 13).
+#[derive(Clone, Debug)]
+pub(crate) struct NamedCall {
+    /// The calling user who placed the call (cloudkibo names the caller's
+    /// phone first).
+    pub(crate) caller: crate::UserId,
+    /// The room's places before the call, given back when it ends.
+    pub(crate) capacity: usize,
 }
 
 /// The largest member number: `i32::MAX`, since cloudkibo's Android client
@@ -111,6 +128,7 @@ impl Rooms {
                 status: Vec::new(),
                 expires: None,
                 next_number: 1,
+                call: None,
             });
             if kind == RoomKind::Call {
                 self.calls += 1;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::{InvariantError, SessionId, SessionMap};
+use crate::{CallStyle, InvariantError, SessionId, SessionMap};
 
 /// Every open session with its peer id (a socket.io `socket.id`, or the
 /// session's number), and the reverse index relays by peer id look up. Both
@@ -12,19 +12,25 @@ use crate::{InvariantError, SessionId, SessionMap};
 pub(crate) struct Sessions {
     peer_ids: SessionMap<Arc<str>>,
     by_peer_id: HashMap<Arc<str>, SessionId>,
+    /// How each session's dialect calls, when the core was told.
+    styles: SessionMap<CallStyle>,
 }
 
 impl Sessions {
     /// Adds `session` under `peer_id`. The caller has disconnected the
     /// session that held the peer id before ([`Sessions::by_peer_id`]): a
     /// device that connects again replaces its older connection.
-    pub(crate) fn insert(&mut self, session: SessionId, peer_id: Arc<str>) {
+    pub(crate) fn insert(&mut self, session: SessionId, peer_id: Arc<str>, style: Option<CallStyle>) {
         self.by_peer_id.insert(peer_id.clone(), session);
         self.peer_ids.insert(session, peer_id);
+        if let Some(style) = style {
+            self.styles.insert(session, style);
+        }
     }
 
     /// Forgets `session`, and its peer id unless a newer session holds it.
     pub(crate) fn remove(&mut self, session: SessionId) {
+        self.styles.remove(&session);
         if let Some(peer_id) = self.peer_ids.remove(&session)
             && self.by_peer_id.get(&peer_id) == Some(&session)
         {
@@ -39,6 +45,11 @@ impl Sessions {
     /// How other clients name `session`.
     pub(crate) fn peer_id(&self, session: SessionId) -> Option<&Arc<str>> {
         self.peer_ids.get(&session)
+    }
+
+    /// How `session`'s dialect calls, if the core was told.
+    pub(crate) fn style(&self, session: SessionId) -> Option<CallStyle> {
+        self.styles.get(&session).copied()
     }
 
     /// The session other clients name `peer_id`.

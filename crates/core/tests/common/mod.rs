@@ -41,10 +41,26 @@ impl World {
         Self { core: Core::new(config), now: Instant::now(), next_session: 1 }
     }
 
+    /// A session of no known call style: carried as before the
+    /// cross-dialect rules, which tests of those rules ask for with
+    /// [`World::connect_styled`].
     pub fn connect(&mut self) -> SessionId {
+        self.connect_styled(None)
+    }
+
+    /// A session whose dialect calls in `style`.
+    pub fn connect_styled(&mut self, style: Option<CallStyle>) -> SessionId {
         let session = SessionId::new(self.next_session);
         self.next_session += 1;
-        self.feed(Input::Connected { session, peer_id: None });
+        self.feed(Input::Connected { session, peer_id: None, style });
+        session
+    }
+
+    /// A connected session of `style` registered as `name`, its outputs drained.
+    pub fn online_styled(&mut self, name: &str, style: CallStyle) -> SessionId {
+        let session = self.connect_styled(Some(style));
+        let out = self.send(session, Command::Register { user: Some(user(name)), shared: false });
+        assert!(out.is_empty(), "registering {name}: {out:?}");
         session
     }
 
@@ -52,7 +68,7 @@ impl World {
     pub fn connect_as(&mut self, peer_id: &str) -> SessionId {
         let session = SessionId::new(self.next_session);
         self.next_session += 1;
-        self.feed(Input::Connected { session, peer_id: Some(peer_id.into()) });
+        self.feed(Input::Connected { session, peer_id: Some(peer_id.into()), style: None });
         session
     }
 

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::{Command, CoreConfig, Input, NamespaceId, Payload, Request, SessionId};
+use crate::{CallStyle, Command, CoreConfig, Input, NamespaceId, Payload, Request, SessionId};
 
 fn command(core: &mut Core, now: Instant, session: SessionId, command: Command) {
     core.handle_input(now, Input::Command { session, request: Request::quiet(0), command });
@@ -23,7 +23,7 @@ fn busy_core(now: Instant) -> (Core, [SessionId; 4]) {
     let mut core = Core::new(CoreConfig::default());
     let sessions = [SessionId::new(1), SessionId::new(2), SessionId::new(3), SessionId::new(4)];
     for (session, name) in sessions.into_iter().zip(["a", "b", "c", "d"]) {
-        core.handle_input(now, Input::Connected { session, peer_id: None });
+        core.handle_input(now, Input::Connected { session, peer_id: None, style: Some(CallStyle::Signals) });
         let user = Some(UserId::parse(name).unwrap());
         command(&mut core, now, session, Command::Register { user, shared: false });
     }

@@ -191,6 +191,7 @@ pub(crate) fn error_text(error: &CommandError) -> String {
         CommandError::RoomNotInNamespace { .. } => "Room was not registered to namespace".into(),
         // Refusals the original never had.
         CommandError::NotRegistered => "register first".into(),
+        CommandError::NotCarried { to, what } => format!("{to}'s app cannot take {what}"),
         CommandError::AlreadyRegistered(user) => format!("this connection is already registered as {user}"),
         CommandError::NameTaken(user) => format!("the name {user} is taken"),
         CommandError::Busy(user) => format!("{user} is busy"),

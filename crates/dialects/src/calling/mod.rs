@@ -183,7 +183,7 @@ impl Calling {
     pub fn encode(&mut self, event: &Event, out: &mut impl Frames) {
         match event {
             Event::Reply { tag, result } => self.encode_reply(*tag, result, out),
-            Event::Ringing { invite, room, from, data } => {
+            Event::Ringing { invite, room, from, data, .. } => {
                 let handle = self.allocate(*invite, false);
                 let data = if data.as_str() == "null" { "{}" } else { data.as_str() };
                 out.push_frame(

@@ -103,6 +103,7 @@ fn reply_error(frame: Frame, error: &CommandError, request: Option<&str>) -> Str
         CommandError::UnknownUser(user) => return frame.seed_only(MessageType::UnknownRecipient, "to", user),
         CommandError::Busy(user) => return frame.named(MessageType::CallRejected, "by", user, Some(EndReason::Busy)),
         CommandError::NotRegistered => "send CONNECT first".to_owned(),
+        CommandError::NotCarried { to, what } => format!("{to}'s app cannot take {what}"),
         CommandError::AlreadyRegistered(user) => format!("this connection is already connected as {user}"),
         CommandError::AlreadyInCall => "you are already ringing or in a call".to_owned(),
         CommandError::SelfCall => "you cannot call yourself".to_owned(),

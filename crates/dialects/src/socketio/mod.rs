@@ -270,6 +270,7 @@ pub(crate) fn text_field(data: &Value, field: &str) -> Option<String> {
 pub(crate) fn refusal(failure: &CommandError) -> String {
     match failure {
         CommandError::NotRegistered => "register first".to_owned(),
+        CommandError::NotCarried { to, what } => format!("{to}'s app cannot take {what}"),
         CommandError::AlreadyRegistered(user) => format!("this connection is already registered as {user}"),
         CommandError::NameTaken(user) => format!("the name {user} is taken"),
         CommandError::UnknownUser(user) => format!("no user {user} is online"),

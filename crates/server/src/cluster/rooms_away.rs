@@ -172,7 +172,8 @@ impl RoomsAway {
             self.rings.iter().filter(|(_, ring)| ring.away.node == *node).map(|(key, _)| *key).collect();
         for (session, invite) in rings {
             let Some(ring) = self.rings.remove(&(session, invite)) else { continue };
-            let stopped = Event::RingingStopped { invite, from: ring.from, reason: EndReason::Disconnected, note: None };
+            let stopped =
+                Event::RingingStopped { invite, from: ring.from, reason: EndReason::Disconnected, note: None };
             events.push((session, stopped));
         }
         let rooms: Vec<(SessionId, RoomId)> =
@@ -233,7 +234,13 @@ mod tests {
     }
 
     fn ringing(invite: InviteId, id: &str, from: &str) -> Event {
-        Event::Ringing { invite, room: view(id, vec![peer(from, Some(1))]), from: user(from), data: Payload::null() }
+        Event::Ringing {
+            invite,
+            room: view(id, vec![peer(from, Some(1))]),
+            from: user(from),
+            data: Payload::null(),
+            from_style: None,
+        }
     }
 
     fn left(name: &str, member: Option<u32>) -> Event {
@@ -281,8 +288,12 @@ mod tests {
         rooms.saw(alice, &a, &Event::PeerJoined { room: room("r1"), peer: peer("dave", Some(2)), size: 3 });
         rooms.accepted(alice, InviteId(7), Some(3));
         rooms.saw(alice, &a, &Event::Reply { tag: 3, result: Ok(Reply::Done) });
-        let stopped =
-            Event::RingingStopped { invite: InviteId(7), from: user("carol"), reason: EndReason::AnsweredElsewhere, note: None };
+        let stopped = Event::RingingStopped {
+            invite: InviteId(7),
+            from: user("carol"),
+            reason: EndReason::AnsweredElsewhere,
+            note: None,
+        };
         rooms.saw(bob, &a, &stopped);
 
         assert_eq!(told(&rooms.node_gone(&a)), [(alice, "left:carol".into()), (alice, "left:dave".into())]);

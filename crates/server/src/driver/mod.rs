@@ -12,8 +12,8 @@ use rand_core::{RngCore, SeedableRng};
 
 use futures_channel::mpsc as queue;
 use switchboard_core::{
-    CallNote, Command, CommandError, Core, CoreConfig, Event, Input, InviteId, InviteRef, Output, RelayTarget, Request,
-    RoomId, SessionId, SessionMap, Stats, UserId,
+    CallNote, CallStyle, Command, CommandError, Core, CoreConfig, Event, Input, InviteId, InviteRef, Output,
+    RelayTarget, Request, RoomId, SessionId, SessionMap, Stats, UserId,
 };
 use switchboard_dialects::codec::Dialect;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -901,11 +901,14 @@ impl Driver {
     fn handle(&mut self, message: ToDriver) {
         match message {
             ToDriver::Open { session, peer_id, outbox, resume } => {
+                // A socket.io connection is bound to its dialect by its first
+                // event; of the two, only cloudkibo registers users and calls.
+                let style = Some(outbox.dialect.map_or(CallStyle::MediaRoom, Dialect::call_style));
                 self.outboxes.insert(session, outbox);
                 if let Some((token, key)) = resume {
                     self.resumes.open(session, token, key);
                 }
-                self.input(Input::Connected { session, peer_id });
+                self.input(Input::Connected { session, peer_id, style });
             }
             ToDriver::Hold(session, parked) => self.hold(session, parked),
             ToDriver::Resume { token, fresh, key, reply } => self.resume((token, fresh), &key, reply),

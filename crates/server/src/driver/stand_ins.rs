@@ -319,7 +319,8 @@ impl Driver {
                 // A peer id unknown (a callee looked up by name) is made up,
                 // in a form no client's id takes.
                 let peer_id = Arc::from(peer.map_or_else(|| format!("{user}@{node}"), str::to_owned));
-                self.core.handle_input(self.clock.now(), Input::Connected { session, peer_id: Some(peer_id) });
+                self.core
+                    .handle_input(self.clock.now(), Input::Connected { session, peer_id: Some(peer_id), style: None });
                 session
             }
         };
@@ -520,7 +521,7 @@ impl Driver {
                             peer_id
                         };
                         let peer_id = Some(Arc::from(peer_id.as_str()));
-                        self.core.handle_input(now, Input::Connected { session: stand_in, peer_id });
+                        self.core.handle_input(now, Input::Connected { session: stand_in, peer_id, style: None });
                         self.proxies.insert(stand_in, node.clone(), message.session);
                         stand_in
                     }
