@@ -12,6 +12,7 @@ use switchboard_core::{
     SignalKind, UserId,
 };
 
+use super::media_bridge::{MediaBridge, MediaMessage};
 use super::{
     AckId, Dialect, Pending as AnyPending, SocketIoSession, SocketOut, answer_ack, emit, error, refusal, release,
     text_field,
@@ -30,6 +31,11 @@ pub(crate) struct State {
     phone: Option<UserId>,
     /// The media room joined with `init`.
     media: Option<MediaRoom>,
+    /// The call with a party of another dialect whose media room the
+    /// codec plays ([`MediaBridge`]), once it is answered.
+    bridge: Option<MediaBridge>,
+    /// The same for a call ringing this socket, until it is answered.
+    offered: Option<MediaBridge>,
 }
 
 impl State {
@@ -65,6 +71,11 @@ pub(crate) enum Pending {
     /// A `message` status the core acts on: an error means `to` is not a
     /// party of the sender's call.
     CallMessage {
+        to: UserId,
+    },
+    /// `callaccepted` for a call from a party of another dialect: once the
+    /// core took it, the server sends the media room's name.
+    BridgedAccept {
         to: UserId,
     },
 }
@@ -161,6 +172,9 @@ fn message(socket: &mut SocketIoSession, me: UserId, data: &Value, out: &mut Vec
         }
     }
     let status = msg.get("status").and_then(Value::as_str).unwrap_or_default();
+    if let Some(done) = bridged_message(socket, &to, msg, status, out) {
+        return done;
+    }
     // The statuses that change the call go to the core with the client's
     // msg as their note, so the other party gets it as it was sent.
     let note = Some(Payload::new(msg.to_string()));
@@ -179,7 +193,62 @@ fn message(socket: &mut SocketIoSession, me: UserId, data: &Value, out: &mut Vec
     socket.answered(command, AnyPending::Cloudkibo(Pending::CallMessage { to }), out);
 }
 
+/// A `message` to the other party of a played media room: the statuses
+/// and room name that have no counterpart in its dialect stop here (the
+/// core knows the call rings; the codec plays the room), `callaccepted`
+/// asks for the room name back, and any other message is refused. `None`
+/// when `to` is not such a party: the message goes on as usual.
+fn bridged_message(
+    socket: &mut SocketIoSession,
+    to: &UserId,
+    msg: &Value,
+    status: &str,
+    out: &mut Vec<Effect<SocketOut>>,
+) -> Option<()> {
+    let state = &mut socket.cloudkibo;
+    let is_peer = |bridge: &Option<MediaBridge>| bridge.as_ref().is_some_and(|bridge| bridge.peer == *to);
+    if !is_peer(&state.bridge) && !is_peer(&state.offered) {
+        return None;
+    }
+    let kind = msg.get("type").and_then(Value::as_str).unwrap_or_default();
+    match (kind, status) {
+        ("call", "calleeisavailable") => {}
+        ("room_name", _) => match (state.bridge.as_mut(), text_field(msg, "room_name")) {
+            (Some(bridge), Some(room)) if bridge.peer == *to && !bridge.joined => bridge.room = Some(room),
+            _ => out.push(error("room_name: no answered call with a media room still to name")),
+        },
+        ("call", "callaccepted") if is_peer(&state.offered) => {
+            let command = Command::Accept { invite: InviteRef::From(to.clone()), status: None, note: None };
+            socket.answered(command, AnyPending::Cloudkibo(Pending::BridgedAccept { to: to.clone() }), out);
+        }
+        ("call", "calleeisbusy" | "callrejected" | "missing" | "callended") => {
+            state.offered = None;
+            if status == "callended" || status == "missing" {
+                state.bridge = None;
+            }
+            return None;
+        }
+        _ => out.push(error(format!("{to}'s app takes no cloudkibo message {kind:?} {status:?}"))),
+    }
+    Some(())
+}
+
 fn init(socket: &mut SocketIoSession, data: &Value, ack: AckId, out: &mut Vec<Effect<SocketOut>>) -> bool {
+    if let Some(bridge) = socket.cloudkibo.bridge.as_mut()
+        && bridge.takes_init(text_field(data, "room").as_deref())
+    {
+        let held = bridge.join(text_field(data, "room"));
+        let room = bridge.room.clone().unwrap_or_default();
+        out.push(answer_ack(ack, vec![json!(room), json!(bridge.me()), json!(false)]));
+        // The member already in the room offers, as CloudKibo's
+        // WebRtcClient does on `peer.connected`; the called client waits
+        // for the caller's offer instead.
+        if bridge.me() == 1 {
+            out.push(emit("peer.connected", vec![json!({ "id": bridge.peer_id(), "username": bridge.peer.as_str() })]));
+        }
+        out.extend(held.into_iter().map(|msg| emit("msg", vec![msg])));
+        return false;
+    }
     let room = match text_field(data, "room").map(|room| RoomId::parse(&room)).transpose() {
         Ok(room) => room,
         Err(failure) => {
@@ -195,6 +264,13 @@ fn init(socket: &mut SocketIoSession, data: &Value, ack: AckId, out: &mut Vec<Ef
 }
 
 fn media_message(socket: &mut SocketIoSession, data: &Value, out: &mut Vec<Effect<SocketOut>>) {
+    if let Some(bridge) = socket.cloudkibo.bridge.as_ref().filter(|bridge| bridge.joined) {
+        match bridge.client_msg(data) {
+            MediaMessage::Relay(to, signal) => socket.quiet(Command::Relay { to, signal }, out),
+            MediaMessage::Refused(reason) => out.push(error(reason)),
+        }
+        return;
+    }
     let Some(media) = &socket.cloudkibo.media else {
         out.push(error("msg before init"));
         return;
@@ -252,6 +328,19 @@ pub(crate) fn on_reply(
             socket.cloudkibo.media = Some(MediaRoom { id: view.id.clone(), me, peers });
             out.push(answer_ack(ack, vec![json!(view.id.as_str()), json!(me), json!(false)]));
         }
+        (Pending::BridgedAccept { to }, Ok(_)) => {
+            let Some(bridge) = socket.cloudkibo.offered.take().filter(|bridge| bridge.peer == to) else { return };
+            let me = socket.cloudkibo.phone.clone().unwrap_or_else(|| to.clone());
+            let room = bridge.room.clone().unwrap_or_default();
+            socket.cloudkibo.bridge = Some(bridge);
+            // As the CloudKibo caller sends it (Android `sendRoomNameToCallee`).
+            let message = json!({ "callerphone": to.as_str(), "calleephone": me.as_str(), "type": "room_name", "room_name": room });
+            out.push(emit("message", vec![message]));
+        }
+        (Pending::BridgedAccept { to }, Err(failure)) => {
+            socket.cloudkibo.offered = None;
+            out.push(error(format!("{to}: {}", refusal(failure))));
+        }
         (Pending::CallMessage { to }, Err(_)) => {
             out.push(error(format!("{to} is not a party of a call with this socket")));
         }
@@ -283,12 +372,15 @@ fn status(caller: &UserId, callee: &UserId, status: &str) -> Effect<SocketOut> {
 pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &mut Vec<Effect<SocketOut>>) {
     let Some(me) = socket.cloudkibo.phone.clone() else { return };
     match event {
-        Event::Ringing { room, from, .. } => {
+        Event::Ringing { room, from, from_style, .. } => {
+            socket.cloudkibo.offered = MediaBridge::needed(*from_style)
+                .then(|| MediaBridge::for_callee(from.clone(), room.id.as_str().to_owned()));
             let sender = room.peers.first().and_then(|peer| peer.peer_id.as_deref()).unwrap_or_default();
             let payload = json!({ "callerphone": from.as_str(), "calleephone": me.as_str(), "sendersocket": sender });
             out.push(emit("areyoufreeforcall", vec![payload]));
         }
-        Event::CallAccepted { by, note, .. } => {
+        Event::CallAccepted { by, note, by_style, .. } => {
+            socket.cloudkibo.bridge = MediaBridge::needed(*by_style).then(|| MediaBridge::for_caller(by.clone()));
             out.push(noted(note).unwrap_or_else(|| status(&me, by, "callaccepted")))
         }
         Event::CallDeclined { by, reason, note, .. } => {
@@ -301,9 +393,15 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
             out.push(noted(note).unwrap_or_else(|| status(&me, by, word)));
         }
         Event::RingingStopped { from, note, .. } => {
+            if socket.cloudkibo.offered.as_ref().is_some_and(|bridge| bridge.peer == *from) {
+                socket.cloudkibo.offered = None;
+            }
             out.push(noted(note).unwrap_or_else(|| status(from, &me, "missing")));
         }
         Event::CallEnded { by, caller, reason, .. } => {
+            if let Some(bridge) = socket.cloudkibo.bridge.take().filter(|bridge| bridge.joined) {
+                out.push(emit("peer.disconnected", vec![json!({ "id": bridge.peer_id() })]));
+            }
             // The receiver is one party and `by` the other.
             let callee = if *caller == me { by } else { &me };
             let Effect::Send(SocketOut::Emit(name, mut args)) = status(caller, callee, "callended") else {
@@ -342,8 +440,21 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
                 let payload = serde_json::from_str(signal.payload.as_str()).unwrap_or(Value::Null);
                 out.push(emit(name, vec![payload]));
             }
-            // SDP and ICE from other dialects have no cloudkibo call-level form.
-            _ => {}
+            // SDP and ICE of a played media room's peer become its `msg`s.
+            _ => {
+                let Event::Relayed { from, .. } = event else { unreachable!() };
+                let Some(bridge) = socket.cloudkibo.bridge.as_mut().filter(|bridge| bridge.peer == *from) else {
+                    return;
+                };
+                match bridge.peer_signal(signal) {
+                    Ok(Some(msg)) => out.push(emit("msg", vec![msg])),
+                    Ok(None) => {}
+                    Err(()) => out.push(error(format!(
+                        "{from} sent more than {} signals before this socket joined the media room",
+                        super::media_bridge::HELD_SIGNALS
+                    ))),
+                }
+            }
         },
         _ => {}
     }

@@ -8,6 +8,7 @@
 //! carries out what it returns ([`SocketOut`]).
 
 mod cloudkibo;
+mod media_bridge;
 mod tringtring;
 
 use serde_json::{Value, json};
