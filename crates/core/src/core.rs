@@ -175,6 +175,7 @@ impl Core {
                 }
                 self.sessions.insert(session, peer_id, style);
             }
+            Input::Styled { session, style } => self.sessions.set_style(session, style),
             Input::Command { session, request, command } => {
                 if self.sessions.contains(session) {
                     let result = self.run_command(session, command);

@@ -23,6 +23,16 @@ pub enum Input {
         /// to parties on one node; `docs/cluster.md`).
         style: Option<CallStyle>,
     },
+    /// The session's dialect became known after it connected (a socket.io
+    /// connection is bound to cloudkibo or tringtring by its first event):
+    /// its call style from now on. Ignored for a session the core does not
+    /// know.
+    Styled {
+        /// The session.
+        session: SessionId,
+        /// Its call style.
+        style: CallStyle,
+    },
     /// A decoded client request.
     Command {
         /// Who sent it.

@@ -25,7 +25,7 @@ impl Core {
         match to {
             RelayTarget::CallPeer(peer) => {
                 if let Some((room, other)) = self.accepted_call_with(session, &peer) {
-                    self.check_carried(session, other, &peer, &signal)?;
+                    self.check_carried(session, other, &peer, &signal, true)?;
                     self.note_ice(&room, &signal);
                     self.emit(other, relayed(Some(room), signal));
                 } else if let Some(invite) = self.ringing_call_with(session, &peer) {
@@ -34,7 +34,7 @@ impl Core {
                     let receiver =
                         if caller == session { self.users.sessions_of(&peer).first().copied() } else { Some(caller) };
                     if let Some(receiver) = receiver {
-                        self.check_carried(session, receiver, &peer, &signal)?;
+                        self.check_carried(session, receiver, &peer, &signal, true)?;
                     }
                     if caller == session {
                         self.emit_to_user(&peer, None, relayed(Some(room), signal));
@@ -60,7 +60,8 @@ impl Core {
                     }
                     return Err(CommandError::PeerNotInRoom { room, user });
                 }
-                self.check_carried(session, targets[0], &user, &signal)?;
+                let in_call = self.is_call_room(&room) || self.is_named_call(&room);
+                self.check_carried(session, targets[0], &user, &signal, in_call)?;
                 self.note_ice(&room, &signal);
                 for target in targets {
                     self.emit(target, relayed(Some(room.clone()), signal.clone()));
@@ -71,7 +72,8 @@ impl Core {
                 self.relay_to_member(session, &room, target, || CommandError::UnknownPeer(peer.clone()))?;
                 let target_session = target.expect("checked");
                 if let Some(user) = self.user_of(target_session).cloned() {
-                    self.check_carried(session, target_session, &user, &signal)?;
+                    let in_call = self.is_call_room(&room) || self.is_named_call(&room);
+                    self.check_carried(session, target_session, &user, &signal, in_call)?;
                 }
                 self.note_ice(&room, &signal);
                 self.emit(target.expect("checked"), relayed(Some(room), signal));
@@ -127,7 +129,10 @@ impl Core {
     /// Whether `receiver` (of user `to`) can take `signal` from `sender`: a
     /// dialect's own events (a `Custom` signal) cross only to a session of
     /// the same call style, whose dialect knows them; SDP and ICE cross to
-    /// every style but Wire's, whose devices take only ECall messages.
+    /// every style but Wire's, whose devices take only ECall messages, and
+    /// reach a cloudkibo phone only within a 1:1 call (`in_call`), where its
+    /// codec plays the media room: in a named room (a tringtring room it
+    /// `init`ed) its client would never read them.
     ///
     /// # Errors
     /// [`CommandError::NotCarried`], naming what could not be taken.
@@ -137,8 +142,9 @@ impl Core {
         receiver: SessionId,
         to: &UserId,
         signal: &Signal,
+        in_call: bool,
     ) -> Result<(), CommandError> {
-        use crate::CallStyle::Messages;
+        use crate::CallStyle::{MediaRoom, Messages};
         let (Some(from), Some(into)) = (self.sessions.style(sender), self.sessions.style(receiver)) else {
             return Ok(());
         };
@@ -148,6 +154,7 @@ impl Core {
         let what: std::sync::Arc<str> = match &signal.kind {
             SignalKind::Custom(name) => format!("the event {name:?} of another app").into(),
             _ if into == Messages => "SDP or ICE outside Wire calling messages".into(),
+            _ if into == MediaRoom && !in_call => "SDP or ICE outside a call".into(),
             _ => return Ok(()),
         };
         Err(CommandError::NotCarried { to: to.clone(), what })

@@ -457,6 +457,7 @@ fn input_kind(input: &Input) -> &'static str {
         Input::Connected { .. } => "input Connected",
         Input::Disconnected { .. } => "input Disconnected",
         Input::OpenRoom { .. } => "input OpenRoom",
+        Input::Styled { .. } => "input Styled",
         Input::Timeout => "input Timeout",
         Input::Command { command, .. } => match command {
             Command::Register { .. } => "command Register",

@@ -293,3 +293,28 @@ async fn a_cloudkibo_phone_calls_a_calling_user_who_answers_in_the_call_room() {
     assert_eq!(ann.recv().await, json!({"type":"room_peer_rm","room":room,"user":"+1"}));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_cloudkibo_init_into_a_tringtring_room_is_told_its_messages_reach_no_one_who_reads_them() {
+    let server = TestServer::start().await;
+    let mut ring = Sio::connect(server.addr).await;
+    let ack = ring.emit_with_ack("join", json!({"room_id": "tt-1", "peer_name": "tess"})).await;
+    assert_eq!(ring.expect_ack(ack).await[0]["room_id"], "tt-1");
+    let mut kibo = phone(&server, "+3").await;
+    let ack = kibo.emit_with_ack("init", json!({"room": "tt-1", "username": "+3"})).await;
+    let joined = kibo.expect_ack(ack).await;
+    assert_eq!(joined[0], "tt-1");
+    assert_eq!(ring.expect("user-arrived").await["peer_id"], json!(kibo.id));
+    assert_eq!(ring.expect("user-joined").await["peer_id"], json!(kibo.id));
+
+    // Each side's SDP is refused in its own dialect's words, not dropped.
+    kibo.emit("msg", json!({"to": 1, "by": joined[1], "type": "offer", "sdp": sdp("offer")})).await;
+    let refused = kibo.expect("error").await;
+    assert!(refused["message"].as_str().unwrap().contains("cannot take the event \"msg\" of another app"), "{refused}");
+    let offer =
+        json!({"from": {"name": "tess", "id": ring.id}, "to": kibo.id, "type": "offer", "sdp": sdp("offer")["sdp"]});
+    ring.emit("offer", offer).await;
+    let refused = ring.expect("error").await;
+    assert!(refused["message"].as_str().unwrap().contains("cannot take SDP or ICE outside a call"), "{refused}");
+    server.stop().await;
+}

@@ -47,6 +47,13 @@ impl Sessions {
         self.peer_ids.get(&session)
     }
 
+    /// Sets an open session's call style ([`Input::Styled`](crate::Input::Styled)).
+    pub(crate) fn set_style(&mut self, session: SessionId, style: CallStyle) {
+        if self.peer_ids.contains_key(&session) {
+            self.styles.insert(session, style);
+        }
+    }
+
     /// How `session`'s dialect calls, if the core was told.
     pub(crate) fn style(&self, session: SessionId) -> Option<CallStyle> {
         self.styles.get(&session).copied()

@@ -973,6 +973,7 @@ impl Driver {
                 if let Some(outbox) = self.outboxes.get_mut(&session) {
                     outbox.dialect = Some(dialect);
                 }
+                self.input(Input::Styled { session, style: dialect.call_style() });
             }
             ToDriver::Stats(reply) => {
                 let _ = reply.send(self.core.stats());
