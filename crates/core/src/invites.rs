@@ -74,18 +74,24 @@ impl Core {
         } else {
             self.rooms.create(room.clone(), RoomKind::Named, usize::MAX);
         }
+        self.tell_of_invitee(&room, &to);
+        let invite = self.ring(session, from, to, room.clone(), data, None);
+        Ok(Reply::Calling { invite, room })
+    }
+
+    /// Tells `room` and the namespaces that list it that `to` is invited:
+    /// a pending peer, counted among the room's peers.
+    pub(crate) fn tell_of_invitee(&mut self, room: &RoomId, to: &UserId) {
         let peer = PeerInfo {
             user: to.clone(),
             member: None,
             peer_id: None,
             pending: true,
-            status: PeerStatus { user: self.status_of(&to).cloned(), peer: None },
+            status: PeerStatus { user: self.status_of(to).cloned(), peer: None },
         };
-        let size = self.rooms.get(&room).map_or(0, |state| self.peers_in(&room, state)) + 1;
-        self.tell_room(&room, Some(&to), Event::PeerJoined { room: room.clone(), peer: peer.clone(), size });
-        self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerAdded { room, peer: peer.clone() });
-        let invite = self.ring(session, from, to, room.clone(), data, None);
-        Ok(Reply::Calling { invite, room })
+        let size = self.rooms.get(room).map_or(0, |state| self.peers_in(room, state)) + 1;
+        self.tell_room(room, Some(to), Event::PeerJoined { room: room.clone(), peer: peer.clone(), size });
+        self.tell_namespaces_of_room(room, |room| NamespaceEvent::PeerAdded { room, peer: peer.clone() });
     }
 
     /// Whether `session` can ring `to` at all: Wire's devices ring through

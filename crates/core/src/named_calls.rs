@@ -8,8 +8,7 @@
 //! side sees a call (`Ringing`, `CallEnded`).
 
 use crate::state::{Deadline, NamedCall, RoomKind};
-use crate::{CommandError, Core, EndReason, Event, NamespaceEvent, Payload, PeerInfo, PeerStatus, Reply, RoomId};
-use crate::{SessionId, UserId};
+use crate::{CommandError, Core, EndReason, Event, Payload, Reply, RoomId, SessionId, UserId};
 
 impl Core {
     /// `session` (of user `from`) invites one-to-one user `to` into `room`,
@@ -51,15 +50,7 @@ impl Core {
             state.call = Some(NamedCall { caller: from.clone(), capacity: state.capacity });
             state.capacity = 2;
         }
-        let peer = PeerInfo {
-            user: to.clone(),
-            member: None,
-            peer_id: None,
-            pending: true,
-            status: PeerStatus { user: self.status_of(&to).cloned(), peer: None },
-        };
-        self.tell_room(&room, Some(&to), Event::PeerJoined { room: room.clone(), peer: peer.clone(), size: 2 });
-        self.tell_namespaces_of_room(&room, |room| NamespaceEvent::PeerAdded { room, peer: peer.clone() });
+        self.tell_of_invitee(&room, &to);
         let rings_until = self.now() + self.config.ring_timeout;
         let invite = self.ring(session, from, to, room.clone(), data, Some(rings_until));
         self.deadlines.set(rings_until, Deadline::Ring(invite));
