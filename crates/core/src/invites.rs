@@ -51,7 +51,8 @@ impl Core {
             return Err(CommandError::UnknownUser(to));
         }
         self.check_callable(session, &to)?;
-        if self.user_style(&to).is_some_and(CallStyle::one_to_one) {
+        // A stand-in of another node's session (no style) invites as before.
+        if self.sessions.style(session).is_some() && self.user_style(&to).is_some_and(CallStyle::one_to_one) {
             return self.invite_as_call(session, from, room, to, data);
         }
         // Every check before any change: a refused command changes nothing.
@@ -366,7 +367,7 @@ impl Core {
 
     /// A call refused before it rang because `to` was busy: one note, with
     /// an id of its own.
-    fn note_busy(&mut self, session: SessionId, from: UserId, to: &UserId) {
+    pub(crate) fn note_busy(&mut self, session: SessionId, from: UserId, to: &UserId) {
         let call = self.draw_call_id();
         let caller = CallParty { session: Some(session), user: from };
         let callee = self.callee(to, None);

@@ -41,6 +41,7 @@ impl Core {
             return Err(CommandError::AlreadyInCall);
         }
         if self.is_busy(&to) {
+            self.note_busy(session, from, &to);
             return Err(CommandError::Busy(to));
         }
         self.check_places(session)?;

@@ -22,6 +22,13 @@ impl Core {
             Some(user) => user,
             None => self.draw_free_name(),
         };
+        // A shared name is held by sessions of one dialect (a phone's
+        // sockets, a Wire user's devices): the user's call style is theirs.
+        if let (Some(held), Some(mine)) = (self.user_style(&user), self.sessions.style(session))
+            && held != mine
+        {
+            return Err(CommandError::NameTaken(user));
+        }
         self.users.register(session, user.clone(), shared)?;
         self.deliver_held(&user, session);
         Ok(Reply::Registered { user, drawn })

@@ -169,3 +169,40 @@ fn what_the_receivers_dialect_cannot_take_is_refused_not_dropped() {
     assert!(matches!(error_of(&out), CommandError::NotCarried { .. }), "{out:?}");
     assert!(events_for(&out, cy).is_empty());
 }
+
+#[test]
+fn a_shared_name_is_held_by_sessions_of_one_dialect() {
+    let mut w = World::new();
+    let phone = w.connect_styled(Some(CallStyle::MediaRoom));
+    assert!(w.send(phone, Command::Register { user: Some(user("ann")), shared: true }).is_empty());
+    let device = w.connect_styled(Some(CallStyle::Messages));
+    let out = w.send(device, Command::Register { user: Some(user("ann")), shared: true });
+    assert_eq!(error_of(&out), CommandError::NameTaken(user("ann")));
+    let second_phone = w.connect_styled(Some(CallStyle::MediaRoom));
+    assert!(w.send(second_phone, Command::Register { user: Some(user("ann")), shared: true }).is_empty());
+}
+
+#[test]
+fn a_stand_in_of_another_node_invites_as_before_and_a_busy_named_call_is_noted() {
+    let mut w = World::new();
+    let bob = w.online_styled("bob", CallStyle::Signals);
+    // A stand-in (no style) invites bob into a room it is not in: a plain
+    // invite, with no ring timeout, as before the cross-dialect rules.
+    let remote = w.connect_styled(None);
+    w.send(remote, Command::Register { user: Some(user("far")), shared: true });
+    let out = w.send(remote, Command::Invite { room: room("far-room"), to: user("bob"), data: Payload::null() });
+    assert!(matches!(events_for(&out, bob)[..], [Event::Ringing { .. }]), "{out:?}");
+    assert_eq!(w.core.poll_timeout(), None, "no ring timeout: not a call");
+
+    // bob in a call with ann: cy's invite is refused as busy, and noted.
+    let ann = w.online_styled("ann", CallStyle::Rooms);
+    w.send(ann, Command::Join { room: Some(room("r")), create: Some(usize::MAX), status: None });
+    invite_bob(&mut w, ann);
+    let cy = w.online_styled("cy", CallStyle::Rooms);
+    w.send(cy, Command::Join { room: Some(room("r2")), create: Some(usize::MAX), status: None });
+    while w.core.poll_call_note().is_some() {}
+    let out = w.ask(cy, Command::Invite { room: room("r2"), to: user("bob"), data: Payload::null() });
+    assert_eq!(error_of(&out), CommandError::Busy(user("bob")));
+    let note = w.core.poll_call_note().expect("the busy call is noted");
+    assert_eq!(note.stage, CallStage::RingEnded { outcome: CallOutcome::Busy, rang: Duration::ZERO });
+}

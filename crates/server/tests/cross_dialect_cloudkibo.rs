@@ -53,6 +53,8 @@ async fn a_chatroulette_user_calls_a_cloudkibo_phone_and_media_is_negotiated_thr
     alice.send(json!({"type":"REQUEST_CALL","payload":{"to":"+2"}})).await;
     let ring = kibo.expect("areyoufreeforcall").await;
     assert_eq!((&ring["callerphone"], &ring["calleephone"]), (&json!("alice"), &json!("+2")), "{ring}");
+    // Trickle ICE may start while the call rings: it waits for the phone too.
+    alice.send(json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":"+2","candidate":candidate(0)}})).await;
 
     // What the Android client sends at once, then on the user's answer.
     kibo.emit("message", call_message("alice", "alice", "+2", "calleeisavailable")).await;
@@ -70,6 +72,8 @@ async fn a_chatroulette_user_calls_a_cloudkibo_phone_and_media_is_negotiated_thr
     alice.send(json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":"+2","candidate":candidate(1)}})).await;
     let ack = kibo.emit_with_ack("init", json!({"room": room, "username": "+2"})).await;
     assert_eq!(kibo.expect_ack(ack).await, vec![json!(room), json!(2), json!(false)]);
+    let early = json!({"to": 2, "by": 1, "username": "alice", "type": "ice", "ice": kibo_candidate(0)});
+    assert_eq!(kibo.expect("msg").await, early);
     assert_eq!(
         kibo.expect("msg").await,
         json!({"to": 2, "by": 1, "username": "alice", "type": "offer", "sdp": sdp("offer")})

@@ -443,8 +443,14 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
             // SDP and ICE of a played media room's peer become its `msg`s.
             _ => {
                 let Event::Relayed { from, .. } = event else { unreachable!() };
-                let Some(bridge) = socket.cloudkibo.bridge.as_mut().filter(|bridge| bridge.peer == *from) else {
-                    return;
+                // While the call rings, a caller's early offer or trickled
+                // candidates wait in the ring's bridge, carried into the
+                // call's when it is answered.
+                let state = &mut socket.cloudkibo;
+                let bridge = match (&mut state.bridge, &mut state.offered) {
+                    (Some(bridge), _) if bridge.peer == *from => bridge,
+                    (_, Some(ringing)) if ringing.peer == *from => ringing,
+                    _ => return,
                 };
                 match bridge.peer_signal(signal) {
                     Ok(Some(msg)) => out.push(emit("msg", vec![msg])),

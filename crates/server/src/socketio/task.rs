@@ -134,6 +134,13 @@ pub(super) async fn run(
             }
             }
         }
+        // The first event binds the socket to its dialect; its metrics say so
+        // from then on, and the core knows its call style before its first
+        // command (the driver's inbox keeps the order).
+        if !dialect_known && let Some(dialect) = Codec::dialect(&codec) {
+            dialect_known = true;
+            let _ = context.driver.set_dialect(session, dialect).await;
+        }
         let effects = guard::authorize(grants.as_deref(), &mut codec, effects);
         if !carry_out(&port, &context, session, effects, &mut acks).await {
             break;
@@ -149,11 +156,6 @@ pub(super) async fn run(
         }
         if register_by.is_some() && codec.registered() {
             register_by = None;
-        }
-        // The first event binds the socket to its dialect; its metrics say so from then on.
-        if !dialect_known && let Some(dialect) = Codec::dialect(&codec) {
-            dialect_known = true;
-            let _ = context.driver.set_dialect(session, dialect).await;
         }
         // Checked once the queued events before the overflow are handled, so
         // that they count, in order, and the error comes after their effects.
