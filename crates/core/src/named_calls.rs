@@ -8,7 +8,7 @@
 //! side sees a call (`Ringing`, `CallEnded`).
 
 use crate::state::{Deadline, NamedCall, RoomKind};
-use crate::{CommandError, Core, EndReason, Event, Payload, Reply, RoomId, SessionId, UserId};
+use crate::{CommandError, Core, EndReason, Event, NamespaceEvent, Payload, Reply, RoomId, SessionId, UserId};
 
 impl Core {
     /// `session` (of user `from`) invites one-to-one user `to` into `room`,
@@ -91,6 +91,10 @@ impl Core {
             let ended = Event::CallEnded { room: room.clone(), by: user.clone(), caller: call.caller.clone(), reason };
             self.emit(other, ended);
             self.rooms.remove_member(room, other);
+            // The room's namespaces see the peer go, as for any leaver.
+            if let Some(gone) = self.user_of(other).cloned() {
+                self.tell_namespaces_of_room(room, |room| NamespaceEvent::PeerRemoved { room, user: gone.clone() });
+            }
         }
         self.named_call_over(room);
     }

@@ -206,3 +206,24 @@ fn a_stand_in_of_another_node_invites_as_before_and_a_busy_named_call_is_noted()
     let note = w.core.poll_call_note().expect("the busy call is noted");
     assert_eq!(note.stage, CallStage::RingEnded { outcome: CallOutcome::Busy, rang: Duration::ZERO });
 }
+
+#[test]
+fn a_registered_rooms_subscribers_see_both_parties_of_a_named_call_go() {
+    let (mut w, ann, bob) = calling_and_chatroulette();
+    let watcher = w.online_styled("watcher", CallStyle::Rooms);
+    let ns = NamespaceId::parse("lobby").unwrap();
+    w.send(watcher, Command::Subscribe { namespace: ns.clone() });
+    w.send(ann, Command::RegisterRoom { namespace: ns, room: room("r") });
+    invite_bob(&mut w, ann);
+    w.send(bob, Command::Accept { invite: InviteRef::From(user("ann")), status: None, note: None });
+    let out = w.send(ann, Command::Leave { room: RoomRef::Id(room("r")) });
+    let removed: Vec<&UserId> = events_for(&out, watcher)
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Namespace { event: NamespaceEvent::PeerRemoved { user, .. }, .. } => Some(user),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, [&user("bob"), &user("ann")], "{out:?}");
+    w.core.check_invariants().unwrap();
+}
