@@ -302,7 +302,7 @@ impl Core {
         // An answered call's record lives exactly as long as its call room,
         // which holds both its parties and rings nobody any more.
         for (room_id, call) in self.answered.rooms() {
-            let room = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Call);
+            let room = self.rooms.get(room_id).filter(|room| carries_a_call(room));
             ensure!(room.is_some(), AnsweredCall, "call {} is recorded for {room_id:?}, no call room", call.call);
             for party in [&call.caller, &call.callee] {
                 let member = party.session.is_some_and(|s| room.is_some_and(|room| room.has_member(s)));

@@ -156,7 +156,8 @@ impl Core {
     ) -> Result<Reply, CommandError> {
         let invite = self.incoming_invite(session, &which)?;
         let kind = self.invites.get(invite).and_then(|i| self.rooms.kind(&i.room));
-        if self.is_call_invite(invite) && self.session_in_call(session) {
+        let is_call = self.is_call_invite(invite);
+        if is_call && self.session_in_call(session) {
             return Err(CommandError::AlreadyInCall);
         }
         let by = self.registered(session)?;
@@ -164,7 +165,8 @@ impl Core {
         let Some(call) = self.take_invite(invite) else { return Err(CommandError::NoSuchInvite) };
         self.rooms.add_member(&call.room, session, status.clone());
         let callee = self.note_ring_end(&call, CallOutcome::Answered, Some(session));
-        if kind == Some(RoomKind::Call) {
+        // A 1:1 call, in a call room or in a named room carrying it.
+        if is_call {
             let caller = CallParty { session: Some(call.from_session), user: call.from.clone() };
             let answered_at = self.now();
             let rang = answered_at.saturating_duration_since(call.rang_at);
@@ -340,12 +342,17 @@ impl Core {
                 self.emit(other, ended);
             }
         }
+        self.note_call_ended(room, reason);
+        self.delete_room(room);
+    }
+
+    /// Notes the end of the answered call in `room`, if it has one.
+    pub(crate) fn note_call_ended(&mut self, room: &RoomId, reason: EndReason) {
         if let Some(call) = self.answered.take(room) {
             let lasted = self.now().saturating_duration_since(call.answered_at);
             let stage = CallStage::Ended { reason, rang: call.rang, lasted, first_ice: call.first_ice };
             self.note_call(CallNote { call: call.call, caller: call.caller, callee: call.callee, stage });
         }
-        self.delete_room(room);
     }
 
     /// A callee as a call party: `session` when one of its sessions acted,

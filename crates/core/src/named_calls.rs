@@ -75,6 +75,7 @@ impl Core {
             let withdrawn = if reason == EndReason::Hangup { EndReason::Cancelled } else { reason };
             self.withdraw(invite, withdrawn, None);
         }
+        self.note_call_ended(room, reason);
         let left_behind: Vec<SessionId> = self
             .rooms
             .get(room)

@@ -105,7 +105,11 @@ fn the_one_to_one_sides_hang_up_is_a_peer_leaving_for_the_calling_side() {
     let (mut w, ann, bob) = calling_and_chatroulette();
     invite_bob(&mut w, ann);
     w.send(bob, Command::Accept { invite: InviteRef::From(user("ann")), status: None, note: None });
+    while w.core.poll_call_note().is_some() {}
     let out = w.send(bob, Command::Leave { room: RoomRef::CallWith(user("ann")) });
+    // The answered call's end is noted, as for a call room's (metrics, logs).
+    let note = w.core.poll_call_note().expect("the end of the call is noted");
+    assert!(matches!(note.stage, CallStage::Ended { reason: EndReason::Hangup, .. }), "{note:?}");
     assert!(
         matches!(events_for(&out, ann)[..], [Event::PeerLeft { user, reason: EndReason::Hangup, .. }] if *user == user_bob()),
         "{out:?}"
