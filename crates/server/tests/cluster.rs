@@ -4,23 +4,9 @@
 mod support;
 
 use serde_json::json;
-use support::redis_server::RedisServer;
+use support::redis_server::{RedisServer, cluster, node_config};
 use support::*;
-use switchboard_server::{Config, NodeId};
-
-fn node_config(redis: &RedisServer, node: &str) -> Config {
-    Config { redis_url: Some(redis.url()), node_id: Some(NodeId::parse(node).unwrap()), ..Config::default() }
-}
-
-/// Starts one node per name on `redis`, and waits until all have joined.
-async fn cluster(redis: &RedisServer, nodes: &[&str]) -> Vec<TestServer> {
-    let mut servers = Vec::new();
-    for node in nodes {
-        servers.push(TestServer::start_with(node_config(redis, node)).await);
-    }
-    redis.wait_for_nodes(nodes).await;
-    servers
-}
+use switchboard_server::Config;
 
 async fn connect_as(server: &TestServer, name: &str) -> Client {
     chatroulette_as(&server.addr.to_string(), name).await
@@ -464,7 +450,8 @@ async fn a_drawn_calling_id_is_claimed_before_its_hello() {
     let redis = RedisServer::start().await;
     let nodes = cluster(&redis, &["drawn-a", "drawn-b"]).await;
     let mut watcher = redis.connection().await.expect("redis answers");
-    let paused: String = redis::cmd("CLIENT").arg("PAUSE").arg(300).arg("WRITE").query_async(&mut watcher).await.unwrap();
+    let paused: String =
+        redis::cmd("CLIENT").arg("PAUSE").arg(300).arg("WRITE").query_async(&mut watcher).await.unwrap();
     assert_eq!(paused, "OK");
     let (mut bob, bob_id) = nodes[1].calling().await;
     let holders: i64 = redis::cmd("HLEN").arg(format!("sb:user:{bob_id}")).query_async(&mut watcher).await.unwrap();

@@ -322,3 +322,54 @@ async fn a_cloudkibo_init_into_a_tringtring_room_is_told_its_messages_reach_no_o
     assert!(refused["message"].as_str().unwrap().contains("cannot take SDP or ICE outside a call"), "{refused}");
     server.stop().await;
 }
+
+/// The same bridge with the two parties on two nodes of a cluster: the
+/// link carries each party's call style to the other node, whose stand-in
+/// for it takes that style.
+#[tokio::test]
+async fn across_two_nodes_a_cloudkibo_phone_and_a_chatroulette_user_call_each_other_both_ways() {
+    let redis = support::redis_server::RedisServer::start().await;
+    let nodes = support::redis_server::cluster(&redis, &["kibo-a", "kibo-b"]).await;
+    let mut kibo = phone(&nodes[0], "+1").await;
+    let mut bob = nodes[1].online_short("bob").await;
+    redis.wait_for_name("bob").await;
+
+    // The phone calls: its room shows bob, its offer reaches him, his answer it.
+    let call = json!({"room": "globalchatroom", "callerphone": "+1", "calleephone": "bob"});
+    let ack = kibo.emit_with_ack("callthisperson", call).await;
+    kibo.expect_ack(ack).await;
+    assert_eq!(bob.recv().await, json!({"type":"cr","payload":"+1"}));
+    bob.send(json!({"type":"ac","payload":"+1"})).await;
+    assert_eq!(kibo.expect("message").await, status("+1", "bob", "callaccepted"));
+    let room_name = json!({"callerphone": "+1", "calleephone": "bob", "type": "room_name", "room_name": "x1"});
+    kibo.emit("message", json!({"to": "bob", "msg": room_name})).await;
+    let ack = kibo.emit_with_ack("init", json!({"room": "x1", "username": "+1"})).await;
+    assert_eq!(kibo.expect_ack(ack).await, vec![json!("x1"), json!(1), json!(false)]);
+    assert_eq!(kibo.expect("peer.connected").await, json!({"id": 2, "username": "bob"}));
+    kibo.emit("msg", json!({"to": 2, "by": 1, "type": "offer", "sdp": sdp("offer")})).await;
+    assert_eq!(bob.recv().await, json!({"type":"cdr","payload":{"from":"+1","sdp":sdp("offer")}}));
+    bob.send(json!({"type":"srd","payload":{"to":"+1","sdp":sdp("answer")}})).await;
+    let answer = json!({"to": 1, "by": 2, "username": "bob", "type": "answer", "sdp": sdp("answer")});
+    assert_eq!(kibo.expect("msg").await, answer);
+    bob.send(json!({"type":"hu","payload":"+1"})).await;
+    assert_eq!(kibo.expect("peer.disconnected").await, json!({"id": 2}));
+    kibo.expect("message").await;
+
+    // And bob calls the phone: it is sent the room name, and gets his offer.
+    bob.send(json!({"type":"rc","payload":"+1"})).await;
+    assert_eq!(kibo.expect("areyoufreeforcall").await["callerphone"], "bob");
+    kibo.emit("message", call_message("bob", "bob", "+1", "callaccepted")).await;
+    assert_eq!(bob.recv().await, json!({"type":"ca","payload":"+1"}));
+    let named = kibo.expect("message").await;
+    assert_eq!(named["type"], "room_name", "{named}");
+    bob.send(json!({"type":"scd","payload":{"to":"+1","sdp":sdp("offer")}})).await;
+    let ack = kibo.emit_with_ack("init", json!({"room": named["room_name"], "username": "+1"})).await;
+    assert_eq!(kibo.expect_ack(ack).await[1], json!(2));
+    let offer = json!({"to": 2, "by": 1, "username": "bob", "type": "offer", "sdp": sdp("offer")});
+    assert_eq!(kibo.expect("msg").await, offer);
+    kibo.emit("msg", json!({"to": 1, "by": 2, "type": "answer", "sdp": sdp("answer")})).await;
+    assert_eq!(bob.recv().await, json!({"type":"rdr","payload":{"from":"+1","sdp":sdp("answer")}}));
+    for node in nodes {
+        node.stop().await;
+    }
+}

@@ -152,6 +152,12 @@ pub struct LinkMessage {
     /// stand-in there shows the same (cloudkibo's `sendersocket`).
     #[serde(default)]
     pub peer: Option<String>,
+    /// How the sender's party's dialect calls, so that its stand-in there
+    /// has the same style (Step 13: a cloudkibo phone's codec plays its
+    /// media room for a party of another dialect); `None` from a node that
+    /// does not say.
+    #[serde(default)]
+    pub style: Option<switchboard_core::CallStyle>,
     /// What happened.
     pub op: LinkOp,
 }
@@ -336,7 +342,8 @@ mod tests {
             let (from, op) = for_stand_in(&event, |_| true).expect("carried");
             assert_eq!(from, user("alice"));
             // Across the wire: JSON there and back.
-            let message = LinkMessage { node: "a".into(), from: "alice".into(), to: "alice".into(), peer: None, op };
+            let message =
+                LinkMessage { node: "a".into(), from: "alice".into(), to: "alice".into(), peer: None, style: None, op };
             let text = serde_json::to_string(&message).unwrap();
             let message: LinkMessage = serde_json::from_str(&text).unwrap();
             let (_, command) = message.command().expect("valid");
@@ -347,7 +354,8 @@ mod tests {
     #[test]
     fn a_message_with_an_unknown_reason_is_dropped() {
         let op = LinkOp::End { reason: "exploded".into(), note: None };
-        let message = LinkMessage { node: "a".into(), from: "alice".into(), to: "bob".into(), peer: None, op };
+        let message =
+            LinkMessage { node: "a".into(), from: "alice".into(), to: "bob".into(), peer: None, style: None, op };
         assert!(message.command().is_none());
     }
 }

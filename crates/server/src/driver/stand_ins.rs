@@ -345,7 +345,7 @@ impl Driver {
         let ghost = match &command {
             Command::Call { .. } if self.drain.is_some() => {
                 let refused = link::refused_call(&CommandError::Draining);
-                self.send_to_node(&node, message.to.clone(), message.from.clone(), None, refused);
+                self.send_to_node(&node, message.to.clone(), message.from.clone(), None, None, refused);
                 return;
             }
             Command::Call { to, .. } => {
@@ -360,6 +360,11 @@ impl Driver {
                 None => return,
             },
         };
+        // The party's style as its own node has it: before the ring for a
+        // caller, before the answer for a callee found by name.
+        if let Some(style) = message.style {
+            self.core.handle_input(self.clock.now(), Input::Styled { session: ghost, style });
+        }
         self.touched.push(ghost);
         self.input(Input::Command { session: ghost, request: Request::quiet(tag), command });
     }
@@ -383,14 +388,24 @@ impl Driver {
                 .find(|&&s| self.ghosts.get(s).is_none() && self.proxies.remote_of(s).is_none())
                 .and_then(|&s| self.core.peer_id(s))
                 .map(|peer| peer.to_string());
-            self.send_to_node(&node, from.to_string(), to, peer, op);
+            let style = self.core.user_style(&from);
+            self.send_to_node(&node, from.to_string(), to, peer, style, op);
         }
         self.touched.push(session);
     }
 
-    fn send_to_node(&self, node: &NodeId, from: String, to: String, peer: Option<String>, op: link::LinkOp) {
+    fn send_to_node(
+        &self,
+        node: &NodeId,
+        from: String,
+        to: String,
+        peer: Option<String>,
+        style: Option<switchboard_core::CallStyle>,
+        op: link::LinkOp,
+    ) {
         let Some(cluster) = &self.cluster else { return };
-        cluster.send(node, &LinkFrame::Call(LinkMessage { node: cluster.node().to_string(), from, to, peer, op }));
+        let message = LinkMessage { node: cluster.node().to_string(), from, to, peer, style, op };
+        cluster.send(node, &LinkFrame::Call(message));
     }
 
     pub(super) fn send_proxy(&self, node: &NodeId, session: SessionId, op: ProxyOp) {

@@ -112,3 +112,23 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// A node's config on `redis`, under the id `node`.
+pub fn node_config(redis: &RedisServer, node: &str) -> switchboard_server::Config {
+    switchboard_server::Config {
+        redis_url: Some(redis.url()),
+        node_id: Some(switchboard_server::NodeId::parse(node).unwrap()),
+        ..switchboard_server::Config::default()
+    }
+}
+
+/// Starts one in-process node per name on `redis`, and waits until all
+/// have joined.
+pub async fn cluster(redis: &RedisServer, nodes: &[&str]) -> Vec<super::TestServer> {
+    let mut servers = Vec::new();
+    for node in nodes {
+        servers.push(super::TestServer::start_with(node_config(redis, node)).await);
+    }
+    redis.wait_for_nodes(nodes).await;
+    servers
+}
