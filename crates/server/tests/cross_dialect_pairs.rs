@@ -310,9 +310,13 @@ impl Party {
     }
 
     async fn expect_ended(&mut self, by: &str, caller: &str, callee: &str) {
+        self.expect_ended_for(by, caller, callee, "hangup").await;
+    }
+
+    async fn expect_ended_for(&mut self, by: &str, caller: &str, callee: &str, reason: &str) {
         match self.kind {
             Kind::Chatroulette => {
-                let ended = json!({"type":"CALL_ENDED","payload":{"by":by,"reason":"hangup"}});
+                let ended = json!({"type":"CALL_ENDED","payload":{"by":by,"reason":reason}});
                 assert_eq!(self.ws().recv().await, ended);
             }
             Kind::Calling => {
@@ -323,9 +327,17 @@ impl Party {
                 let peer = self.kibo_peer_id.take().expect("in the media room");
                 assert_eq!(self.sio().expect("peer.disconnected").await, json!({"id": peer}));
                 let mut ended = kibo_status(caller, callee, "callended");
-                ended["reason"] = json!("hangup");
+                ended["reason"] = json!(reason);
                 assert_eq!(self.sio().expect("message").await, ended);
             }
+        }
+    }
+
+    /// The party's connection closes, without a word.
+    fn disconnect(self) {
+        match (self.ws, self.sio) {
+            (Some(ws), _) => ws.drop_connection(),
+            (_, sio) => drop(sio),
         }
     }
 
@@ -538,6 +550,14 @@ async fn script(
     callee.cancel(&spare_name).await;
     spare.expect_ringing_stopped(&b, None).await;
     callee.tidy().await;
+
+    // Last, an answered call whose callee's connection closes.
+    caller.call(&b).await;
+    callee.expect_ring(&a).await;
+    callee.accept(&a).await;
+    caller.expect_accepted(&b).await;
+    callee.disconnect();
+    caller.expect_ended_for(&b, &a, &b, "disconnected").await;
 }
 
 #[tokio::test]
