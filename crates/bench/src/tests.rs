@@ -34,7 +34,10 @@ async fn relayed_frame(call: &mut Call, to_caller: bool) -> String {
 
 async fn full_call(target: Target, addr: SocketAddr) {
     let server = crate::target::Server { target, addr, peer_addr: None };
-    let mut call = call(server, "benchalice", "benchbob").await.expect("a call");
+    // Names of their own per dialect: a name is held by sessions of one
+    // dialect, and the last target's sockets may still be closing.
+    let (caller, callee) = (format!("benchalice{target:?}"), format!("benchbob{target:?}"));
+    let mut call = call(server, &caller, &callee).await.expect("a call");
     for (from_caller, signal) in
         [(true, Signal::Offer), (false, Signal::Answer), (true, Signal::IceCandidate), (false, Signal::IceCandidate)]
     {
