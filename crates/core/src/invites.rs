@@ -21,13 +21,7 @@ impl Core {
             return Err(CommandError::UnknownUser(to));
         }
         self.check_callable(session, &to)?;
-        if self.is_busy(&from) {
-            return Err(CommandError::AlreadyInCall);
-        }
-        if self.is_busy(&to) {
-            self.note_busy(session, from, &to);
-            return Err(CommandError::Busy(to));
-        }
+        self.check_both_free(session, &from, &to)?;
         self.check_places(session)?;
         self.take_ring(&from)?;
         let room = self.draw_room_id("call-");
@@ -93,6 +87,28 @@ impl Core {
         let size = self.rooms.get(room).map_or(0, |state| self.peers_in(room, state)) + 1;
         self.tell_room(room, Some(to), Event::PeerJoined { room: room.clone(), peer: peer.clone(), size });
         self.tell_namespaces_of_room(room, |room| NamespaceEvent::PeerAdded { room, peer: peer.clone() });
+    }
+
+    /// The busy rule: neither side is ringing or in a call. A callee found
+    /// busy is noted as a busy call.
+    ///
+    /// # Errors
+    /// [`CommandError::AlreadyInCall`] for the caller,
+    /// [`CommandError::Busy`] for the callee.
+    pub(crate) fn check_both_free(
+        &mut self,
+        session: SessionId,
+        from: &UserId,
+        to: &UserId,
+    ) -> Result<(), CommandError> {
+        if self.session_in_call(session) || self.is_busy(from) {
+            return Err(CommandError::AlreadyInCall);
+        }
+        if self.is_busy(to) {
+            self.note_busy(session, from.clone(), to);
+            return Err(CommandError::Busy(to.clone()));
+        }
+        Ok(())
     }
 
     /// Whether `session` can ring `to` at all: Wire's devices ring through

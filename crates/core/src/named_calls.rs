@@ -37,13 +37,7 @@ impl Core {
         if state.kind != RoomKind::Named || self.peers_in(&room, state) != 1 || state.call.is_some() {
             return Err(CommandError::NotCarried { to, what: "an invite into a room with others in it".into() });
         }
-        if self.session_in_call(session) || self.is_busy(&from) {
-            return Err(CommandError::AlreadyInCall);
-        }
-        if self.is_busy(&to) {
-            self.note_busy(session, from, &to);
-            return Err(CommandError::Busy(to));
-        }
+        self.check_both_free(session, &from, &to)?;
         self.check_places(session)?;
         self.take_ring(&from)?;
         self.take_room_invite(&room)?;

@@ -9,24 +9,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::signals::{candidate, kibo_candidate, kibo_status as status, sdp};
 use support::socketio::Sio;
 use support::*;
-
-fn sdp(kind: &str) -> Value {
-    json!({"type": kind, "sdp": format!("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns={kind}\r\nt=0 0\r\n")})
-}
-
-fn candidate(n: u32) -> Value {
-    json!({"candidate": format!("candidate:{n} 1 udp 2122260223 127.0.0.1 5{n:04} typ host"), "sdpMid": "0", "sdpMLineIndex": 0})
-}
-
-/// CloudKibo's form of a candidate inside `msg`: the browser's fields plus
-/// `type: "candidate"` (Android `WebRtcClient.onIceCandidate`).
-fn kibo_candidate(n: u32) -> Value {
-    let mut ice = candidate(n);
-    ice["type"] = json!("candidate");
-    ice
-}
 
 /// A cloudkibo socket registered as `phone`.
 async fn phone(server: &TestServer, phone: &str) -> Sio {
@@ -38,10 +23,6 @@ async fn phone(server: &TestServer, phone: &str) -> Sio {
 
 fn call_message(to: &str, callerphone: &str, calleephone: &str, status: &str) -> Value {
     json!({"to": to, "msg": {"callerphone": callerphone, "calleephone": calleephone, "type": "call", "status": status}})
-}
-
-fn status(callerphone: &str, calleephone: &str, status: &str) -> Value {
-    json!({"callerphone": callerphone, "calleephone": calleephone, "type": "call", "status": status})
 }
 
 #[tokio::test]

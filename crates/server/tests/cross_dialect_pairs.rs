@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::redis_server::RedisServer;
+use support::signals::{candidate, kibo_candidate, kibo_status, sdp};
 use support::socketio::Sio;
 use support::*;
 
@@ -39,22 +40,13 @@ struct Party {
     kibo_peer_id: Option<u64>,
 }
 
-fn sdp(kind: &str) -> Value {
-    json!({"type": kind, "sdp": format!("v=0\r\no=- 7 2 IN IP4 127.0.0.1\r\ns={kind}\r\nt=0 0\r\n")})
-}
-
-fn candidate(n: u32) -> Value {
-    json!({"candidate": format!("candidate:{n} 1 udp 2122260223 127.0.0.1 5{n:04} typ host"), "sdpMid": "0", "sdpMLineIndex": 0})
-}
-
-fn kibo_candidate(n: u32) -> Value {
-    let mut ice = candidate(n);
-    ice["type"] = json!("candidate");
-    ice
-}
-
-fn kibo_status(callerphone: &str, calleephone: &str, status: &str) -> Value {
-    json!({"callerphone": callerphone, "calleephone": calleephone, "type": "call", "status": status})
+/// A chatroulette frame naming one user, with a reason when there is one.
+fn chat_named(kind: &str, key: &str, user: &str, reason: Option<&str>) -> Value {
+    let mut payload = json!({ key: user });
+    if let Some(reason) = reason {
+        payload["reason"] = json!(reason);
+    }
+    json!({"type": kind, "payload": payload})
 }
 
 impl Party {
@@ -360,11 +352,7 @@ impl Party {
     async fn expect_declined(&mut self, callee: &str, reason: Option<&str>) {
         match self.kind {
             Kind::Chatroulette => {
-                let mut payload = json!({"by": callee});
-                if let Some(reason) = reason {
-                    payload["reason"] = json!(reason);
-                }
-                assert_eq!(self.ws().recv().await, json!({"type":"CALL_REJECTED","payload":payload}));
+                assert_eq!(self.ws().recv().await, chat_named("CALL_REJECTED", "by", callee, reason));
             }
             Kind::Calling => {
                 let response = self.calling_next("invite_response").await;
@@ -404,11 +392,7 @@ impl Party {
     async fn expect_ringing_stopped(&mut self, caller: &str, reason: Option<&str>) {
         match self.kind {
             Kind::Chatroulette => {
-                let mut payload = json!({"by": caller});
-                if let Some(reason) = reason {
-                    payload["reason"] = json!(reason);
-                }
-                assert_eq!(self.ws().recv().await, json!({"type":"CALL_CANCELLED","payload":payload}));
+                assert_eq!(self.ws().recv().await, chat_named("CALL_CANCELLED", "by", caller, reason));
             }
             Kind::Calling => {
                 let cancelled = self.calling_next("invite_cancelled").await;

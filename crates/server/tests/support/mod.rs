@@ -7,6 +7,7 @@ pub mod binary;
 pub mod hostile;
 pub mod prometheus;
 pub mod redis_server;
+pub mod signals;
 pub mod socketio;
 
 use std::net::SocketAddr;
