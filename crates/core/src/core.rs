@@ -256,11 +256,6 @@ impl Core {
         self.sessions.peer_id(session).cloned()
     }
 
-    /// How a session's dialect calls, if the core was told.
-    pub fn style_of(&self, session: SessionId) -> Option<crate::CallStyle> {
-        self.sessions.style(session)
-    }
-
     /// How `user`'s dialect calls: its first session's style (a name is
     /// held by sessions of one dialect: a shared name only by cloudkibo
     /// phones or a user's ecall devices).

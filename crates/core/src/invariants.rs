@@ -189,7 +189,7 @@ impl Core {
             // into a named room waits for an answer.
             let kind = self.rooms.kind(&invite.room);
             ensure!(kind.is_some(), Invited, "invite {id:?} is into room {:?}, which does not exist", invite.room);
-            let is_call = kind == Some(RoomKind::Call) || self.is_named_call(&invite.room);
+            let is_call = self.rooms.get(&invite.room).is_some_and(|room| room.carries_a_call());
             ensure!(
                 invite.rings_until.is_some() == is_call,
                 Invited,
@@ -285,8 +285,7 @@ impl Core {
         // a call, on any of its sessions, so a user is a party (caller,
         // callee, member) of one 1:1 call at most, and never both ends of it.
         let mut parties: HashMap<&UserId, &RoomId> = HashMap::new();
-        let carries_a_call = |room: &crate::state::Room| room.kind == RoomKind::Call || room.call.is_some();
-        for (room_id, room) in self.rooms.iter().filter(|(_, room)| carries_a_call(room)) {
+        for (room_id, room) in self.rooms.iter().filter(|(_, room)| room.carries_a_call()) {
             let members = room.members().iter().filter_map(|m| self.user_of(m.session()));
             let invitees = self.invites.pending_in(room_id).iter().filter_map(|&i| self.invites.get(i).map(|i| &i.to));
             for user in members.chain(invitees) {
@@ -302,7 +301,7 @@ impl Core {
         // An answered call's record lives exactly as long as its call room,
         // which holds both its parties and rings nobody any more.
         for (room_id, call) in self.answered.rooms() {
-            let room = self.rooms.get(room_id).filter(|room| carries_a_call(room));
+            let room = self.rooms.get(room_id).filter(|room| room.carries_a_call());
             ensure!(room.is_some(), AnsweredCall, "call {} is recorded for {room_id:?}, no call room", call.call);
             for party in [&call.caller, &call.callee] {
                 let member = party.session.is_some_and(|s| room.is_some_and(|room| room.has_member(s)));

@@ -445,7 +445,7 @@ impl Core {
     /// carrying a call ([`Core::invite_as_call`]).
     pub(crate) fn accepted_call_with(&self, session: SessionId, peer: &UserId) -> Option<(RoomId, SessionId)> {
         self.rooms.of_session(session).iter().find_map(|room_id| {
-            let room = self.rooms.get(room_id).filter(|room| room.kind == RoomKind::Call || room.call.is_some())?;
+            let room = self.rooms.get(room_id).filter(|room| room.carries_a_call())?;
             let other = room
                 .members()
                 .iter()

@@ -110,4 +110,9 @@ impl Core {
     pub(crate) fn is_named_call(&self, room: &RoomId) -> bool {
         self.rooms.get(room).is_some_and(|state| state.call.is_some())
     }
+
+    /// Whether `room` carries a 1:1 call, as a call room or a named room.
+    pub(crate) fn carries_a_call(&self, room: &RoomId) -> bool {
+        self.rooms.get(room).is_some_and(|state| state.carries_a_call())
+    }
 }

@@ -97,7 +97,7 @@ impl Core {
         let rooms = self.sessions.style(session) == Some(crate::CallStyle::Rooms);
         self.invites.outgoing(session).iter().any(|&invite| self.is_call_invite(invite))
             || self.rooms.of_session(session).iter().any(|room_id| match self.rooms.get(room_id) {
-                Some(room) if room.kind == RoomKind::Call || room.call.is_some() => true,
+                Some(room) if room.carries_a_call() => true,
                 Some(room) => rooms && self.peers_in(room_id, room) == 2,
                 None => false,
             })

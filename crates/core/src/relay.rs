@@ -60,7 +60,7 @@ impl Core {
                     }
                     return Err(CommandError::PeerNotInRoom { room, user });
                 }
-                let in_call = self.is_call_room(&room) || self.is_named_call(&room);
+                let in_call = self.carries_a_call(&room);
                 self.check_carried(session, targets[0], &user, &signal, in_call)?;
                 self.note_ice(&room, &signal);
                 for target in targets {
@@ -70,13 +70,12 @@ impl Core {
             RelayTarget::Peer { room, peer } => {
                 let target = self.sessions.by_peer_id(&peer);
                 self.relay_to_member(session, &room, target, || CommandError::UnknownPeer(peer.clone()))?;
-                let target_session = target.expect("checked");
-                if let Some(user) = self.user_of(target_session).cloned() {
-                    let in_call = self.is_call_room(&room) || self.is_named_call(&room);
-                    self.check_carried(session, target_session, &user, &signal, in_call)?;
+                let target = target.expect("checked");
+                if let Some(user) = self.user_of(target).cloned() {
+                    self.check_carried(session, target, &user, &signal, self.carries_a_call(&room))?;
                 }
                 self.note_ice(&room, &signal);
-                self.emit(target.expect("checked"), relayed(Some(room), signal));
+                self.emit(target, relayed(Some(room), signal));
             }
             RelayTarget::User { user, peer } => {
                 if self.users.is_online(&user)

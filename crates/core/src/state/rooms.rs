@@ -92,6 +92,12 @@ impl Room {
         self.member(session).is_some()
     }
 
+    /// Whether the room carries a 1:1 call: a call room, or a named room
+    /// in use as one ([`NamedCall`]).
+    pub(crate) fn carries_a_call(&self) -> bool {
+        self.kind == RoomKind::Call || self.call.is_some()
+    }
+
     /// A member number no member holds, counting up from 1 and wrapping
     /// below 2^31.
     fn draw_number(&mut self) -> u32 {
