@@ -111,8 +111,11 @@ impl Core {
         self.rooms.get(room).is_some_and(|state| state.call.is_some())
     }
 
-    /// Whether `room` carries a 1:1 call, as a call room or a named room.
-    pub(crate) fn carries_a_call(&self, room: &RoomId) -> bool {
+    /// Whether `room` carries a 1:1 call, as a call room or as a calling
+    /// user's named room that invited a one-to-one user (Step 13). The
+    /// cluster's link carries such a room's ring, relays and end between
+    /// nodes, translated, like a call room's.
+    pub fn carries_a_call(&self, room: &RoomId) -> bool {
         self.rooms.get(room).is_some_and(|state| state.carries_a_call())
     }
 }

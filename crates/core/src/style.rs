@@ -35,4 +35,39 @@ impl CallStyle {
     pub fn one_to_one(self) -> bool {
         !matches!(self, CallStyle::Rooms)
     }
+
+    /// Every style.
+    pub const ALL: [CallStyle; 4] = [CallStyle::Rooms, CallStyle::Signals, CallStyle::MediaRoom, CallStyle::Messages];
+
+    /// Its name, as the cluster stores it beside a user's name in Redis
+    /// and as its JSON has it: `rooms`, `signals`, `media_room`, `messages`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStyle::Rooms => "rooms",
+            CallStyle::Signals => "signals",
+            CallStyle::MediaRoom => "media_room",
+            CallStyle::Messages => "messages",
+        }
+    }
+
+    /// The style [`as_str`](Self::as_str) names; `None` for any other text.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|style| style.as_str() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallStyle;
+
+    /// The cluster stores a style by name: every name reads back as its
+    /// style, and no other text names one.
+    #[test]
+    fn each_style_is_read_back_from_its_name() {
+        for style in CallStyle::ALL {
+            assert_eq!(CallStyle::named(style.as_str()), Some(style));
+        }
+        assert_eq!(CallStyle::named("Rooms"), None);
+        assert_eq!(CallStyle::named(""), None);
+    }
 }

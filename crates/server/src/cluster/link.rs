@@ -358,4 +358,13 @@ mod tests {
             LinkMessage { node: "a".into(), from: "alice".into(), to: "bob".into(), peer: None, style: None, op };
         assert!(message.command().is_none());
     }
+
+    /// A style's name in Redis (`names.rs`) is its JSON on the link, so a
+    /// style read from either means the same.
+    #[test]
+    fn a_style_is_named_as_its_json() {
+        for style in switchboard_core::CallStyle::ALL {
+            assert_eq!(serde_json::to_string(&style).unwrap(), format!("\"{}\"", style.as_str()));
+        }
+    }
 }

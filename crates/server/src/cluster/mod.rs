@@ -130,6 +130,10 @@ struct Inner {
     /// Redis that lost its data (a restart without persistence) gets them
     /// back at the next heartbeat. Held for one insert or removal at a time.
     claims: Mutex<SessionMap<(UserId, bool)>>,
+    /// How each of this node's sessions calls, stored with the name it
+    /// claims (`names.rs`). From the session's open (or its socket.io
+    /// dialect's first event) until it is gone.
+    styles: Mutex<SessionMap<switchboard_core::CallStyle>>,
     /// Where places were found (`places.rs`), so that relays in a room
     /// cost no Redis round trip. Bounded.
     known_homes: Mutex<std::collections::HashMap<places::Place, places::Home>>,
@@ -206,6 +210,7 @@ impl Cluster {
             announced: AtomicBool::new(false),
             fresh: AtomicBool::new(false),
             claims: Mutex::new(SessionMap::default()),
+            styles: Mutex::new(SessionMap::default()),
             pinned: Mutex::new(std::collections::HashSet::new()),
             unreleased: Mutex::new(Vec::new()),
             remote_invites: Mutex::new(std::collections::HashMap::new()),

@@ -2,7 +2,11 @@
 //!
 //! `sb:user:<name>` is a hash with one field per session holding the name,
 //! `"<node> <session>"`, valued `x` (the session holds it alone) or `s`
-//! (shared: a cloudkibo phone or an ecall user on several devices).
+//! (shared: a cloudkibo phone or an ecall user on several devices), then
+//! a space and the session's call style (`rooms`, `signals`, `media_room`,
+//! `messages`; Step 13), so that a node calling the user knows how it
+//! calls before anything crosses: a calling invite to a one-to-one user is
+//! a call.
 //! `sb:names:<node>` lists the names a node's sessions hold, so that a node
 //! that stops cleanly frees them at once. A holder whose node's liveness
 //! key (`sb:node:<node>`, see `nodes.rs`) has expired counts for nothing:
@@ -13,7 +17,7 @@
 use std::sync::LazyLock;
 
 use redis::Script;
-use switchboard_core::{SessionId, UserId};
+use switchboard_core::{CallStyle, SessionId, UserId};
 
 use super::{Cluster, NodeId, Unavailable};
 
@@ -31,12 +35,12 @@ for i = 1, #holders, 2 do
   if node ~= ARGV[1] then
     if redis.call('EXISTS', 'sb:node:' .. node) == 0 then
       redis.call('HDEL', KEYS[1], field)
-    elseif kind == 'x' or ARGV[3] == 'x' then
+    elseif string.sub(kind, 1, 1) == 'x' or ARGV[3] == 'x' then
       return node
     end
   end
 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3] .. ' ' .. ARGV[4])
 redis.call('SADD', KEYS[2], KEYS[1])
 return ''
 ",
@@ -59,17 +63,21 @@ return 0
 });
 
 /// Where a name is held: this node if it is among the holders, else the
-/// first live other node, else `""`.
+/// first live other node and that holder's call style, else `""`.
 static LOCATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local found = ''
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  local node = string.match(field, '^(%S+)')
-  if node == ARGV[1] then return node end
-  if found == '' and redis.call('EXISTS', 'sb:node:' .. node) == 1 then found = node end
+local found, style = '', ''
+local holders = redis.call('HGETALL', KEYS[1])
+for i = 1, #holders, 2 do
+  local node = string.match(holders[i], '^(%S+)')
+  if node == ARGV[1] then return {node, ''} end
+  if found == '' and redis.call('EXISTS', 'sb:node:' .. node) == 1 then
+    found = node
+    style = string.match(holders[i + 1], '^%S+ (%S+)$') or ''
+  end
 end
-return found
+return {found, style}
 ",
     )
 });
@@ -155,8 +163,9 @@ pub(crate) enum Claim {
 pub enum Located {
     /// On this node, or nowhere: the core rules.
     Here,
-    /// On another live node.
-    On(NodeId),
+    /// On another live node, with the call style of the session there
+    /// (`None` when its node did not store one).
+    On(NodeId, Option<CallStyle>),
     /// Redis could not be asked.
     Unknown,
 }
@@ -216,9 +225,26 @@ impl Cluster {
             .arg(node.as_str())
             .arg(holder(node, session))
             .arg(if shared { "s" } else { "x" })
+            .arg(self.style_of(session).map_or("", CallStyle::as_str))
             .invoke_async(&mut self.redis())
             .await;
         self.heard(result)
+    }
+
+    /// Notes how `session` calls, stored with its name when it claims one:
+    /// from its connection (a WebSocket dialect), or from the first event
+    /// that bound its socket.io dialect, which comes before its register.
+    pub(crate) fn note_style(&self, session: SessionId, style: CallStyle) {
+        self.styles().insert(session, style);
+    }
+
+    /// Forgets `session`'s style: it is gone.
+    pub(crate) fn forget_style(&self, session: SessionId) {
+        self.styles().remove(&session);
+    }
+
+    fn style_of(&self, session: SessionId) -> Option<CallStyle> {
+        self.styles().get(&session).copied()
     }
 
     /// The name `session` claimed, if it holds one.
@@ -261,11 +287,13 @@ impl Cluster {
     /// Where `user` is (see [`LOCATE`]).
     pub(crate) async fn locate(&self, user: &UserId) -> Located {
         let node = self.node();
-        let result: redis::RedisResult<String> =
+        let result: redis::RedisResult<(String, String)> =
             LOCATE.key(user_key(user)).arg(node.as_str()).invoke_async(&mut self.redis()).await;
         match self.heard(result) {
-            Ok(found) if found.is_empty() || found == node.as_str() => Located::Here,
-            Ok(found) => NodeId::parse(&found).map_or(Located::Here, Located::On),
+            Ok((found, _)) if found.is_empty() || found == node.as_str() => Located::Here,
+            Ok((found, style)) => {
+                NodeId::parse(&found).map_or(Located::Here, |node| Located::On(node, CallStyle::named(&style)))
+            }
             Err(_) => Located::Unknown,
         }
     }
@@ -380,5 +408,9 @@ impl Cluster {
 
     fn claims(&self) -> std::sync::MutexGuard<'_, switchboard_core::SessionMap<(UserId, bool)>> {
         self.inner.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn styles(&self) -> std::sync::MutexGuard<'_, switchboard_core::SessionMap<CallStyle>> {
+        self.inner.styles.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

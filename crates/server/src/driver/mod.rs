@@ -428,6 +428,9 @@ impl DriverHandle {
         resume: Option<(Token, ResumeKey)>,
     ) -> Result<(OpenSession<'_>, EventQueue), DriverGone> {
         let session = self.draw_session_id();
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.note_style(session, style_at_open(dialect));
+        }
         let room = if resume.is_some() { self.session_queue + self.shared.resume.buffer } else { self.session_queue };
         // futures' capacity is the buffer plus one per sender (one here).
         let (outbox, events) = queue::channel(room.saturating_sub(1));
@@ -629,6 +632,9 @@ impl DriverHandle {
     /// Labels a session's metrics with the dialect its first socket.io
     /// event named.
     pub async fn set_dialect(&self, session: SessionId, dialect: Dialect) -> Result<(), DriverGone> {
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.note_style(session, dialect.call_style());
+        }
         self.inbox.send(ToDriver::Dialect(session, dialect)).await.map_err(|_| DriverGone)
     }
 
@@ -760,6 +766,13 @@ fn needs_the_cluster(command: &Command) -> bool {
             | Command::Reject { invite: InviteRef::Id(_), .. }
             | Command::Cancel { invite: InviteRef::Id(_), .. }
     ) || places::place_of(command).is_some()
+}
+
+/// How a session calls when it opens. A socket.io connection is bound to
+/// its dialect by its first event (`None` until then); of the two, only
+/// cloudkibo registers users and calls.
+fn style_at_open(dialect: Option<Dialect>) -> CallStyle {
+    dialect.map_or(CallStyle::MediaRoom, Dialect::call_style)
 }
 
 fn draw_session_id(ids: &Mutex<ChaCha20Rng>) -> SessionId {
@@ -901,9 +914,7 @@ impl Driver {
     fn handle(&mut self, message: ToDriver) {
         match message {
             ToDriver::Open { session, peer_id, outbox, resume } => {
-                // A socket.io connection is bound to its dialect by its first
-                // event; of the two, only cloudkibo registers users and calls.
-                let style = Some(outbox.dialect.map_or(CallStyle::MediaRoom, Dialect::call_style));
+                let style = Some(style_at_open(outbox.dialect));
                 self.outboxes.insert(session, outbox);
                 if let Some((token, key)) = resume {
                     self.resumes.open(session, token, key);
@@ -1132,6 +1143,9 @@ impl Driver {
         self.outboxes.remove(&session);
         self.resumes.forget(session);
         self.release_name(session);
+        if let Some(cluster) = &self.cluster {
+            cluster.forget_style(session);
+        }
         self.tell_away_nodes_gone(session);
     }
 

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use switchboard_core::{
-    Command, CommandError, Event, Input, InviteRef, Output, Payload, RelayTarget, Reply, Request, RoomRef, SessionId,
-    Signal, UserId,
+    CallStyle, Command, CommandError, Event, Input, InviteRef, Output, Payload, RelayTarget, Reply, Request, RoomRef,
+    SessionId, Signal, UserId,
 };
 
 use super::{Driver, ToDriver, draw_session_id, starts_a_call};
@@ -70,7 +70,7 @@ impl Driver {
     /// device registering does, and sends them on.
     fn collect_held(&mut self, node: String, user: UserId) {
         let Ok(node) = NodeId::parse(&node) else { return };
-        self.stand_in(node, user, None);
+        self.stand_in(node, user, None, None);
         self.deliver_pending();
         self.forget_idle_stand_ins();
     }
@@ -88,7 +88,7 @@ impl Driver {
         let ghost = self.ghosts.get(session).is_some();
         let proxy = self.proxies.remote_of(session).cloned();
         if let Event::Ringing { invite, room, .. } = &event
-            && !self.core.is_call_room(&room.id)
+            && !self.core.carries_a_call(&room.id)
         {
             self.named_invites.insert(*invite);
         }
@@ -125,8 +125,8 @@ impl Driver {
             && !self.has_a_session_here(to)
         {
             match located {
-                Located::On(node) => {
-                    self.stand_in(node, to.clone(), None);
+                Located::On(node, style) => {
+                    self.stand_in(node, to.clone(), None, style);
                 }
                 Located::Unknown => {
                     let refusal = Event::Reply { tag: request.tag, result: Err(CommandError::ClusterUnavailable) };
@@ -143,9 +143,9 @@ impl Driver {
     /// translated), rather than about a place (carried as it is).
     fn about_a_call(&self, event: &Event) -> bool {
         match event {
-            Event::Ringing { room, .. } => self.core.is_call_room(&room.id),
-            Event::Relayed { room: Some(room), .. } => self.core.is_call_room(room),
-            Event::CallAccepted { room, .. } => self.core.is_call_room(room),
+            Event::Ringing { room, .. } => self.core.carries_a_call(&room.id),
+            Event::Relayed { room: Some(room), .. } => self.core.carries_a_call(room),
+            Event::CallAccepted { room, .. } => self.core.carries_a_call(room),
             Event::CallDeclined { invite, .. } | Event::RingingStopped { invite, .. } => {
                 !self.named_invites.contains(invite)
             }
@@ -277,16 +277,18 @@ impl Driver {
             }
             (Home::Here, located) => {
                 if self.drain.is_none()
-                    && let Located::On(node) = located
+                    && let Located::On(node, style) = located
                     && !self.has_a_session_here(to)
                 {
-                    self.stand_in(node, to.clone(), None);
+                    // With the invitee's style, a calling invite to a
+                    // one-to-one user is a call here, as on one node.
+                    self.stand_in(node, to.clone(), None, style);
                 }
                 self.handle(ToDriver::Input(input, None));
             }
             (Home::On(node), located) => {
                 let invitee_node = match located {
-                    Located::On(invitee) if invitee != node => Some(invitee),
+                    Located::On(invitee, _) if invitee != node => Some(invitee),
                     // The invitee is here (this node is not the room's).
                     Located::Here if self.has_a_session_here(to) => self.cluster.as_ref().map(|c| c.node().clone()),
                     _ => None,
@@ -302,8 +304,9 @@ impl Driver {
         self.core.sessions_of(user).iter().any(|&session| self.proxies.remote_of(session).is_none())
     }
 
-    /// The stand-in for `user` of `node`, made if there is none.
-    fn stand_in(&mut self, node: NodeId, user: UserId, peer: Option<&str>) -> SessionId {
+    /// The stand-in for `user` of `node`, made if there is none, with the
+    /// call style of the user's session there when it is known.
+    fn stand_in(&mut self, node: NodeId, user: UserId, peer: Option<&str>, style: Option<CallStyle>) -> SessionId {
         if let Some(ghost) = self.ghosts.find(&node, &user) {
             return ghost;
         }
@@ -319,11 +322,13 @@ impl Driver {
                 // A peer id unknown (a callee looked up by name) is made up,
                 // in a form no client's id takes.
                 let peer_id = Arc::from(peer.map_or_else(|| format!("{user}@{node}"), str::to_owned));
-                self.core
-                    .handle_input(self.clock.now(), Input::Connected { session, peer_id: Some(peer_id), style: None });
+                self.core.handle_input(self.clock.now(), Input::Connected { session, peer_id: Some(peer_id), style });
                 session
             }
         };
+        if let (Some(style), Some(_)) = (style, place_stand_in) {
+            self.core.handle_input(self.clock.now(), Input::Styled { session, style });
+        }
         if self.core.user_of(session).is_none() {
             let register = Command::Register { user: Some(user.clone()), shared: true };
             let request = Request::quiet(proxies::QUIET_TAG);
@@ -349,7 +354,7 @@ impl Driver {
                 return;
             }
             Command::Call { to, .. } => {
-                let ghost = self.stand_in(node, from, message.peer.as_deref());
+                let ghost = self.stand_in(node, from, message.peer.as_deref(), None);
                 if let Some(state) = self.ghosts.get_mut(ghost) {
                     state.calling = Some(to.clone());
                 }
@@ -376,7 +381,7 @@ impl Driver {
             Event::Reply { tag: link::CALL_TAG, result: Err(error) } => {
                 ghost.calling.clone().map(|callee| (callee, link::refused_call(error)))
             }
-            _ => link::for_stand_in(event, |room| self.core.is_call_room(room)),
+            _ => link::for_stand_in(event, |room| self.core.carries_a_call(room)),
         };
         if let Some((from, op)) = carried {
             let (node, to) = (ghost.node.clone(), ghost.user.to_string());
@@ -510,7 +515,7 @@ impl Driver {
                     && let Ok(invitee_node) = NodeId::parse(&invitee_node)
                     && !self.has_a_session_here(to)
                 {
-                    self.stand_in(invitee_node, to.clone(), None);
+                    self.stand_in(invitee_node, to.clone(), None, None);
                 }
                 // The session's user already plays a call here, under the
                 // same peer id: the same stand-in acts in the place too.
