@@ -29,6 +29,11 @@ pub struct Args {
     /// How long to run.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     duration: Duration,
+    /// Each pair starts a setup at most this often (for example `20ms`), so
+    /// that the server is not saturated and the latency is the hops' own,
+    /// not queueing behind other setups. Without it, pairs run back to back.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pace: Option<Duration>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -41,7 +46,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         workers.push(tokio::spawn(async move {
             let mut latency = histogram();
             let mut round = 0u64;
+            let mut pace = args.pace.map(|every| {
+                let mut pace = tokio::time::interval(every);
+                pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                pace
+            });
             while !stop.load(Ordering::Relaxed) {
+                if let Some(pace) = &mut pace {
+                    pace.tick().await;
+                }
                 let began = Instant::now();
                 one_setup(&args, worker, round).await?;
                 latency.record(began.elapsed().as_micros().max(1) as u64)?;
@@ -63,6 +76,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "dialect": args.server.target.dialect(),
         "cross_node": args.server.peer_addr.is_some(),
         "pairs": args.pairs,
+        "pace_ms": args.pace.map(|every| every.as_secs_f64() * 1000.0),
         "sdp_size": args.sdp_size,
         "candidates": args.candidates,
         "seconds": elapsed,
