@@ -268,11 +268,6 @@ impl Core {
         self.users.sessions_of(user)
     }
 
-    /// Whether `room` is a 1:1 call's room (not a named room).
-    pub fn is_call_room(&self, room: &RoomId) -> bool {
-        self.rooms.kind(room) == Some(RoomKind::Call)
-    }
-
     /// How long a call rings (and an ecall message is held).
     pub fn ring_time(&self) -> Duration {
         self.config.ring_timeout

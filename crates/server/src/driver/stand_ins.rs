@@ -305,7 +305,8 @@ impl Driver {
     }
 
     /// The stand-in for `user` of `node`, made if there is none, with the
-    /// call style of the user's session there when it is known.
+    /// call style of the user's session there when it is known (a callee
+    /// looked up by name; a caller's comes with its link message).
     fn stand_in(&mut self, node: NodeId, user: UserId, peer: Option<&str>, style: Option<CallStyle>) -> SessionId {
         if let Some(ghost) = self.ghosts.find(&node, &user) {
             return ghost;
@@ -326,9 +327,6 @@ impl Driver {
                 session
             }
         };
-        if let (Some(style), Some(_)) = (style, place_stand_in) {
-            self.core.handle_input(self.clock.now(), Input::Styled { session, style });
-        }
         if self.core.user_of(session).is_none() {
             let register = Command::Register { user: Some(user.clone()), shared: true };
             let request = Request::quiet(proxies::QUIET_TAG);
