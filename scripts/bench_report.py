@@ -12,9 +12,12 @@ results = {r["name"]: r for r in map(json.loads, open(sys.argv[1]))}
 criterion_dir = sys.argv[2] if len(sys.argv) > 2 else "target/criterion"
 
 SWITCHBOARD = ("chatroulette", "calling", "tringtring")
-ALL = ("baseline", "chatroulette", "calling", "calling-signaling", "tringtring")
+ALL = ("baseline", "matchbox", "chatroulette", "calling", "calling-signaling", "tringtring", "tringtring-node")
+SOCKETIO = ("tringtring", "tringtring-node")
 LABEL = {
     "baseline": "bare relay",
+    "matchbox": "matchbox_server 0.15.0",
+    "tringtring-node": "socket.io 4.8.4 (Node), Tring-Tring's job",
     "chatroulette": "switchboard, chatroulette",
     "calling": "switchboard, calling",
     "calling-signaling": "calling-signaling 0.1.4",
@@ -37,6 +40,11 @@ def ratio_or_dash(value):
     return f"{value:.2f}" if value is not None else "—"
 
 
+def ratio(r, other, key="messages_per_s"):
+    """r's figure over other's, or None when either is missing."""
+    return r[key] / other[key] if r and other else None
+
+
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
 print("# switchboard benchmarks\n")
 print("Made by `scripts/bench`; run it to reproduce (about 15 minutes). It builds release binaries, pins the")
@@ -48,20 +56,26 @@ print(f"- CPU: {cpu_model}, {cmd('nproc')} cores; {cmd('uname', '-sr')}")
 print(f"- {cmd('rustc', '--version')}; {cmd('target/release/switchboard', '--version')}; node {cmd('node', '--version')}")
 print("- Baselines: the bare relay (`switchboard-bench baseline-relay`: tokio-tungstenite with its default")
 print("  buffers, pairing the two connections that ask for one path and forwarding frames unparsed), the")
-print("  ceiling for relay work here; and the original calling-signaling 0.1.4 server from npm")
-print("  (`scripts/calling-signaling.mjs`) for the calling dialect.\n")
+print("  ceiling for relay work here; matchbox_server 0.15.0 (Rust, axum; from crates.io, rooms by path and")
+print("  relays by peer id, logging warnings only), the fastest signaling server we know of; the original")
+print("  calling-signaling 0.1.4 server from npm (`scripts/calling-signaling.mjs`) for the calling dialect;")
+print("  and for tringtring, a Node socket.io 4.8.4 server doing what Tring-Tring's own server (socket.io 2)")
+print("  does, with the acks switchboard's dialect adds (`scripts/tringtring-node.mjs`), the server a")
+print("  Tring-Tring user would run instead.\n")
 
 print("## Relay throughput\n")
 print("50 pairs in accepted calls (chatroulette: a call; calling: a room joined by invite; tringtring: a room");
 print("of two); each caller keeps 8 ICE candidates in flight and the callee sends one back for each; a round")
 print("trip is two relayed messages. In the calling dialect every `room_peer_to` carries a `tid`, as")
 print("rtc-lib's do, so the server also answers each one.\n")
-print("| message | server | messages/s | MB/s | × bare relay | × calling-signaling | round trip p50 / p99 / p999 (µs) | server CPU (s) |")
-print("|---|---|---:|---:|---:|---:|---|---:|")
+print("| message | server | messages/s | MB/s | × bare relay | × matchbox | × calling-signaling | × socket.io (Node) | round trip p50 / p99 / p999 (µs) | server CPU (s) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
 relay_verdicts = []
 for size in (200, 4000):
     base = results.get(f"relay-{size}-baseline")
     original = results.get(f"relay-{size}-calling-signaling")
+    matchbox = results.get(f"relay-{size}-matchbox")
+    node = results.get(f"relay-{size}-tringtring-node")
     for target in ALL:
         r = results.get(f"relay-{size}-{target}")
         if not r:
@@ -72,10 +86,12 @@ for size in (200, 4000):
             if original and target in ("calling", "calling-signaling")
             else None
         )
+        to_node = ratio(r, node) if target in SOCKETIO else None
         p = r["round_trip_us"]
         print(
             f"| {size} B | {LABEL[target]} | {r['messages_per_s']:,.0f} | {r['mb_per_s']:.1f} | {ratio_or_dash(to_base)} "
-            f"| {ratio_or_dash(to_original)} | {p['p50']} / {p['p99']} / {p['p999']} | {r['server_cpu_s']} |"
+            f"| {ratio_or_dash(ratio(r, matchbox))} | {ratio_or_dash(to_original)} | {ratio_or_dash(to_node)} "
+            f"| {p['p50']} / {p['p99']} / {p['p999']} | {r['server_cpu_s']} |"
         )
         if target in SWITCHBOARD and to_base is not None:
             relay_verdicts.append(f"{target} {size} B {verdict(to_base >= 0.7, 100 * (0.7 - to_base) / 0.7)} ({to_base:.2f}×)")
@@ -88,7 +104,8 @@ print("CONNECT, REQUEST_CALL, ACCEPT_CALL, HANG_UP; calling hello, room_join, in
 print("room_leave; tringtring the Engine.IO and namespace handshakes, create-room, join twice, cut-the-call.")
 print("Through the bare relay the same SDP and ICE messages are relayed, with one message each way standing in")
 print("for the request and the accept and one for the hang-up; it has no registration or rooms, so its time")
-print("is the floor for this exchange, not the same work.\n")
+print("is the floor for this exchange, not the same work. matchbox likewise: both peers join a room (its")
+print("path), the same stand-ins relayed, and the caller leaving is the hang-up.\n")
 print("| server | setups/s | setup p50 / p99 / p999 (µs) | p99 × bare relay | server CPU (s) |")
 print("|---|---:|---|---:|---:|")
 base = results.get("setup-baseline")
@@ -143,6 +160,42 @@ if any(name.startswith("idle-after-call-") for name in results):
         print(f"| {LABEL[target]} | {never['bytes_per_session']/1024:.2f} KiB | {after['bytes_per_session']/1024:.2f} KiB | {ratio:.2f} |")
         call_verdicts.append(f"{target} {verdict(ratio <= 1.25, 100 * (ratio - 1.25) / 1.25)} ({ratio:.2f}×)")
     print("\nGoal: an idle session after a call within 25 % of one never called: " + "; ".join(call_verdicts) + ".\n")
+
+if results.get("relay-200-matchbox") or results.get("relay-200-tringtring-node"):
+    print("## socket.io, and the fastest peers\n")
+    print("The goals for the socket.io path (tringtring, the path CloudKibo and Tring-Tring users take) and for")
+    print("the WebSocket dialects beside matchbox, from the tables above. Benchmark goals, not tests.\n")
+
+    def relay(target, size):
+        return results.get(f"relay-{size}-{target}")
+
+    def goal(what, value, target, at_least=True):
+        if value is None:
+            return f"- {what}: not measured"
+        ok = value >= target if at_least else value <= target
+        miss = 100 * (target - value) / target if at_least else 100 * (value - target) / target
+        return f"- {what} {'≥' if at_least else '≤'} {target:g}: {verdict(ok, miss)} ({value:.2f})"
+
+    lines = [
+        goal("tringtring relay × bare relay, 4 KB", ratio(relay("tringtring", 4000), relay("baseline", 4000)), 0.8),
+        goal("tringtring relay × bare relay, 200 B", ratio(relay("tringtring", 200), relay("baseline", 200)), 1.0),
+    ]
+    for size in (200, 4000):
+        lines.append(
+            goal(
+                f"tringtring relay × the Node socket.io server, {size} B",
+                ratio(relay("tringtring", size), relay("tringtring-node", size)),
+                3,
+            )
+        )
+    idle = results.get("idle-tringtring")
+    lines.append(goal("idle socket.io session, KiB", idle and idle["bytes_per_session"] / 1024, 12, at_least=False))
+    lines.append(goal("chatroulette relay × matchbox, 200 B", ratio(relay("chatroulette", 200), relay("matchbox", 200)), 1.1))
+    lines.append(goal("calling relay × matchbox, 200 B", ratio(relay("calling", 200), relay("matchbox", 200)), 0.8))
+    setup_tt, setup_base = results.get("setup-tringtring"), results.get("setup-baseline")
+    setup_ratio = setup_tt["setup_us"]["p99"] / setup_base["setup_us"]["p99"] if setup_tt and setup_base else None
+    lines.append(goal("tringtring setup p99 × bare relay's", setup_ratio, 1.3, at_least=False))
+    print("\n".join(lines) + "\n")
 
 if any(name.startswith("cluster-") for name in results):
     print("## Several nodes\n")

@@ -130,7 +130,7 @@ async fn open(args: &Args, i: usize) -> anyhow::Result<Socket> {
     let source = Ipv4Addr::new(127, 0, 0, 2 + (i % args.sources.max(1) as usize) as u8);
     let key = format!("{}x{i}", args.prefix);
     let mut peer = connect(args.server.target, args.server.addr, Some(source), &key).await?;
-    if args.server.target == Target::Tringtring {
+    if matches!(args.server.target, Target::Tringtring | Target::TringtringNode) {
         tringtring::wait_in_room(&mut peer, &key).await?;
     }
     Ok(peer.socket)

@@ -11,6 +11,7 @@ mod chatroulette;
 mod cloudkibo;
 mod ecall;
 mod idle;
+mod matchbox;
 mod relay;
 mod report;
 mod setup;

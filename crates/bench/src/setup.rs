@@ -1,7 +1,8 @@
 //! `setup`: pairs run whole call setups in a loop over fresh connections:
 //! connect, request, accept, a ~2 KB offer, a ~2 KB answer, 8 ICE candidates
 //! each way, hang up. Against the baseline the same messages go through the
-//! bare relay (which has no registration, ringing or hang-up of its own).
+//! bare relay and matchbox (which have no registration, ringing or hang-up
+//! of their own).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,8 +94,9 @@ async fn one_setup(args: &Args, worker: usize, round: u64) -> anyhow::Result<()>
     let run = std::process::id();
     let (caller, callee) = (format!("sc{run}x{worker}x{round}"), format!("se{run}x{worker}x{round}"));
     let mut call = call(args.server, &caller, &callee).await?;
-    if target == Target::Baseline {
-        // The baseline's stand-ins for the call request and its answer.
+    if matches!(target, Target::Baseline | Target::Matchbox) {
+        // Stand-ins for the call request and its answer, which the bare
+        // relay and matchbox have no form for.
         let (request, accept) =
             (call.frame(true, Signal::IceCandidate, 64), call.frame(false, Signal::IceCandidate, 64));
         relay(target, &mut call.caller.socket, &mut call.callee.socket, request).await?;

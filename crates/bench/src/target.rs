@@ -16,7 +16,7 @@ use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::{calling, chatroulette, cloudkibo, ecall, tringtring};
+use crate::{calling, chatroulette, cloudkibo, ecall, matchbox, tringtring};
 
 /// A client connection.
 pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -41,6 +41,13 @@ pub enum Target {
     Cloudkibo,
     /// switchboard at `/ws/ecall` (seed 004), one device per connection.
     Ecall,
+    /// matchbox_server 0.15 (Rust, axum), a peer of switchboard's
+    /// WebSocket dialects: rooms by path, relays by peer id.
+    Matchbox,
+    /// `scripts/tringtring-node.mjs`: a Node socket.io 4 server doing what
+    /// Tring-Tring's own server does, the server a Tring-Tring user would
+    /// run instead; spoken to as [`Target::Tringtring`] is.
+    TringtringNode,
 }
 
 impl Target {
@@ -49,6 +56,8 @@ impl Target {
         match self {
             Target::Baseline => "bare relay",
             Target::CallingSignaling => "calling-signaling 0.1.4",
+            Target::Matchbox => "matchbox_server 0.15.0",
+            Target::TringtringNode => "socket.io 4.8.4 (Node)",
             Target::Chatroulette | Target::Calling | Target::Tringtring | Target::Cloudkibo | Target::Ecall => {
                 "switchboard"
             }
@@ -61,7 +70,8 @@ impl Target {
             Target::Baseline => "raw frames",
             Target::Chatroulette => "chatroulette",
             Target::Calling | Target::CallingSignaling => "calling",
-            Target::Tringtring => "tringtring (socket.io)",
+            Target::Tringtring | Target::TringtringNode => "tringtring (socket.io)",
+            Target::Matchbox => "matchbox",
             Target::Cloudkibo => "cloudkibo (socket.io)",
             Target::Ecall => "ecall",
         }
@@ -69,11 +79,13 @@ impl Target {
 
     fn path(self, key: &str) -> String {
         match self {
-            Target::Baseline => format!("/{key}"),
+            Target::Baseline | Target::Matchbox => format!("/{key}"),
             Target::Chatroulette => "/ws/chatroulette".into(),
             // The original takes upgrades on any path.
             Target::Calling | Target::CallingSignaling => "/ws/calling".into(),
-            Target::Tringtring | Target::Cloudkibo => "/socket.io/?EIO=4&transport=websocket".into(),
+            Target::Tringtring | Target::TringtringNode | Target::Cloudkibo => {
+                "/socket.io/?EIO=4&transport=websocket".into()
+            }
             Target::Ecall => format!("/ws/ecall?user={key}&client={}", ecall::CLIENT),
         }
     }
@@ -149,8 +161,9 @@ pub async fn connect(target: Target, addr: SocketAddr, source: Option<Ipv4Addr>,
         Target::Baseline => key.to_owned(),
         Target::Chatroulette => chatroulette::register(&mut socket, key).await?,
         Target::Calling | Target::CallingSignaling => calling::hello(&mut socket).await?,
-        Target::Tringtring => tringtring::open(&mut socket).await?,
+        Target::Tringtring | Target::TringtringNode => tringtring::open(&mut socket).await?,
         Target::Cloudkibo => cloudkibo::open(&mut socket, key).await?,
+        Target::Matchbox => matchbox::open(&mut socket).await?,
         Target::Ecall => {
             ecall::open(&mut socket).await?;
             key.to_owned()
@@ -170,15 +183,17 @@ pub async fn call(server: Server, caller: &str, callee: &str) -> anyhow::Result<
 pub async fn call_from(server: Server, source: Option<Ipv4Addr>, caller: &str, callee: &str) -> anyhow::Result<Call> {
     let target = server.target;
     let mut a = connect(target, server.addr, source, caller).await?;
-    // The baseline pairs the two connections that ask for one path.
-    let key = if target == Target::Baseline { caller } else { callee };
+    // The baseline pairs the two connections that ask for one path;
+    // matchbox puts the two in one room, named by the path.
+    let key = if matches!(target, Target::Baseline | Target::Matchbox) { caller } else { callee };
     let mut b = connect(target, server.callee_addr(), source, key).await?;
     let room = match target {
         Target::Baseline => String::new(),
         Target::Chatroulette => chatroulette::call(&mut a, &mut b).await?,
         Target::Calling | Target::CallingSignaling => calling::call(&mut a, &mut b).await?,
-        Target::Tringtring => tringtring::call(&mut a, &mut b, caller).await?,
+        Target::Tringtring | Target::TringtringNode => tringtring::call(&mut a, &mut b, caller).await?,
         Target::Cloudkibo => cloudkibo::call(&mut a, &mut b).await?,
+        Target::Matchbox => matchbox::call(&mut a, &b).await?,
         Target::Ecall => ecall::call(&mut a, &mut b).await?,
     };
     Ok(Call { target, caller: a, callee: b, room })
@@ -203,7 +218,8 @@ impl Call {
             Target::Baseline => format!(r#"{{"signal":"{text}"}}"#),
             Target::Chatroulette => chatroulette::frame(&to.id, signal, text),
             Target::Calling | Target::CallingSignaling => calling::frame(&self.room, &to.id, signal, text),
-            Target::Tringtring => tringtring::frame(&from.id, &to.id, signal, text),
+            Target::Tringtring | Target::TringtringNode => tringtring::frame(&from.id, &to.id, signal, text),
+            Target::Matchbox => matchbox::frame(&to.id, signal, text),
             Target::Cloudkibo => cloudkibo::frame(&from.id, &to.id, signal, text),
             Target::Ecall => ecall::frame(&to.id, &self.room, signal, text),
         }
@@ -222,7 +238,10 @@ impl Call {
             Target::Calling | Target::CallingSignaling => {
                 calling::hang_up(&mut self.caller, &mut self.callee, &self.room).await
             }
-            Target::Tringtring => tringtring::hang_up(&mut self.caller, &mut self.callee, &self.room).await,
+            Target::Tringtring | Target::TringtringNode => {
+                tringtring::hang_up(&mut self.caller, &mut self.callee, &self.room).await
+            }
+            Target::Matchbox => matchbox::hang_up(&mut self.caller, &mut self.callee).await,
             Target::Cloudkibo => cloudkibo::hang_up(&mut self.caller, &mut self.callee).await,
             Target::Ecall => ecall::hang_up(&mut self.caller, &mut self.callee, &self.room).await,
         }
@@ -243,7 +262,8 @@ pub fn is_relayed(target: Target, text: &str) -> bool {
         Target::Baseline => true,
         Target::Chatroulette => head.contains("_RECEIVED"),
         Target::Calling | Target::CallingSignaling => head.contains("room_peer_from"),
-        Target::Tringtring => {
+        Target::Matchbox => head.starts_with(r#"{"Signal""#),
+        Target::Tringtring | Target::TringtringNode => {
             head.starts_with("42[") && ["ice-candidate", "offer", "answer"].iter().any(|name| head.contains(name))
         }
         Target::Cloudkibo => head.starts_with(r#"42["msg""#),
@@ -254,7 +274,7 @@ pub fn is_relayed(target: Target, text: &str) -> bool {
 /// The answer a keepalive frame from the server needs, if it is one
 /// (Engine.IO's ping).
 pub fn keepalive_answer(target: Target, text: &str) -> Option<&'static str> {
-    (matches!(target, Target::Tringtring | Target::Cloudkibo) && text == "2").then_some("3")
+    (matches!(target, Target::Tringtring | Target::TringtringNode | Target::Cloudkibo) && text == "2").then_some("3")
 }
 
 /// A frame built by `build` around a padding string, padded so that the

@@ -78,3 +78,21 @@ fn relayed_frames_are_told_from_answers_and_keepalives() {
     assert!(!is_relayed(Target::Tringtring, "2"));
     assert!(!is_relayed(Target::Tringtring, r#"42["error",{"message":"m"}]"#));
 }
+
+/// matchbox_server is not run here (scripts/bench builds it); its frames
+/// are checked against `matchbox_protocol`'s serde shapes instead:
+/// `PeerRequest::Signal { receiver, data }`, externally tagged, and the
+/// `PeerEvent`s a peer receives.
+#[test]
+fn matchbox_frames_have_matchbox_protocols_shape() {
+    let receiver = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+    for (signal, kind) in [(Signal::Offer, "Offer"), (Signal::Answer, "Answer"), (Signal::IceCandidate, "IceCandidate")]
+    {
+        let frame: serde_json::Value =
+            serde_json::from_str(&crate::matchbox::frame(receiver, signal, "a=x")).expect("JSON");
+        assert_eq!(frame, serde_json::json!({ "Signal": { "receiver": receiver, "data": { kind: "a=x" } } }));
+    }
+    assert!(is_relayed(Target::Matchbox, r#"{"Signal":{"sender":"u","data":{"Offer":"v=0"}}}"#));
+    assert!(!is_relayed(Target::Matchbox, r#"{"NewPeer":"u"}"#));
+    assert!(!is_relayed(Target::Matchbox, r#"{"PeerLeft":"u"}"#));
+}

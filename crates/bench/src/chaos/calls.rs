@@ -88,7 +88,8 @@ fn peer_gone_markers(target: Target) -> &'static [&'static str] {
     match target {
         Target::Chatroulette => &["CALL_ENDED"],
         Target::Calling | Target::CallingSignaling => &["room_peer_rm"],
-        Target::Tringtring => &["user-left"],
+        Target::Tringtring | Target::TringtringNode => &["user-left"],
+        Target::Matchbox => &["PeerLeft"],
         Target::Cloudkibo => &["callended", "peer.disconnected"],
         Target::Ecall | Target::Baseline => &[],
     }

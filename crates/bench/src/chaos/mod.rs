@@ -103,7 +103,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.nodes >= 2, "a cluster needs two nodes at least");
     anyhow::ensure!(args.rate > 0.0, "the rate must be above zero");
     anyhow::ensure!(!args.dialects.contains(&Target::Baseline), "the bare relay has no calls");
-    anyhow::ensure!(!args.dialects.contains(&Target::CallingSignaling), "calling-signaling runs on one node");
+    anyhow::ensure!(
+        !args.dialects.iter().any(|target| matches!(target, Target::CallingSignaling | Target::TringtringNode)),
+        "calling-signaling and the Node socket.io server run on one node"
+    );
+    anyhow::ensure!(!args.dialects.contains(&Target::Matchbox), "matchbox has no calls");
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |since| since.as_nanos() as u64)
     });

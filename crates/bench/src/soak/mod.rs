@@ -142,10 +142,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// Runs the soak `args` describe.
 ///
 /// # Errors
-/// When `args` name a target the soak does not take (the bare relay), or
+/// When `args` name a target the soak does not take (the bare relay and
+/// matchbox, which have no calls), or
 /// the server's process cannot be read.
 pub async fn soak(args: &Args) -> anyhow::Result<Outcome> {
-    anyhow::ensure!(!args.dialects.contains(&Target::Baseline), "the bare relay has no calls to soak");
+    anyhow::ensure!(
+        !args.dialects.iter().any(|target| matches!(target, Target::Baseline | Target::Matchbox)),
+        "the bare relay and matchbox have no calls to soak"
+    );
     anyhow::ensure!(args.churn_rate > 0.0 && args.long_rate > 0.0, "rates must be above zero");
     let began = Instant::now();
     let mut sampler = args.server_pid.map(|pid| Sampler::new(pid, began));
