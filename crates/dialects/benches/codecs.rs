@@ -11,6 +11,7 @@ use std::time::Duration;
 use criterion::{
     BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
 };
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_core::*;
 use switchboard_dialects::Incoming;
@@ -173,12 +174,17 @@ fn reply(
     answer
 }
 
+/// A socket.io event's argument as the transport hands it: JSON text.
+fn raw(data: Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(&data).unwrap()
+}
+
 /// A tringtring socket `sid-4` in room 504555 with `sid-5` (named bob).
 fn tringtring() -> SocketIoSession {
     let mut socket = SocketIoSession::new("sid-4", 2);
     let mut out = Vec::new();
     socket.on_client(
-        SocketEvent { name: "join", data: Ok(&json!({"room_id":"504555","peer_name":"ann"})), ack: 1 },
+        SocketEvent { name: "join", data: Ok(&raw(json!({"room_id":"504555","peer_name":"ann"}))), ack: 1 },
         &mut out,
     );
     reply(
@@ -215,14 +221,17 @@ fn cloudkibo() -> SocketIoSession {
     socket.on_client(
         SocketEvent {
             name: "join global chatroom",
-            data: Ok(&json!({"room":"globalchatroom","user":{"phone":"+1","_id":"x"}})),
+            data: Ok(&raw(json!({"room":"globalchatroom","user":{"phone":"+1","_id":"x"}}))),
             ack: 1,
         },
         &mut out,
     );
     reply(&mut socket, &out, Ok(Reply::Registered { user: user("+1"), drawn: false }));
     out.clear();
-    socket.on_client(SocketEvent { name: "init", data: Ok(&json!({"room":"m","username":"alice"})), ack: 2 }, &mut out);
+    socket.on_client(
+        SocketEvent { name: "init", data: Ok(&raw(json!({"room":"m","username":"alice"}))), ack: 2 },
+        &mut out,
+    );
     reply(
         &mut socket,
         &out,
@@ -244,7 +253,8 @@ fn socketio(c: &mut Criterion) {
     for (dialect, event, data) in client_events {
         let mut socket = if dialect == "tringtring" { tringtring() } else { cloudkibo() };
         let mut out = Vec::new();
-        socket.on_client(SocketEvent { name: event, data: Ok(&data), ack: 9 }, &mut out);
+        let text = raw(data.clone());
+        socket.on_client(SocketEvent { name: event, data: Ok(&text), ack: 9 }, &mut out);
         assert!(matches!(command_of(&out), Some(Command::Relay { .. })), "{dialect} {event}: {out:?}");
         let name = match data.get("type").and_then(Value::as_str) {
             Some(kind) if event == "msg" => format!("on_event/{dialect}/{event}/{kind}"),
@@ -252,7 +262,7 @@ fn socketio(c: &mut Criterion) {
         };
         bench(&mut group, &name, data.to_string().len(), || {
             out.clear();
-            socket.on_client(SocketEvent { name: event, data: Ok(black_box(&data)), ack: 9 }, &mut out)
+            socket.on_client(SocketEvent { name: event, data: Ok(black_box(&text)), ack: 9 }, &mut out)
         });
     }
 

@@ -17,6 +17,7 @@ fn room(name: &str) -> RoomId {
 /// Feeds one client event; returns what the transport must do.
 fn event(socket: &mut SocketIoSession, name: &str, data: Value) -> Vec<Effect<SocketOut>> {
     let mut out = Vec::new();
+    let data = serde_json::value::to_raw_value(&data).unwrap();
     socket.on_client(SocketEvent { name, data: Ok(&data), ack: 7 }, &mut out);
     out
 }
@@ -49,6 +50,10 @@ fn emits(out: &[Effect<SocketOut>]) -> Vec<(&'static str, Vec<Value>)> {
     out.iter()
         .filter_map(|o| match o {
             Effect::Send(SocketOut::Emit(name, args)) => Some((*name, args.clone())),
+            // A relayed signal's argument is written as JSON text.
+            Effect::Send(SocketOut::EmitRaw(name, arg)) => {
+                Some((*name, vec![serde_json::from_str(arg.get()).unwrap()]))
+            }
             _ => None,
         })
         .collect()
@@ -268,6 +273,92 @@ fn init_joins_the_media_room_and_msg_goes_to_one_member() {
     };
     assert_eq!(emits(&core(&mut socket, left)), vec![("peer.disconnected", vec![json!({"id":8})])]);
     assert_eq!(emits(&event(&mut socket, "msg", json!({"to":8}))).len(), 1, "an error: carol is gone");
+}
+
+/// The fast path (Step 14): a relayed SDP or candidate is the client's JSON
+/// text, byte for byte, on its way to the core and into the receiver's
+/// event; nothing parses and re-serialises it (key order, spacing and
+/// escapes survive, which a `serde_json::Value` would not keep).
+#[test]
+fn tringtring_relays_the_clients_json_text_verbatim_both_ways() {
+    let mut socket = SocketIoSession::new("sid-4", 2);
+    let out = event(&mut socket, "join", json!({"room_id":"504555","peer_name":"ann"}));
+    reply(
+        &mut socket,
+        &out,
+        Ok(Reply::Joined(RoomView { id: room("504555"), peers: vec![], member: None, status: vec![] })),
+    );
+    let description = r#"{ "sdp" : "v=0\r\na=x:\u00e9" , "type":"offer" }"#;
+    let text = format!(r#"{{"to":"sid-5","from":{{"name":"ann","id":"sid-4"}},"type":"offer","sdp":{description}}}"#);
+    let data = serde_json::value::RawValue::from_string(text).unwrap();
+    let mut out = Vec::new();
+    socket.on_client(SocketEvent { name: "offer", data: Ok(&data), ack: 8 }, &mut out);
+    let payload = out.iter().find_map(|o| match o {
+        Effect::Command(_, Command::Relay { signal, .. }) => Some(signal.payload.as_str().to_owned()),
+        _ => None,
+    });
+    assert_eq!(payload.as_deref(), Some(description));
+
+    let candidate =
+        r#"{"candidate":"candidate:1 1 udp 2122260223 10.0.0.1 9 typ host","sdpMid":"0","sdpMLineIndex":0}"#;
+    let relayed = Event::Relayed {
+        room: Some(room("504555")),
+        from: user("u-b"),
+        from_peer: "sid-5".into(),
+        from_status: Some(Payload::new(r#"{"peer_name":"bo\"b"}"#)),
+        signal: Signal { kind: SignalKind::IceCandidate, payload: Payload::new(candidate) },
+    };
+    let written = core(&mut socket, relayed);
+    let Some(Effect::Send(SocketOut::EmitRaw("ice-candidate", frame))) = written.first() else {
+        panic!("a raw emit: {written:?}")
+    };
+    assert_eq!(frame.get(), format!(r#"{{"from":"sid-5","to":"sid-4","candidate":{candidate}}}"#));
+    let relayed = Event::Relayed {
+        room: Some(room("504555")),
+        from: user("u-b"),
+        from_peer: "sid-5".into(),
+        from_status: Some(Payload::new(r#"{"peer_name":"bo\"b"}"#)),
+        signal: Signal { kind: SignalKind::Offer, payload: Payload::new(description) },
+    };
+    let written = core(&mut socket, relayed);
+    let Some(Effect::Send(SocketOut::EmitRaw("offer", frame))) = written.first() else {
+        panic!("a raw emit: {written:?}")
+    };
+    let expected =
+        format!(r#"{{"from":{{"name":"bo\"b","id":"sid-5"}},"to":"sid-4","type":"offer","sdp":{description}}}"#);
+    assert_eq!(frame.get(), expected, "the sender's name is escaped, the description kept as it came");
+}
+
+/// A relayed signal the fast path cannot read gets the same errors as
+/// before: no `to`, a `to` that is not text, an `sdp` object without its
+/// text, a candidate that is neither an object nor null.
+#[test]
+fn tringtring_refuses_unreadable_relays_with_an_error_event() {
+    let mut socket = SocketIoSession::new("sid-4", 2);
+    let out = event(&mut socket, "join", json!({"room_id":"504555","peer_name":"ann"}));
+    reply(
+        &mut socket,
+        &out,
+        Ok(Reply::Joined(RoomView { id: room("504555"), peers: vec![], member: None, status: vec![] })),
+    );
+    let refusals = [
+        ("offer", json!({"sdp":"v=0"}), "offer needs a peer id in \"to\""),
+        ("offer", json!({"to":5,"sdp":"v=0"}), "offer needs a peer id in \"to\""),
+        ("answer", json!({"to":"sid-5","sdp":{"type":"answer"}}), "answer needs {from, to, type, sdp}"),
+        ("answer", json!({"to":"sid-5","sdp":{"sdp":1}}), "answer needs {from, to, type, sdp}"),
+        ("offer", json!({"to":"sid-5","sdp":7}), "offer needs {from, to, type, sdp}"),
+        ("ice-candidate", json!({"to":"sid-5","candidate":"c"}), "ice-candidate needs {from, to, candidate}"),
+        ("ice-candidate", json!({"to":"sid-5"}), "ice-candidate needs {from, to, candidate}"),
+        ("ice-candidate", json!([1]), "ice-candidate needs a peer id in \"to\""),
+    ];
+    for (name, data, message) in refusals {
+        let out = event(&mut socket, name, data.clone());
+        assert!(commands(&out).is_empty(), "{name} {data}: {out:?}");
+        assert_eq!(emits(&out), vec![("error", vec![json!({"message": message})])], "{name} {data}");
+        assert!(matches!(out.last(), Some(Effect::Send(SocketOut::ReleaseAck(7)))), "{out:?}");
+    }
+    let out = event(&mut socket, "ice-candidate", json!({"to":"sid-5","candidate":null}));
+    assert_eq!(relayed_payload(&out), Value::Null, "an end-of-candidates null is relayed");
 }
 
 #[test]

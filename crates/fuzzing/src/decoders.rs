@@ -2,7 +2,7 @@
 //! (lossily: a WebSocket text frame is UTF-8 by the time a codec sees it).
 
 use serde::de::IgnoredAny;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use switchboard_dialects::calling::Calling;
 use switchboard_dialects::chatroulette::Chatroulette;
 use switchboard_dialects::codec::{Codec, Effect, TextFrame};
@@ -77,13 +77,13 @@ pub fn socketio(data: &[u8]) {
     let mut ack = 0;
     while let (Some(name), Some(payload)) = (lines.next(), lines.next()) {
         let name = String::from_utf8_lossy(name);
-        let parsed: Result<Value, String> = serde_json::from_slice(payload).map_err(|error| error.to_string());
-        let data = parsed.as_ref().map_err(String::as_str);
+        let parsed: Result<Box<RawValue>, String> = serde_json::from_slice(payload).map_err(|error| error.to_string());
+        let data = parsed.as_deref().map_err(String::as_str);
         ack += 1;
         let mut out = Vec::new();
         session.on_client(SocketEvent { name: &name, data, ack }, &mut out);
         for effect in out {
-            if let Effect::Send(SocketOut::Emit(event, _)) = effect {
+            if let Effect::Send(SocketOut::Emit(event, _) | SocketOut::EmitRaw(event, _)) = effect {
                 assert!(!event.is_empty(), "an emit names its event");
             }
         }

@@ -3,14 +3,20 @@
 //! them by the first event that registers it; from then on the other
 //! dialect's events are refused with an `error` event `{message}`.
 //!
-//! The codec works on socket.io events as JSON values and knows nothing of
-//! socket.io itself: the transport hands it `(event, data, ack id)` and
-//! carries out what it returns ([`SocketOut`]).
+//! The codec works on socket.io events as JSON and knows nothing of
+//! socket.io itself: the transport hands it `(event, data, ack id)`, the
+//! data as the client's raw JSON text, and carries out what it returns
+//! ([`SocketOut`]). A relayed SDP or ICE candidate is never parsed into a
+//! `serde_json::Value` on its way through (DESIGN.md), as in the WebSocket
+//! codecs: tringtring's `offer`, `answer` and `ice-candidate` are read with
+//! borrowed fields, and the receiver's event is written around the payload
+//! text ([`SocketOut::EmitRaw`]).
 
 mod cloudkibo;
 mod media_bridge;
 mod tringtring;
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_core::{Command, CommandError, Event};
 
@@ -25,8 +31,9 @@ pub type AckId = u64;
 pub struct SocketEvent<'a> {
     /// The event's name.
     pub name: &'a str,
-    /// Its first argument, or why it could not be read.
-    pub data: Result<&'a Value, &'a str>,
+    /// Its first argument as the client's JSON text, or why it could not
+    /// be read (an event with no argument, say).
+    pub data: Result<&'a RawValue, &'a str>,
     /// Its ack callback, numbered by the transport (whether or not the
     /// client gave one).
     pub ack: AckId,
@@ -39,6 +46,9 @@ pub struct SocketEvent<'a> {
 pub enum SocketOut {
     /// Emit `event` with these arguments to the socket.
     Emit(&'static str, Vec<Value>),
+    /// Emit `event` with this one argument, JSON text written as it is: a
+    /// relayed signal, whose SDP or ICE candidate the codec did not parse.
+    EmitRaw(&'static str, Box<RawValue>),
     /// Answer the client's ack callback with these arguments (a no-op when
     /// the client gave none).
     Ack(AckId, Vec<Value>),
@@ -137,7 +147,7 @@ impl SocketIoSession {
     /// One event from the client: its name, its first argument, and its ack.
     /// Returns whether the ack will be answered later; if not,
     /// [`Codec::on_client`] releases it.
-    fn on_event(&mut self, event: &str, data: &Value, ack: AckId, out: &mut Vec<Effect<SocketOut>>) -> bool {
+    fn on_event(&mut self, event: &str, data: &RawValue, ack: AckId, out: &mut Vec<Effect<SocketOut>>) -> bool {
         let Some(dialect) = Dialect::of_event(event) else {
             out.push(error(format!("unknown event {event:?}")));
             return false;
@@ -150,7 +160,10 @@ impl SocketIoSession {
                 false
             }
             _ => match dialect {
-                Dialect::Cloudkibo => cloudkibo::on_event(self, event, data, ack, out),
+                Dialect::Cloudkibo => match parsed(event, data, out) {
+                    Some(data) => cloudkibo::on_event(self, event, &data, ack, out),
+                    None => false,
+                },
                 Dialect::Tringtring => tringtring::on_event(self, event, data, ack, out),
             },
         }
@@ -205,7 +218,7 @@ impl Codec for SocketIoSession {
         let kept = match event.data {
             Ok(data) => self.on_event(event.name, data, event.ack, out),
             Err(unreadable) => {
-                out.push(error(format!("{}: unreadable payload: {unreadable}", event.name)));
+                out.push(unreadable_payload(event.name, unreadable));
                 false
             }
         };
@@ -246,6 +259,23 @@ impl Codec for SocketIoSession {
             None => false,
         }
     }
+}
+
+/// An event's data as a JSON value, for the events that are not relayed
+/// signals; `None`, with an `error` event out, when it is too deeply nested
+/// to parse (it was valid JSON, or the transport would not have given it).
+pub(crate) fn parsed(event: &str, data: &RawValue, out: &mut Vec<Effect<SocketOut>>) -> Option<Value> {
+    match serde_json::from_str(data.get()) {
+        Ok(value) => Some(value),
+        Err(unreadable) => {
+            out.push(unreadable_payload(event, &unreadable.to_string()));
+            None
+        }
+    }
+}
+
+fn unreadable_payload(event: &str, why: &str) -> Effect<SocketOut> {
+    error(format!("{event}: unreadable payload: {why}"))
 }
 
 pub(crate) fn error(message: impl Into<String>) -> Effect<SocketOut> {

@@ -2,18 +2,22 @@
 //! `server.js` and `public/js/videocall.js` speak it. Peers are named by
 //! their socket.io ids; a socket registers a drawn user on its first event.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
 use switchboard_core::{
     Command, CommandError, Event, Payload, RelayTarget, Reply, RoomId, RoomRef, Signal, SignalKind,
 };
 
 use super::{
-    AckId, Dialect, Pending as AnyPending, SocketIoSession, SocketOut, answer_ack, emit, error, refusal, release,
-    text_field,
+    AckId, Dialect, Pending as AnyPending, SocketIoSession, SocketOut, answer_ack, emit, error, parsed, refusal,
+    release, text_field,
 };
 use crate::codec::Effect;
+use crate::json::ObjectWriter;
 
 /// Per-socket tringtring state.
 #[derive(Debug)]
@@ -39,7 +43,7 @@ pub(crate) enum Pending {
 pub(crate) fn on_event(
     socket: &mut SocketIoSession,
     event: &str,
-    data: &Value,
+    data: &RawValue,
     ack: AckId,
     out: &mut Vec<Effect<SocketOut>>,
 ) -> bool {
@@ -51,6 +55,12 @@ pub(crate) fn on_event(
         socket.bound = Some(Dialect::Tringtring);
         socket.quiet(Command::Register { user: None, shared: true }, out);
     }
+    if let "offer" | "answer" | "ice-candidate" = event {
+        relay(socket, event, data, out);
+        return false;
+    }
+    let Some(data) = parsed(event, data, out) else { return false };
+    let data = &data;
     match event {
         "create-room" => {
             let Some(room) = room_of(data, out) else { return false };
@@ -67,10 +77,6 @@ pub(crate) fn on_event(
             let command = Command::Join { room: Some(room), create: Some(socket.tringtring.capacity), status };
             socket.answered(command, AnyPending::Tringtring(Pending::Join { ack }), out);
             true
-        }
-        "offer" | "answer" | "ice-candidate" => {
-            relay(socket, event, data, out);
-            false
         }
         "cut-the-call" => {
             match socket.tringtring.room.take() {
@@ -98,40 +104,77 @@ fn room_of(data: &Value, out: &mut Vec<Effect<SocketOut>>) -> Option<RoomId> {
     }
 }
 
+/// The fields of a relayed signal that the server reads; the rest of the
+/// event (the original client's `from`, `type`) is not needed, since the
+/// receiver's event is written anew.
+#[derive(Deserialize)]
+struct RelayFields<'a> {
+    #[serde(borrow, default)]
+    to: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    sdp: Option<&'a RawValue>,
+    /// `null` is a candidate too (the end of candidates), unlike a missing one.
+    #[serde(borrow, default, deserialize_with = "present")]
+    candidate: Option<&'a RawValue>,
+}
+
+/// A field that is there, `null` or not; serde's `Option` takes `null` for
+/// a missing field.
+fn present<'de, D: serde::Deserializer<'de>>(field: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(field).map(Some)
+}
+
+/// What an `offer`'s or `answer`'s `sdp` must hold when it is a description
+/// object.
+#[derive(Deserialize)]
+struct Description<'a> {
+    #[serde(borrow)]
+    sdp: &'a RawValue,
+}
+
 /// `offer` / `answer` `{from: {name, id}, to, type, sdp: {type, sdp}}` and
-/// `ice-candidate` `{from, to, candidate}`: relayed to `to` in the room.
-fn relay(socket: &mut SocketIoSession, event: &str, data: &Value, out: &mut Vec<Effect<SocketOut>>) {
+/// `ice-candidate` `{from, to, candidate}`: relayed to `to` in the room. The
+/// SDP or candidate goes to the core as the client's JSON text.
+fn relay(socket: &mut SocketIoSession, event: &str, data: &RawValue, out: &mut Vec<Effect<SocketOut>>) {
     let Some(room) = socket.tringtring.room.clone() else {
         out.push(error(format!("{event} outside a room")));
         return;
     };
-    let Some(to) = data.get("to").and_then(Value::as_str) else {
+    let fields = serde_json::from_str::<RelayFields<'_>>(data.get()).ok();
+    let Some((to, fields)) = fields.and_then(|fields| Some((fields.to.clone()?, fields))) else {
         out.push(error(format!("{event} needs a peer id in \"to\"")));
         return;
     };
     let (kind, payload) = match event {
-        "ice-candidate" => match data.get("candidate") {
-            Some(candidate) if candidate.is_object() || candidate.is_null() => {
-                (SignalKind::IceCandidate, candidate.clone())
+        "ice-candidate" => match fields.candidate.map(RawValue::get) {
+            Some(candidate) if candidate.starts_with('{') || candidate == "null" => {
+                (SignalKind::IceCandidate, candidate.to_owned())
             }
             _ => return out.push(error("ice-candidate needs {from, to, candidate}")),
         },
         _ => {
             // The original client sends `sdp: pc.localDescription`, which is
             // `{type, sdp}` as JSON; a bare SDP string is taken too.
-            let description = match data.get("sdp") {
-                Some(Value::Object(description)) if description.get("sdp").is_some_and(Value::is_string) => {
-                    Value::Object(description.clone())
-                }
-                Some(Value::String(sdp)) => json!({ "type": event, "sdp": sdp }),
+            let description = match fields.sdp {
+                Some(sdp) if sdp.get().starts_with('{') && is_description(sdp) => sdp.get().to_owned(),
+                Some(sdp) if sdp.get().starts_with('"') => ObjectWriter::with_capacity(sdp.get().len() + 20)
+                    .string("type", event)
+                    .raw("sdp", sdp.get())
+                    .finish(),
                 _ => return out.push(error(format!("{event} needs {{from, to, type, sdp}}"))),
             };
             let kind = if event == "offer" { SignalKind::Offer } else { SignalKind::Answer };
             (kind, description)
         }
     };
-    let signal = Signal { kind, payload: Payload::new(payload.to_string()) };
-    socket.quiet(Command::Relay { to: RelayTarget::Peer { room, peer: Arc::from(to) }, signal }, out);
+    let signal = Signal { kind, payload: Payload::new(payload) };
+    socket.quiet(Command::Relay { to: RelayTarget::Peer { room, peer: Arc::from(&*to) }, signal }, out);
+}
+
+/// Whether a description object has its `sdp` as a string.
+fn is_description(description: &RawValue) -> bool {
+    serde_json::from_str::<Description<'_>>(description.get())
+        .is_ok_and(|description| description.sdp.get().starts_with('"'))
 }
 
 pub(crate) fn on_reply(
@@ -199,28 +242,32 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
             out.push(emit("user-left", vec![json!({ "peer_id": &**id })]));
         }
         Event::Relayed { from_peer, from_status, signal, .. } => {
-            let from_name = peer_name(from_status.as_ref());
-            let payload: Value = serde_json::from_str(signal.payload.as_str()).unwrap_or(Value::Null);
-            let mut frame = Map::new();
-            let name = match signal.kind {
+            let payload = signal.payload.as_str();
+            let frame = ObjectWriter::with_capacity(payload.len() + 128);
+            let (name, frame) = match signal.kind {
                 SignalKind::Offer | SignalKind::Answer => {
                     let kind = if signal.kind == SignalKind::Offer { "offer" } else { "answer" };
-                    frame.insert("from".into(), json!({ "name": from_name, "id": &**from_peer }));
-                    frame.insert("to".into(), json!(socket.peer_id));
-                    frame.insert("type".into(), payload.get("type").cloned().unwrap_or_else(|| json!(kind)));
-                    // `sdp` is the description object, as the original client sends it.
-                    frame.insert("sdp".into(), payload);
-                    kind
+                    let from = ObjectWriter::new()
+                        .string("name", &peer_name(from_status.as_ref()))
+                        .string("id", from_peer)
+                        .finish();
+                    // `type` is the signal's kind, which is its description's
+                    // type; `sdp` is the description object, as the original
+                    // client sends it.
+                    let frame = frame.raw("from", &from).string("to", &socket.peer_id).string("type", kind);
+                    (kind, frame.raw("sdp", payload))
                 }
                 SignalKind::IceCandidate => {
-                    frame.insert("from".into(), json!(&**from_peer));
-                    frame.insert("to".into(), json!(socket.peer_id));
-                    frame.insert("candidate".into(), payload);
-                    "ice-candidate"
+                    let frame = frame.string("from", from_peer).string("to", &socket.peer_id);
+                    ("ice-candidate", frame.raw("candidate", payload))
                 }
                 SignalKind::Custom(_) => return,
             };
-            out.push(emit(name, vec![Value::Object(frame)]));
+            match RawValue::from_string(frame.finish()) {
+                Ok(frame) => out.push(Effect::Send(SocketOut::EmitRaw(name, frame))),
+                // Never so: a payload is one JSON value (`Payload::new`).
+                Err(_) => out.push(error(format!("a relayed {name} could not be written"))),
+            }
         }
         _ => {}
     }

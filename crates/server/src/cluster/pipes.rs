@@ -64,9 +64,9 @@ pub(crate) enum PipeOp {
     /// `--ws-ping-after`): A, which has no socket of its own to watch, takes
     /// a pipe silent past `--ws-idle-timeout` for a lost connection.
     Alive,
-    /// B to A: an event of a socket.io client, and B's number for its ack
-    /// callback.
-    SioEvent { name: String, data: Result<serde_json::Value, String>, ack: u64 },
+    /// B to A: an event of a socket.io client (its first argument as the
+    /// client's JSON text), and B's number for its ack callback.
+    SioEvent { name: String, data: Result<Box<serde_json::value::RawValue>, String>, ack: u64 },
     /// A to B: emit this event to the socket.io client.
     SioEmit { event: String, args: Vec<serde_json::Value> },
     /// A to B: answer the client's ack callback `ack`.

@@ -4,7 +4,8 @@
 //!
 //! Each socket gets one task that owns its codec state, reading the socket's
 //! events and its core events, like a WebSocket connection task. Events reach
-//! that task in the order the client sent them: see [`Queued`].
+//! that task in the order the client sent them, with their first argument
+//! as the client's JSON text, unparsed: see [`QueueEvents`].
 //!
 //! Before socketioxide, `edge::socketio_gate` checks every request's `Origin`
 //! and gives each Engine.IO session its place under the session caps. A
@@ -18,14 +19,16 @@
 //! socket.io's connect error with the reason.
 
 use std::convert::Infallible;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use socketioxide::SocketIo;
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, Event as EventName, SocketRef, TryData};
-use socketioxide::handler::{ConnectHandler, FromMessage, FromMessageParts, Value as RawPacket};
+use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler, Value as RawPacket};
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::{DisconnectReason, Socket};
 use switchboard_dialects::resume::ResumeAsk;
@@ -36,6 +39,7 @@ use crate::metrics::DropCause;
 use crate::ws::ConnectionContext;
 use port::{Ack, Port};
 
+mod packet;
 mod piped;
 mod port;
 mod task;
@@ -61,16 +65,15 @@ const MAX_BUFFERED_PACKETS: usize = 256;
 enum Inbound {
     Event {
         name: String,
-        data: Result<Value, String>,
+        /// The event's first argument, as the client's JSON text.
+        data: Result<Box<RawValue>, String>,
         ack: Ack,
         bytes: usize,
     },
     /// The socket is gone; `lost` when without the client's disconnect
     /// packet (a dropped transport or a missed heartbeat), which leaves a
     /// resumable session held.
-    Gone {
-        lost: bool,
-    },
+    Gone { lost: bool },
 }
 
 /// The sending side of a socket's inbox, kept in the socket's extensions so
@@ -110,30 +113,29 @@ impl Inbox {
 #[derive(Clone)]
 struct InboxSlot(Arc<Mutex<Option<mpsc::Receiver<Inbound>>>>);
 
-/// The extractor that queues a socket's events in the order they came.
+/// The handler that queues a socket's events, in the order they came, for
+/// its task.
 ///
-/// socketioxide 0.18 spawns a task for every handler call
-/// (`handler/message.rs`), so two events of one socket may run in either
-/// order; 200 back-to-back events arrived with up to 42 inversions. It runs
-/// extractors before that spawn, synchronously and in arrival order, on both
-/// transports. So the event is queued here, in the extractor, and the handler
-/// itself has nothing left to do.
-struct Queued;
+/// socketioxide 0.18 calls a message handler synchronously, in arrival
+/// order, on both transports; its handlers for async closures then spawn a
+/// task per call (`handler/message.rs`), so that two events of one socket
+/// may run in either order (200 back-to-back events arrived with up to 42
+/// inversions) and every event costs a spawn. This handler implements
+/// `MessageHandler` itself and does its work in that synchronous call: no
+/// spawn, no reordering.
+struct QueueEvents;
 
-impl FromMessage<LocalAdapter> for Queued {
-    type Error = Infallible;
+/// `MessageHandler`'s marker type for [`QueueEvents`]: socketioxide's own
+/// impls take tuples of extractors there.
+struct Synchronous;
 
-    fn from_message(
-        socket: Arc<Socket<LocalAdapter>>,
-        mut packet: RawPacket,
-        ack_id: Option<i64>,
-    ) -> Result<Self, Infallible> {
+impl MessageHandler<LocalAdapter, PhantomData<Synchronous>> for QueueEvents {
+    fn call(&self, socket: Arc<Socket<LocalAdapter>>, mut packet: RawPacket, ack_id: Option<i64>) {
         let bytes = packet.len();
+        let data = packet::first_argument(&packet);
         let name = EventName::from_message_parts(&socket, &mut packet, &ack_id);
-        let Ok(TryData(data)) = TryData::<Value>::from_message_parts(&socket, &mut packet, &ack_id);
-        let data = data.map_err(|error| error.to_string());
         let Ok(ack) = AckSender::from_message_parts(&socket, &mut packet, &ack_id);
-        let Some(inbox) = socket.extensions.get::<Inbox>() else { return Ok(Queued) };
+        let Some(inbox) = socket.extensions.get::<Inbox>() else { return };
         let event = match name {
             Ok(EventName(name)) => Inbound::Event { name, data, ack: Ack::Local(ack), bytes },
             Err(error) => {
@@ -141,7 +143,6 @@ impl FromMessage<LocalAdapter> for Queued {
             }
         };
         inbox.push(event, bytes);
-        Ok(Queued)
     }
 }
 
@@ -224,7 +225,7 @@ struct AccessToken(String);
 async fn attach_handlers(socket: SocketRef) -> Result<(), Infallible> {
     let (events, inbox) = mpsc::channel(INBOX_EVENTS);
     socket.extensions.insert(Inbox { events: events.clone(), flags: InboxFlags::default() });
-    socket.on_fallback(async |_: Queued| {});
+    socket.on_fallback(QueueEvents);
     socket.on_disconnect(move |reason: DisconnectReason| {
         let events = events.clone();
         let lost = matches!(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::{SendError, SocketError};
 
@@ -63,10 +64,7 @@ impl Port {
     /// its node is).
     pub(super) fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitFailed> {
         match self {
-            Port::Socket(socket) => emit(socket, event, args).map_err(|error| match error {
-                SendError::Socket(SocketError::Closed) => EmitFailed::Closed,
-                other => EmitFailed::Refused(other.to_string()),
-            }),
+            Port::Socket(socket) => emit(socket, event, args).map_err(emit_failed),
             Port::Pipe(end) => {
                 let op = PipeOp::SioEmit { event: event.to_owned(), args: args.to_vec() };
                 if end.send(op) {
@@ -75,6 +73,23 @@ impl Port {
                     Err(EmitFailed::Refused("the link to the client's node is full".to_owned()))
                 }
             }
+        }
+    }
+
+    /// Emits `event` with one argument, JSON text written as it is (a
+    /// relayed signal).
+    ///
+    /// # Errors
+    /// As [`Port::emit`].
+    pub(super) fn emit_raw(&self, event: &str, arg: &RawValue) -> Result<(), EmitFailed> {
+        match self {
+            Port::Socket(socket) => socket.emit(event, arg).map_err(emit_failed),
+            // The pipe carries JSON values; a resumed-elsewhere session is
+            // the rare path, so its relays are parsed here.
+            Port::Pipe(_) => match serde_json::from_str::<Value>(arg.get()) {
+                Ok(arg) => self.emit(event, &[arg]),
+                Err(error) => Err(EmitFailed::Refused(error.to_string())),
+            },
         }
     }
 
@@ -116,6 +131,13 @@ impl Port {
                 end.send(PipeOp::End { lost: false });
             }
         }
+    }
+}
+
+fn emit_failed(error: SendError) -> EmitFailed {
+    match error {
+        SendError::Socket(SocketError::Closed) => EmitFailed::Closed,
+        other => EmitFailed::Refused(other.to_string()),
     }
 }
 

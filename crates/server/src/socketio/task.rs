@@ -90,7 +90,7 @@ pub(super) async fn run(
                     queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                     let next_ack = codec.next_ack();
                     acks.insert(next_ack, ack);
-                    let data = data.as_ref().map_err(String::as_str);
+                    let data = data.as_deref().map_err(String::as_str);
                     let event = SocketEvent { name: &name, data, ack: next_ack };
                     if !rate::on_client(rate.as_mut(), &context.clock, &mut codec, event, &mut effects) {
                         tracing::warn!(%session, "dropping a socket.io client that keeps sending over its rate limit");
@@ -193,8 +193,13 @@ async fn carry_out(
                     return false;
                 }
             }
-            Effect::Send(SocketOut::Emit(event, args)) => {
-                if let Err(failed) = port.emit(event, &args) {
+            Effect::Send(out @ (SocketOut::Emit(..) | SocketOut::EmitRaw(..))) => {
+                let sent = match out {
+                    SocketOut::EmitRaw(event, arg) => port.emit_raw(event, &arg),
+                    SocketOut::Emit(event, args) => port.emit(event, &args),
+                    _ => unreachable!("matched above"),
+                };
+                if let Err(failed) = sent {
                     match failed {
                         EmitFailed::Closed => {
                             tracing::debug!(%session, "socket.io client closed while events were going out")
