@@ -23,6 +23,8 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use futures_channel::mpsc as queue;
+use futures_util::SinkExt as _;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use socketioxide::SocketIo;
@@ -32,7 +34,6 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler, Va
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::{DisconnectReason, Socket};
 use switchboard_dialects::resume::ResumeAsk;
-use tokio::sync::mpsc;
 
 use crate::auth::{AuthError, Authenticator, Grants, request_token};
 use crate::metrics::DropCause;
@@ -76,11 +77,19 @@ enum Inbound {
     Gone { lost: bool },
 }
 
+/// A socket's inbox, as its task reads it. futures' bounded channel, as for
+/// the core's session queues: it allocates per queued event, where tokio's
+/// allocates a first block of 32 slots with the channel, which every idle
+/// socket would hold.
+type InboxReceiver = queue::Receiver<Inbound>;
+
 /// The sending side of a socket's inbox, kept in the socket's extensions so
-/// that [`Queued`] can reach it.
+/// that [`QueueEvents`] can reach it. The extensions hand out clones, and a
+/// futures sender's every clone has a slot of its own beyond the bound, so
+/// the one sender is shared behind a lock.
 #[derive(Clone)]
 struct Inbox {
-    events: mpsc::Sender<Inbound>,
+    events: Arc<Mutex<queue::Sender<Inbound>>>,
     flags: InboxFlags,
 }
 
@@ -101,7 +110,8 @@ impl Inbox {
             return; // the client is being dropped; later events go with it
         }
         let over_budget = flags.bytes.fetch_add(bytes, Ordering::AcqRel) + bytes > INBOX_BYTES;
-        if over_budget || self.events.try_send(event).is_err() {
+        let queued = self.events.lock().is_ok_and(|mut events| events.try_send(event).is_ok());
+        if over_budget || !queued {
             flags.bytes.fetch_sub(bytes, Ordering::AcqRel);
             flags.overflowed.store(true, Ordering::Release);
         }
@@ -111,7 +121,7 @@ impl Inbox {
 /// A socket's inbox receiver, from the connect middleware to the connect
 /// handler.
 #[derive(Clone)]
-struct InboxSlot(Arc<Mutex<Option<mpsc::Receiver<Inbound>>>>);
+struct InboxSlot(Arc<Mutex<Option<InboxReceiver>>>);
 
 /// The handler that queues a socket's events, in the order they came, for
 /// its task.
@@ -223,11 +233,13 @@ struct AccessToken(String);
 /// at once (socket.io-client 1.x does) would otherwise lose its first events
 /// to a socket with no handler yet.
 async fn attach_handlers(socket: SocketRef) -> Result<(), Infallible> {
-    let (events, inbox) = mpsc::channel(INBOX_EVENTS);
-    socket.extensions.insert(Inbox { events: events.clone(), flags: InboxFlags::default() });
+    // futures' capacity is the buffer plus one per sender.
+    let (events, inbox) = queue::channel(INBOX_EVENTS - 1);
+    let shared = Arc::new(Mutex::new(events.clone()));
+    socket.extensions.insert(Inbox { events: shared, flags: InboxFlags::default() });
     socket.on_fallback(QueueEvents);
     socket.on_disconnect(move |reason: DisconnectReason| {
-        let events = events.clone();
+        let mut events = events.clone();
         let lost = matches!(
             reason,
             DisconnectReason::TransportClose | DisconnectReason::TransportError | DisconnectReason::HeartbeatTimeout

@@ -9,14 +9,14 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use futures_util::{SinkExt as _, StreamExt as _};
 use socketioxide::extract::{AckSender, SocketRef};
 use switchboard_dialects::codec::{Codec, Effect};
 use switchboard_dialects::resume::ResumeAsk;
 use switchboard_dialects::socketio::{SocketIoSession, SocketOut};
-use tokio::sync::mpsc;
 
 use super::port::{self, Ack, Port};
-use super::{INBOX_EVENTS, Inbound, InboxFlags, task};
+use super::{INBOX_EVENTS, Inbound, InboxFlags, InboxReceiver, task};
 use crate::auth::Authenticator;
 use crate::cluster::pipes::{PipeOp, PipeOpened};
 use crate::cluster::{Cluster, NodeId};
@@ -32,7 +32,7 @@ pub(crate) const DIALECT: &str = "socket.io";
 /// here.
 pub(super) async fn forward(
     socket: SocketRef,
-    mut inbox: mpsc::Receiver<Inbound>,
+    mut inbox: InboxReceiver,
     flags: InboxFlags,
     (cluster, node, token, access_token): (Cluster, NodeId, String, Option<String>),
     alive_every: Duration,
@@ -59,7 +59,7 @@ pub(super) async fn forward(
             _ = alive.tick() => {
                 end.send(PipeOp::Alive);
             }
-            inbound = inbox.recv() => match inbound {
+            inbound = inbox.next() => match inbound {
                 Some(Inbound::Event { name, data, ack, bytes }) => {
                     flags.bytes.fetch_sub(bytes, Ordering::AcqRel);
                     next_ack += 1;
@@ -128,7 +128,7 @@ pub(crate) async fn serve_pipe(
     };
     // The pipe's messages as the task's inbox. A pipe silent past the idle
     // timeout (its `End` lost on the way, say) is a lost socket.
-    let (events, inbox) = mpsc::channel(INBOX_EVENTS);
+    let (mut events, inbox) = futures_channel::mpsc::channel(INBOX_EVENTS - 1);
     let silence = context.limits.idle_timeout;
     tokio::spawn(async move {
         while let Ok(Some(op)) = tokio::time::timeout(silence, incoming.recv()).await {

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use futures_util::StreamExt as _;
 use switchboard_core::SessionId;
 use switchboard_dialects::codec::{Codec, Effect};
 use switchboard_dialects::resume::ResumeAsk;
 use switchboard_dialects::socketio::{AckId, SocketEvent, SocketIoSession, SocketOut};
-use tokio::sync::mpsc;
 
 use super::port::{Ack, EmitFailed, Port};
-use super::{INBOX_BYTES, INBOX_EVENTS, Inbound, InboxFlags};
+use super::{INBOX_BYTES, INBOX_EVENTS, Inbound, InboxFlags, InboxReceiver};
 use crate::auth::Grants;
 use crate::guard;
 use crate::metrics::DropCause;
@@ -29,7 +29,7 @@ use crate::ws::ConnectionContext;
 #[allow(clippy::too_many_arguments, reason = "one connection's parts, each passed once")]
 pub(super) async fn run(
     port: Port,
-    mut inbox: mpsc::Receiver<Inbound>,
+    mut inbox: InboxReceiver,
     flags: InboxFlags,
     mut context: ConnectionContext,
     room_capacity: usize,
@@ -85,7 +85,7 @@ pub(super) async fn run(
             effects = first;
         } else {
             tokio::select! {
-            inbound = inbox.recv() => match inbound {
+            inbound = inbox.next() => match inbound {
                 Some(Inbound::Event { name, data, ack, bytes }) => {
                     queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                     let next_ack = codec.next_ack();
