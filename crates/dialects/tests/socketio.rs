@@ -301,32 +301,30 @@ fn tringtring_relays_the_clients_json_text_verbatim_both_ways() {
 
     let candidate =
         r#"{"candidate":"candidate:1 1 udp 2122260223 10.0.0.1 9 typ host","sdpMid":"0","sdpMLineIndex":0}"#;
-    let relayed = Event::Relayed {
-        room: Some(room("504555")),
-        from: user("u-b"),
-        from_peer: "sid-5".into(),
-        from_status: Some(Payload::new(r#"{"peer_name":"bo\"b"}"#)),
-        signal: Signal { kind: SignalKind::IceCandidate, payload: Payload::new(candidate) },
+    // What bob (`sid-5`, whose name needs escaping) relays, as ann's socket writes it.
+    let mut written = |kind: SignalKind, payload: &str| {
+        let signal = Signal { kind, payload: Payload::new(payload) };
+        let from_status = Some(Payload::new(r#"{"peer_name":"bo\"b"}"#));
+        let relayed = Event::Relayed {
+            room: Some(room("504555")),
+            from: user("u-b"),
+            from_peer: "sid-5".into(),
+            from_status,
+            signal,
+        };
+        match core(&mut socket, relayed).pop() {
+            Some(Effect::Send(SocketOut::EmitRaw(name, frame))) => (name, frame.get().to_owned()),
+            other => panic!("a raw emit: {other:?}"),
+        }
     };
-    let written = core(&mut socket, relayed);
-    let Some(Effect::Send(SocketOut::EmitRaw("ice-candidate", frame))) = written.first() else {
-        panic!("a raw emit: {written:?}")
-    };
-    assert_eq!(frame.get(), format!(r#"{{"from":"sid-5","to":"sid-4","candidate":{candidate}}}"#));
-    let relayed = Event::Relayed {
-        room: Some(room("504555")),
-        from: user("u-b"),
-        from_peer: "sid-5".into(),
-        from_status: Some(Payload::new(r#"{"peer_name":"bo\"b"}"#)),
-        signal: Signal { kind: SignalKind::Offer, payload: Payload::new(description) },
-    };
-    let written = core(&mut socket, relayed);
-    let Some(Effect::Send(SocketOut::EmitRaw("offer", frame))) = written.first() else {
-        panic!("a raw emit: {written:?}")
-    };
+    let (name, frame) = written(SignalKind::IceCandidate, candidate);
+    assert_eq!(name, "ice-candidate");
+    assert_eq!(frame, format!(r#"{{"from":"sid-5","to":"sid-4","candidate":{candidate}}}"#));
+    let (name, frame) = written(SignalKind::Offer, description);
+    assert_eq!(name, "offer");
     let expected =
         format!(r#"{{"from":{{"name":"bo\"b","id":"sid-5"}},"to":"sid-4","type":"offer","sdp":{description}}}"#);
-    assert_eq!(frame.get(), expected, "the sender's name is escaped, the description kept as it came");
+    assert_eq!(frame, expected, "the sender's name is escaped, the description kept as it came");
 }
 
 /// A relayed signal the fast path cannot read gets the same errors as
