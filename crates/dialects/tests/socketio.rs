@@ -275,12 +275,8 @@ fn init_joins_the_media_room_and_msg_goes_to_one_member() {
     assert_eq!(emits(&event(&mut socket, "msg", json!({"to":8}))).len(), 1, "an error: carol is gone");
 }
 
-/// The fast path (Step 14): a relayed SDP or candidate is the client's JSON
-/// text, byte for byte, on its way to the core and into the receiver's
-/// event; nothing parses and re-serialises it (key order, spacing and
-/// escapes survive, which a `serde_json::Value` would not keep).
-#[test]
-fn tringtring_relays_the_clients_json_text_verbatim_both_ways() {
+/// ann's tringtring socket `sid-4`, alone in room 504555.
+fn ann_in_room_504555() -> SocketIoSession {
     let mut socket = SocketIoSession::new("sid-4", 2);
     let out = event(&mut socket, "join", json!({"room_id":"504555","peer_name":"ann"}));
     reply(
@@ -288,6 +284,16 @@ fn tringtring_relays_the_clients_json_text_verbatim_both_ways() {
         &out,
         Ok(Reply::Joined(RoomView { id: room("504555"), peers: vec![], member: None, status: vec![] })),
     );
+    socket
+}
+
+/// The fast path (Step 14): a relayed SDP or candidate is the client's JSON
+/// text, byte for byte, on its way to the core and into the receiver's
+/// event; nothing parses and re-serialises it (key order, spacing and
+/// escapes survive, which a `serde_json::Value` would not keep).
+#[test]
+fn tringtring_relays_the_clients_json_text_verbatim_both_ways() {
+    let mut socket = ann_in_room_504555();
     let description = r#"{ "sdp" : "v=0\r\na=x:\u00e9" , "type":"offer" }"#;
     let text = format!(r#"{{"to":"sid-5","from":{{"name":"ann","id":"sid-4"}},"type":"offer","sdp":{description}}}"#);
     let data = serde_json::value::RawValue::from_string(text).unwrap();
@@ -332,13 +338,7 @@ fn tringtring_relays_the_clients_json_text_verbatim_both_ways() {
 /// text, a candidate that is neither an object nor null.
 #[test]
 fn tringtring_refuses_unreadable_relays_with_an_error_event() {
-    let mut socket = SocketIoSession::new("sid-4", 2);
-    let out = event(&mut socket, "join", json!({"room_id":"504555","peer_name":"ann"}));
-    reply(
-        &mut socket,
-        &out,
-        Ok(Reply::Joined(RoomView { id: room("504555"), peers: vec![], member: None, status: vec![] })),
-    );
+    let mut socket = ann_in_room_504555();
     let refusals = [
         ("offer", json!({"sdp":"v=0"}), "offer needs a peer id in \"to\""),
         ("offer", json!({"to":5,"sdp":"v=0"}), "offer needs a peer id in \"to\""),
