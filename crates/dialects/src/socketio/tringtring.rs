@@ -140,13 +140,12 @@ fn relay(socket: &mut SocketIoSession, event: &str, data: &RawValue, out: &mut V
         out.push(error(format!("{event} outside a room")));
         return;
     };
-    let fields = serde_json::from_str::<RelayFields<'_>>(data.get()).ok();
-    let Some((to, fields)) = fields.and_then(|fields| Some((fields.to.clone()?, fields))) else {
+    let Ok(RelayFields { to: Some(to), sdp, candidate }) = serde_json::from_str(data.get()) else {
         out.push(error(format!("{event} needs a peer id in \"to\"")));
         return;
     };
     let (kind, payload) = match event {
-        "ice-candidate" => match fields.candidate.map(RawValue::get) {
+        "ice-candidate" => match candidate.map(RawValue::get) {
             Some(candidate) if candidate.starts_with('{') || candidate == "null" => {
                 (SignalKind::IceCandidate, candidate.to_owned())
             }
@@ -155,7 +154,7 @@ fn relay(socket: &mut SocketIoSession, event: &str, data: &RawValue, out: &mut V
         _ => {
             // The original client sends `sdp: pc.localDescription`, which is
             // `{type, sdp}` as JSON; a bare SDP string is taken too.
-            let description = match fields.sdp {
+            let description = match sdp {
                 Some(sdp) if sdp.get().starts_with('{') && is_description(sdp) => sdp.get().to_owned(),
                 Some(sdp) if sdp.get().starts_with('"') => ObjectWriter::with_capacity(sdp.get().len() + 20)
                     .string("type", event)

@@ -193,22 +193,13 @@ async fn carry_out(
                     return false;
                 }
             }
-            Effect::Send(out @ (SocketOut::Emit(..) | SocketOut::EmitRaw(..))) => {
-                let sent = match out {
-                    SocketOut::EmitRaw(event, arg) => port.emit_raw(event, &arg),
-                    SocketOut::Emit(event, args) => port.emit(event, &args),
-                    _ => unreachable!("matched above"),
-                };
-                if let Err(failed) = sent {
-                    match failed {
-                        EmitFailed::Closed => {
-                            tracing::debug!(%session, "socket.io client closed while events were going out")
-                        }
-                        EmitFailed::Refused(error) => {
-                            tracing::warn!(%session, %error, "dropping a socket.io client that cannot take events");
-                        }
-                    }
-                    port.disconnect();
+            Effect::Send(SocketOut::Emit(event, args)) => {
+                if !emitted(port, session, port.emit(event, &args)) {
+                    return false;
+                }
+            }
+            Effect::Send(SocketOut::EmitRaw(event, arg)) => {
+                if !emitted(port, session, port.emit_raw(event, &arg)) {
                     return false;
                 }
             }
@@ -229,4 +220,18 @@ async fn carry_out(
         }
     }
     true
+}
+
+/// Whether an emit went out; if not, the client is disconnected and the
+/// connection must end.
+fn emitted(port: &Port, session: SessionId, sent: Result<(), EmitFailed>) -> bool {
+    let Err(failed) = sent else { return true };
+    match failed {
+        EmitFailed::Closed => tracing::debug!(%session, "socket.io client closed while events were going out"),
+        EmitFailed::Refused(error) => {
+            tracing::warn!(%session, %error, "dropping a socket.io client that cannot take events");
+        }
+    }
+    port.disconnect();
+    false
 }
