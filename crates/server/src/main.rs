@@ -10,7 +10,9 @@ use switchboard_server::{Application, Clock, Config, config_print, init_tracing,
 /// jemalloc, not glibc's malloc: glibc keeps memory a session freed (the
 /// buffers a call's SDP grew, given back when the session idles) resident
 /// in its heap, while jemalloc returns unused pages to the system after a
-/// few seconds. Measured in BENCHMARKS.md ("Memory after calls").
+/// few seconds. Measured in BENCHMARKS.md ("Memory after calls"). Without
+/// the default `jemalloc` feature, glibc's malloc, for heaptrack.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
