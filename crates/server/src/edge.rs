@@ -162,6 +162,9 @@ pub(crate) async fn socketio_gate(
             }
         }
     }
+    // engineioxide keeps the parts for the session's life: not as slices of
+    // hyper's read buffer.
+    crate::socketio::detach_request_head(&mut request);
     next.run(request).await
 }
 

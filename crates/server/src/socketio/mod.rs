@@ -43,9 +43,11 @@ use port::{Ack, Port};
 mod packet;
 mod piped;
 mod port;
+mod request_head;
 mod task;
 
 pub(crate) use piped::{DIALECT as PIPE_DIALECT, serve_pipe};
+pub(crate) use request_head::detach as detach_request_head;
 
 /// Events of one socket waiting for its task, at most. A client that sends
 /// faster than its task hands them to the core is dropped as a flooder (an
