@@ -29,7 +29,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use socketioxide::SocketIo;
 use socketioxide::adapter::LocalAdapter;
-use socketioxide::extract::{AckSender, Event as EventName, SocketRef, TryData};
+use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler, Value as RawPacket};
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::{DisconnectReason, Socket};
@@ -144,17 +144,14 @@ struct Synchronous;
 impl MessageHandler<LocalAdapter, PhantomData<Synchronous>> for QueueEvents {
     fn call(&self, socket: Arc<Socket<LocalAdapter>>, mut packet: RawPacket, ack_id: Option<i64>) {
         let bytes = packet.len();
-        let data = packet::first_argument(&packet);
-        let name = EventName::from_message_parts(&socket, &mut packet, &ack_id);
         let Ok(ack) = AckSender::from_message_parts(&socket, &mut packet, &ack_id);
         let Some(inbox) = socket.extensions.get::<Inbox>() else { return };
-        let event = match name {
-            Ok(EventName(name)) => Inbound::Event { name, data, ack: Ack::Local(ack), bytes },
-            Err(error) => {
-                Inbound::Event { name: String::new(), data: Err(error.to_string()), ack: Ack::Local(ack), bytes }
-            }
+        let (name, data) = match packet::read(&packet) {
+            Ok(event) => (event.name, event.first_argument),
+            // The codec answers an event without a name with an error.
+            Err(error) => (String::new(), Err(error)),
         };
-        inbox.push(event, bytes);
+        inbox.push(Inbound::Event { name, data, ack: Ack::Local(ack), bytes }, bytes);
     }
 }
 
