@@ -11,7 +11,7 @@ import re
 import sys
 
 UNIT = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
-PLUMBING = re.compile(r"(/rustc/|library/(std|alloc|core)|tokio-[\d.]+/src/(sync/mpsc|runtime/(task|scheduler|blocking))|/bytes-|hashbrown)")
+PLUMBING = re.compile(r"(/rustc/|library/(std|alloc|core)|tokio-[\d.]+/src/(sync/mpsc|runtime|task|loom)|(^|/)bytes-|hashbrown)")
 
 
 def peaks(lines):
