@@ -112,7 +112,9 @@ impl Inbox {
             return; // the client is being dropped; later events go with it
         }
         let over_budget = flags.bytes.fetch_add(bytes, Ordering::AcqRel) + bytes > INBOX_BYTES;
-        let queued = self.events.lock().is_ok_and(|mut events| events.try_send(event).is_ok());
+        // Over the budget the event is not queued: the task subtracts the
+        // bytes of what it takes, so only queued events may count.
+        let queued = !over_budget && self.events.lock().is_ok_and(|mut events| events.try_send(event).is_ok());
         if over_budget || !queued {
             flags.bytes.fetch_sub(bytes, Ordering::AcqRel);
             flags.overflowed.store(true, Ordering::Release);
@@ -284,4 +286,31 @@ fn start(socket: SocketRef, context: ConnectionContext, room_capacity: usize, ch
     let peer_id = socket.id.to_string();
     let port = Port::Socket(socket);
     tokio::spawn(task::run(port, inbox, flags, context, room_capacity, grants, resume, peer_id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inbox() -> (Inbox, InboxReceiver) {
+        let (events, receiver) = queue::channel(INBOX_EVENTS - 1);
+        (Inbox { events: Arc::new(Mutex::new(events)), flags: InboxFlags::default() }, receiver)
+    }
+
+    fn event(bytes: usize) -> Inbound {
+        Inbound::Event { name: "offer".to_owned(), data: Err(String::new()), ack: Ack::Remote(0), bytes }
+    }
+
+    /// The event that breaks the byte budget is not queued, and its bytes
+    /// are not counted twice: the task subtracts only what it takes.
+    #[test]
+    fn an_event_over_the_byte_budget_is_not_queued() {
+        let (inbox, mut receiver) = inbox();
+        inbox.push(event(100), 100);
+        inbox.push(event(INBOX_BYTES), INBOX_BYTES);
+        assert!(inbox.flags.overflowed.load(Ordering::Acquire));
+        assert_eq!(inbox.flags.bytes.load(Ordering::Acquire), 100, "only the queued event counts");
+        assert!(matches!(receiver.try_recv(), Ok(Inbound::Event { bytes: 100, .. })));
+        assert!(receiver.try_recv().is_err(), "nothing else was queued");
+    }
 }
