@@ -367,4 +367,24 @@ mod tests {
             assert_eq!(serde_json::to_string(&style).unwrap(), format!("\"{}\"", style.as_str()));
         }
     }
+
+    /// A relayed socket.io signal crosses a pipe as the sender's text: a
+    /// payload nested deeper than `serde_json::Value` takes (128) arrives as
+    /// it was sent, where parsing it on the way had failed at the receiver.
+    #[test]
+    fn a_piped_raw_emit_crosses_as_text_however_deep() {
+        use crate::cluster::pipes::{PipeMessage, PipeOp};
+        let deep = format!("{{\"candidate\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(serde_json::from_str::<serde_json::Value>(&deep).is_err(), "too deep for a Value");
+        let arg = RawValue::from_string(deep.clone()).unwrap();
+        let op = PipeOp::SioEmitRaw { event: "ice-candidate".into(), arg };
+        let frame = LinkFrame::Pipe(PipeMessage { node: "a".into(), pipe: 1, opened_by: "b".into(), op });
+        let bytes = serde_json::to_vec(&frame).unwrap();
+        let Ok(LinkFrame::Pipe(PipeMessage { op: PipeOp::SioEmitRaw { event, arg }, .. })) =
+            serde_json::from_slice::<LinkFrame>(&bytes)
+        else {
+            panic!("not a raw emit: {}", String::from_utf8_lossy(&bytes));
+        };
+        assert_eq!((event.as_str(), arg.get()), ("ice-candidate", deep.as_str()));
+    }
 }

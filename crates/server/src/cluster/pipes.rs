@@ -69,6 +69,11 @@ pub(crate) enum PipeOp {
     SioEvent { name: String, data: Result<Box<serde_json::value::RawValue>, String>, ack: u64 },
     /// A to B: emit this event to the socket.io client.
     SioEmit { event: String, args: Vec<serde_json::Value> },
+    /// A to B: emit this event with one argument, JSON text written as it
+    /// is (a relayed signal, as [`PipeOp::SioEvent`]'s data came in): never
+    /// parsed on the way, so a payload `serde_json::Value` would refuse (too
+    /// deep, say) cannot fail at the receiver.
+    SioEmitRaw { event: String, arg: Box<serde_json::value::RawValue> },
     /// A to B: answer the client's ack callback `ack`.
     SioAck { ack: u64, args: Vec<serde_json::Value> },
     /// A to B: the ack callback `ack` will not be answered.

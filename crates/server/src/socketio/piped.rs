@@ -18,7 +18,7 @@ use switchboard_dialects::socketio::{SocketIoSession, SocketOut};
 use super::port::{self, Ack, Port};
 use super::{INBOX_EVENTS, Inbound, InboxFlags, InboxReceiver, task};
 use crate::auth::Authenticator;
-use crate::cluster::pipes::{PipeOp, PipeOpened};
+use crate::cluster::pipes::{PipeEnd, PipeOp, PipeOpened};
 use crate::cluster::{Cluster, NodeId};
 use crate::metrics::DropCause;
 use crate::ws::ConnectionContext;
@@ -87,8 +87,13 @@ pub(super) async fn forward(
             op = incoming.recv() => match op {
                 Some(PipeOp::SioEmit { event, args }) => {
                     if port::emit(&socket, &event, &args).is_err() {
-                        end.send(PipeOp::End { lost: true });
-                        port::disconnect(socket.clone());
+                        drop_client(&end, &socket);
+                        break;
+                    }
+                }
+                Some(PipeOp::SioEmitRaw { event, arg }) => {
+                    if socket.emit(&event, &arg).is_err() {
+                        drop_client(&end, &socket);
                         break;
                     }
                 }
@@ -108,6 +113,13 @@ pub(super) async fn forward(
             },
         }
     }
+}
+
+/// B's side, when the client cannot take an emit (its buffer is full): A
+/// holds the session as lost, and the client is disconnected.
+fn drop_client(end: &PipeEnd, socket: &SocketRef) {
+    end.send(PipeOp::End { lost: true });
+    port::disconnect(socket.clone());
 }
 
 /// A's side: serves a socket.io session that a client resumes through

@@ -65,14 +65,7 @@ impl Port {
     pub(super) fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitFailed> {
         match self {
             Port::Socket(socket) => emit(socket, event, args).map_err(emit_failed),
-            Port::Pipe(end) => {
-                let op = PipeOp::SioEmit { event: event.to_owned(), args: args.to_vec() };
-                if end.send(op) {
-                    Ok(())
-                } else {
-                    Err(EmitFailed::Refused("the link to the client's node is full".to_owned()))
-                }
-            }
+            Port::Pipe(end) => send(end, PipeOp::SioEmit { event: event.to_owned(), args: args.to_vec() }),
         }
     }
 
@@ -84,12 +77,7 @@ impl Port {
     pub(super) fn emit_raw(&self, event: &str, arg: &RawValue) -> Result<(), EmitFailed> {
         match self {
             Port::Socket(socket) => socket.emit(event, arg).map_err(emit_failed),
-            // The pipe carries JSON values; a resumed-elsewhere session is
-            // the rare path, so its relays are parsed here.
-            Port::Pipe(_) => match serde_json::from_str::<Value>(arg.get()) {
-                Ok(arg) => self.emit(event, &[arg]),
-                Err(error) => Err(EmitFailed::Refused(error.to_string())),
-            },
+            Port::Pipe(end) => send(end, PipeOp::SioEmitRaw { event: event.to_owned(), arg: arg.to_owned() }),
         }
     }
 
@@ -132,6 +120,11 @@ impl Port {
             }
         }
     }
+}
+
+/// Sends an emit down the pipe to the client's node.
+fn send(end: &PipeEnd, op: PipeOp) -> Result<(), EmitFailed> {
+    if end.send(op) { Ok(()) } else { Err(EmitFailed::Refused("the link to the client's node is full".to_owned())) }
 }
 
 fn emit_failed(error: SendError) -> EmitFailed {
