@@ -348,6 +348,9 @@ fn tringtring_refuses_unreadable_relays_with_an_error_event() {
         ("ice-candidate", json!({"to":"sid-5","candidate":"c"}), "ice-candidate needs {from, to, candidate}"),
         ("ice-candidate", json!({"to":"sid-5"}), "ice-candidate needs {from, to, candidate}"),
         ("ice-candidate", json!([1]), "ice-candidate needs a peer id in \"to\""),
+        // An array is not its fields by position.
+        ("offer", json!(["sid-5", "v=0"]), "offer needs a peer id in \"to\""),
+        ("ice-candidate", json!(["sid-5", null, {"candidate":"c"}]), "ice-candidate needs a peer id in \"to\""),
     ];
     for (name, data, message) in refusals {
         let out = event(&mut socket, name, data.clone());

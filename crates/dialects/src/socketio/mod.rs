@@ -262,8 +262,9 @@ impl Codec for SocketIoSession {
 }
 
 /// An event's data as a JSON value, for the events that are not relayed
-/// signals; `None`, with an `error` event out, when it is too deeply nested
-/// to parse (it was valid JSON, or the transport would not have given it).
+/// signals; `None`, with an `error` event out, when serde_json's value
+/// cannot hold it (nested deeper than 128, a number out of range, a lone
+/// surrogate), though the transport found it well-formed.
 pub(crate) fn parsed(event: &str, data: &RawValue, out: &mut Vec<Effect<SocketOut>>) -> Option<Value> {
     match serde_json::from_str(data.get()) {
         Ok(value) => Some(value),

@@ -140,7 +140,10 @@ fn relay(socket: &mut SocketIoSession, event: &str, data: &RawValue, out: &mut V
         out.push(error(format!("{event} outside a room")));
         return;
     };
-    let Ok(RelayFields { to: Some(to), sdp, candidate }) = serde_json::from_str(data.get()) else {
+    // An object only: serde's derived struct would also take an array by
+    // position.
+    let fields = data.get().starts_with('{').then(|| serde_json::from_str(data.get()));
+    let Some(Ok(RelayFields { to: Some(to), sdp, candidate })) = fields else {
         out.push(error(format!("{event} needs a peer id in \"to\"")));
         return;
     };
@@ -250,9 +253,9 @@ pub(crate) fn on_core_event(socket: &mut SocketIoSession, event: &Event, out: &m
                         .string("name", &peer_name(from_status.as_ref()))
                         .string("id", from_peer)
                         .finish();
-                    // `type` is the signal's kind, which is its description's
-                    // type; `sdp` is the description object, as the original
-                    // client sends it.
+                    // `type` is the event's kind (`offer` or `answer`), as the
+                    // original client sets it; `sdp` is the description
+                    // object as the sender gave it, its own `type` with it.
                     let frame = frame.raw("from", &from).string("to", &socket.peer_id).string("type", kind);
                     (kind, frame.raw("sdp", payload))
                 }
