@@ -31,9 +31,10 @@ pub(super) struct EventPacket {
 ///
 /// # Errors
 /// The reason, as text for the client's `error` event, when the packet is
-/// not JSON, has no name, or is binary (switchboard's dialects carry no
-/// binary attachments; a placeholder of a binary event would stay as its
-/// `{"_placeholder":true}` object).
+/// not JSON or has no name. socketioxide's common parser hands a binary
+/// event over as its text, the attachments apart; switchboard's dialects
+/// carry none, so a placeholder stays its `{"_placeholder":true}` object.
+/// A packet that is not text at all (another parser's) is refused.
 pub(super) fn read(packet: &RawPacket) -> Result<EventPacket, String> {
     let Some(text) = packet.as_str() else { return Err("binary packets are not taken".to_owned()) };
     let mut reader = serde_json::Deserializer::from_str(text);

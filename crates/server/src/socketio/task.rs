@@ -59,7 +59,7 @@ pub(super) async fn run(
         Start::DriverGone => return,
     };
     let session = open.id();
-    // The sending side stays in the socket's extensions only for `Queued`;
+    // The sending side stays in the socket's extensions only for `QueueEvents`;
     // this task keeps the flags.
     let InboxFlags { bytes: queued_bytes, overflowed } = flags;
     // Ack callbacks the codec may still answer: each is settled once, by an
