@@ -156,9 +156,9 @@ if any(name.startswith("idle-after-call-") for name in results):
         never, after = results.get(f"idle-{target}"), results.get(f"idle-after-call-{target}")
         if not (never and after):
             continue
-        ratio = after["bytes_per_session"] / never["bytes_per_session"]
-        print(f"| {LABEL[target]} | {never['bytes_per_session']/1024:.2f} KiB | {after['bytes_per_session']/1024:.2f} KiB | {ratio:.2f} |")
-        call_verdicts.append(f"{target} {verdict(ratio <= 1.25, 100 * (ratio - 1.25) / 1.25)} ({ratio:.2f}×)")
+        growth = after["bytes_per_session"] / never["bytes_per_session"]
+        print(f"| {LABEL[target]} | {never['bytes_per_session']/1024:.2f} KiB | {after['bytes_per_session']/1024:.2f} KiB | {growth:.2f} |")
+        call_verdicts.append(f"{target} {verdict(growth <= 1.25, 100 * (growth - 1.25) / 1.25)} ({growth:.2f}×)")
     print("\nGoal: an idle session after a call within 25 % of one never called: " + "; ".join(call_verdicts) + ".\n")
 
 if results.get("relay-200-matchbox") or results.get("relay-200-tringtring-node"):
