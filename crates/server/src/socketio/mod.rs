@@ -115,7 +115,7 @@ impl Inbox {
         // Over the budget the event is not queued: the task subtracts the
         // bytes of what it takes, so only queued events may count.
         let queued = !over_budget && self.events.lock().is_ok_and(|mut events| events.try_send(event).is_ok());
-        if over_budget || !queued {
+        if !queued {
             flags.bytes.fetch_sub(bytes, Ordering::AcqRel);
             flags.overflowed.store(true, Ordering::Release);
         }
