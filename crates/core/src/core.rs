@@ -91,9 +91,11 @@ pub struct Stats {
     /// Ringing calls.
     pub invites: usize,
     /// Calls in progress: 1:1 calls that ring or were answered, each
-    /// counted once from its ring until it ends (one call room each).
-    /// Named rooms (tringtring, cloudkibo's media rooms, calling's rooms)
-    /// are not calls here, whoever is in them.
+    /// counted once from its ring until it ends: a call room each, or a
+    /// calling user's named room while it carries a call with a one-to-one
+    /// user (Step 13). Other named rooms (tringtring, cloudkibo's media
+    /// rooms, calling's rooms among calling users) are not calls here,
+    /// whoever is in them.
     pub calls: usize,
     /// Answered 1:1 calls in progress (an answered invite into a named
     /// room is room membership, counted in `rooms`).

@@ -7,7 +7,7 @@
 //! (`room_peer_add`, `room_peer_update`, `room_peer_rm`); the one-to-one
 //! side sees a call (`Ringing`, `CallEnded`).
 
-use crate::state::{Deadline, NamedCall, RoomKind};
+use crate::state::{Deadline, RoomKind};
 use crate::{CommandError, Core, EndReason, Event, NamespaceEvent, Payload, Reply, RoomId, SessionId, UserId};
 
 impl Core {
@@ -41,10 +41,7 @@ impl Core {
         self.check_places(session)?;
         self.take_ring(&from)?;
         self.take_room_invite(&room)?;
-        if let Some(state) = self.rooms.get_mut(&room) {
-            state.call = Some(NamedCall { caller: from.clone(), capacity: state.capacity });
-            state.capacity = 2;
-        }
+        self.rooms.start_named_call(&room, from.clone());
         self.tell_of_invitee(&room, &to);
         let rings_until = self.now() + self.config.ring_timeout;
         let invite = self.ring(session, from, to, room.clone(), data, Some(rings_until));
@@ -97,12 +94,8 @@ impl Core {
     /// The call in `room` is over (answered and left, or unanswered): the
     /// room is an ordinary named room again, with its places back.
     pub(crate) fn named_call_over(&mut self, room: &RoomId) {
-        let still_ringing = !self.invites.pending_in(room).is_empty();
-        if let Some(state) = self.rooms.get_mut(room)
-            && !still_ringing
-            && let Some(call) = state.call.take()
-        {
-            state.capacity = call.capacity;
+        if self.invites.pending_in(room).is_empty() {
+            self.rooms.end_named_call(room);
         }
     }
 

@@ -231,3 +231,32 @@ fn a_registered_rooms_subscribers_see_both_parties_of_a_named_call_go() {
     assert_eq!(removed, [&user("bob"), &user("ann")], "{out:?}");
     w.core.check_invariants().unwrap();
 }
+
+/// A named room carrying a call is a call in progress (`Stats::calls`, what
+/// a drain waits for) from its ring to its end, however it ends: the ring
+/// timeout, the caller leaving, or the caller's disconnect.
+#[test]
+fn a_named_call_counts_as_a_call_in_progress_until_it_ends() {
+    let (mut w, ann, bob) = calling_and_chatroulette();
+    assert_eq!(w.core.calls_in_progress(), 0, "a room of one calling user is no call");
+    invite_bob(&mut w, ann);
+    assert_eq!(w.core.calls_in_progress(), 1, "ringing");
+    w.advance(Duration::from_secs(30));
+    assert_eq!(w.core.calls_in_progress(), 0, "unanswered");
+
+    invite_bob(&mut w, ann);
+    w.send(bob, Command::Accept { invite: InviteRef::From(user("ann")), status: None, note: None });
+    assert_eq!(w.core.stats().calls, 1, "answered");
+    w.send(ann, Command::Leave { room: RoomRef::Id(room("r")) });
+    assert_eq!(w.core.calls_in_progress(), 0, "the caller left");
+    w.core.check_invariants().unwrap();
+
+    let out = w.send(ann, Command::Join { room: Some(room("r2")), create: Some(usize::MAX), status: None });
+    assert!(out.is_empty(), "{out:?}");
+    w.ask(ann, Command::Invite { room: room("r2"), to: user("bob"), data: Payload::null() });
+    w.send(bob, Command::Accept { invite: InviteRef::From(user("ann")), status: None, note: None });
+    assert_eq!(w.core.calls_in_progress(), 1);
+    w.disconnect(ann);
+    assert_eq!(w.core.calls_in_progress(), 0, "the caller's connection closed");
+    w.core.check_invariants().unwrap();
+}

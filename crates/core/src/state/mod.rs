@@ -36,7 +36,7 @@ pub(crate) use directory::Directory;
 pub(crate) use invites::{Invite, Invites};
 pub(crate) use mailboxes::Mailboxes;
 pub(crate) use namespaces::Namespaces;
-pub(crate) use rooms::{NamedCall, Room, RoomKind, Rooms};
+pub(crate) use rooms::{Room, RoomKind, Rooms};
 pub(crate) use sessions::Sessions;
 pub use throttles::Rate;
 pub(crate) use throttles::Throttles;

@@ -117,9 +117,10 @@ impl Room {
 pub(crate) struct Rooms {
     rooms: HashMap<RoomId, Room>,
     of_session: SessionMap<Vec<RoomId>>,
-    /// How many of `rooms` are [`RoomKind::Call`]: kept here so that a
-    /// drain can ask after every input whether any call is left, without a
-    /// walk over every room.
+    /// How many of `rooms` carry a call ([`Room::carries_a_call`]: call
+    /// rooms, and named rooms in use as one): kept here so that a drain can
+    /// ask after every input whether any call is left, without a walk over
+    /// every room.
     calls: usize,
 }
 
@@ -185,7 +186,7 @@ impl Rooms {
     /// Deletes a room and every membership of it.
     pub(crate) fn remove(&mut self, room_id: &RoomId) -> Option<Room> {
         let room = self.rooms.remove(room_id)?;
-        if room.kind == RoomKind::Call {
+        if room.carries_a_call() {
             self.calls -= 1;
         }
         for member in &room.members {
@@ -212,9 +213,33 @@ impl Rooms {
         self.rooms.len()
     }
 
-    /// 1:1 call rooms: ringing or answered calls.
+    /// Rooms carrying a 1:1 call, ringing or answered: call rooms, and
+    /// named rooms in use as one.
     pub(crate) fn calls(&self) -> usize {
         self.calls
+    }
+
+    /// Makes named room `room_id` carry a call placed by `caller` (Step 13), with two places
+    /// while it lasts. A room that is not named, or carries a call already,
+    /// is left as it is.
+    pub(crate) fn start_named_call(&mut self, room_id: &RoomId, caller: crate::UserId) {
+        let Some(room) = self.rooms.get_mut(room_id) else { return };
+        if room.kind != RoomKind::Named || room.call.is_some() {
+            return;
+        }
+        room.call = Some(NamedCall { caller, capacity: room.capacity });
+        room.capacity = 2;
+        self.calls += 1;
+    }
+
+    /// Ends the call named room `room_id` carries, giving the room its
+    /// places back; returns the call, if it carried one.
+    pub(crate) fn end_named_call(&mut self, room_id: &RoomId) -> Option<NamedCall> {
+        let room = self.rooms.get_mut(room_id)?;
+        let call = room.call.take()?;
+        room.capacity = call.capacity;
+        self.calls -= 1;
+        Some(call)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&RoomId, &Room)> {
@@ -227,12 +252,12 @@ impl Rooms {
     }
 
     /// Membership agrees both ways, each once; member numbers are unique
-    /// and in 1..=2^31-1; status keys are unique; the count of call rooms
-    /// is right.
+    /// and in 1..=2^31-1; status keys are unique; the count of rooms
+    /// carrying a call is right.
     pub(crate) fn check(&self) -> Result<(), InvariantError> {
-        let calls = self.rooms.values().filter(|room| room.kind == RoomKind::Call).count();
+        let calls = self.rooms.values().filter(|room| room.carries_a_call()).count();
         if calls != self.calls {
-            return Err(InvariantError::Room(format!("{calls} call rooms, counted as {}", self.calls)));
+            return Err(InvariantError::Room(format!("{calls} rooms carry a call, counted as {}", self.calls)));
         }
         for (session, rooms) in &self.of_session {
             if rooms.is_empty() {
