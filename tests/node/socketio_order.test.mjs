@@ -9,7 +9,9 @@
 // carrying its sequence number, and the receiver must get every one of them
 // with no inversion (a pair received in the opposite order to the one it was
 // sent in). The next round starts once all have arrived, which keeps the
-// load within the server's per-socket bounds (a few hundred events).
+// load within the server's per-socket bounds (256 events in the inbox and
+// in socketioxide's buffer), and the server runs with a session queue large
+// enough for a whole round of relays (see SESSION_QUEUE).
 //
 // A tringtring client that emits `create-room` and `join` for one room in
 // the same turn must have them carried out in that order: the room is
@@ -32,6 +34,15 @@ import {
 
 const ROUNDS = 50;
 const EVENTS_PER_ROUND = 200;
+/**
+ * `--session-queue` for these tests. Relays may fill three quarters of a
+ * session's queue (the rest is kept for call events), and a relay beyond
+ * that is refused to its sender as too fast. With the default of 256 that
+ * is 192 relays, fewer than a round: when the receiver's task had not yet
+ * been scheduled to take any (a loaded machine), the round's last relays
+ * were refused and never arrived. Twice a round leaves room to spare.
+ */
+const SESSION_QUEUE = 2 * EVENTS_PER_ROUND;
 /** Clients that each create and join a room of their own in one round. */
 const CREATORS = 4;
 /** socket.io-client 2.x and 4.x; 1.x speaks the same Engine.IO v3 as 2.x. */
@@ -138,8 +149,9 @@ describe('socket.io: one client\'s events are handled in the order sent', () => 
   let server;
   before(async () => {
     // Order is under test, not the per-connection rate limit, which would
-    // refuse a client that sends 200 events at once after its burst.
-    server = await startSwitchboard(['--rate-limit', '0']);
+    // refuse a client that sends 200 events at once after its burst, nor
+    // the relay room of the receiver's queue (SESSION_QUEUE).
+    server = await startSwitchboard(['--rate-limit', '0', '--session-queue', String(SESSION_QUEUE)]);
   });
   after(() => server?.stop());
 
