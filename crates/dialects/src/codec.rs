@@ -9,7 +9,7 @@
 //! the socket.io dialects' are socket.io events and emits.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use switchboard_core::{CallStyle, Command, Event, Request};
 
@@ -200,5 +200,25 @@ pub trait Codec: Send + 'static {
     /// [`Keepalive::ping_after`] passed: the keepalive message is due.
     fn on_keepalive(&mut self, out: &mut Vec<Effect<Self::Outbound>>) {
         let _ = out;
+    }
+
+    /// The time of the turn about to run, on the server's clock, given
+    /// before its [`on_client`](Self::on_client) and
+    /// [`on_core`](Self::on_core) calls: a codec with a timer of its own
+    /// (ecall's bridge gathering ICE candidates) reads the time only here,
+    /// and stays sans-IO.
+    fn at(&mut self, now: Instant) {
+        let _ = now;
+    }
+
+    /// When the codec wants [`on_deadline`](Self::on_deadline), if ever.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The server's clock reached [`deadline`](Self::deadline) (`now`, at
+    /// or after it).
+    fn on_deadline(&mut self, now: Instant, out: &mut Vec<Effect<Self::Outbound>>) {
+        let _ = (now, out);
     }
 }

@@ -141,6 +141,8 @@ enum Due {
     KeepalivePing,
     /// Give back grown socket buffers.
     ReleaseBuffers,
+    /// The codec's own timer ([`Codec::deadline`]).
+    Codec,
     /// Nothing yet (woken early).
     Nothing,
 }
@@ -162,7 +164,7 @@ impl Liveness {
         self.next_ping = now + limits.ping_after;
     }
 
-    fn wake_at(&self, limits: &Limits, keepalive: Keepalive) -> Instant {
+    fn wake_at(&self, limits: &Limits, keepalive: Keepalive, codec: Option<Instant>) -> Instant {
         let mut at = self.next_ping.min(self.last_heard + limits.idle_timeout);
         if let Some(by) = self.register_by {
             at = at.min(by);
@@ -176,10 +178,13 @@ impl Liveness {
         if let Some(release) = self.release_at {
             at = at.min(release);
         }
+        if let Some(codec) = codec {
+            at = at.min(codec);
+        }
         at
     }
 
-    fn due(&mut self, now: Instant, limits: &Limits, keepalive: Keepalive) -> Due {
+    fn due(&mut self, now: Instant, limits: &Limits, keepalive: Keepalive, codec: Option<Instant>) -> Due {
         if now >= self.last_heard + limits.idle_timeout {
             return Due::Close(close_frame(close_code::GOING_AWAY, IDLE_REASON));
         }
@@ -200,6 +205,9 @@ impl Liveness {
         if self.release_at.is_some_and(|at| now >= at) {
             self.release_at = None;
             return Due::ReleaseBuffers;
+        }
+        if codec.is_some_and(|at| now >= at) {
+            return Due::Codec;
         }
         Due::Nothing
     }
@@ -288,6 +296,7 @@ where
                                 }
                             };
                             liveness.last_message_in = now;
+                            codec.at(now);
                             if !rate::on_client(rate.as_mut(), clock, &mut codec, frame, &mut effects) {
                                 context.metrics.dropped(DropCause::RateLimit);
                                 break Some(close_frame(close_code::POLICY, rate::ABUSE_REASON));
@@ -307,6 +316,7 @@ where
                     event = events.next() => {
                         match event {
                             Some(event) => {
+                                codec.at(clock.now());
                                 taken_over = session_start::encode_batch(&mut codec, &event, &mut events, &mut effects);
                             }
                             // A newer connection resumed the session: below.
@@ -317,8 +327,9 @@ where
                             None => break Some(close_frame(close_code::POLICY, "too slow: events not read")),
                         }
                     },
-                    () = clock.sleep_until(Some(liveness.wake_at(limits, codec.keepalive()))) => {
-                        match liveness.due(clock.now(), limits, codec.keepalive()) {
+                    () = clock.sleep_until(Some(liveness.wake_at(limits, codec.keepalive(), codec.deadline()))) => {
+                        let now = clock.now();
+                        match liveness.due(now, limits, codec.keepalive(), codec.deadline()) {
                             Due::Close(frame) => {
                                 // Silent past the idle timeout: the network
                                 // is gone, not the client's wish.
@@ -334,6 +345,10 @@ where
                                 }
                             }
                             Due::KeepalivePing => codec.on_keepalive(&mut effects),
+                            Due::Codec => {
+                                codec.at(now);
+                                codec.on_deadline(now, &mut effects);
+                            }
                             // Not now (a message only partly arrived): again later.
                             Due::ReleaseBuffers => if !socket.release_buffers() && socket.has_grown() {
                                 liveness.release_at = Some(clock.now() + RELEASE_AFTER_IDLE);
