@@ -111,15 +111,17 @@ impl Core {
         Ok(())
     }
 
-    /// Whether `session` can ring `to` at all: Wire's devices ring through
-    /// ECall messages between them, which no other dialect sends.
+    /// Whether `session` can ring `to` at all. A Wire device calls a user
+    /// of another app through its codec's bridge, which speaks ECall for
+    /// that user and places the call here; a call the other way needs the
+    /// caller's offer before a Wire device can ring, which is not built yet.
     ///
     /// # Errors
-    /// [`CommandError::NotCarried`] between a Wire device and another app.
+    /// [`CommandError::NotCarried`] from another app to a Wire user.
     fn check_callable(&self, session: SessionId, to: &UserId) -> Result<(), CommandError> {
         use crate::CallStyle::Messages;
         let (Some(from), Some(into)) = (self.sessions.style(session), self.user_style(to)) else { return Ok(()) };
-        if (from == Messages) != (into == Messages) {
+        if from != Messages && into == Messages {
             return Err(CommandError::NotCarried { to: to.clone(), what: "a call from another app".into() });
         }
         Ok(())

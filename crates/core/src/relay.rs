@@ -128,10 +128,10 @@ impl Core {
     /// Whether `receiver` (of user `to`) can take `signal` from `sender`: a
     /// dialect's own events (a `Custom` signal) cross only to a session of
     /// the same call style, whose dialect knows them; SDP and ICE cross to
-    /// every style but Wire's, whose devices take only ECall messages, and
-    /// reach a cloudkibo phone only within a 1:1 call (`in_call`), where its
-    /// codec plays the media room: in a named room (a tringtring room it
-    /// `init`ed) its client would never read them.
+    /// every style, but reach a Wire device or a cloudkibo phone only within
+    /// a 1:1 call (`in_call`), where the receiver's codec bridges them (into
+    /// ECall messages; into the media room it plays): in a named room (a
+    /// tringtring room cloudkibo `init`ed) its client would never read them.
     ///
     /// # Errors
     /// [`CommandError::NotCarried`], naming what could not be taken.
@@ -152,7 +152,8 @@ impl Core {
         }
         let what: std::sync::Arc<str> = match &signal.kind {
             SignalKind::Custom(name) => format!("the event {name:?} of another app").into(),
-            _ if into == Messages => "SDP or ICE outside Wire calling messages".into(),
+            // Within a call, the Wire device's codec bridges them into ECall.
+            _ if into == Messages && !in_call => "SDP or ICE outside Wire calling messages".into(),
             _ if into == MediaRoom && !in_call => "SDP or ICE outside a call".into(),
             _ => return Ok(()),
         };

@@ -163,7 +163,9 @@ fn what_the_receivers_dialect_cannot_take_is_refused_not_dropped() {
     assert!(matches!(error_of(&out), CommandError::NotCarried { to, .. } if to == user_bob()), "{out:?}");
     assert!(events_for(&out, bob).is_empty());
 
-    // A Wire device and another app cannot ring each other.
+    // Another app cannot ring a Wire device (its device needs the offer
+    // to ring), and an ECall message does not reach another app: the Wire
+    // device's codec takes that refusal as its cue to bridge the call.
     let wire = w.online_styled("wire", CallStyle::Messages);
     let cy = w.online_styled("cy", CallStyle::Signals);
     let out = w.send(cy, Command::Call { to: user("wire"), data: Payload::null() });
@@ -172,6 +174,30 @@ fn what_the_receivers_dialect_cannot_take_is_refused_not_dropped() {
     let out = w.send(wire, Command::Relay { to: RelayTarget::User { user: user("cy"), peer: None }, signal: setup });
     assert!(matches!(error_of(&out), CommandError::NotCarried { .. }), "{out:?}");
     assert!(events_for(&out, cy).is_empty());
+}
+
+#[test]
+fn a_wire_device_calls_another_app_and_takes_its_sdp_and_ice_in_the_call() {
+    let mut w = World::new();
+    let wire = w.online_styled("wire", CallStyle::Messages);
+    let cy = w.online_styled("cy", CallStyle::Signals);
+    let out = w.send(wire, Command::Call { to: user("cy"), data: Payload::null() });
+    let rings = events_for(&out, cy);
+    assert!(
+        matches!(rings[..], [Event::Ringing { from_style: Some(CallStyle::Messages), .. }]),
+        "the callee's codec is told the caller is a Wire device: {out:?}"
+    );
+    let answer = Signal { kind: SignalKind::Answer, payload: Payload::new(r#"{"type":"answer","sdp":"v=0"}"#) };
+    w.send(cy, Command::Accept { invite: InviteRef::From(user("wire")), status: None, note: None });
+    let out = w.send(cy, Command::Relay { to: RelayTarget::CallPeer(user("wire")), signal: answer.clone() });
+    assert!(
+        matches!(events_for(&out, wire)[..], [Event::Relayed { signal, .. }] if *signal == answer),
+        "within the call it does: {out:?}"
+    );
+    // Outside it, not.
+    w.send(cy, Command::Leave { room: RoomRef::CallWith(user("wire")) });
+    let out = w.send(cy, Command::Relay { to: RelayTarget::CallPeer(user("wire")), signal: answer });
+    assert!(matches!(error_of(&out), CommandError::NoCallWith(_)), "{out:?}");
 }
 
 #[test]
