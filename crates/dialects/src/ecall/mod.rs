@@ -12,12 +12,19 @@
 //! - a refused frame: `{"type":"error","error":"..."}`; the connection stays.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde::Deserialize;
 use switchboard_core::{
     Command, CommandError, Event, NameError, Payload, RelayTarget, Request, Signal, SignalKind, UserId,
 };
-use switchboard_ecall::ECallMessage;
+use switchboard_ecall::{ECallMessage, MessageType};
+
+pub use bridge::{BRIDGE_CLIENT, GATHERING};
+use bridge::{Bridges, Step};
+
+mod bridge;
+mod candidates;
 
 use crate::Incoming;
 use crate::codec::{
@@ -25,7 +32,16 @@ use crate::codec::{
     TextFrame,
 };
 use crate::json::ObjectWriter;
-use crate::replies::{NO_LABEL, Replies};
+use crate::replies::{Answers, Label, NO_LABEL, Replies};
+
+/// The label of a `SETUP` offer's relay: refused as
+/// [`CommandError::NotCarried`], it is a call to a user of another app,
+/// which the codec's bridge places.
+const SETUP_OFFER: Label = 1;
+
+/// The label of a command of the bridge: a refused `Command::Call` declines
+/// the bridged call.
+const BRIDGE_CALL: Label = 2;
 
 /// The relay kind of a `calling` message.
 const CALLING: &str = "calling";
@@ -99,8 +115,17 @@ impl DeviceQuery {
 pub struct Ecall {
     user: UserId,
     peer_id: Arc<str>,
-    /// Every request is quiet: a failure becomes an error frame as it is.
+    /// Every request is quiet: a failure becomes an error frame as it is,
+    /// but for the labelled ones ([`SETUP_OFFER`], [`BRIDGE_CALL`]).
     replies: Replies<()>,
+    /// The last `SETUP` offer relayed, and to whom, until the next: the
+    /// bridge needs its content when the relay is refused as not carried.
+    /// Boxed, so that an idle device pays a pointer.
+    last_offer: Option<Box<(UserId, String)>>,
+    /// Calls with users of other apps.
+    bridges: Bridges,
+    /// The time of the current turn ([`Codec::at`]).
+    now: Option<Instant>,
 }
 
 #[derive(Deserialize)]
@@ -124,7 +149,7 @@ impl Ecall {
             return Err(DeviceError::UserSlash);
         }
         check_client(client)?;
-        Ok(Self { peer_id: peer_id(&user, client), user, replies: Replies::new() })
+        Ok(Self::with(peer_id(&user, client), user))
     }
 
     /// A codec for a connection that resumes a held device
@@ -132,7 +157,22 @@ impl Ecall {
     /// resume, and is replaced by the held device's own codec otherwise.
     pub fn resuming() -> Self {
         let user = UserId::parse("resuming").expect("a valid name");
-        Self { peer_id: peer_id(&user, "resuming"), user, replies: Replies::new() }
+        Self::with(peer_id(&user, "resuming"), user)
+    }
+
+    fn with(peer_id: Arc<str>, user: UserId) -> Self {
+        Self { peer_id, user, replies: Replies::new(), last_offer: None, bridges: Bridges::default(), now: None }
+    }
+
+    /// The device's client id.
+    fn client(&self) -> &str {
+        self.peer_id.rsplit_once('/').map_or(&*self.peer_id, |(_, client)| client)
+    }
+
+    /// The current turn's time. A transport always gives it first; a bare
+    /// codec (a unit test, a fuzz target) that never did reads the clock.
+    fn now(&self) -> Instant {
+        self.now.unwrap_or_else(Instant::now)
     }
 
     /// The device's peer id, `user/client`: a second connection with the
@@ -146,7 +186,9 @@ impl Ecall {
         (self.replies.quiet(NO_LABEL), Command::Register { user: Some(self.user.clone()), shared: true })
     }
 
-    /// Decodes one text frame.
+    /// Decodes one text frame for the message channel. A message to a user
+    /// whose call with this device is bridged ([`bridge`]) is not a relay:
+    /// [`Codec::on_client`] hands it to the bridge instead.
     pub fn decode(&mut self, text: &str) -> Incoming {
         let frame: Frame<'_> = match serde_json::from_str(text) {
             Ok(frame) => frame,
@@ -162,9 +204,10 @@ impl Ecall {
             Ok(to) => to,
             Err(error) => return Incoming::Answer(error_frame(&format!("bad to: {error}"))),
         };
-        if let Err(error) = ECallMessage::parse(&frame.content) {
-            return Incoming::Answer(error_frame(&format!("bad content: {error}")));
-        }
+        let message = match ECallMessage::parse(&frame.content) {
+            Ok(message) => message,
+            Err(error) => return Incoming::Answer(error_frame(&format!("bad content: {error}"))),
+        };
         let peer = match frame.to_client {
             Some(client) => match check_client(&client) {
                 Ok(()) => Some(peer_id(&to, &client)),
@@ -175,8 +218,84 @@ impl Ecall {
         // The content travels as a JSON string, written back untouched.
         let payload = Payload::new(serde_json::to_string(&frame.content).expect("a string serialises"));
         let signal = Signal { kind: SignalKind::Custom(CALLING.into()), payload };
+        let label = if message.kind == MessageType::Setup && !message.resp && peer.is_none() {
+            self.last_offer = Some(Box::new((to.clone(), frame.content)));
+            SETUP_OFFER
+        } else {
+            NO_LABEL
+        };
         let relay = Command::Relay { to: RelayTarget::User { user: to, peer }, signal };
-        Incoming::Command(self.replies.quiet(NO_LABEL), relay)
+        Incoming::Command(self.replies.quiet(label), relay)
+    }
+
+    /// The user a frame is addressed to, when its call is bridged: then the
+    /// frame is the bridge's, unless it offers a new call after the last
+    /// one ended.
+    fn bridged_to(&self, text: &str) -> Option<(UserId, String)> {
+        let frame: Frame<'_> = serde_json::from_str(text).ok()?;
+        let to = UserId::parse(&frame.to).ok()?;
+        if frame.kind != CALLING || !self.bridges.has(&to) {
+            return None;
+        }
+        if frame.to_client.as_deref().is_some_and(|client| client != BRIDGE_CLIENT) {
+            return None;
+        }
+        let offer = ECallMessage::parse(&frame.content).is_ok_and(|m| m.kind == MessageType::Setup && !m.resp);
+        if offer && self.bridges.ended(self.user.as_str(), &to) {
+            return None;
+        }
+        Some((to, frame.content))
+    }
+
+    /// Carries out what the bridge asks.
+    fn steps(&mut self, steps: Vec<Step>, out: &mut Vec<Effect<String>>) {
+        for step in steps {
+            match step {
+                Step::Frame(frame) => out.push(Effect::Send(frame)),
+                Step::Refuse(reason) => out.push(Effect::Send(error_frame(&reason))),
+                Step::Command(command) => {
+                    let label = if matches!(command, Command::Call { .. }) { BRIDGE_CALL } else { NO_LABEL };
+                    out.push(Effect::Command(self.replies.quiet(label), command));
+                }
+            }
+        }
+    }
+
+    /// A core event about a bridged call, carried out; `false` when the
+    /// event is not one.
+    fn on_bridged(&mut self, event: &Event, out: &mut Vec<Effect<String>>) -> bool {
+        let (now, user, client) = (self.now(), self.user.as_str().to_owned(), self.client().to_owned());
+        let steps = match event {
+            Event::Reply { tag, result: Err(error) } => match self.replies.answer(*tag) {
+                Answers::Quiet(SETUP_OFFER) => match (error, self.last_offer.take()) {
+                    (CommandError::NotCarried { to, .. }, Some(offer)) if offer.0 == *to => {
+                        let (peer, setup) = *offer;
+                        let mut steps = Vec::new();
+                        self.bridges.start(now, (&user, &client), peer, &setup, &mut steps);
+                        steps
+                    }
+                    _ => return false,
+                },
+                Answers::Quiet(BRIDGE_CALL) => match self.bridges.placing() {
+                    Some(peer) => {
+                        let mut steps = self.bridges.declined(now, &user, &peer);
+                        steps.push(Step::Refuse(refusal(error)));
+                        steps
+                    }
+                    None => return false,
+                },
+                _ => return false,
+            },
+            Event::CallAccepted { by, .. } if self.bridges.has(by) => self.bridges.accepted(by),
+            Event::CallDeclined { by, .. } if self.bridges.has(by) => self.bridges.declined(now, &user, by),
+            Event::CallEnded { by, .. } if self.bridges.has(by) => self.bridges.ended_by_peer(now, &user, by),
+            Event::Relayed { room: Some(_), from, signal, .. } if self.bridges.has(from) => {
+                self.bridges.signal(now, &user, from, signal)
+            }
+            _ => return false,
+        };
+        self.steps(steps, out);
+        true
     }
 
     /// Encodes one core event, if the dialect has a form for it.
@@ -221,7 +340,14 @@ impl Codec for Ecall {
 
     fn on_client(&mut self, message: TextFrame<'_>, out: &mut Vec<Effect<String>>) {
         match message {
-            TextFrame::Text(text) => out.extend(self.decode(text).into_effect()),
+            TextFrame::Text(text) => match self.bridged_to(text) {
+                Some((peer, content)) => {
+                    let (now, user, client) = (self.now(), self.user.as_str().to_owned(), self.client().to_owned());
+                    let steps = self.bridges.on_wire_message(now, (&user, &client), &peer, &content);
+                    self.steps(steps, out);
+                }
+                None => out.extend(self.decode(text).into_effect()),
+            },
             TextFrame::Binary => out.push(Effect::Send(error_frame(NO_BINARY))),
         }
     }
@@ -230,12 +356,25 @@ impl Codec for Ecall {
         if let Event::Replaced = event {
             return out.push(Effect::Close(CLOSE_REPLACED, REPLACED_REASON));
         }
-        if let Event::Reply { tag, .. } = event {
-            self.replies.answer(*tag);
+        if self.on_bridged(event, out) {
+            return;
         }
         if let Some(frame) = self.encode(event) {
             out.push(Effect::Send(frame));
         }
+    }
+
+    fn at(&mut self, now: Instant) {
+        self.now = Some(now);
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.bridges.deadline()
+    }
+
+    fn on_deadline(&mut self, now: Instant, out: &mut Vec<Effect<String>>) {
+        let steps = self.bridges.on_deadline(now, self.user.as_str());
+        self.steps(steps, out);
     }
 
     /// From the start: the device's user is registered as it connects.

@@ -1,0 +1,232 @@
+//! The ecall codec's bridge, sans-IO: a Wire device calling a user of
+//! another app (Step 13). The codec is driven as a transport drives it:
+//! the time of each turn, the client's frames, the core's events.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchboard_core::{
+    Command, CommandError, EndReason, Event, InviteId, InviteRef, Payload, RelayTarget, RoomId, RoomRef, Signal,
+    SignalKind, UserId,
+};
+use switchboard_dialects::codec::{Codec, Effect, TextFrame};
+use switchboard_dialects::ecall::{BRIDGE_CLIENT, Ecall, GATHERING};
+use switchboard_ecall::{Action, CallState, Device, DeviceConfig, ECallMessage, MessageType, Output};
+
+const OFFER: &str = "v=0\r\ns=offer\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n";
+const ANSWER: &str = "v=0\r\ns=answer\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n";
+
+fn bob() -> UserId {
+    UserId::parse("bob").unwrap()
+}
+
+/// Alice's Wire device (its state machine, as her client runs it) and her
+/// connection's codec.
+struct Wire {
+    device: Device,
+    codec: Ecall,
+    now: Instant,
+}
+
+impl Wire {
+    fn new() -> Self {
+        Self {
+            device: Device::new("alice", "c1", DeviceConfig::default()),
+            codec: Ecall::new("alice", "c1").unwrap(),
+            now: Instant::now(),
+        }
+    }
+
+    /// The device acts; what it sends goes through the codec.
+    fn act(&mut self, action: Action) -> Vec<Effect<String>> {
+        self.device.handle_action(self.now, action).unwrap();
+        let mut effects = Vec::new();
+        while let Some(output) = self.device.poll_output() {
+            if let Output::Send { to, to_client, content } = output {
+                let mut frame = json!({"type": "calling", "to": to, "content": content});
+                if let Some(client) = to_client {
+                    frame["to_client"] = json!(client);
+                }
+                self.codec.at(self.now);
+                self.codec.on_client(TextFrame::Text(&frame.to_string()), &mut effects);
+            }
+        }
+        effects
+    }
+
+    fn core(&mut self, event: Event) -> Vec<Effect<String>> {
+        let mut effects = Vec::new();
+        self.codec.at(self.now);
+        self.codec.on_core(&event, &mut effects);
+        effects
+    }
+
+    /// The frames among `effects` reach the device; its outputs but for
+    /// sends come back.
+    fn receive(&mut self, effects: &[Effect<String>]) -> Vec<Output> {
+        for effect in effects {
+            let Effect::Send(frame) = effect else { continue };
+            let frame: Value = serde_json::from_str(frame).unwrap();
+            if frame["type"] == "calling" {
+                assert_eq!((frame["from"].as_str(), frame["from_client"].as_str()), (Some("bob"), Some(BRIDGE_CLIENT)));
+                self.device.handle_message(self.now, "bob", BRIDGE_CLIENT, frame["content"].as_str().unwrap()).unwrap();
+            }
+        }
+        std::iter::from_fn(|| self.device.poll_output()).filter(|o| !matches!(o, Output::Send { .. })).collect()
+    }
+
+    /// Alice calls bob, a user of another app; the core refuses the ECall
+    /// message as not carried, and the bridge places the call.
+    fn call_bob(&mut self) {
+        let effects = self.act(Action::Call { peer: "bob".into(), sdp_offer: OFFER.into(), video: true });
+        let [Effect::Command(request, Command::Relay { .. })] = &effects[..] else { panic!("{effects:?}") };
+        let refused = CommandError::NotCarried { to: bob(), what: "Wire calling messages".into() };
+        let effects = self.core(Event::Reply { tag: request.tag, result: Err(refused) });
+        assert!(
+            matches!(&effects[..], [Effect::Command(_, Command::Call { to, .. })] if *to == bob()),
+            "a call, and no error frame: {effects:?}"
+        );
+    }
+
+    fn accepted(&mut self) -> Vec<Effect<String>> {
+        let room = RoomId::parse("call-1").unwrap();
+        self.core(Event::CallAccepted { invite: InviteId(1), room, by: bob(), note: None, by_style: None })
+    }
+
+    fn relayed(&mut self, kind: SignalKind, payload: Value) -> Vec<Effect<String>> {
+        let signal = Signal { kind, payload: Payload::new(payload.to_string()) };
+        let room = Some(RoomId::parse("call-1").unwrap());
+        self.core(Event::Relayed { room, from: bob(), from_peer: "bob-peer".into(), from_status: None, signal })
+    }
+}
+
+fn candidate(n: u32) -> Value {
+    json!({"candidate": format!("candidate:{n} 1 udp 2122260223 127.0.0.1 5000{n} typ host"), "sdpMid": "0", "sdpMLineIndex": 0})
+}
+
+fn error_frames(effects: &[Effect<String>]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Send(frame) => serde_json::from_str::<Value>(frame).ok(),
+            _ => None,
+        })
+        .filter(|frame| frame["type"] == "error")
+        .map(|frame| frame["error"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_offer_waits_for_the_accept_and_the_answer_for_the_gathering_deadline() {
+    let mut alice = Wire::new();
+    alice.call_bob();
+    let effects = alice.accepted();
+    let [Effect::Command(_, Command::Relay { to: RelayTarget::CallPeer(to), signal })] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!((to, &signal.kind), (&bob(), &SignalKind::Offer));
+    assert_eq!(serde_json::from_str::<Value>(signal.payload.as_str()).unwrap(), json!({"type": "offer", "sdp": OFFER}));
+
+    assert!(alice.relayed(SignalKind::Answer, json!({"type": "answer", "sdp": ANSWER})).is_empty());
+    assert!(alice.relayed(SignalKind::IceCandidate, candidate(1)).is_empty());
+    assert_eq!(alice.codec.deadline(), Some(alice.now + GATHERING), "the answer waits for candidates");
+
+    // Just before the deadline nothing is due; at it, the answer goes with
+    // the one candidate that came.
+    alice.now += GATHERING - Duration::from_millis(1);
+    assert!(alice.codec.deadline().is_some_and(|at| at > alice.now));
+    alice.now += Duration::from_millis(1);
+    let mut effects = Vec::new();
+    let now = alice.now;
+    alice.codec.on_deadline(now, &mut effects);
+    let outputs = alice.receive(&effects);
+    let answer = format!("{ANSWER}a=candidate:1 1 udp 2122260223 127.0.0.1 50001 typ host\r\n");
+    assert!(outputs.contains(&Output::RemoteSdp { peer: "bob".into(), sdp: answer, answer: true }), "{outputs:?}");
+    assert_eq!(alice.device.state("bob"), Some(CallState::Connecting));
+    assert_eq!(alice.codec.deadline(), None);
+    // A candidate after the answer went has nowhere to go in ECall.
+    assert!(alice.relayed(SignalKind::IceCandidate, candidate(2)).is_empty());
+}
+
+#[test]
+fn the_wire_devices_cancel_withdraws_the_ringing_call() {
+    let mut alice = Wire::new();
+    alice.call_bob();
+    let effects = alice.act(Action::Hangup { peer: "bob".into() });
+    assert!(
+        effects.iter().any(
+            |e| matches!(e, Effect::Command(_, Command::Cancel { invite: InviteRef::To(to), .. }) if *to == bob())
+        ),
+        "{effects:?}"
+    );
+    // The bridge confirms the CANCEL, as a Wire peer does.
+    let confirm = effects.iter().find_map(|effect| match effect {
+        Effect::Send(frame) => serde_json::from_str::<Value>(frame).ok(),
+        _ => None,
+    });
+    let content = ECallMessage::parse(confirm.expect("a confirmation")["content"].as_str().unwrap()).unwrap();
+    assert_eq!((content.kind, content.resp), (MessageType::Cancel, true));
+}
+
+#[test]
+fn a_call_the_core_refuses_is_rejected_with_the_reason() {
+    let mut alice = Wire::new();
+    let effects = alice.act(Action::Call { peer: "bob".into(), sdp_offer: OFFER.into(), video: false });
+    let [Effect::Command(relay, _)] = &effects[..] else { panic!("{effects:?}") };
+    let refused = CommandError::NotCarried { to: bob(), what: "Wire calling messages".into() };
+    let effects = alice.core(Event::Reply { tag: relay.tag, result: Err(refused) });
+    let [Effect::Command(call, Command::Call { .. })] = &effects[..] else { panic!("{effects:?}") };
+    let effects = alice.core(Event::Reply { tag: call.tag, result: Err(CommandError::Busy(bob())) });
+    assert_eq!(error_frames(&effects), ["bob is busy"]);
+    alice.receive(&effects);
+    assert_eq!(alice.device.state("bob"), Some(CallState::Ended(switchboard_ecall::EndReason::Rejected)));
+}
+
+#[test]
+fn a_renegotiation_is_refused_and_a_hang_up_ends_the_call_in_the_core() {
+    let mut alice = Wire::new();
+    alice.call_bob();
+    alice.accepted();
+    alice.relayed(SignalKind::Answer, json!({"type": "answer", "sdp": ANSWER}));
+    // End-of-candidates: the answer goes at once, marked so.
+    let effects = alice.relayed(SignalKind::IceCandidate, json!({"candidate": "", "sdpMid": "0", "sdpMLineIndex": 0}));
+    let outputs = alice.receive(&effects);
+    let answer = format!("{ANSWER}a=end-of-candidates\r\n");
+    assert!(outputs.contains(&Output::RemoteSdp { peer: "bob".into(), sdp: answer, answer: true }), "{outputs:?}");
+
+    let effects = alice.act(Action::Update { peer: "bob".into(), sdp_offer: OFFER.into() });
+    assert_eq!(error_frames(&effects), ["bob's app cannot take a renegotiation (UPDATE) of the call"]);
+
+    let effects = alice.act(Action::Hangup { peer: "bob".into() });
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Command(_, Command::Leave { room: RoomRef::CallWith(to) }) if *to == bob())),
+        "{effects:?}"
+    );
+    // The other side's end, after: the call is over on both; nothing more.
+    let room = RoomId::parse("call-1").unwrap();
+    let effects = alice.core(Event::CallEnded {
+        room,
+        by: bob(),
+        caller: UserId::parse("alice").unwrap(),
+        reason: EndReason::Hangup,
+    });
+    assert!(alice.receive(&effects).is_empty(), "{effects:?}");
+}
+
+#[test]
+fn the_other_side_hanging_up_reaches_the_wire_device_as_hangup() {
+    let mut alice = Wire::new();
+    alice.call_bob();
+    alice.accepted();
+    alice.relayed(SignalKind::Answer, json!({"type": "answer", "sdp": ANSWER}));
+    alice.relayed(SignalKind::IceCandidate, Value::Null);
+    let room = RoomId::parse("call-1").unwrap();
+    let alice_id = UserId::parse("alice").unwrap();
+    let effects = alice.core(Event::CallEnded { room, by: bob(), caller: alice_id, reason: EndReason::Disconnected });
+    let outputs = alice.receive(&effects);
+    let ended =
+        Output::State { peer: "bob".into(), state: CallState::Ended(switchboard_ecall::EndReason::RemoteHangup) };
+    assert!(outputs.contains(&ended), "{outputs:?}");
+}
