@@ -1,29 +1,36 @@
 //! Every ordered pair of different dialects among chatroulette, calling and
-//! cloudkibo, through one script of call steps (Step 13): ring, accept,
-//! offer, answer, ICE both ways, hang-up from each side, reject, cancel,
-//! busy and the ring timeout (manual clock). Each party is a client of its
-//! own dialect over a real socket, doing what that dialect's client does:
-//! chatroulette's seed frames, rtc-lib's room, invite and `room_peer_to`,
-//! CloudKibo's Android events (its media room included). Same-dialect pairs
+//! cloudkibo, and a Wire (ecall) device calling each of them, through one
+//! script of call steps (Step 13): ring, accept, offer, answer, ICE both
+//! ways, hang-up from each side, reject, cancel, busy and the ring timeout
+//! (manual clock). Each party is a client of its own dialect over a real
+//! socket, doing what that dialect's client does: chatroulette's seed
+//! frames, rtc-lib's room, invite and `room_peer_to`, CloudKibo's Android
+//! events (its media room included), and for ecall `switchboard-client`'s
+//! device running the ECall state machine, whose SDPs are whole (its
+//! candidates inside its offer; the other side's folded into the answer it
+//! gets). Same-dialect pairs
 //! have tests of their own (chatroulette_calls.rs, calling.rs, the Node
 //! tests of the original clients). The pairs run on one node, and again
 //! with the caller and the callee on two nodes of a cluster.
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::redis_server::RedisServer;
-use support::signals::{candidate, kibo_candidate, kibo_status, sdp};
+use support::signals::{candidate, kibo_candidate, kibo_status, sdp, sdp_text};
 use support::socketio::Sio;
 use support::*;
+use switchboard_client::{ClientError, EcallClient};
+use switchboard_ecall::{Action, CallState, DeviceConfig, EndReason, Output};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     Chatroulette,
     Calling,
     Cloudkibo,
+    Ecall,
 }
 
 /// One party: its client, the name others call it by, and what its
@@ -38,6 +45,12 @@ struct Party {
     handle: Option<Value>,
     /// cloudkibo: whether the media room was joined, and the peer's id in it.
     kibo_peer_id: Option<u64>,
+    /// ecall: the device, and the time it is told (fixed: its own ring
+    /// timer must not fire; the server's clock runs the ring timeout).
+    ecall: Option<EcallClient>,
+    now: Instant,
+    /// ecall: whether the call's answer has reached the device.
+    answered: bool,
 }
 
 /// A chatroulette frame naming one user, with a reason when there is one.
@@ -51,8 +64,18 @@ fn chat_named(kind: &str, key: &str, user: &str, reason: Option<&str>) -> Value 
 
 impl Party {
     async fn connect(kind: Kind, server: &TestServer, name: &str) -> Party {
-        let mut party =
-            Party { kind, name: name.to_owned(), ws: None, sio: None, room: None, handle: None, kibo_peer_id: None };
+        let mut party = Party {
+            kind,
+            name: name.to_owned(),
+            ws: None,
+            sio: None,
+            room: None,
+            handle: None,
+            kibo_peer_id: None,
+            ecall: None,
+            now: Instant::now(),
+            answered: false,
+        };
         match kind {
             Kind::Chatroulette => party.ws = Some(server.online(name).await),
             Kind::Calling => {
@@ -67,8 +90,45 @@ impl Party {
                 assert_eq!(sio.expect("youareonline").await, json!([]));
                 party.sio = Some(sio);
             }
+            Kind::Ecall => {
+                let base = format!("ws://{}", server.addr);
+                party.ecall = Some(EcallClient::connect(&base, name, "phone", DeviceConfig::default()).await.unwrap());
+            }
         }
         party
+    }
+
+    fn device(&mut self) -> &mut EcallClient {
+        self.ecall.as_mut().expect("an ecall party")
+    }
+
+    /// Whether the party's client trickles ICE candidates: a Wire device's
+    /// SDPs hold its own.
+    fn trickles(&self) -> bool {
+        self.kind != Kind::Ecall
+    }
+
+    /// ecall: the next state of the call with `peer`, past the other outputs.
+    async fn ecall_state(&mut self, peer: &str) -> CallState {
+        let now = self.now;
+        loop {
+            let output = tokio::time::timeout(PATIENCE, self.device().next_event(now)).await.expect("in time");
+            if let Output::State { peer: p, state } = output.expect("no error") {
+                assert_eq!(p, peer);
+                return state;
+            }
+        }
+    }
+
+    /// ecall: the call with `peer` ends for `reason`.
+    async fn ecall_ended(&mut self, peer: &str, reason: EndReason) {
+        loop {
+            match self.ecall_state(peer).await {
+                CallState::Ended(ended) => return assert_eq!(ended, reason),
+                CallState::Connecting | CallState::Ongoing => continue,
+                other => panic!("waiting for the end, got {other}"),
+            }
+        }
     }
 
     fn ws(&mut self) -> &mut Client {
@@ -117,6 +177,17 @@ impl Party {
                 assert_eq!(self.sio().expect_ack(ack).await, vec![json!({"status": "ok", "calleephone": callee})]);
                 None
             }
+            Kind::Ecall => {
+                let now = self.now;
+                // The whole offer, as Wire sends it (its candidates would be
+                // inside; the callee's check compares it whole).
+                let sdp_offer = sdp_text("offer");
+                let call = Action::Call { peer: callee.to_owned(), sdp_offer, video: true };
+                self.answered = false;
+                self.device().act(now, call).await.unwrap();
+                assert_eq!(self.ecall_state(callee).await, CallState::Outgoing);
+                None
+            }
         }
     }
 
@@ -148,6 +219,7 @@ impl Party {
                 self.sio().emit("join global chatroom", again).await;
                 self.sio().expect("error").await;
             }
+            Kind::Ecall => unreachable!("another app cannot call a Wire device yet"),
         }
     }
 
@@ -172,6 +244,7 @@ impl Party {
                 assert_eq!(self.sio().expect_ack(ack).await, vec![room, json!(2), json!(false)]);
                 self.kibo_peer_id = Some(1);
             }
+            Kind::Ecall => unreachable!("another app cannot call a Wire device yet"),
         }
     }
 
@@ -197,6 +270,8 @@ impl Party {
                 assert_eq!(self.sio().expect("peer.connected").await, json!({"id": 2, "username": callee}));
                 self.kibo_peer_id = Some(2);
             }
+            // Nothing yet: a Wire caller hears of the answer in its SETUP.
+            Kind::Ecall => {}
         }
     }
 
@@ -213,6 +288,9 @@ impl Party {
                     Signal::Ice(n) => {
                         json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":peer,"candidate":candidate(n)}})
                     }
+                    Signal::EndOfCandidates => {
+                        json!({"type":"SEND_ICE_CANDIDATE","payload":{"to":peer,"candidate":end_of_candidates()}})
+                    }
                 };
                 self.ws().send(frame).await;
             }
@@ -221,6 +299,7 @@ impl Party {
                     Signal::Offer => ("signaling", sdp("offer")),
                     Signal::Answer => ("signaling", sdp("answer")),
                     Signal::Ice(n) => ("ice_candidate", candidate(n)),
+                    Signal::EndOfCandidates => ("ice_candidate", end_of_candidates()),
                 };
                 let room = self.room.clone();
                 let frame = json!({"type":"room_peer_to","room":room,"user":peer,"event":event,"data":data,"tid":4});
@@ -235,8 +314,39 @@ impl Party {
                     Signal::Offer => json!({"to": to, "by": by, "type": "offer", "sdp": sdp("offer")}),
                     Signal::Answer => json!({"to": to, "by": by, "type": "answer", "sdp": sdp("answer")}),
                     Signal::Ice(n) => json!({"to": to, "by": by, "type": "ice", "ice": kibo_candidate(n)}),
+                    Signal::EndOfCandidates => {
+                        let mut ice = end_of_candidates();
+                        ice["type"] = json!("candidate");
+                        json!({"to": to, "by": by, "type": "ice", "ice": ice})
+                    }
                 };
                 self.sio().emit("msg", msg).await;
+            }
+            // The offer went in the SETUP; the bridge relays it on accept.
+            Kind::Ecall if signal == Signal::Offer => {}
+            Kind::Ecall => unreachable!("a Wire device does not trickle"),
+        }
+    }
+
+    /// ecall: the callee's answer arrives in `SETUP resp: true`, with the
+    /// candidates it trickled (`candidates`) folded in.
+    async fn expect_folded_answer(&mut self, peer: &str, candidates: &[u32]) {
+        let now = self.now;
+        let mut expected = sdp_text("answer");
+        for &n in candidates {
+            expected.push_str(&format!("a={}\r\n", candidate(n)["candidate"].as_str().unwrap()));
+        }
+        expected.push_str("a=end-of-candidates\r\n");
+        loop {
+            let output = tokio::time::timeout(PATIENCE, self.device().next_event(now)).await.expect("in time");
+            match output.expect("no error") {
+                Output::RemoteSdp { peer: p, sdp, answer: true } => {
+                    assert_eq!((p.as_str(), sdp.as_str()), (peer, expected.as_str()));
+                    self.answered = true;
+                    return;
+                }
+                Output::State { state: CallState::Connecting, .. } | Output::RemoteProps { .. } => {}
+                other => panic!("waiting for the answer, got {other:?}"),
             }
         }
     }
@@ -254,6 +364,7 @@ impl Party {
                     Signal::Ice(n) => {
                         json!({"type":"ICE_CANDIDATE_RECEIVED","payload":{"from":peer,"candidate":candidate(n)}})
                     }
+                    Signal::EndOfCandidates => unreachable!("only a Wire caller waits for it"),
                 };
                 assert_eq!(self.ws().recv().await, expected);
             }
@@ -262,6 +373,7 @@ impl Party {
                     Signal::Offer => ("signaling", sdp("offer")),
                     Signal::Answer => ("signaling", sdp("answer")),
                     Signal::Ice(n) => ("ice_candidate", candidate(n)),
+                    Signal::EndOfCandidates => unreachable!("only a Wire caller waits for it"),
                 };
                 let room = self.room.clone();
                 let expected = json!({"type":"room_peer_from","room":room,"user":peer,"event":event,"data":data});
@@ -280,9 +392,11 @@ impl Party {
                         expected["type"] = json!("ice");
                         expected["ice"] = kibo_candidate(n);
                     }
+                    Signal::EndOfCandidates => unreachable!("only a Wire caller waits for it"),
                 }
                 assert_eq!(self.sio().expect("msg").await, expected);
             }
+            Kind::Ecall => unreachable!("a Wire device's answer comes whole: expect_folded_answer"),
         }
     }
 
@@ -297,6 +411,11 @@ impl Party {
             Kind::Cloudkibo => {
                 let msg = json!({"to": peer, "msg": kibo_status(caller, callee, "callended")});
                 self.sio().emit("message", msg).await;
+            }
+            Kind::Ecall => {
+                let now = self.now;
+                self.device().act(now, Action::Hangup { peer: peer.to_owned() }).await.unwrap();
+                self.ecall_ended(peer, EndReason::Hangup).await;
             }
         }
     }
@@ -322,6 +441,12 @@ impl Party {
                 ended["reason"] = json!(reason);
                 assert_eq!(self.sio().expect("message").await, ended);
             }
+            // ECall has one way to end an answered call, HANGUP; before the
+            // answer reached the Wire device, the call was not taken: REJECT.
+            Kind::Ecall => {
+                let reason = if self.answered { EndReason::RemoteHangup } else { EndReason::Rejected };
+                self.ecall_ended(by, reason).await
+            }
         }
     }
 
@@ -329,7 +454,7 @@ impl Party {
     fn disconnect(self) {
         match (self.ws, self.sio) {
             (Some(ws), _) => ws.drop_connection(),
-            (_, sio) => drop(sio),
+            (_, sio) => drop((sio, self.ecall)),
         }
     }
 
@@ -344,6 +469,7 @@ impl Party {
                 let msg = json!({"to": caller, "msg": kibo_status(caller, &self.name, "callrejected")});
                 self.sio().emit("message", msg).await;
             }
+            Kind::Ecall => unreachable!("another app cannot call a Wire device yet"),
         }
     }
 
@@ -370,6 +496,9 @@ impl Party {
                 let name = self.name.clone();
                 assert_eq!(self.sio().expect("message").await, kibo_status(&name, callee, word));
             }
+            // ECall's one word for a call that was not taken, the ring
+            // timeout included: REJECT.
+            Kind::Ecall => self.ecall_ended(callee, EndReason::Rejected).await,
         }
     }
 
@@ -384,6 +513,11 @@ impl Party {
             Kind::Cloudkibo => {
                 let msg = json!({"to": callee, "msg": kibo_status(&self.name, callee, "missing")});
                 self.sio().emit("message", msg).await;
+            }
+            Kind::Ecall => {
+                let now = self.now;
+                self.device().act(now, Action::Hangup { peer: callee.to_owned() }).await.unwrap();
+                self.ecall_ended(callee, EndReason::Hangup).await;
             }
         }
     }
@@ -402,6 +536,7 @@ impl Party {
                 let name = self.name.clone();
                 assert_eq!(self.sio().expect("message").await, kibo_status(caller, &name, "missing"));
             }
+            Kind::Ecall => unreachable!("another app cannot call a Wire device yet"),
         }
     }
 
@@ -432,6 +567,16 @@ impl Party {
                 let name = self.name.clone();
                 assert_eq!(self.sio().expect("message").await, kibo_status(&name, callee, "calleeisbusy"));
             }
+            // A REJECT, and the dialect's error saying why.
+            Kind::Ecall => {
+                self.ecall_ended(callee, EndReason::Rejected).await;
+                let now = self.now;
+                let refused = tokio::time::timeout(PATIENCE, self.device().receive(now)).await.expect("in time");
+                assert!(
+                    matches!(&refused, Err(ClientError::Refused(why)) if *why == format!("{callee} is busy")),
+                    "{refused:?}"
+                );
+            }
         }
     }
 
@@ -453,9 +598,17 @@ enum Signal {
     Offer,
     Answer,
     Ice(u32),
+    /// The browser's last `icecandidate`: an empty candidate.
+    EndOfCandidates,
 }
 
 const KINDS: [Kind; 3] = [Kind::Chatroulette, Kind::Calling, Kind::Cloudkibo];
+
+/// The browser's end-of-candidates: an `RTCIceCandidateInit` with an empty
+/// candidate.
+fn end_of_candidates() -> Value {
+    json!({"candidate": "", "sdpMid": "0", "sdpMLineIndex": 0})
+}
 
 /// The whole script for one ordered pair; `caller_at` and `callee_at` may
 /// be the same node or two nodes of a cluster; `clocks` are every node's.
@@ -486,12 +639,22 @@ async fn script(
     caller.send_signal(&b, Signal::Offer).await;
     callee.expect_signal(&a, Signal::Offer).await;
     callee.send_signal(&a, Signal::Answer).await;
-    caller.expect_signal(&b, Signal::Answer).await;
-    for n in 0..2 {
-        caller.send_signal(&b, Signal::Ice(n)).await;
-        callee.expect_signal(&a, Signal::Ice(n)).await;
-        callee.send_signal(&a, Signal::Ice(10 + n)).await;
-        caller.expect_signal(&b, Signal::Ice(10 + n)).await;
+    if caller.trickles() {
+        caller.expect_signal(&b, Signal::Answer).await;
+        for n in 0..2 {
+            caller.send_signal(&b, Signal::Ice(n)).await;
+            callee.expect_signal(&a, Signal::Ice(n)).await;
+            callee.send_signal(&a, Signal::Ice(10 + n)).await;
+            caller.expect_signal(&b, Signal::Ice(10 + n)).await;
+        }
+    } else {
+        // A Wire caller: what the callee trickles is folded into the
+        // answer, which goes out at the end-of-candidates.
+        for n in 0..2 {
+            callee.send_signal(&a, Signal::Ice(10 + n)).await;
+        }
+        callee.send_signal(&a, Signal::EndOfCandidates).await;
+        caller.expect_folded_answer(&b, &[10, 11]).await;
     }
     callee.hang_up(&a, &a, &b).await;
     caller.expect_ended(&b, &a, &b).await;
@@ -561,6 +724,19 @@ async fn every_ordered_pair_of_dialects_carries_a_whole_call_on_one_node() {
             let tag = format!("{caller:?}-{callee:?}").to_lowercase();
             script((caller, callee), (&server, &server), &[&server], None, &tag).await;
         }
+    }
+    server.stop().await;
+}
+
+/// A Wire device calls a user of each other app, through its codec's
+/// bridge (a call the other way needs the caller's offer before the Wire
+/// device can ring, and is refused for now).
+#[tokio::test]
+async fn a_wire_device_carries_a_whole_call_with_every_other_dialect_on_one_node() {
+    let server = TestServer::start().await;
+    for callee in KINDS {
+        let tag = format!("ecall-{callee:?}").to_lowercase();
+        script((Kind::Ecall, callee), (&server, &server), &[&server], None, &tag).await;
     }
     server.stop().await;
 }

@@ -5,7 +5,13 @@ use serde_json::{Value, json};
 
 /// An `RTCSessionDescriptionInit` of `kind` ("offer" or "answer").
 pub fn sdp(kind: &str) -> Value {
-    json!({"type": kind, "sdp": format!("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns={kind}\r\nt=0 0\r\n")})
+    json!({"type": kind, "sdp": sdp_text(kind)})
+}
+
+/// The SDP text of [`sdp`]: one audio section, so that ICE candidates have
+/// a place when folded in (ecall).
+pub fn sdp_text(kind: &str) -> String {
+    format!("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns={kind}\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n")
 }
 
 /// An `RTCIceCandidateInit`, numbered `n`.
