@@ -20,7 +20,6 @@ impl Core {
         if !self.users.is_online(&to) {
             return Err(CommandError::UnknownUser(to));
         }
-        self.check_callable(session, &to)?;
         self.check_both_free(session, &from, &to)?;
         self.check_places(session)?;
         self.take_ring(&from)?;
@@ -44,7 +43,6 @@ impl Core {
         if !self.users.is_online(&to) {
             return Err(CommandError::UnknownUser(to));
         }
-        self.check_callable(session, &to)?;
         // A stand-in of another node's session (no style) invites as before.
         if self.sessions.style(session).is_some() && self.user_style(&to).is_some_and(CallStyle::one_to_one) {
             return self.invite_as_call(session, from, room, to, data);
@@ -107,22 +105,6 @@ impl Core {
         if self.is_busy(to) {
             self.note_busy(session, from.clone(), to);
             return Err(CommandError::Busy(to.clone()));
-        }
-        Ok(())
-    }
-
-    /// Whether `session` can ring `to` at all. A Wire device calls a user
-    /// of another app through its codec's bridge, which speaks ECall for
-    /// that user and places the call here; a call the other way needs the
-    /// caller's offer before a Wire device can ring, which is not built yet.
-    ///
-    /// # Errors
-    /// [`CommandError::NotCarried`] from another app to a Wire user.
-    fn check_callable(&self, session: SessionId, to: &UserId) -> Result<(), CommandError> {
-        use crate::CallStyle::Messages;
-        let (Some(from), Some(into)) = (self.sessions.style(session), self.user_style(to)) else { return Ok(()) };
-        if from != Messages && into == Messages {
-            return Err(CommandError::NotCarried { to: to.clone(), what: "a call from another app".into() });
         }
         Ok(())
     }

@@ -163,13 +163,10 @@ fn what_the_receivers_dialect_cannot_take_is_refused_not_dropped() {
     assert!(matches!(error_of(&out), CommandError::NotCarried { to, .. } if to == user_bob()), "{out:?}");
     assert!(events_for(&out, bob).is_empty());
 
-    // Another app cannot ring a Wire device (its device needs the offer
-    // to ring), and an ECall message does not reach another app: the Wire
-    // device's codec takes that refusal as its cue to bridge the call.
+    // An ECall message does not reach another app: the Wire device's codec
+    // takes that refusal as its cue to bridge the call.
     let wire = w.online_styled("wire", CallStyle::Messages);
     let cy = w.online_styled("cy", CallStyle::Signals);
-    let out = w.send(cy, Command::Call { to: user("wire"), data: Payload::null() });
-    assert!(matches!(error_of(&out), CommandError::NotCarried { .. }), "{out:?}");
     let setup = Signal { kind: SignalKind::Custom("calling".into()), payload: Payload::new("{}") };
     let out = w.send(wire, Command::Relay { to: RelayTarget::User { user: user("cy"), peer: None }, signal: setup });
     assert!(matches!(error_of(&out), CommandError::NotCarried { .. }), "{out:?}");
@@ -198,6 +195,33 @@ fn a_wire_device_calls_another_app_and_takes_its_sdp_and_ice_in_the_call() {
     w.send(cy, Command::Leave { room: RoomRef::CallWith(user("wire")) });
     let out = w.send(cy, Command::Relay { to: RelayTarget::CallPeer(user("wire")), signal: answer });
     assert!(matches!(error_of(&out), CommandError::NoCallWith(_)), "{out:?}");
+}
+
+#[test]
+fn another_app_rings_every_device_of_a_wire_user_and_one_takes_the_call() {
+    let mut w = World::new();
+    let phone = w.connect_styled(Some(CallStyle::Messages));
+    w.send(phone, Command::Register { user: Some(user("wire")), shared: true });
+    let laptop = w.connect_styled(Some(CallStyle::Messages));
+    w.send(laptop, Command::Register { user: Some(user("wire")), shared: true });
+    let cy = w.online_styled("cy", CallStyle::Signals);
+    let out = w.send(cy, Command::Call { to: user("wire"), data: Payload::null() });
+    for device in [phone, laptop] {
+        assert!(
+            matches!(events_for(&out, device)[..], [Event::Ringing { from_style: Some(CallStyle::Signals), .. }]),
+            "{out:?}"
+        );
+    }
+    let out = w.send(phone, Command::Accept { invite: InviteRef::From(user("cy")), status: None, note: None });
+    assert!(matches!(events_for(&out, cy)[..], [Event::CallAccepted { .. }]), "{out:?}");
+    assert!(matches!(events_for(&out, laptop)[..], [Event::RingingStopped { .. }]), "{out:?}");
+    let out = w.ask(laptop, Command::Accept { invite: InviteRef::From(user("cy")), status: None, note: None });
+    assert_eq!(error_of(&out), CommandError::NoSuchInvite, "the other device came second");
+    // The caller's SDP offer reaches the device in the call.
+    let offer = Signal { kind: SignalKind::Offer, payload: Payload::new(r#"{"type":"offer","sdp":"v=0"}"#) };
+    let out = w.send(cy, Command::Relay { to: RelayTarget::CallPeer(user("wire")), signal: offer.clone() });
+    assert!(matches!(events_for(&out, phone)[..], [Event::Relayed { signal, .. }] if *signal == offer), "{out:?}");
+    assert!(events_for(&out, laptop).is_empty());
 }
 
 #[test]
