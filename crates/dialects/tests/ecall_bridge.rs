@@ -10,7 +10,7 @@ use switchboard_core::{
     SignalKind, UserId,
 };
 use switchboard_dialects::codec::{Codec, Effect, TextFrame};
-use switchboard_dialects::ecall::{BRIDGE_CLIENT, Ecall, GATHERING};
+use switchboard_dialects::ecall::{BRIDGE_CLIENT, Ecall, GATHERING, RING_TIMEOUT};
 use switchboard_ecall::{Action, CallState, Device, DeviceConfig, ECallMessage, MessageType, Output};
 
 const OFFER: &str = "v=0\r\ns=offer\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n";
@@ -229,4 +229,128 @@ fn the_other_side_hanging_up_reaches_the_wire_device_as_hangup() {
     let ended =
         Output::State { peer: "bob".into(), state: CallState::Ended(switchboard_ecall::EndReason::RemoteHangup) };
     assert!(outputs.contains(&ended), "{outputs:?}");
+}
+
+// Bob, a user of another app, calls alice's Wire device.
+impl Wire {
+    /// The core rings alice for bob's call: the bridge accepts it for her
+    /// device at once, and her device hears nothing yet. The accept's tag.
+    fn rung_by_bob(&mut self) -> u64 {
+        let room = switchboard_core::RoomView {
+            id: RoomId::parse("call-1").unwrap(),
+            peers: Vec::new(),
+            member: None,
+            status: Vec::new(),
+        };
+        let ringing = Event::Ringing {
+            invite: InviteId(7),
+            room,
+            from: bob(),
+            data: Payload::null(),
+            from_style: Some(switchboard_core::CallStyle::Signals),
+        };
+        let effects = self.core(ringing);
+        let [Effect::Command(request, Command::Accept { invite: InviteRef::Id(InviteId(7)), .. })] = &effects[..]
+        else {
+            panic!("an accept and no frame: {effects:?}")
+        };
+        request.tag
+    }
+
+    /// Bob's offer and candidates come, with end-of-candidates: alice's
+    /// device rings on a SETUP holding them.
+    fn rings_with_bobs_offer(&mut self) {
+        assert!(self.relayed(SignalKind::Offer, json!({"type": "offer", "sdp": OFFER})).is_empty());
+        assert!(self.relayed(SignalKind::IceCandidate, candidate(1)).is_empty());
+        let effects = self.relayed(SignalKind::IceCandidate, json!({"candidate": ""}));
+        let outputs = self.receive(&effects);
+        let offer =
+            format!("{OFFER}a=candidate:1 1 udp 2122260223 127.0.0.1 50001 typ host\r\na=end-of-candidates\r\n");
+        assert!(outputs.contains(&Output::RemoteSdp { peer: "bob".into(), sdp: offer, answer: false }), "{outputs:?}");
+        assert_eq!(self.device.state("bob"), Some(CallState::Incoming));
+    }
+
+    fn ended_with(effects: &[Effect<String>], reason: EndReason) -> bool {
+        effects.iter().any(|effect| {
+            matches!(effect, Effect::Command(_, Command::EndCallWith { peer, reason: r, .. }) if *peer == bob() && *r == reason)
+        })
+    }
+}
+
+#[test]
+fn another_apps_call_rings_the_wire_device_once_its_offer_is_in_and_gets_the_answer() {
+    let mut alice = Wire::new();
+    alice.rung_by_bob();
+    alice.rings_with_bobs_offer();
+    let effects = alice.act(Action::Accept { peer: "bob".into(), sdp_answer: ANSWER.into() });
+    let relayed = effects.iter().find_map(|effect| match effect {
+        Effect::Command(_, Command::Relay { to: RelayTarget::CallPeer(to), signal }) if *to == bob() => Some(signal),
+        _ => None,
+    });
+    let signal = relayed.expect("the answer goes to bob");
+    assert_eq!(signal.kind, SignalKind::Answer);
+    assert_eq!(
+        serde_json::from_str::<Value>(signal.payload.as_str()).unwrap(),
+        json!({"type": "answer", "sdp": ANSWER})
+    );
+    assert!(error_frames(&effects).is_empty());
+
+    let effects = alice.act(Action::Hangup { peer: "bob".into() });
+    assert!(Wire::ended_with(&effects, EndReason::Hangup), "{effects:?}");
+}
+
+#[test]
+fn the_wire_devices_reject_ends_the_call_with_reason_rejected() {
+    let mut alice = Wire::new();
+    alice.rung_by_bob();
+    alice.rings_with_bobs_offer();
+    let effects = alice.act(Action::Reject { peer: "bob".into() });
+    assert!(Wire::ended_with(&effects, EndReason::Rejected), "{effects:?}");
+}
+
+#[test]
+fn an_offer_without_end_of_candidates_rings_at_the_gathering_deadline_and_rings_out() {
+    let mut alice = Wire::new();
+    alice.rung_by_bob();
+    assert!(alice.relayed(SignalKind::Offer, json!({"type": "offer", "sdp": OFFER})).is_empty());
+    assert_eq!(alice.codec.deadline(), Some(alice.now + GATHERING));
+    alice.now += GATHERING;
+    let (now, mut effects) = (alice.now, Vec::new());
+    alice.codec.on_deadline(now, &mut effects);
+    let outputs = alice.receive(&effects);
+    assert!(outputs.contains(&Output::RemoteSdp { peer: "bob".into(), sdp: OFFER.into(), answer: false }));
+
+    // Nobody answers: the bridge's device rings out, as a Wire caller's does.
+    assert_eq!(alice.codec.deadline(), Some(alice.now + RING_TIMEOUT));
+    alice.now += RING_TIMEOUT;
+    let (now, mut effects) = (alice.now, Vec::new());
+    alice.codec.on_deadline(now, &mut effects);
+    assert!(Wire::ended_with(&effects, EndReason::Timeout), "{effects:?}");
+    alice.receive(&effects);
+    assert_eq!(alice.device.state("bob"), Some(CallState::Ended(switchboard_ecall::EndReason::Cancelled)));
+    assert_eq!(alice.codec.deadline(), None);
+}
+
+#[test]
+fn the_caller_hanging_up_while_the_wire_device_rings_cancels_it() {
+    let mut alice = Wire::new();
+    alice.rung_by_bob();
+    alice.rings_with_bobs_offer();
+    let room = RoomId::parse("call-1").unwrap();
+    let effects = alice.core(Event::CallEnded { room, by: bob(), caller: bob(), reason: EndReason::Hangup });
+    alice.receive(&effects);
+    assert_eq!(alice.device.state("bob"), Some(CallState::Ended(switchboard_ecall::EndReason::Cancelled)));
+}
+
+#[test]
+fn a_call_another_device_took_leaves_this_one_silent() {
+    let mut alice = Wire::new();
+    let accept = alice.rung_by_bob();
+    let stopped =
+        Event::RingingStopped { invite: InviteId(7), from: bob(), reason: EndReason::AnsweredElsewhere, note: None };
+    assert!(alice.core(stopped).is_empty());
+    // Its accept comes back refused: no error frame either.
+    let effects = alice.core(Event::Reply { tag: accept, result: Err(CommandError::NoSuchInvite) });
+    assert!(error_frames(&effects).is_empty(), "{effects:?}");
+    assert_eq!(alice.codec.deadline(), None);
 }

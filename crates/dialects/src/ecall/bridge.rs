@@ -15,6 +15,20 @@
 //! | `REJECT` | declined, busy, ring timeout, or the call could not be placed | rejects |
 //! | `HANGUP` | `Command::Leave` of the call; the Wire device's `HANGUP resp: true` is absorbed | hangs up, or disconnects |
 //!
+//! A chatroulette, calling or cloudkibo user calls a Wire device. The Wire
+//! device can ring only on a `SETUP` offer, and those apps offer only once
+//! the callee accepts, so the bridge accepts the core's call for the Wire
+//! device at once and rings it when the offer is in:
+//!
+//! | other party's app | bridge | Wire device |
+//! |---|---|---|
+//! | calls | `Command::Accept` for the Wire device | — |
+//! | hears "accepted"; offers, trickles ICE | gathers candidates until end-of-candidates or [`GATHERING`] | — |
+//! | | the offer, candidates folded in | `SETUP` offer: rings, for [`RING_TIMEOUT`] |
+//! | gets the answer | relays the `SETUP resp: true` answer | answers |
+//! | the call ends (reason `rejected`, `timeout`) | `Command::EndCallWith` | `REJECT`, or rings out (`CANCEL` to it) |
+//! | hangs up, or disconnects | `CANCEL` while ringing, else `HANGUP` | stops ringing, or hangs up |
+//!
 //! The Wire device's `PROPSYNC` is confirmed by the bridge's [`Device`], as
 //! a Wire peer would. What cannot cross is refused with the dialect's
 //! `error` frame: an `UPDATE` (the other apps cannot renegotiate through
@@ -22,8 +36,10 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard_core::{Command, InviteRef, Payload, RelayTarget, RoomRef, Signal, SignalKind, UserId};
-use switchboard_ecall::{Action, CallState, Device, DeviceConfig, Output};
+use switchboard_core::{
+    Command, EndReason, InviteId, InviteRef, Payload, RelayTarget, RoomRef, Signal, SignalKind, UserId,
+};
+use switchboard_ecall::{Action, CallState, Device, DeviceConfig, EndReason as WireEnd, Output};
 
 use super::candidates::{self, Candidate, Trickle};
 use crate::json::ObjectWriter;
@@ -37,6 +53,10 @@ pub const BRIDGE_CLIENT: &str = "switchboard";
 /// browser gathers host and server-reflexive candidates within a second or
 /// so on most networks.
 pub const GATHERING: Duration = Duration::from_secs(2);
+
+/// How long a Wire device rings for a call from another app before the
+/// bridge cancels it: Wire's own ring timeout, and the core's default.
+pub const RING_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Ended bridges kept per device, so that a late message of an ended call
 /// (the Wire device's `HANGUP resp: true`) finds its call, as in
@@ -58,6 +78,8 @@ pub(super) enum Step {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Bridges {
     calls: Vec<Bridge>,
+    /// Bridges made so far, for each one's [`session_seed`].
+    made: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +97,7 @@ struct Bridge {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Stage {
+    // The Wire device calls.
     /// The core rings the other party; the Wire device's offer waits for
     /// its accept.
     Ringing { offer: String },
@@ -82,8 +105,37 @@ enum Stage {
     Offered,
     /// The answer came; candidates are gathered into it until `until`.
     Gathering { answer: String, until: Instant },
+
+    // The other party calls.
+    /// The bridge accepted the call for the Wire device; the other party's
+    /// offer has not come.
+    AwaitingOffer,
+    /// The offer came; candidates are gathered into it until `until`.
+    GatheringOffer { offer: String, until: Instant },
+    /// The offer went to the Wire device, which rings or has answered.
+    Rung,
+
     /// The answer went to the Wire device, or the call is over.
     Answered,
+}
+
+impl Stage {
+    /// Whether the other party's trickled candidates are still taken in.
+    fn gathers(&self) -> bool {
+        matches!(self, Stage::Offered | Stage::Gathering { .. } | Stage::AwaitingOffer | Stage::GatheringOffer { .. })
+    }
+
+    /// Whether the SDP the candidates go into is in.
+    fn has_sdp(&self) -> bool {
+        matches!(self, Stage::Gathering { .. } | Stage::GatheringOffer { .. })
+    }
+
+    fn gathering_until(&self) -> Option<Instant> {
+        match self {
+            Stage::Gathering { until, .. } | Stage::GatheringOffer { until, .. } => Some(*until),
+            _ => None,
+        }
+    }
 }
 
 impl Bridges {
@@ -110,7 +162,7 @@ impl Bridges {
     /// placed in the core; the offer is held until `peer` accepts.
     pub(super) fn start(&mut self, now: Instant, wire: (&str, &str), peer: UserId, setup: &str, out: &mut Vec<Step>) {
         self.calls.retain(|bridge| bridge.peer != peer);
-        let mut device = Device::new(peer.as_str(), BRIDGE_CLIENT, bridge_config());
+        let mut device = self.device_for(&peer);
         if let Err(error) = device.handle_message(now, wire.0, wire.1, setup) {
             return out.push(Step::Refuse(format!("bad content: {error}")));
         }
@@ -134,6 +186,25 @@ impl Bridges {
         self.forget_old(wire.0);
     }
 
+    /// `peer`, a user of another app, calls the Wire device's user
+    /// (`wire_user`), ringing `invite`: the bridge accepts it for the Wire
+    /// device, so that `peer`'s app sends its offer.
+    pub(super) fn called(&mut self, wire_user: &str, peer: UserId, invite: InviteId) -> Vec<Step> {
+        self.calls.retain(|bridge| bridge.peer != peer);
+        let device = self.device_for(&peer);
+        let bridge = Bridge { peer, device, stage: Stage::AwaitingOffer, candidates: Vec::new(), gathered: false };
+        self.calls.push(bridge);
+        self.forget_old(wire_user);
+        vec![Step::Command(Command::Accept { invite: InviteRef::Id(invite), status: None, note: None })]
+    }
+
+    /// `peer`'s call stopped ringing before the bridge's accept took it
+    /// (another device of the user took it, or `peer` cancelled): it was
+    /// never this device's.
+    pub(super) fn ringing_stopped(&mut self, peer: &UserId) {
+        self.calls.retain(|bridge| !(&bridge.peer == peer && bridge.stage == Stage::AwaitingOffer));
+    }
+
     /// A message of the Wire device (`wire`) to `peer`, whose bridged call
     /// exists ([`has`](Self::has)).
     pub(super) fn on_wire_message(
@@ -151,16 +222,31 @@ impl Bridges {
             return out;
         }
         let ringing = matches!(bridge.stage, Stage::Ringing { .. });
-        let mut renegotiated = false;
-        drain(&mut bridge.device, &mut out, |output| {
-            if let Output::RemoteSdp { answer: false, .. } = output {
-                renegotiated = true;
-            }
+        let (mut renegotiated, mut answer) = (false, None);
+        drain(&mut bridge.device, &mut out, |output| match output {
+            Output::RemoteSdp { answer: false, .. } => renegotiated = true,
+            Output::RemoteSdp { sdp, answer: true, .. } => answer = Some(sdp),
+            _ => {}
         });
+        if let Some(answer) = answer.filter(|_| bridge.stage == Stage::Rung) {
+            // The Wire device answered the other party's offer.
+            let payload = ObjectWriter::new().string("type", "answer").string("sdp", &answer).finish();
+            let signal = Signal { kind: SignalKind::Answer, payload: Payload::new(payload) };
+            out.push(Step::Command(Command::Relay { to: RelayTarget::CallPeer(peer.clone()), signal }));
+        }
         let after = bridge.device.state(wire.0);
         if before.is_some_and(CallState::is_live) && after.is_some_and(|state| !state.is_live()) {
-            // The Wire device withdrew its ringing call (CANCEL) or hung up.
-            let command = if ringing {
+            let command = if bridge.stage == Stage::Rung {
+                // The Wire device declined or hung up a call of the other
+                // party's, which the core holds as accepted.
+                let reason = if after == Some(CallState::Ended(WireEnd::Rejected)) {
+                    EndReason::Rejected
+                } else {
+                    EndReason::Hangup
+                };
+                Command::EndCallWith { peer: peer.clone(), reason, note: None }
+            } else if ringing {
+                // The Wire device withdrew its ringing call (CANCEL).
                 Command::Cancel { invite: InviteRef::To(peer.clone()), note: None }
             } else {
                 Command::Leave { room: RoomRef::CallWith(peer.clone()) }
@@ -196,62 +282,69 @@ impl Bridges {
         self.end_with(now, peer, Action::Hangup { peer: wire_user.to_owned() })
     }
 
-    /// A signal of `peer` in the call: its SDP answer, or a trickled ICE
-    /// candidate. The answer goes to the Wire device once the candidates
-    /// are in (end-of-candidates), or at the [`GATHERING`] deadline.
+    /// A signal of `peer` in the call: its SDP offer (it called) or answer
+    /// (the Wire device called), or a trickled ICE candidate. The SDP goes
+    /// to the Wire device once the candidates are in (end-of-candidates), or
+    /// at the [`GATHERING`] deadline.
     pub(super) fn signal(&mut self, now: Instant, wire_user: &str, peer: &UserId, signal: &Signal) -> Vec<Step> {
         let Some(bridge) = self.get_mut(peer) else { return Vec::new() };
+        let until = now + GATHERING;
         match (&signal.kind, &bridge.stage) {
             (SignalKind::Answer, Stage::Offered) => {
                 let Some(answer) = sdp_of(signal.payload.as_str(), "answer") else {
                     return vec![Step::Refuse(format!("{peer} sent an SDP answer that is not one"))];
                 };
-                bridge.stage = Stage::Gathering { answer, until: now + GATHERING };
-                if bridge.gathered { bridge.send_answer(now, wire_user, true) } else { Vec::new() }
+                bridge.stage = Stage::Gathering { answer, until };
             }
-            (SignalKind::IceCandidate, Stage::Offered | Stage::Gathering { .. }) => {
-                match Trickle::read(signal.payload.as_str()) {
-                    Trickle::Candidate(candidate) => {
-                        bridge.candidates.push(candidate);
-                        Vec::new()
-                    }
-                    Trickle::End if matches!(bridge.stage, Stage::Gathering { .. }) => {
-                        bridge.send_answer(now, wire_user, true)
-                    }
-                    // End-of-candidates before the answer: the answer goes
-                    // as soon as it comes.
-                    Trickle::End => {
-                        bridge.gathered = true;
-                        Vec::new()
-                    }
-                    Trickle::Unreadable => Vec::new(),
-                }
+            (SignalKind::Offer, Stage::AwaitingOffer) => {
+                let Some(offer) = sdp_of(signal.payload.as_str(), "offer") else {
+                    return vec![Step::Refuse(format!("{peer} sent an SDP offer that is not one"))];
+                };
+                bridge.stage = Stage::GatheringOffer { offer, until };
             }
-            // Candidates after the answer went out: ECall has no trickle,
-            // and the Wire device's own candidates are in its offer, so
+            (SignalKind::IceCandidate, stage) if stage.gathers() => match Trickle::read(signal.payload.as_str()) {
+                Trickle::Candidate(candidate) => bridge.candidates.push(candidate),
+                // End-of-candidates before the SDP: it goes as soon as it comes.
+                Trickle::End => bridge.gathered = true,
+                Trickle::Unreadable => {}
+            },
+            // Candidates after the SDP went out: ECall has no trickle, and
+            // the Wire device's own candidates are in its SDP, so
             // connectivity checks from it reach the other party anyway.
-            _ => Vec::new(),
+            _ => return Vec::new(),
         }
+        if bridge.gathered && bridge.stage.has_sdp() { bridge.send_folded(now, wire_user, true) } else { Vec::new() }
     }
 
-    /// When the earliest gathering ends.
+    /// When the earliest gathering ends, or a Wire device rung by the
+    /// other party rings out.
     pub(super) fn deadline(&self) -> Option<Instant> {
         self.calls
             .iter()
-            .filter_map(|bridge| match bridge.stage {
-                Stage::Gathering { until, .. } => Some(until),
-                _ => None,
-            })
+            .flat_map(|bridge| [bridge.stage.gathering_until(), bridge.device.poll_timeout()])
+            .flatten()
             .min()
     }
 
-    /// The clock reached [`deadline`](Self::deadline): every answer whose
-    /// gathering is over goes out with the candidates it has.
+    /// The clock reached [`deadline`](Self::deadline): every SDP whose
+    /// gathering is over goes out with the candidates it has, and a Wire
+    /// device that rang out hears `CANCEL` while the other party's call ends
+    /// with reason `timeout`.
     pub(super) fn on_deadline(&mut self, now: Instant, wire_user: &str) -> Vec<Step> {
         let mut out = Vec::new();
         for bridge in &mut self.calls {
-            if matches!(bridge.stage, Stage::Gathering { until, .. } if until <= now) {
-                out.extend(bridge.send_answer(now, wire_user, false));
+            if bridge.stage.gathering_until().is_some_and(|until| until <= now) {
+                out.extend(bridge.send_folded(now, wire_user, false));
+            }
+            if bridge.device.poll_timeout().is_some_and(|at| at <= now) {
+                bridge.device.handle_timeout(now);
+                drain(&mut bridge.device, &mut out, |_| {});
+                if bridge.device.state(wire_user) == Some(CallState::Ended(WireEnd::Timeout)) {
+                    let end =
+                        Command::EndCallWith { peer: bridge.peer.clone(), reason: EndReason::Timeout, note: None };
+                    out.push(Step::Command(end));
+                    bridge.stage = Stage::Answered;
+                }
             }
         }
         out
@@ -267,6 +360,15 @@ impl Bridges {
             drain(&mut bridge.device, &mut out, |_| {});
         }
         out
+    }
+
+    /// A new device playing `peer`, whose ECall session ids differ from
+    /// every earlier one's: a Wire device takes a `SETUP` with the `sessid`
+    /// of a call that ended for a repeat of it.
+    fn device_for(&mut self, peer: &UserId) -> Device {
+        self.made += 1;
+        let config = DeviceConfig { seed: session_seed(self.made), ..bridge_config() };
+        Device::new(peer.as_str(), BRIDGE_CLIENT, config)
     }
 
     fn get_mut(&mut self, peer: &UserId) -> Option<&mut Bridge> {
@@ -288,25 +390,48 @@ impl Bridge {
         self.device.state(wire_user).is_some_and(CallState::is_live)
     }
 
-    /// The answer, with the candidates gathered, as `SETUP resp: true`.
-    fn send_answer(&mut self, now: Instant, wire_user: &str, ended: bool) -> Vec<Step> {
-        let Stage::Gathering { answer, .. } = std::mem::replace(&mut self.stage, Stage::Answered) else {
-            return Vec::new();
+    /// The SDP gathered into, with its candidates: an answer goes to the
+    /// Wire device as `SETUP resp: true`, an offer as a `SETUP` that rings it.
+    fn send_folded(&mut self, now: Instant, wire_user: &str, ended: bool) -> Vec<Step> {
+        let candidates = std::mem::take(&mut self.candidates);
+        let peer = wire_user.to_owned();
+        let action = match std::mem::replace(&mut self.stage, Stage::Answered) {
+            Stage::Gathering { answer, .. } => {
+                Action::Accept { peer, sdp_answer: candidates::fold(&answer, &candidates, ended) }
+            }
+            Stage::GatheringOffer { offer, .. } => {
+                self.stage = Stage::Rung;
+                let video = offer.lines().any(|line| line.starts_with("m=video"));
+                Action::Call { peer, sdp_offer: candidates::fold(&offer, &candidates, ended), video }
+            }
+            other => {
+                self.stage = other;
+                return Vec::new();
+            }
         };
-        let sdp_answer = candidates::fold(&answer, &std::mem::take(&mut self.candidates), ended);
         let mut out = Vec::new();
-        if self.device.handle_action(now, Action::Accept { peer: wire_user.to_owned(), sdp_answer }).is_ok() {
+        if self.device.handle_action(now, action).is_ok() {
             drain(&mut self.device, &mut out, |_| {});
         }
         out
     }
 }
 
-/// The other party's device never rings out or times out by itself: the
-/// core keeps the call's ring timeout, and tells the bridge.
+/// A call of the Wire device's rings the other party for the core's ring
+/// timeout, which tells the bridge: the other party's device never gives up
+/// on it by itself. A call of the other party's rings the Wire device for
+/// [`RING_TIMEOUT`], kept by that device, as the core accepted it already.
 fn bridge_config() -> DeviceConfig {
     let never = Duration::from_secs(60 * 60 * 24 * 365);
-    DeviceConfig { ring_timeout: never, incoming_grace: never, seed: 0 }
+    DeviceConfig { ring_timeout: RING_TIMEOUT, incoming_grace: never, seed: 0 }
+}
+
+/// A seed for the session ids of bridge number `made`: std's hasher keys
+/// are drawn at random per process and per thread, so a restarted server
+/// or a reconnected Wire device does not repeat the ids of earlier calls.
+fn session_seed(made: u64) -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(made)
 }
 
 /// Every output of `device`: messages become frames to the Wire device,

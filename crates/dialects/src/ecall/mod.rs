@@ -20,7 +20,7 @@ use switchboard_core::{
 };
 use switchboard_ecall::{ECallMessage, MessageType};
 
-pub use bridge::{BRIDGE_CLIENT, GATHERING};
+pub use bridge::{BRIDGE_CLIENT, GATHERING, RING_TIMEOUT};
 use bridge::{Bridges, Step};
 
 mod bridge;
@@ -42,6 +42,12 @@ const SETUP_OFFER: Label = 1;
 /// The label of a command of the bridge: a refused `Command::Call` declines
 /// the bridged call.
 const BRIDGE_CALL: Label = 2;
+
+/// The label of the bridge's accept of a call from another app: refused,
+/// the call was never this device's (another device of the user took it,
+/// or the caller gave up), and [`Event::RingingStopped`] says so; the Wire
+/// device, which never rang, hears nothing.
+const BRIDGE_ACCEPT: Label = 3;
 
 /// The relay kind of a `calling` message.
 const CALLING: &str = "calling";
@@ -254,7 +260,11 @@ impl Ecall {
                 Step::Frame(frame) => out.push(Effect::Send(frame)),
                 Step::Refuse(reason) => out.push(Effect::Send(error_frame(&reason))),
                 Step::Command(command) => {
-                    let label = if matches!(command, Command::Call { .. }) { BRIDGE_CALL } else { NO_LABEL };
+                    let label = match command {
+                        Command::Call { .. } => BRIDGE_CALL,
+                        Command::Accept { .. } => BRIDGE_ACCEPT,
+                        _ => NO_LABEL,
+                    };
                     out.push(Effect::Command(self.replies.quiet(label), command));
                 }
             }
@@ -284,8 +294,16 @@ impl Ecall {
                     }
                     None => return false,
                 },
+                Answers::Quiet(BRIDGE_ACCEPT) => Vec::new(),
                 _ => return false,
             },
+            // Only a user of another app rings a Wire device in the core:
+            // Wire devices ring each other with ECall messages.
+            Event::Ringing { invite, from, .. } => self.bridges.called(&user, from.clone(), *invite),
+            Event::RingingStopped { from, .. } if self.bridges.has(from) => {
+                self.bridges.ringing_stopped(from);
+                Vec::new()
+            }
             Event::CallAccepted { by, .. } if self.bridges.has(by) => self.bridges.accepted(by),
             Event::CallDeclined { by, .. } if self.bridges.has(by) => self.bridges.declined(now, &user, by),
             Event::CallEnded { by, .. } if self.bridges.has(by) => self.bridges.ended_by_peer(now, &user, by),
