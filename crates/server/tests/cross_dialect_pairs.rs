@@ -219,8 +219,29 @@ impl Party {
                 self.sio().emit("join global chatroom", again).await;
                 self.sio().expect("error").await;
             }
-            Kind::Ecall => unreachable!("another app cannot call a Wire device yet"),
+            Kind::Ecall => unreachable!("a Wire device rings on the caller's offer: expect_folded_offer"),
         }
+    }
+
+    /// ecall: the device rings on a `SETUP` whose offer holds the
+    /// candidates the caller trickled (`candidates`), folded in.
+    async fn expect_folded_offer(&mut self, caller: &str, candidates: &[u32]) {
+        let now = self.now;
+        let expected = folded("offer", candidates);
+        let (mut offered, mut ringing) = (false, false);
+        while !(offered && ringing) {
+            let output = tokio::time::timeout(PATIENCE, self.device().next_event(now)).await.expect("in time");
+            match output.expect("no error") {
+                Output::RemoteSdp { peer, sdp, answer: false } => {
+                    assert_eq!((peer.as_str(), sdp.as_str()), (caller, expected.as_str()));
+                    offered = true;
+                }
+                Output::State { peer, state: CallState::Incoming } if peer == caller => ringing = true,
+                Output::RemoteProps { .. } => {}
+                other => panic!("waiting for the ring, got {other:?}"),
+            }
+        }
+        self.answered = false;
     }
 
     /// Answers the ringing call; cloudkibo then joins the media room the
@@ -244,7 +265,13 @@ impl Party {
                 assert_eq!(self.sio().expect_ack(ack).await, vec![room, json!(2), json!(false)]);
                 self.kibo_peer_id = Some(1);
             }
-            Kind::Ecall => unreachable!("another app cannot call a Wire device yet"),
+            Kind::Ecall => {
+                let now = self.now;
+                let accept = Action::Accept { peer: caller.to_owned(), sdp_answer: sdp_text("answer") };
+                self.device().act(now, accept).await.unwrap();
+                assert_eq!(self.ecall_state(caller).await, CallState::Connecting);
+                self.answered = true;
+            }
         }
     }
 
@@ -332,11 +359,7 @@ impl Party {
     /// candidates it trickled (`candidates`) folded in.
     async fn expect_folded_answer(&mut self, peer: &str, candidates: &[u32]) {
         let now = self.now;
-        let mut expected = sdp_text("answer");
-        for &n in candidates {
-            expected.push_str(&format!("a={}\r\n", candidate(n)["candidate"].as_str().unwrap()));
-        }
-        expected.push_str("a=end-of-candidates\r\n");
+        let expected = folded("answer", candidates);
         loop {
             let output = tokio::time::timeout(PATIENCE, self.device().next_event(now)).await.expect("in time");
             match output.expect("no error") {
@@ -469,7 +492,11 @@ impl Party {
                 let msg = json!({"to": caller, "msg": kibo_status(caller, &self.name, "callrejected")});
                 self.sio().emit("message", msg).await;
             }
-            Kind::Ecall => unreachable!("another app cannot call a Wire device yet"),
+            Kind::Ecall => {
+                let now = self.now;
+                self.device().act(now, Action::Reject { peer: caller.to_owned() }).await.unwrap();
+                self.ecall_ended(caller, EndReason::Rejected).await;
+            }
         }
     }
 
@@ -536,7 +563,8 @@ impl Party {
                 let name = self.name.clone();
                 assert_eq!(self.sio().expect("message").await, kibo_status(caller, &name, "missing"));
             }
-            Kind::Ecall => unreachable!("another app cannot call a Wire device yet"),
+            // The bridge's device withdrew the call it rang with.
+            Kind::Ecall => self.ecall_ended(caller, EndReason::Cancelled).await,
         }
     }
 
@@ -603,6 +631,17 @@ enum Signal {
 }
 
 const KINDS: [Kind; 3] = [Kind::Chatroulette, Kind::Calling, Kind::Cloudkibo];
+
+/// The SDP of `kind` with candidates `candidates` folded in, as a Wire
+/// device gets it: `a=candidate` lines, then `a=end-of-candidates`.
+fn folded(kind: &str, candidates: &[u32]) -> String {
+    let mut sdp = sdp_text(kind);
+    for &n in candidates {
+        sdp.push_str(&format!("a={}\r\n", candidate(n)["candidate"].as_str().unwrap()));
+    }
+    sdp.push_str("a=end-of-candidates\r\n");
+    sdp
+}
 
 /// The browser's end-of-candidates: an `RTCIceCandidateInit` with an empty
 /// candidate.
@@ -716,6 +755,82 @@ async fn script(
     caller.expect_ended_for(&b, &a, &b, "disconnected").await;
 }
 
+/// The caller's side of a call to a Wire device up to its ring: the server
+/// accepts for the device at once, so the caller's app sends its offer and
+/// candidates, and the device rings on a `SETUP` that holds them.
+async fn ring_a_wire_device(caller: &mut Party, callee: &mut Party) -> Option<Value> {
+    let (a, b) = (caller.name.clone(), callee.name.clone());
+    let answer = caller.call(&b).await;
+    caller.expect_accepted(&b).await;
+    caller.send_signal(&b, Signal::Offer).await;
+    for n in 0..2 {
+        caller.send_signal(&b, Signal::Ice(n)).await;
+    }
+    caller.send_signal(&b, Signal::EndOfCandidates).await;
+    callee.expect_folded_offer(&a, &[0, 1]).await;
+    answer
+}
+
+/// The script for a user of `caller_kind` calling a Wire device: the same
+/// steps as [`script`], in the order a Wire callee takes them.
+async fn script_to_wire(caller_kind: Kind, server: &TestServer, tag: &str) {
+    let mut caller = Party::connect(caller_kind, server, &format!("caller-{tag}")).await;
+    let mut callee = Party::connect(Kind::Ecall, server, &format!("callee-{tag}")).await;
+    let mut spare = Party::connect(Kind::Chatroulette, server, &format!("spare-{tag}")).await;
+    let (a, b) = (caller.name.clone(), callee.name.clone());
+
+    // A whole call, hung up by the Wire device.
+    ring_a_wire_device(&mut caller, &mut callee).await;
+    callee.accept(&a).await;
+    caller.expect_signal(&b, Signal::Answer).await;
+    callee.hang_up(&a, &a, &b).await;
+    caller.expect_ended(&b, &a, &b).await;
+    caller.tidy().await;
+
+    // Again, hung up by the caller.
+    ring_a_wire_device(&mut caller, &mut callee).await;
+    callee.accept(&a).await;
+    caller.expect_signal(&b, Signal::Answer).await;
+    caller.hang_up(&b, &a, &b).await;
+    callee.ecall_ended(&a, EndReason::RemoteHangup).await;
+    caller.tidy().await;
+
+    // Rejected: to the caller, whose call was taken, the call ends.
+    ring_a_wire_device(&mut caller, &mut callee).await;
+    callee.reject(&a).await;
+    caller.expect_ended_for(&b, &a, &b, "rejected").await;
+    caller.tidy().await;
+
+    // Cancelled: the caller hangs up while the device rings.
+    ring_a_wire_device(&mut caller, &mut callee).await;
+    caller.hang_up(&b, &a, &b).await;
+    callee.expect_ringing_stopped(&a, None).await;
+    caller.tidy().await;
+
+    // Nobody answers within the ring timeout.
+    ring_a_wire_device(&mut caller, &mut callee).await;
+    server.clock.advance(Duration::from_secs(30));
+    caller.expect_ended_for(&b, &a, &b, "timeout").await;
+    callee.expect_ringing_stopped(&a, Some("timeout")).await;
+    caller.tidy().await;
+
+    // Busy: the Wire device is calling someone else.
+    let spare_name = spare.name.clone();
+    callee.call(&spare_name).await;
+    spare.expect_ring(&b).await;
+    let answer = caller.call(&b).await;
+    caller.expect_busy(&b, answer, false).await;
+    callee.cancel(&spare_name).await;
+    spare.expect_ringing_stopped(&b, None).await;
+
+    // Last, an answered call whose Wire device's connection closes.
+    ring_a_wire_device(&mut caller, &mut callee).await;
+    callee.accept(&a).await;
+    caller.expect_signal(&b, Signal::Answer).await;
+    callee.disconnect();
+    caller.expect_ended_for(&b, &a, &b, "disconnected").await;
+}
+
 #[tokio::test]
 async fn every_ordered_pair_of_dialects_carries_a_whole_call_on_one_node() {
     let server = TestServer::start().await;
@@ -729,14 +844,25 @@ async fn every_ordered_pair_of_dialects_carries_a_whole_call_on_one_node() {
 }
 
 /// A Wire device calls a user of each other app, through its codec's
-/// bridge (a call the other way needs the caller's offer before the Wire
-/// device can ring, and is refused for now).
+/// bridge.
 #[tokio::test]
 async fn a_wire_device_carries_a_whole_call_with_every_other_dialect_on_one_node() {
     let server = TestServer::start().await;
     for callee in KINDS {
         let tag = format!("ecall-{callee:?}").to_lowercase();
         script((Kind::Ecall, callee), (&server, &server), &[&server], None, &tag).await;
+    }
+    server.stop().await;
+}
+
+/// A user of each other app calls a Wire device, through the device's
+/// codec's bridge.
+#[tokio::test]
+async fn every_other_dialect_carries_a_whole_call_to_a_wire_device_on_one_node() {
+    let server = TestServer::start().await;
+    for caller in KINDS {
+        let tag = format!("{caller:?}-ecall").to_lowercase();
+        script_to_wire(caller, &server, &tag).await;
     }
     server.stop().await;
 }

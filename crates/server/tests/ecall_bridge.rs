@@ -49,7 +49,9 @@ async fn the_answer_goes_to_the_wire_device_at_the_gathering_deadline_with_the_c
         let output = tokio::time::timeout(PATIENCE, alice.next_event(now)).await.expect("the answer in time");
         match output.unwrap() {
             Output::RemoteSdp { sdp, answer: true, .. } => break assert_eq!(sdp, answer),
-            Output::State { state, .. } => assert!(matches!(state, CallState::Outgoing | CallState::Connecting), "{state}"),
+            Output::State { state, .. } => {
+                assert!(matches!(state, CallState::Outgoing | CallState::Connecting), "{state}")
+            }
             Output::RemoteProps { .. } => {}
             other => panic!("{other:?}"),
         }
