@@ -82,21 +82,27 @@ return {found, style}
     )
 });
 
-/// Every live node but `ARGV[1]` that holds any of the names in KEYS.
+/// Every live node but `ARGV[1]` that holds any of the names in KEYS,
+/// and the call style of the first name's first holder among them (`""`
+/// when none).
 static LOCATE_ALL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local found, seen = {}, {}
-for _, key in ipairs(KEYS) do
-  for _, field in ipairs(redis.call('HKEYS', key)) do
-    local node = string.match(field, '^(%S+)')
-    if node ~= ARGV[1] and not seen[node] and redis.call('EXISTS', 'sb:node:' .. node) == 1 then
-      seen[node] = true
-      table.insert(found, node)
+local found, seen, style = {}, {}, ''
+for k, key in ipairs(KEYS) do
+  local holders = redis.call('HGETALL', key)
+  for i = 1, #holders, 2 do
+    local node = string.match(holders[i], '^(%S+)')
+    if node ~= ARGV[1] and (seen[node] or redis.call('EXISTS', 'sb:node:' .. node) == 1) then
+      if k == 1 and style == '' then style = string.match(holders[i + 1], '^%S+ (%S+)$') or '' end
+      if not seen[node] then
+        seen[node] = true
+        table.insert(found, node)
+      end
     end
   end
 end
-return found
+return {found, style}
 ",
     )
 });
@@ -243,7 +249,8 @@ impl Cluster {
         self.styles().remove(&session);
     }
 
-    fn style_of(&self, session: SessionId) -> Option<CallStyle> {
+    /// The call style `session` was noted with (`None`: not noted, or gone).
+    pub(crate) fn style_of(&self, session: SessionId) -> Option<CallStyle> {
         self.styles().get(&session).copied()
     }
 
@@ -299,15 +306,19 @@ impl Cluster {
     }
 
     /// The other live nodes that hold any of `users`: where an ecall
-    /// message to a user must go, on every node its devices are on.
-    pub(crate) async fn locate_all(&self, users: &[&UserId]) -> Result<Vec<NodeId>, Unavailable> {
+    /// message to a user must go, on every node its devices are on. With
+    /// them, the call style of the first user's sessions there (`None`:
+    /// it is on no other node, or its style is not known): a message for a
+    /// user of another app is refused as the core would refuse it.
+    pub(crate) async fn locate_all(&self, users: &[&UserId]) -> Result<(Vec<NodeId>, Option<CallStyle>), Unavailable> {
         let mut script = LOCATE_ALL.prepare_invoke();
         for user in users {
             script.key(user_key(user));
         }
-        let result: redis::RedisResult<Vec<String>> =
+        let result: redis::RedisResult<(Vec<String>, String)> =
             script.arg(self.node().as_str()).invoke_async(&mut self.redis()).await;
-        Ok(self.heard(result)?.iter().filter_map(|node| NodeId::parse(node).ok()).collect())
+        let (nodes, style) = self.heard(result)?;
+        Ok((nodes.iter().filter_map(|node| NodeId::parse(node).ok()).collect(), CallStyle::named(&style)))
     }
 
     /// Notes that this node holds messages for `user`, who is online

@@ -13,7 +13,7 @@ use rand_core::{RngCore, SeedableRng};
 use futures_channel::mpsc as queue;
 use switchboard_core::{
     CallNote, CallStyle, Command, CommandError, Core, CoreConfig, Event, Input, InviteId, InviteRef, Output,
-    RelayTarget, Request, RoomId, SessionId, SessionMap, Stats, UserId,
+    RelayTarget, Request, RoomId, SessionId, SessionMap, SignalKind, Stats, UserId,
 };
 use switchboard_dialects::codec::Dialect;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -575,9 +575,24 @@ impl DriverHandle {
             Command::Relay { to: RelayTarget::User { user, peer }, signal } => {
                 let sender = cluster.claim_of(session);
                 let users: Vec<&UserId> = std::iter::once(&user).chain(sender.as_ref()).collect();
-                let nodes = cluster.locate_all(&users).await.ok();
-                let command = Command::Relay { to: RelayTarget::User { user, peer }, signal };
-                ToDriver::UserRelay(Input::Command { session, request, command }, nodes)
+                let located = cluster.locate_all(&users).await.ok();
+                let into = located.as_ref().and_then(|(_, style)| *style);
+                match (into.zip(cluster.style_of(session)), &signal.kind) {
+                    // The core's rule (`check_carried`) for a receiver it
+                    // has no session of: a dialect's own message reaches
+                    // only the same dialect. An ecall device's codec takes
+                    // the refusal of its SETUP as the cue to bridge the
+                    // call, as on one node.
+                    (Some((into, from)), SignalKind::Custom(name)) if into != from => {
+                        let what = format!("the event {name:?} of another app").into();
+                        ToDriver::Refuse(session, request.tag, CommandError::NotCarried { to: user, what })
+                    }
+                    _ => {
+                        let nodes = located.map(|(nodes, _)| nodes);
+                        let command = Command::Relay { to: RelayTarget::User { user, peer }, signal };
+                        ToDriver::UserRelay(Input::Command { session, request, command }, nodes)
+                    }
+                }
             }
             Command::Invite { room, to, data } => {
                 let home = cluster.home_of(&Place::Room(room.clone()), true).await;
