@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 use switchboard_core::{
-    Command, CommandError, Event, NameError, Payload, RelayTarget, Request, Signal, SignalKind, UserId,
+    Command, CommandError, EndReason, Event, NameError, Payload, RelayTarget, Request, Signal, SignalKind, UserId,
 };
 use switchboard_ecall::{ECallMessage, MessageType};
 
@@ -305,7 +305,15 @@ impl Ecall {
                 Vec::new()
             }
             Event::CallAccepted { by, .. } if self.bridges.has(by) => self.bridges.accepted(by),
-            Event::CallDeclined { by, .. } if self.bridges.has(by) => self.bridges.declined(now, &user, by),
+            Event::CallDeclined { by, reason, .. } if self.bridges.has(by) => {
+                let mut steps = self.bridges.declined(now, &user, by);
+                // Busy as a refused call says it (on one node), so busy
+                // found by the callee's node (across nodes) says it too.
+                if *reason == EndReason::Busy {
+                    steps.push(Step::Refuse(refusal(&CommandError::Busy(by.clone()))));
+                }
+                steps
+            }
             Event::CallEnded { by, .. } if self.bridges.has(by) => self.bridges.ended_by_peer(now, &user, by),
             Event::Relayed { room: Some(_), from, signal, .. } if self.bridges.has(from) => {
                 self.bridges.signal(now, &user, from, signal)
