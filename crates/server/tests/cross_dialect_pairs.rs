@@ -773,11 +773,22 @@ async fn ring_a_wire_device(caller: &mut Party, callee: &mut Party) -> Option<Va
 
 /// The script for a user of `caller_kind` calling a Wire device: the same
 /// steps as [`script`], in the order a Wire callee takes them.
-async fn script_to_wire(caller_kind: Kind, server: &TestServer, tag: &str) {
-    let mut caller = Party::connect(caller_kind, server, &format!("caller-{tag}")).await;
-    let mut callee = Party::connect(Kind::Ecall, server, &format!("callee-{tag}")).await;
-    let mut spare = Party::connect(Kind::Chatroulette, server, &format!("spare-{tag}")).await;
+async fn script_to_wire(
+    caller_kind: Kind,
+    at: (&TestServer, &TestServer),
+    clocks: &[&TestServer],
+    redis: Option<&RedisServer>,
+    tag: &str,
+) {
+    let mut caller = Party::connect(caller_kind, at.0, &format!("caller-{tag}")).await;
+    let mut callee = Party::connect(Kind::Ecall, at.1, &format!("callee-{tag}")).await;
+    let mut spare = Party::connect(Kind::Chatroulette, at.1, &format!("spare-{tag}")).await;
     let (a, b) = (caller.name.clone(), callee.name.clone());
+    if let Some(redis) = redis {
+        for name in [&a, &b, &spare.name] {
+            redis.wait_for_name(name).await;
+        }
+    }
 
     // A whole call, hung up by the Wire device.
     ring_a_wire_device(&mut caller, &mut callee).await;
@@ -809,7 +820,9 @@ async fn script_to_wire(caller_kind: Kind, server: &TestServer, tag: &str) {
 
     // Nobody answers within the ring timeout.
     ring_a_wire_device(&mut caller, &mut callee).await;
-    server.clock.advance(Duration::from_secs(30));
+    for node in clocks {
+        node.clock.advance(Duration::from_secs(30));
+    }
     caller.expect_ended_for(&b, &a, &b, "timeout").await;
     callee.expect_ringing_stopped(&a, Some("timeout")).await;
     caller.tidy().await;
@@ -819,7 +832,7 @@ async fn script_to_wire(caller_kind: Kind, server: &TestServer, tag: &str) {
     callee.call(&spare_name).await;
     spare.expect_ring(&b).await;
     let answer = caller.call(&b).await;
-    caller.expect_busy(&b, answer, false).await;
+    caller.expect_busy(&b, answer, redis.is_some()).await;
     callee.cancel(&spare_name).await;
     spare.expect_ringing_stopped(&b, None).await;
 
@@ -862,7 +875,7 @@ async fn every_other_dialect_carries_a_whole_call_to_a_wire_device_on_one_node()
     let server = TestServer::start().await;
     for caller in KINDS {
         let tag = format!("{caller:?}-ecall").to_lowercase();
-        script_to_wire(caller, &server, &tag).await;
+        script_to_wire(caller, (&server, &server), &[&server], None, &tag).await;
     }
     server.stop().await;
 }
@@ -878,6 +891,24 @@ async fn every_ordered_pair_of_dialects_carries_a_whole_call_across_two_nodes() 
             let tag = format!("x-{caller:?}-{callee:?}").to_lowercase();
             script((caller, callee), (&nodes[0], &nodes[1]), &clocks, Some(&redis), &tag).await;
         }
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// A Wire device and a user of each other app on two nodes, each calling
+/// the other.
+#[tokio::test]
+async fn a_wire_device_and_every_other_dialect_call_each_other_across_two_nodes() {
+    let redis = RedisServer::start().await;
+    let nodes = support::redis_server::cluster(&redis, &["wire-a", "wire-b"]).await;
+    let clocks: Vec<&TestServer> = nodes.iter().collect();
+    for other in KINDS {
+        let tag = format!("x-ecall-{other:?}").to_lowercase();
+        script((Kind::Ecall, other), (&nodes[0], &nodes[1]), &clocks, Some(&redis), &tag).await;
+        let tag = format!("x-{other:?}-ecall").to_lowercase();
+        script_to_wire(other, (&nodes[0], &nodes[1]), &clocks, Some(&redis), &tag).await;
     }
     for node in nodes {
         node.stop().await;
