@@ -43,15 +43,16 @@ export async function newPage(browser, { phone = false } = {}) {
 
 /**
  * Waits until the page's window.switchboardCall (the RTCPeerConnection the
- * page exposes for tests) is connected and has received audio and video
- * bytes, then returns its inbound-rtp stats by kind.
+ * page exposes for tests) is connected and has received bytes of every
+ * kind in `kinds` (audio and video unless told), then returns its
+ * inbound-rtp stats by kind.
  */
-export async function waitForMedia(page, { timeout = 30_000 } = {}) {
+export async function waitForMedia(page, { timeout = 30_000, kinds = ['audio', 'video'] } = {}) {
   await page.waitForFunction(() => window.switchboardCall?.connectionState === 'connected', null, { timeout });
   // waitForFunction takes a returned Promise as truthy at once, so the
   // predicate stays synchronous: it starts a getStats() and reads the result
   // of the previous one.
-  const handle = await page.waitForFunction(() => {
+  const handle = await page.waitForFunction((kinds) => {
     // Kept on the connection itself, so a later call on the same page is
     // judged on its own figures.
     const pc = window.switchboardCall;
@@ -67,7 +68,7 @@ export async function waitForMedia(page, { timeout = 30_000 } = {}) {
       });
     }
     const inbound = pc.__inbound;
-    return inbound?.audio > 0 && inbound?.video > 0 ? inbound : false;
-  }, null, { timeout, polling: 200 });
+    return inbound && kinds.every((kind) => inbound[kind] > 0) ? inbound : false;
+  }, kinds, { timeout, polling: 200 });
   return handle.jsonValue();
 }
