@@ -205,8 +205,9 @@ pub trait Codec: Send + 'static {
     /// The time of the turn about to run, on the server's clock, given
     /// before its [`on_client`](Self::on_client) and
     /// [`on_core`](Self::on_core) calls: a codec with a timer of its own
-    /// (ecall's bridge gathering ICE candidates) reads the time only here,
-    /// and stays sans-IO.
+    /// (ecall's bridge gathering ICE candidates) takes the time from here,
+    /// not from a clock, and stays sans-IO. (ecall reads the clock only
+    /// when it was never told, as a bare codec in a unit test is not.)
     fn at(&mut self, now: Instant) {
         let _ = now;
     }

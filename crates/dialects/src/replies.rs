@@ -84,6 +84,12 @@ impl<T> Replies<T> {
         self.waiting.len()
     }
 
+    /// What waits for the core's replies, to be changed in place (ecall
+    /// marks a waiting offer withdrawn).
+    pub fn waiting_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.waiting.values_mut()
+    }
+
     /// A fresh tag: the sequence number, the quiet bit, the label.
     fn next_tag(&mut self, quiet: bool, label: Label) -> u64 {
         let sequence = self.next;

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard_core::{
-    Command, CommandError, EndReason, Event, InviteId, InviteRef, Payload, RelayTarget, RoomId, RoomRef, Signal,
-    SignalKind, UserId,
+    Command, CommandError, EndReason, Event, InviteId, InviteRef, Payload, RelayTarget, RoomId, Signal, SignalKind,
+    UserId,
 };
 use switchboard_dialects::codec::{Codec, Effect, TextFrame};
-use switchboard_dialects::ecall::{BRIDGE_CLIENT, Ecall, GATHERING, RING_TIMEOUT};
+use switchboard_dialects::ecall::{BRIDGE_CLIENT, Ecall, GATHERING, RING_TIMEOUT, SDP_WAIT};
 use switchboard_ecall::{Action, CallState, Device, DeviceConfig, ECallMessage, MessageType, Output};
 
 const OFFER: &str = "v=0\r\ns=offer\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n";
@@ -153,12 +153,7 @@ fn the_wire_devices_cancel_withdraws_the_ringing_call() {
     let mut alice = Wire::new();
     alice.call_bob();
     let effects = alice.act(Action::Hangup { peer: "bob".into() });
-    assert!(
-        effects.iter().any(
-            |e| matches!(e, Effect::Command(_, Command::Cancel { invite: InviteRef::To(to), .. }) if *to == bob())
-        ),
-        "{effects:?}"
-    );
+    assert!(Wire::ended_with(&effects, EndReason::Cancelled), "{effects:?}");
     // The bridge confirms the CANCEL, as a Wire peer does.
     let confirm = effects.iter().find_map(|effect| match effect {
         Effect::Send(frame) => serde_json::from_str::<Value>(frame).ok(),
@@ -198,12 +193,7 @@ fn a_renegotiation_is_refused_and_a_hang_up_ends_the_call_in_the_core() {
     assert_eq!(error_frames(&effects), ["bob's app cannot take a renegotiation (UPDATE) of the call"]);
 
     let effects = alice.act(Action::Hangup { peer: "bob".into() });
-    assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, Effect::Command(_, Command::Leave { room: RoomRef::CallWith(to) }) if *to == bob())),
-        "{effects:?}"
-    );
+    assert!(Wire::ended_with(&effects, EndReason::Hangup), "{effects:?}");
     // The other side's end, after: the call is over on both; nothing more.
     let room = RoomId::parse("call-1").unwrap();
     let effects = alice.core(Event::CallEnded {
@@ -353,4 +343,86 @@ fn a_call_another_device_took_leaves_this_one_silent() {
     let effects = alice.core(Event::Reply { tag: accept, result: Err(CommandError::NoSuchInvite) });
     assert!(error_frames(&effects).is_empty(), "{effects:?}");
     assert_eq!(alice.codec.deadline(), None);
+}
+
+#[test]
+fn a_cancel_before_the_setups_refusal_withdraws_the_call_quietly() {
+    let mut alice = Wire::new();
+    let effects = alice.act(Action::Call { peer: "bob".into(), sdp_offer: OFFER.into(), video: false });
+    let [Effect::Command(setup, _)] = &effects[..] else { panic!("{effects:?}") };
+    assert!(setup.reply_on_success, "a SETUP offer's relay is tracked");
+    // Alice gives up before the core's refusal of the SETUP is back.
+    let effects = alice.act(Action::Hangup { peer: "bob".into() });
+    let [Effect::Command(cancel, Command::Relay { .. })] = &effects[..] else { panic!("{effects:?}") };
+    let refused = || CommandError::NotCarried { to: bob(), what: "Wire calling messages".into() };
+    assert!(alice.core(Event::Reply { tag: setup.tag, result: Err(refused()) }).is_empty(), "no call is placed");
+    assert!(alice.core(Event::Reply { tag: cancel.tag, result: Err(refused()) }).is_empty(), "no error frame");
+    assert_eq!(alice.codec.deadline(), None);
+}
+
+#[test]
+fn two_offers_in_flight_each_find_their_own_call() {
+    let mut alice = Wire::new();
+    let carol = UserId::parse("carol").unwrap();
+    let effects = alice.act(Action::Call { peer: "bob".into(), sdp_offer: OFFER.into(), video: false });
+    let [Effect::Command(to_bob, _)] = &effects[..] else { panic!("{effects:?}") };
+    let effects = alice.act(Action::Call { peer: "carol".into(), sdp_offer: OFFER.into(), video: false });
+    let [Effect::Command(to_carol, _)] = &effects[..] else { panic!("{effects:?}") };
+    for (tag, user) in [(to_bob.tag, bob()), (to_carol.tag, carol.clone())] {
+        let refused = CommandError::NotCarried { to: user.clone(), what: "Wire calling messages".into() };
+        let effects = alice.core(Event::Reply { tag, result: Err(refused) });
+        assert!(matches!(&effects[..], [Effect::Command(_, Command::Call { to, .. })] if *to == user), "{effects:?}");
+    }
+}
+
+#[test]
+fn an_accept_crossing_the_wire_devices_cancel_sends_no_offer() {
+    let mut alice = Wire::new();
+    alice.call_bob();
+    let effects = alice.act(Action::Hangup { peer: "bob".into() });
+    assert!(Wire::ended_with(&effects, EndReason::Cancelled), "{effects:?}");
+    // Bob's accept was on its way: the core ends the call on alice's end,
+    // and the bridge relays nothing.
+    assert!(alice.accepted().is_empty());
+}
+
+#[test]
+fn a_silent_caller_that_never_offers_is_ended_after_the_sdp_wait() {
+    let mut alice = Wire::new();
+    alice.rung_by_bob();
+    assert_eq!(alice.codec.deadline(), Some(alice.now + SDP_WAIT));
+    alice.now += SDP_WAIT;
+    let (now, mut effects) = (alice.now, Vec::new());
+    alice.codec.on_deadline(now, &mut effects);
+    assert!(Wire::ended_with(&effects, EndReason::Timeout), "{effects:?}");
+    assert!(alice.receive(&effects).is_empty(), "the Wire device never rang: {effects:?}");
+}
+
+#[test]
+fn trickled_candidates_are_bounded() {
+    let mut alice = Wire::new();
+    alice.call_bob();
+    alice.accepted();
+    for n in 0..1000 {
+        alice.relayed(SignalKind::IceCandidate, candidate(n % 10));
+    }
+    alice.relayed(SignalKind::Answer, json!({"type": "answer", "sdp": ANSWER}));
+    let effects = alice.relayed(SignalKind::IceCandidate, json!({"candidate": ""}));
+    let outputs = alice.receive(&effects);
+    let Some(Output::RemoteSdp { sdp, .. }) = outputs.iter().find(|o| matches!(o, Output::RemoteSdp { .. })) else {
+        panic!("{outputs:?}")
+    };
+    assert_eq!(sdp.matches("a=candidate:").count(), 32, "at most 32 candidates are folded in");
+}
+
+#[test]
+fn a_wire_offer_crossing_the_other_partys_call_is_declined() {
+    let mut alice = Wire::new();
+    alice.rung_by_bob();
+    let effects = alice.act(Action::Call { peer: "bob".into(), sdp_offer: OFFER.into(), video: false });
+    assert_eq!(error_frames(&effects), ["you are in a call with bob already"]);
+    alice.receive(&effects);
+    assert_eq!(alice.device.state("bob"), Some(CallState::Ended(switchboard_ecall::EndReason::Rejected)));
+    // Bob's call goes on: his offer still rings alice's device.
+    alice.rings_with_bobs_offer();
 }

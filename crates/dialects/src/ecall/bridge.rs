@@ -36,10 +36,10 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard_core::{
-    Command, EndReason, InviteId, InviteRef, Payload, RelayTarget, RoomRef, Signal, SignalKind, UserId,
+use switchboard_core::{Command, EndReason, InviteId, InviteRef, Payload, RelayTarget, Signal, SignalKind, UserId};
+use switchboard_ecall::{
+    Action, CallState, Device, DeviceConfig, ECallMessage, EndReason as WireEnd, MessageType, Output,
 };
-use switchboard_ecall::{Action, CallState, Device, DeviceConfig, EndReason as WireEnd, Output};
 
 use super::candidates::{self, Candidate, Trickle};
 use crate::json::ObjectWriter;
@@ -57,6 +57,16 @@ pub const GATHERING: Duration = Duration::from_secs(2);
 /// How long a Wire device rings for a call from another app before the
 /// bridge cancels it: Wire's own ring timeout, and the core's default.
 pub const RING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the other party's app has to send its SDP once the call is
+/// accepted (its offer when it called, its answer when the Wire device
+/// did); then the call ends with reason `timeout`. A browser sends it
+/// within a second; the bound keeps a silent app from holding the call.
+pub const SDP_WAIT: Duration = Duration::from_secs(30);
+
+/// Candidates gathered into one SDP, at most; later ones are dropped. A
+/// browser gathers a few per network interface and server.
+const MAX_CANDIDATES: usize = 32;
 
 /// Ended bridges kept per device, so that a late message of an ended call
 /// (the Wire device's `HANGUP resp: true`) finds its call, as in
@@ -86,6 +96,9 @@ pub(super) struct Bridges {
 struct Bridge {
     /// The other party.
     peer: UserId,
+    /// The tag of the `Command::Call` placing the Wire device's call, whose
+    /// refusal declines it.
+    call_tag: Option<u64>,
     /// The other party's device, as the Wire device sees it.
     device: Device,
     stage: Stage,
@@ -101,15 +114,15 @@ enum Stage {
     /// The core rings the other party; the Wire device's offer waits for
     /// its accept.
     Ringing { offer: String },
-    /// The offer went to the other party; its answer has not come.
-    Offered,
+    /// The offer went to the other party; its answer must come by `until`.
+    Offered { until: Instant },
     /// The answer came; candidates are gathered into it until `until`.
     Gathering { answer: String, until: Instant },
 
     // The other party calls.
     /// The bridge accepted the call for the Wire device; the other party's
-    /// offer has not come.
-    AwaitingOffer,
+    /// offer must come by `until`.
+    AwaitingOffer { until: Instant },
     /// The offer came; candidates are gathered into it until `until`.
     GatheringOffer { offer: String, until: Instant },
     /// The offer went to the Wire device, which rings or has answered.
@@ -122,7 +135,27 @@ enum Stage {
 impl Stage {
     /// Whether the other party's trickled candidates are still taken in.
     fn gathers(&self) -> bool {
-        matches!(self, Stage::Offered | Stage::Gathering { .. } | Stage::AwaitingOffer | Stage::GatheringOffer { .. })
+        matches!(
+            self,
+            Stage::Offered { .. }
+                | Stage::Gathering { .. }
+                | Stage::AwaitingOffer { .. }
+                | Stage::GatheringOffer { .. }
+        )
+    }
+
+    /// Whether the core holds the call while the bridge's device has no
+    /// call yet: the other party's offer is not in.
+    fn before_ringing_wire(&self) -> bool {
+        matches!(self, Stage::AwaitingOffer { .. } | Stage::GatheringOffer { .. })
+    }
+
+    /// When the other party's SDP must be in.
+    fn sdp_due(&self) -> Option<Instant> {
+        match self {
+            Stage::Offered { until } | Stage::AwaitingOffer { until } => Some(*until),
+            _ => None,
+        }
     }
 
     /// Whether the SDP the candidates go into is in.
@@ -151,10 +184,20 @@ impl Bridges {
         self.calls.iter().find(|bridge| &bridge.peer == peer).is_none_or(|bridge| !bridge.live(wire_user))
     }
 
-    /// The other party of the call being placed: the last bridge still
-    /// ringing, whose `Command::Call` a refusal answers.
-    pub(super) fn placing(&self) -> Option<UserId> {
-        self.calls.iter().rev().find(|bridge| matches!(bridge.stage, Stage::Ringing { .. })).map(|b| b.peer.clone())
+    /// Notes that the `Command::Call` to `peer` went with request `tag`.
+    pub(super) fn placed(&mut self, peer: &UserId, tag: u64) {
+        if let Some(bridge) = self.get_mut(peer) {
+            bridge.call_tag = Some(tag);
+        }
+    }
+
+    /// The other party of the call whose `Command::Call` went with `tag`,
+    /// while it still rings.
+    pub(super) fn placed_with(&self, tag: u64) -> Option<UserId> {
+        self.calls
+            .iter()
+            .find(|bridge| bridge.call_tag == Some(tag) && matches!(bridge.stage, Stage::Ringing { .. }))
+            .map(|bridge| bridge.peer.clone())
     }
 
     /// The Wire device `wire` (its user and client) offers a call to `peer`,
@@ -176,33 +219,32 @@ impl Bridges {
             return out.push(Step::Refuse(format!("{peer} is not a Wire client: only a SETUP offer can call it")));
         };
         out.push(Step::Command(Command::Call { to: peer.clone(), data: Payload::null() }));
-        self.calls.push(Bridge {
-            peer,
-            device,
-            stage: Stage::Ringing { offer },
-            candidates: Vec::new(),
-            gathered: false,
-        });
+        self.calls.push(Bridge::new(peer, device, Stage::Ringing { offer }));
         self.forget_old(wire.0);
     }
 
     /// `peer`, a user of another app, calls the Wire device's user
     /// (`wire_user`), ringing `invite`: the bridge accepts it for the Wire
-    /// device, so that `peer`'s app sends its offer.
-    pub(super) fn called(&mut self, wire_user: &str, peer: UserId, invite: InviteId) -> Vec<Step> {
+    /// device, so that `peer`'s app sends its offer. While a bridged call
+    /// with `peer` is live (both called each other at once, across nodes),
+    /// the new call is declined as busy.
+    pub(super) fn called(&mut self, now: Instant, wire_user: &str, peer: UserId, invite: InviteId) -> Vec<Step> {
+        let which = InviteRef::Id(invite);
+        if self.calls.iter().any(|bridge| bridge.peer == peer && bridge.live(wire_user)) {
+            return vec![Step::Command(Command::Reject { invite: which, reason: EndReason::Busy, note: None })];
+        }
         self.calls.retain(|bridge| bridge.peer != peer);
         let device = self.device_for(&peer);
-        let bridge = Bridge { peer, device, stage: Stage::AwaitingOffer, candidates: Vec::new(), gathered: false };
-        self.calls.push(bridge);
+        self.calls.push(Bridge::new(peer, device, Stage::AwaitingOffer { until: now + SDP_WAIT }));
         self.forget_old(wire_user);
-        vec![Step::Command(Command::Accept { invite: InviteRef::Id(invite), status: None, note: None })]
+        vec![Step::Command(Command::Accept { invite: which, status: None, note: None })]
     }
 
     /// `peer`'s call stopped ringing before the bridge's accept took it
     /// (another device of the user took it, or `peer` cancelled): it was
     /// never this device's.
     pub(super) fn ringing_stopped(&mut self, peer: &UserId) {
-        self.calls.retain(|bridge| !(&bridge.peer == peer && bridge.stage == Stage::AwaitingOffer));
+        self.calls.retain(|bridge| !(&bridge.peer == peer && matches!(bridge.stage, Stage::AwaitingOffer { .. })));
     }
 
     /// A message of the Wire device (`wire`) to `peer`, whose bridged call
@@ -216,6 +258,21 @@ impl Bridges {
     ) -> Vec<Step> {
         let mut out = Vec::new();
         let Some(bridge) = self.get_mut(peer) else { return out };
+        let offers = ECallMessage::parse(content).is_ok_and(|m| m.kind == MessageType::Setup && !m.resp);
+        if offers && bridge.live(wire.0) {
+            // A new call to `peer` while one is live: glare with `peer`'s
+            // own call (its offer is not in yet), or a device that lost
+            // track of its call. The live call stays.
+            if bridge.stage.before_ringing_wire() && bridge.device.handle_message(now, wire.0, wire.1, content).is_ok()
+            {
+                // Declined by the bridge's device, as a Wire peer in a call
+                // declines a second one.
+                let _ = bridge.device.handle_action(now, Action::Reject { peer: wire.0.to_owned() });
+                drain(&mut bridge.device, &mut out, |_| {});
+            }
+            out.push(Step::Refuse(format!("you are in a call with {peer} already")));
+            return out;
+        }
         let before = bridge.device.state(wire.0);
         if let Err(error) = bridge.device.handle_message(now, wire.0, wire.1, content) {
             out.push(Step::Refuse(format!("bad content: {error}")));
@@ -236,22 +293,20 @@ impl Bridges {
         }
         let after = bridge.device.state(wire.0);
         if before.is_some_and(CallState::is_live) && after.is_some_and(|state| !state.is_live()) {
-            let command = if bridge.stage == Stage::Rung {
-                // The Wire device declined or hung up a call of the other
-                // party's, which the core holds as accepted.
-                let reason = if after == Some(CallState::Ended(WireEnd::Rejected)) {
-                    EndReason::Rejected
-                } else {
-                    EndReason::Hangup
-                };
-                Command::EndCallWith { peer: peer.clone(), reason, note: None }
+            // One command ends the call whatever the core has made of it
+            // by now: a CANCEL that crossed the other party's accept ends
+            // the accepted call.
+            let reason = if bridge.stage == Stage::Rung && after == Some(CallState::Ended(WireEnd::Rejected)) {
+                // The Wire device declined a call of the other party's,
+                // which the core holds as accepted.
+                EndReason::Rejected
             } else if ringing {
                 // The Wire device withdrew its ringing call (CANCEL).
-                Command::Cancel { invite: InviteRef::To(peer.clone()), note: None }
+                EndReason::Cancelled
             } else {
-                Command::Leave { room: RoomRef::CallWith(peer.clone()) }
+                EndReason::Hangup
             };
-            out.push(Step::Command(command));
+            out.push(Step::Command(Command::EndCallWith { peer: peer.clone(), reason, note: None }));
             bridge.stage = Stage::Answered;
         }
         if renegotiated {
@@ -267,10 +322,18 @@ impl Bridges {
         self.end_with(now, peer, Action::Reject { peer: wire_user.to_owned() })
     }
 
-    /// `peer` accepted: the held offer goes to it.
-    pub(super) fn accepted(&mut self, peer: &UserId) -> Vec<Step> {
+    /// `peer` accepted: the held offer goes to it. An accept of a call the
+    /// Wire device has ended already finds it over, and does nothing: the
+    /// device's end reaches the core after it, and ends the call there.
+    pub(super) fn accepted(&mut self, now: Instant, peer: &UserId) -> Vec<Step> {
         let Some(bridge) = self.get_mut(peer) else { return Vec::new() };
-        let Stage::Ringing { offer } = std::mem::replace(&mut bridge.stage, Stage::Offered) else { return Vec::new() };
+        if !matches!(bridge.stage, Stage::Ringing { .. }) {
+            return Vec::new();
+        }
+        let Stage::Ringing { offer } = std::mem::replace(&mut bridge.stage, Stage::Offered { until: now + SDP_WAIT })
+        else {
+            unreachable!("matched above")
+        };
         let payload = ObjectWriter::new().string("type", "offer").string("sdp", &offer).finish();
         let signal = Signal { kind: SignalKind::Offer, payload: Payload::new(payload) };
         vec![Step::Command(Command::Relay { to: RelayTarget::CallPeer(peer.clone()), signal })]
@@ -290,49 +353,65 @@ impl Bridges {
         let Some(bridge) = self.get_mut(peer) else { return Vec::new() };
         let until = now + GATHERING;
         match (&signal.kind, &bridge.stage) {
-            (SignalKind::Answer, Stage::Offered) => {
+            (SignalKind::Answer, Stage::Offered { .. }) => {
                 let Some(answer) = sdp_of(signal.payload.as_str(), "answer") else {
-                    return vec![Step::Refuse(format!("{peer} sent an SDP answer that is not one"))];
+                    return self.fail(now, wire_user, peer, "an SDP answer that is not one");
                 };
                 bridge.stage = Stage::Gathering { answer, until };
             }
-            (SignalKind::Offer, Stage::AwaitingOffer) => {
+            (SignalKind::Offer, Stage::AwaitingOffer { .. }) => {
                 let Some(offer) = sdp_of(signal.payload.as_str(), "offer") else {
-                    return vec![Step::Refuse(format!("{peer} sent an SDP offer that is not one"))];
+                    return self.fail(now, wire_user, peer, "an SDP offer that is not one");
                 };
                 bridge.stage = Stage::GatheringOffer { offer, until };
             }
             (SignalKind::IceCandidate, stage) if stage.gathers() => match Trickle::read(signal.payload.as_str()) {
-                Trickle::Candidate(candidate) => bridge.candidates.push(candidate),
+                Trickle::Candidate(candidate) if bridge.candidates.len() < MAX_CANDIDATES => {
+                    bridge.candidates.push(candidate);
+                }
+                Trickle::Candidate(_) => {}
                 // End-of-candidates before the SDP: it goes as soon as it comes.
                 Trickle::End => bridge.gathered = true,
                 Trickle::Unreadable => {}
             },
             // Candidates after the SDP went out: ECall has no trickle, and
             // the Wire device's own candidates are in its SDP, so
-            // connectivity checks from it reach the other party anyway.
+            // connectivity checks from it reach the other party anyway. A
+            // renegotiation from the other party has no ECall form the
+            // bridge could give it: the call goes on as negotiated.
             _ => return Vec::new(),
         }
         if bridge.gathered && bridge.stage.has_sdp() { bridge.send_folded(now, wire_user, true) } else { Vec::new() }
     }
 
-    /// When the earliest gathering ends, or a Wire device rung by the
-    /// other party rings out.
+    /// When the earliest gathering ends, the other party's SDP is due, or
+    /// a Wire device rung by the other party rings out.
     pub(super) fn deadline(&self) -> Option<Instant> {
         self.calls
             .iter()
-            .flat_map(|bridge| [bridge.stage.gathering_until(), bridge.device.poll_timeout()])
+            .flat_map(|bridge| [bridge.stage.gathering_until(), bridge.stage.sdp_due(), bridge.device.poll_timeout()])
             .flatten()
             .min()
     }
 
     /// The clock reached [`deadline`](Self::deadline): every SDP whose
-    /// gathering is over goes out with the candidates it has, and a Wire
+    /// gathering is over goes out with the candidates it has; a call whose
+    /// other party sent no SDP in time ends with reason `timeout` (the Wire
+    /// device hears `REJECT` if it was ringing the other party); a Wire
     /// device that rang out hears `CANCEL` while the other party's call ends
     /// with reason `timeout`.
     pub(super) fn on_deadline(&mut self, now: Instant, wire_user: &str) -> Vec<Step> {
         let mut out = Vec::new();
         for bridge in &mut self.calls {
+            if bridge.stage.sdp_due().is_some_and(|until| until <= now) {
+                bridge.stage = Stage::Answered;
+                if bridge.device.handle_action(now, Action::Hangup { peer: wire_user.to_owned() }).is_ok() {
+                    drain(&mut bridge.device, &mut out, |_| {});
+                }
+                let end = Command::EndCallWith { peer: bridge.peer.clone(), reason: EndReason::Timeout, note: None };
+                out.push(Step::Command(end));
+                continue;
+            }
             if bridge.stage.gathering_until().is_some_and(|until| until <= now) {
                 out.extend(bridge.send_folded(now, wire_user, false));
             }
@@ -347,6 +426,15 @@ impl Bridges {
                 }
             }
         }
+        out
+    }
+
+    /// `peer`'s app sent `what`, which the Wire device cannot be given: the
+    /// call ends on both sides, and the Wire device is told why.
+    fn fail(&mut self, now: Instant, wire_user: &str, peer: &UserId, what: &str) -> Vec<Step> {
+        let mut out = self.end_with(now, peer, Action::Hangup { peer: wire_user.to_owned() });
+        out.push(Step::Command(Command::EndCallWith { peer: peer.clone(), reason: EndReason::Hangup, note: None }));
+        out.push(Step::Refuse(format!("{peer}'s app sent {what}; the call ends")));
         out
     }
 
@@ -385,9 +473,15 @@ impl Bridges {
 }
 
 impl Bridge {
-    /// Whether the call with the Wire device's user is not over.
+    fn new(peer: UserId, device: Device, stage: Stage) -> Self {
+        Self { peer, call_tag: None, device, stage, candidates: Vec::new(), gathered: false }
+    }
+
+    /// Whether the call with the Wire device's user is not over: its
+    /// device's call is live, or the core holds a call of the other party's
+    /// whose offer is not in yet.
     fn live(&self, wire_user: &str) -> bool {
-        self.device.state(wire_user).is_some_and(CallState::is_live)
+        self.stage.before_ringing_wire() || self.device.state(wire_user).is_some_and(CallState::is_live)
     }
 
     /// The SDP gathered into, with its candidates: an answer goes to the

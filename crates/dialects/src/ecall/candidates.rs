@@ -5,6 +5,11 @@
 
 use serde::Deserialize;
 
+/// Longest candidate line taken, in bytes: a real one (RFC 8839's grammar,
+/// with an IPv6 address, a related address and extensions) is well under
+/// 300.
+pub(super) const MAX_CANDIDATE_BYTES: usize = 512;
+
 /// One trickled candidate, as the core carries it: an
 /// `RTCIceCandidateInit` (`{"candidate":"candidate:…","sdpMid":"0","sdpMLineIndex":0}`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +57,7 @@ impl Trickle {
         }
         // One SDP line: a candidate holding a line break would add lines of
         // its own choosing to the SDP.
-        if !line.starts_with("candidate:") || line.contains(['\r', '\n']) {
+        if !line.starts_with("candidate:") || line.contains(['\r', '\n']) || line.len() > MAX_CANDIDATE_BYTES {
             return Trickle::Unreadable;
         }
         Trickle::Candidate(Candidate { line: line.to_owned(), mline_index: sdp_mline_index, mid: sdp_mid })

@@ -20,7 +20,7 @@ use switchboard_core::{
 };
 use switchboard_ecall::{ECallMessage, MessageType};
 
-pub use bridge::{BRIDGE_CLIENT, GATHERING, RING_TIMEOUT};
+pub use bridge::{BRIDGE_CLIENT, GATHERING, RING_TIMEOUT, SDP_WAIT};
 use bridge::{Bridges, Step};
 
 mod bridge;
@@ -34,10 +34,10 @@ use crate::codec::{
 use crate::json::ObjectWriter;
 use crate::replies::{Answers, Label, NO_LABEL, Replies};
 
-/// The label of a `SETUP` offer's relay: refused as
-/// [`CommandError::NotCarried`], it is a call to a user of another app,
-/// which the codec's bridge places.
-const SETUP_OFFER: Label = 1;
+/// The label of a `CANCEL` or `HANGUP` relayed while a `SETUP` offer to
+/// the same user waits for its reply: refused as not carried, it withdrew
+/// the offer before the bridge took it, and needs no error frame.
+const WITHDRAWAL: Label = 1;
 
 /// The label of a command of the bridge: a refused `Command::Call` declines
 /// the bridged call.
@@ -48,6 +48,25 @@ const BRIDGE_CALL: Label = 2;
 /// or the caller gave up), and [`Event::RingingStopped`] says so; the Wire
 /// device, which never rang, hears nothing.
 const BRIDGE_ACCEPT: Label = 3;
+
+/// The label of the bridge's other commands (ending the call, relaying
+/// its SDP): refused because the call ended on the other side first, they
+/// need no error frame; any other refusal gets one.
+const BRIDGE_END: Label = 4;
+
+/// A `SETUP` offer relayed, waiting for the core's reply: refused as
+/// [`CommandError::NotCarried`], it is a call to a user of another app,
+/// which the codec's bridge places with its content.
+#[derive(Clone, Debug)]
+struct PendingOffer {
+    /// The user it calls.
+    to: UserId,
+    /// The `SETUP` content.
+    setup: String,
+    /// A `CANCEL` or `HANGUP` to `to` came after it: the Wire device gave up
+    /// the call before the reply.
+    withdrawn: bool,
+}
 
 /// The relay kind of a `calling` message.
 const CALLING: &str = "calling";
@@ -121,13 +140,11 @@ impl DeviceQuery {
 pub struct Ecall {
     user: UserId,
     peer_id: Arc<str>,
-    /// Every request is quiet: a failure becomes an error frame as it is,
-    /// but for the labelled ones ([`SETUP_OFFER`], [`BRIDGE_CALL`]).
-    replies: Replies<()>,
-    /// The last `SETUP` offer relayed, and to whom, until the next: the
-    /// bridge needs its content when the relay is refused as not carried.
-    /// Boxed, so that an idle device pays a pointer.
-    last_offer: Option<Box<(UserId, String)>>,
+    /// A `SETUP` offer's relay is tracked ([`PendingOffer`]). Every other
+    /// request is quiet: a failure becomes an error frame as it is, but for
+    /// the labelled ones ([`WITHDRAWAL`], [`BRIDGE_CALL`], [`BRIDGE_ACCEPT`],
+    /// [`BRIDGE_END`]).
+    replies: Replies<PendingOffer>,
     /// Calls with users of other apps.
     bridges: Bridges,
     /// The time of the current turn ([`Codec::at`]).
@@ -167,7 +184,7 @@ impl Ecall {
     }
 
     fn with(peer_id: Arc<str>, user: UserId) -> Self {
-        Self { peer_id, user, replies: Replies::new(), last_offer: None, bridges: Bridges::default(), now: None }
+        Self { peer_id, user, replies: Replies::new(), bridges: Bridges::default(), now: None }
     }
 
     /// The device's client id.
@@ -224,14 +241,20 @@ impl Ecall {
         // The content travels as a JSON string, written back untouched.
         let payload = Payload::new(serde_json::to_string(&frame.content).expect("a string serialises"));
         let signal = Signal { kind: SignalKind::Custom(CALLING.into()), payload };
-        let label = if message.kind == MessageType::Setup && !message.resp && peer.is_none() {
-            self.last_offer = Some(Box::new((to.clone(), frame.content)));
-            SETUP_OFFER
+        let request = if message.kind == MessageType::Setup && !message.resp && peer.is_none() {
+            self.replies.track(PendingOffer { to: to.clone(), setup: frame.content, withdrawn: false })
+        } else if matches!(message.kind, MessageType::Cancel | MessageType::Hangup) && !message.resp {
+            let mut withdrew = false;
+            for offer in self.replies.waiting_mut().filter(|offer| offer.to == to) {
+                offer.withdrawn = true;
+                withdrew = true;
+            }
+            self.replies.quiet(if withdrew { WITHDRAWAL } else { NO_LABEL })
         } else {
-            NO_LABEL
+            self.replies.quiet(NO_LABEL)
         };
         let relay = Command::Relay { to: RelayTarget::User { user: to, peer }, signal };
-        Incoming::Command(self.replies.quiet(label), relay)
+        Incoming::Command(request, relay)
     }
 
     /// The user a frame is addressed to, when its call is bridged: then the
@@ -263,9 +286,13 @@ impl Ecall {
                     let label = match command {
                         Command::Call { .. } => BRIDGE_CALL,
                         Command::Accept { .. } => BRIDGE_ACCEPT,
-                        _ => NO_LABEL,
+                        _ => BRIDGE_END,
                     };
-                    out.push(Effect::Command(self.replies.quiet(label), command));
+                    let request = self.replies.quiet(label);
+                    if let Command::Call { to, .. } = &command {
+                        self.bridges.placed(to, request.tag);
+                    }
+                    out.push(Effect::Command(request, command));
                 }
             }
         }
@@ -276,17 +303,22 @@ impl Ecall {
     fn on_bridged(&mut self, event: &Event, out: &mut Vec<Effect<String>>) -> bool {
         let (now, user, client) = (self.now(), self.user.as_str().to_owned(), self.client().to_owned());
         let steps = match event {
-            Event::Reply { tag, result: Err(error) } => match self.replies.answer(*tag) {
-                Answers::Quiet(SETUP_OFFER) => match (error, self.last_offer.take()) {
-                    (CommandError::NotCarried { to, .. }, Some(offer)) if offer.0 == *to => {
-                        let (peer, setup) = *offer;
-                        let mut steps = Vec::new();
-                        self.bridges.start(now, (&user, &client), peer, &setup, &mut steps);
-                        steps
+            // A `SETUP` offer reached a Wire device.
+            Event::Reply { tag, result: Ok(_) } => {
+                self.replies.answer(*tag);
+                Vec::new()
+            }
+            Event::Reply { tag, result: Err(error) } => match (self.replies.answer(*tag), error) {
+                (Answers::Tracked(offer), CommandError::NotCarried { to, .. }) if offer.to == *to => {
+                    if offer.withdrawn {
+                        return true;
                     }
-                    _ => return false,
-                },
-                Answers::Quiet(BRIDGE_CALL) => match self.bridges.placing() {
+                    let mut steps = Vec::new();
+                    self.bridges.start(now, (&user, &client), offer.to, &offer.setup, &mut steps);
+                    steps
+                }
+                (Answers::Quiet(WITHDRAWAL), CommandError::NotCarried { .. }) => Vec::new(),
+                (Answers::Quiet(BRIDGE_CALL), _) => match self.bridges.placed_with(*tag) {
                     Some(peer) => {
                         let mut steps = self.bridges.declined(now, &user, &peer);
                         steps.push(Step::Refuse(refusal(error)));
@@ -294,17 +326,21 @@ impl Ecall {
                     }
                     None => return false,
                 },
-                Answers::Quiet(BRIDGE_ACCEPT) => Vec::new(),
+                // Taken by another device of the user, or given up by the
+                // caller: `RingingStopped` says so. Any other refusal leaves
+                // the call ringing in the core until its ring timeout.
+                (Answers::Quiet(BRIDGE_ACCEPT), _) => Vec::new(),
+                (Answers::Quiet(BRIDGE_END), CommandError::NoCallWith(_) | CommandError::NoSuchInvite) => Vec::new(),
                 _ => return false,
             },
             // Only a user of another app rings a Wire device in the core:
             // Wire devices ring each other with ECall messages.
-            Event::Ringing { invite, from, .. } => self.bridges.called(&user, from.clone(), *invite),
+            Event::Ringing { invite, from, .. } => self.bridges.called(now, &user, from.clone(), *invite),
             Event::RingingStopped { from, .. } if self.bridges.has(from) => {
                 self.bridges.ringing_stopped(from);
                 Vec::new()
             }
-            Event::CallAccepted { by, .. } if self.bridges.has(by) => self.bridges.accepted(by),
+            Event::CallAccepted { by, .. } if self.bridges.has(by) => self.bridges.accepted(now, by),
             Event::CallDeclined { by, reason, .. } if self.bridges.has(by) => {
                 let mut steps = self.bridges.declined(now, &user, by);
                 // Busy as a refused call says it (on one node), so busy
