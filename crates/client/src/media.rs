@@ -164,7 +164,10 @@ fn run(mut rtc: Rtc, socket: &UdpSocket, local: SocketAddr, seen: &Seen, stop: &
             Err(_) => return,
         };
         let now = Instant::now();
-        if let Some(mid) = audio.filter(|_| seen.connected.load(Ordering::Relaxed) && now >= next_audio) {
+        // Audio is due only once connected, and only with an audio section
+        // that sends: before, the loop waits for str0m alone.
+        let sending = audio.filter(|_| seen.connected.load(Ordering::Relaxed));
+        if let Some(mid) = sending.filter(|_| now >= next_audio) {
             if send_silence(&mut rtc, mid, now, samples) {
                 seen.audio_sent.fetch_add(1, Ordering::Relaxed);
             }
@@ -172,7 +175,9 @@ fn run(mut rtc: Rtc, socket: &UdpSocket, local: SocketAddr, seen: &Seen, stop: &
             next_audio = now + AUDIO_FRAME;
             continue;
         }
-        let until = wake.min(next_audio).max(now + Duration::from_millis(1));
+        let wake = if sending.is_some() { wake.min(next_audio) } else { wake };
+        // At most a second: `stop` is looked at between datagrams.
+        let until = wake.clamp(now + Duration::from_millis(1), now + Duration::from_secs(1));
         let _ = socket.set_read_timeout(Some(until - now));
         let input = match socket.recv_from(&mut buf) {
             Ok((n, source)) => match buf[..n].try_into() {

@@ -14,7 +14,7 @@
 //!
 //! Errors go to stderr, with exit status 1.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -62,7 +62,7 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 report(json!({"event": "ringing", "from": from}));
                 let (sdp_answer, media) = MediaPeer::answer(&sdp)?;
                 let media = Arc::new(media);
-                tokio::spawn(report_media(media.clone()));
+                tokio::spawn(report_media(Arc::downgrade(&media)));
                 peer = Some(media);
                 device.act(Instant::now(), Action::Accept { peer: from.clone(), sdp_answer }).await?;
                 report(json!({"event": "answered", "from": from}));
@@ -77,10 +77,11 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-/// Reports the media once it flows both ways.
-async fn report_media(peer: Arc<MediaPeer>) {
+/// Reports the media once it flows both ways; gives up when the call's
+/// peer is gone.
+async fn report_media(peer: Weak<MediaPeer>) {
     loop {
-        let media = peer.report();
+        let Some(media) = peer.upgrade().map(|peer| peer.report()) else { return };
         if media.connected && media.audio_bytes > 0 && media.video_bytes > 0 && media.audio_sent > 0 {
             let (audio_bytes, video_bytes, audio_sent) = (media.audio_bytes, media.video_bytes, media.audio_sent);
             return report(
