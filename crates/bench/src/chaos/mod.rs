@@ -111,8 +111,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |since| since.as_nanos() as u64)
     });
-    let log_dir =
-        args.log_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("switchboard-chaos-{}", std::process::id())));
+    let log_dir = args
+        .log_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("switchboard-chaos-{}", std::process::id())));
     let setup = Setup {
         server_bin: args.server_bin.clone(),
         redis_bin: args.redis_bin.clone(),

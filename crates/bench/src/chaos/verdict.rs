@@ -278,10 +278,7 @@ mod tests {
         let class = |record: Record| exposure(&record, &outages);
         assert_eq!(class(call(0, 2, (5.0, 20.0), Ending::HungUp)), Exposure::Untouched, "node 1 is not theirs");
         assert_eq!(class(call(0, 1, (12.0, 20.0), Ending::HungUp)), Exposure::Untouched, "began after it was back");
-        assert_eq!(
-            class(call(0, 1, (5.0, 10.5), Ending::HungUp)),
-            Exposure::PartyNodeKilled { killed_at_s: 10.0 }
-        );
+        assert_eq!(class(call(0, 1, (5.0, 10.5), Ending::HungUp)), Exposure::PartyNodeKilled { killed_at_s: 10.0 });
         assert_eq!(
             class(call(1, 0, (10.5, 10.6), Ending::HungUp)),
             Exposure::PartyNodeKilled { killed_at_s: 10.0 },

@@ -42,7 +42,11 @@ pub(crate) enum Read {
 
 /// Reads one frame, answering a keepalive; `None` when `within` (if
 /// given) passed first.
-pub(crate) async fn read(target: Target, socket: &mut Socket, within: Option<Duration>) -> anyhow::Result<Option<Read>> {
+pub(crate) async fn read(
+    target: Target,
+    socket: &mut Socket,
+    within: Option<Duration>,
+) -> anyhow::Result<Option<Read>> {
     let next = match within {
         Some(within) => match tokio::time::timeout(within, socket.next()).await {
             Ok(next) => next,

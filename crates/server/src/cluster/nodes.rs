@@ -14,9 +14,9 @@ use std::time::Duration;
 use redis::Script;
 use tokio::time::Instant;
 
-use super::{Cluster, NodeId, Unavailable};
 use super::names::node_key;
 use super::places::Place;
+use super::{Cluster, NodeId, Unavailable};
 use crate::driver::{DriverGone, DriverHandle};
 
 /// Refreshes a node's key and its expiry in `sb:nodes`; returns whether
