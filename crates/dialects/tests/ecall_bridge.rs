@@ -177,8 +177,9 @@ fn a_call_the_core_refuses_is_rejected_with_the_reason() {
     assert_eq!(alice.device.state("bob"), Some(CallState::Ended(switchboard_ecall::EndReason::Rejected)));
 }
 
-#[test]
-fn a_renegotiation_is_refused_and_a_hang_up_ends_the_call_in_the_core() {
+/// Alice calls bob and the call is answered: bob's answer reaches her
+/// device at end-of-candidates.
+fn answered_call() -> Wire {
     let mut alice = Wire::new();
     alice.call_bob();
     alice.accepted();
@@ -188,9 +189,36 @@ fn a_renegotiation_is_refused_and_a_hang_up_ends_the_call_in_the_core() {
     let outputs = alice.receive(&effects);
     let answer = format!("{ANSWER}a=end-of-candidates\r\n");
     assert!(outputs.contains(&Output::RemoteSdp { peer: "bob".into(), sdp: answer, answer: true }), "{outputs:?}");
+    alice
+}
 
-    let effects = alice.act(Action::Update { peer: "bob".into(), sdp_offer: OFFER.into() });
-    assert_eq!(error_frames(&effects), ["bob's app cannot take a renegotiation (UPDATE) of the call"]);
+/// The SDP relayed to bob among `effects`, if any.
+fn relayed_to_bob(effects: &[Effect<String>]) -> Option<&Signal> {
+    effects.iter().find_map(|effect| match effect {
+        Effect::Command(_, Command::Relay { to: RelayTarget::CallPeer(to), signal }) if *to == bob() => Some(signal),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_wire_devices_update_renegotiates_with_the_other_app_and_a_hang_up_ends_the_call() {
+    let mut alice = answered_call();
+    let renegotiated = OFFER.replace("s=offer", "s=update");
+    let effects = alice.act(Action::Update { peer: "bob".into(), sdp_offer: renegotiated.clone() });
+    let offer = relayed_to_bob(&effects).expect("the UPDATE's offer goes to bob");
+    assert_eq!(offer.kind, SignalKind::Offer);
+    assert_eq!(
+        serde_json::from_str::<Value>(offer.payload.as_str()).unwrap(),
+        json!({"type": "offer", "sdp": renegotiated})
+    );
+    assert!(error_frames(&effects).is_empty(), "{effects:?}");
+    // Bob's answer, and a candidate, come back as UPDATE resp: true.
+    alice.relayed(SignalKind::Answer, json!({"type": "answer", "sdp": ANSWER}));
+    alice.relayed(SignalKind::IceCandidate, candidate(3));
+    let effects = alice.relayed(SignalKind::IceCandidate, Value::Null);
+    let outputs = alice.receive(&effects);
+    let answer = format!("{ANSWER}a=candidate:3 1 udp 2122260223 127.0.0.1 50003 typ host\r\na=end-of-candidates\r\n");
+    assert!(outputs.contains(&Output::RemoteSdp { peer: "bob".into(), sdp: answer, answer: true }), "{outputs:?}");
 
     let effects = alice.act(Action::Hangup { peer: "bob".into() });
     assert!(Wire::ended_with(&effects, EndReason::Hangup), "{effects:?}");
@@ -203,6 +231,24 @@ fn a_renegotiation_is_refused_and_a_hang_up_ends_the_call_in_the_core() {
         reason: EndReason::Hangup,
     });
     assert!(alice.receive(&effects).is_empty(), "{effects:?}");
+}
+
+#[test]
+fn the_other_apps_renegotiation_reaches_the_wire_device_as_update() {
+    let mut alice = answered_call();
+    let renegotiated = OFFER.replace("s=offer", "s=restart");
+    assert!(alice.relayed(SignalKind::Offer, json!({"type": "offer", "sdp": renegotiated})).is_empty());
+    let effects = alice.relayed(SignalKind::IceCandidate, json!({"candidate": ""}));
+    let outputs = alice.receive(&effects);
+    let offer = format!("{renegotiated}a=end-of-candidates\r\n");
+    assert!(outputs.contains(&Output::RemoteSdp { peer: "bob".into(), sdp: offer, answer: false }), "{outputs:?}");
+    let effects = alice.act(Action::UpdateAnswer { peer: "bob".into(), sdp_answer: ANSWER.into() });
+    let answer = relayed_to_bob(&effects).expect("the UPDATE's answer goes to bob");
+    assert_eq!(answer.kind, SignalKind::Answer);
+    assert_eq!(
+        serde_json::from_str::<Value>(answer.payload.as_str()).unwrap(),
+        json!({"type": "answer", "sdp": ANSWER})
+    );
 }
 
 #[test]

@@ -29,10 +29,14 @@
 //! | the call ends (reason `rejected`, `timeout`) | `Command::EndCallWith` | `REJECT`, or rings out (`CANCEL` to it) |
 //! | hangs up, or disconnects | `CANCEL` while ringing, else `HANGUP` | stops ringing, or hangs up |
 //!
+//! A renegotiation, either way, is ECall's `UPDATE`: the other party's new
+//! offer (its candidates gathered in, as for the first) goes to the Wire
+//! device as `UPDATE`, and its `UPDATE resp: true` back as the answer; the
+//! Wire device's `UPDATE` goes to the other party as an offer, and its
+//! answer back as `UPDATE resp: true`.
+//!
 //! The Wire device's `PROPSYNC` is confirmed by the bridge's [`Device`], as
-//! a Wire peer would. What cannot cross is refused with the dialect's
-//! `error` frame: an `UPDATE` (the other apps cannot renegotiate through
-//! switchboard).
+//! a Wire peer would.
 
 use std::time::{Duration, Instant};
 
@@ -125,10 +129,22 @@ enum Stage {
     AwaitingOffer { until: Instant },
     /// The offer came; candidates are gathered into it until `until`.
     GatheringOffer { offer: String, until: Instant },
-    /// The offer went to the Wire device, which rings or has answered.
+    /// The offer went to the Wire device, which rings.
     Rung,
 
-    /// The answer went to the Wire device, or the call is over.
+    // Either side renegotiates, once the call is answered.
+    /// The other party's new offer; candidates are gathered into it until
+    /// `until`.
+    Renegotiating { offer: String, until: Instant },
+    /// The other party's new offer went to the Wire device as `UPDATE`.
+    Updating,
+    /// The Wire device's `UPDATE` offer went to the other party.
+    UpdateOffered,
+    /// The other party's answer to it; candidates are gathered into it
+    /// until `until`.
+    UpdateGathering { answer: String, until: Instant },
+
+    /// The SDPs are exchanged (the call is on), or the call is over.
     Answered,
 }
 
@@ -141,6 +157,9 @@ impl Stage {
                 | Stage::Gathering { .. }
                 | Stage::AwaitingOffer { .. }
                 | Stage::GatheringOffer { .. }
+                | Stage::Renegotiating { .. }
+                | Stage::UpdateOffered
+                | Stage::UpdateGathering { .. }
         )
     }
 
@@ -160,12 +179,15 @@ impl Stage {
 
     /// Whether the SDP the candidates go into is in.
     fn has_sdp(&self) -> bool {
-        matches!(self, Stage::Gathering { .. } | Stage::GatheringOffer { .. })
+        self.gathering_until().is_some()
     }
 
     fn gathering_until(&self) -> Option<Instant> {
         match self {
-            Stage::Gathering { until, .. } | Stage::GatheringOffer { until, .. } => Some(*until),
+            Stage::Gathering { until, .. }
+            | Stage::GatheringOffer { until, .. }
+            | Stage::Renegotiating { until, .. }
+            | Stage::UpdateGathering { until, .. } => Some(*until),
             _ => None,
         }
     }
@@ -279,24 +301,36 @@ impl Bridges {
             return out;
         }
         let ringing = matches!(bridge.stage, Stage::Ringing { .. });
-        let (mut renegotiated, mut answer) = (false, None);
+        let rung = bridge.stage == Stage::Rung;
+        let (mut update, mut answer) = (None, None);
         drain(&mut bridge.device, &mut out, |output| match output {
-            Output::RemoteSdp { answer: false, .. } => renegotiated = true,
+            Output::RemoteSdp { sdp, answer: false, .. } => update = Some(sdp),
             Output::RemoteSdp { sdp, answer: true, .. } => answer = Some(sdp),
             _ => {}
         });
-        if let Some(answer) = answer.filter(|_| bridge.stage == Stage::Rung) {
-            // The Wire device answered the other party's offer.
-            let payload = ObjectWriter::new().string("type", "answer").string("sdp", &answer).finish();
-            let signal = Signal { kind: SignalKind::Answer, payload: Payload::new(payload) };
-            out.push(Step::Command(Command::Relay { to: RelayTarget::CallPeer(peer.clone()), signal }));
+        if let Some(answer) = answer.filter(|_| matches!(bridge.stage, Stage::Rung | Stage::Updating)) {
+            // The Wire device answered the other party's offer, or its new
+            // one (`UPDATE resp: true`).
+            out.push(Step::Command(relay_sdp(peer, SignalKind::Answer, &answer)));
+            bridge.stage = Stage::Answered;
+        }
+        if let Some(offer) = update {
+            // The Wire device renegotiates (`UPDATE`): its new offer goes to
+            // the other party, whose answer comes back as `UPDATE resp: true`.
+            if bridge.stage == Stage::Answered {
+                out.push(Step::Command(relay_sdp(peer, SignalKind::Offer, &offer)));
+                bridge.stage = Stage::UpdateOffered;
+                bridge.start_gathering();
+            } else {
+                out.push(Step::Refuse(format!("the call with {peer} is being negotiated; try the UPDATE again")));
+            }
         }
         let after = bridge.device.state(wire.0);
         if before.is_some_and(CallState::is_live) && after.is_some_and(|state| !state.is_live()) {
             // One command ends the call whatever the core has made of it
             // by now: a CANCEL that crossed the other party's accept ends
             // the accepted call.
-            let reason = if bridge.stage == Stage::Rung && after == Some(CallState::Ended(WireEnd::Rejected)) {
+            let reason = if rung && after == Some(CallState::Ended(WireEnd::Rejected)) {
                 // The Wire device declined a call of the other party's,
                 // which the core holds as accepted.
                 EndReason::Rejected
@@ -308,9 +342,6 @@ impl Bridges {
             };
             out.push(Step::Command(Command::EndCallWith { peer: peer.clone(), reason, note: None }));
             bridge.stage = Stage::Answered;
-        }
-        if renegotiated {
-            out.push(Step::Refuse(format!("{peer}'s app cannot take a renegotiation (UPDATE) of the call")));
         }
         out
     }
@@ -334,9 +365,7 @@ impl Bridges {
         else {
             unreachable!("matched above")
         };
-        let payload = ObjectWriter::new().string("type", "offer").string("sdp", &offer).finish();
-        let signal = Signal { kind: SignalKind::Offer, payload: Payload::new(payload) };
-        vec![Step::Command(Command::Relay { to: RelayTarget::CallPeer(peer.clone()), signal })]
+        vec![Step::Command(relay_sdp(peer, SignalKind::Offer, &offer))]
     }
 
     /// `peer` ended the accepted call (it hung up, or its connection
@@ -365,6 +394,21 @@ impl Bridges {
                 };
                 bridge.stage = Stage::GatheringOffer { offer, until };
             }
+            // A renegotiation of the answered call; `UpdateOffered`: the
+            // other party's answer to the Wire device's own.
+            (SignalKind::Offer, Stage::Answered) if bridge.live(wire_user) => {
+                let Some(offer) = sdp_of(signal.payload.as_str(), "offer") else {
+                    return self.fail(now, wire_user, peer, "an SDP offer that is not one");
+                };
+                bridge.start_gathering();
+                bridge.stage = Stage::Renegotiating { offer, until };
+            }
+            (SignalKind::Answer, Stage::UpdateOffered) => {
+                let Some(answer) = sdp_of(signal.payload.as_str(), "answer") else {
+                    return self.fail(now, wire_user, peer, "an SDP answer that is not one");
+                };
+                bridge.stage = Stage::UpdateGathering { answer, until };
+            }
             (SignalKind::IceCandidate, stage) if stage.gathers() => match Trickle::read(signal.payload.as_str()) {
                 Trickle::Candidate(candidate) if bridge.candidates.len() < MAX_CANDIDATES => {
                     bridge.candidates.push(candidate);
@@ -376,9 +420,10 @@ impl Bridges {
             },
             // Candidates after the SDP went out: ECall has no trickle, and
             // the Wire device's own candidates are in its SDP, so
-            // connectivity checks from it reach the other party anyway. A
-            // renegotiation from the other party has no ECall form the
-            // bridge could give it: the call goes on as negotiated.
+            // connectivity checks from it reach the other party anyway.
+            (SignalKind::IceCandidate, _) => return Vec::new(),
+            // An offer or answer while one is under way (both sides
+            // renegotiating at once), or after the call: nothing to give it.
             _ => return Vec::new(),
         }
         if bridge.gathered && bridge.stage.has_sdp() { bridge.send_folded(now, wire_user, true) } else { Vec::new() }
@@ -484,8 +529,16 @@ impl Bridge {
         self.stage.before_ringing_wire() || self.device.state(wire_user).is_some_and(CallState::is_live)
     }
 
+    /// A new SDP of the other party's is coming: its candidates start
+    /// afresh.
+    fn start_gathering(&mut self) {
+        self.candidates.clear();
+        self.gathered = false;
+    }
+
     /// The SDP gathered into, with its candidates: an answer goes to the
-    /// Wire device as `SETUP resp: true`, an offer as a `SETUP` that rings it.
+    /// Wire device as `SETUP resp: true`, an offer as a `SETUP` that rings
+    /// it; in a renegotiation, as `UPDATE` and `UPDATE resp: true`.
     fn send_folded(&mut self, now: Instant, wire_user: &str, ended: bool) -> Vec<Step> {
         let candidates = std::mem::take(&mut self.candidates);
         let peer = wire_user.to_owned();
@@ -497,6 +550,13 @@ impl Bridge {
                 self.stage = Stage::Rung;
                 let video = offer.lines().any(|line| line.starts_with("m=video"));
                 Action::Call { peer, sdp_offer: candidates::fold(&offer, &candidates, ended), video }
+            }
+            Stage::Renegotiating { offer, .. } => {
+                self.stage = Stage::Updating;
+                Action::Update { peer, sdp_offer: candidates::fold(&offer, &candidates, ended) }
+            }
+            Stage::UpdateGathering { answer, .. } => {
+                Action::UpdateAnswer { peer, sdp_answer: candidates::fold(&answer, &candidates, ended) }
             }
             other => {
                 self.stage = other;
@@ -537,6 +597,14 @@ fn drain(device: &mut Device, out: &mut Vec<Step>, mut also: impl FnMut(Output))
             other => also(other),
         }
     }
+}
+
+/// A relay of an SDP of `kind` (offer or answer) to `peer`, in the call, as
+/// an `RTCSessionDescriptionInit`.
+fn relay_sdp(peer: &UserId, kind: SignalKind, sdp: &str) -> Command {
+    let name = if kind == SignalKind::Offer { "offer" } else { "answer" };
+    let payload = ObjectWriter::new().string("type", name).string("sdp", sdp).finish();
+    Command::Relay { to: RelayTarget::CallPeer(peer.clone()), signal: Signal { kind, payload: Payload::new(payload) } }
 }
 
 /// `{"type":"calling","from":PEER,"from_client":"switchboard","content":...}`.
