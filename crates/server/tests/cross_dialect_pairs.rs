@@ -244,6 +244,27 @@ impl Party {
         self.answered = false;
     }
 
+    /// ecall: a renegotiation of the call reaches the device as `UPDATE`,
+    /// its offer with the candidates trickled after it folded in; the
+    /// device answers it (`UPDATE resp: true`).
+    async fn answer_update(&mut self, caller: &str, candidates: &[u32]) {
+        let now = self.now;
+        let expected = folded("offer", candidates);
+        loop {
+            let output = tokio::time::timeout(PATIENCE, self.device().next_event(now)).await.expect("in time");
+            match output.expect("no error") {
+                Output::RemoteSdp { peer, sdp, answer: false } => {
+                    assert_eq!((peer.as_str(), sdp.as_str()), (caller, expected.as_str()));
+                    break;
+                }
+                Output::RemoteProps { .. } => {}
+                other => panic!("waiting for the UPDATE, got {other:?}"),
+            }
+        }
+        let answer = Action::UpdateAnswer { peer: caller.to_owned(), sdp_answer: sdp_text("answer") };
+        self.device().act(now, answer).await.unwrap();
+    }
+
     /// Answers the ringing call; cloudkibo then joins the media room the
     /// server names, as the Android client does on `room_name`.
     async fn accept(&mut self, caller: &str) {
@@ -790,9 +811,14 @@ async fn script_to_wire(
         }
     }
 
-    // A whole call, hung up by the Wire device.
+    // A whole call, renegotiated by the caller, hung up by the Wire device.
     ring_a_wire_device(&mut caller, &mut callee).await;
     callee.accept(&a).await;
+    caller.expect_signal(&b, Signal::Answer).await;
+    caller.send_signal(&b, Signal::Offer).await;
+    caller.send_signal(&b, Signal::Ice(5)).await;
+    caller.send_signal(&b, Signal::EndOfCandidates).await;
+    callee.answer_update(&a, &[5]).await;
     caller.expect_signal(&b, Signal::Answer).await;
     callee.hang_up(&a, &a, &b).await;
     caller.expect_ended(&b, &a, &b).await;
