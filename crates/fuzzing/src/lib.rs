@@ -10,6 +10,7 @@
 //! | [`chatroulette`] | chatroulette text frames |
 //! | [`calling`] | calling requests |
 //! | [`ecall`] | ecall frames, and the ECall message inside ([`ecall_message`]) |
+//! | [`ecall_bridge`] | a Wire device's codec bridging calls with other apps: its device's actions, the core's events, the clock |
 //! | [`socketio`] | cloudkibo and tringtring event payloads |
 //! | [`query`] | the HTTP query of ecall's device and of resume |
 //! | [`core`] | a byte-driven sequence of the core's inputs |
@@ -18,6 +19,8 @@
 
 mod core_inputs;
 mod decoders;
+mod ecall_bridge;
 
 pub use core_inputs::core;
 pub use decoders::{calling, chatroulette, ecall, ecall_message, query, socketio};
+pub use ecall_bridge::ecall_bridge;

@@ -40,6 +40,11 @@ fn ecall_frames() {
 }
 
 #[test]
+fn ecall_bridged_calls() {
+    property("ecall_bridge", switchboard_fuzzing::ecall_bridge);
+}
+
+#[test]
 fn ecall_messages() {
     property("ecall_message", switchboard_fuzzing::ecall_message);
 }
