@@ -162,6 +162,24 @@ async fn nobody_answering_for_30_seconds_sends_cancel() {
 }
 
 #[tokio::test]
+async fn a_rejected_call_ends_on_both_and_a_cancelled_one_stops_ringing() {
+    let server = Server::start().await;
+    let now = Instant::now();
+    let mut alice = server.device("alice", "a1").await;
+    let mut bob = server.device("bob", "b1").await;
+
+    alice.act(now, call("bob")).await.unwrap();
+    until_state(&mut bob, now, "alice", CallState::Incoming).await;
+    bob.act(now, Action::Reject { peer: "alice".into() }).await.unwrap();
+    until_state(&mut alice, now, "bob", CallState::Ended(EndReason::Rejected)).await;
+
+    alice.act(now, call("bob")).await.unwrap();
+    until_state(&mut bob, now, "alice", CallState::Incoming).await;
+    alice.act(now, Action::Hangup { peer: "bob".into() }).await.unwrap();
+    until_state(&mut bob, now, "alice", CallState::Ended(EndReason::Cancelled)).await;
+}
+
+#[tokio::test]
 async fn glare_is_resolved_by_the_lower_user_id_answering() {
     let server = Server::start().await;
     let now = Instant::now();
