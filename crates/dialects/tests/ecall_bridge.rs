@@ -368,6 +368,15 @@ fn an_offer_without_end_of_candidates_rings_at_the_gathering_deadline_and_rings_
 }
 
 #[test]
+fn the_wire_device_rings_for_the_servers_ring_timeout() {
+    let mut alice = Wire::new();
+    alice.codec = Ecall::new("alice", "c1").unwrap().with_ring_timeout(Duration::from_secs(45));
+    alice.rung_by_bob();
+    alice.rings_with_bobs_offer();
+    assert_eq!(alice.codec.deadline(), Some(alice.now + Duration::from_secs(45)));
+}
+
+#[test]
 fn the_caller_hanging_up_while_the_wire_device_rings_cancels_it() {
     let mut alice = Wire::new();
     alice.rung_by_bob();

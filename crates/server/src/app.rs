@@ -56,6 +56,9 @@ pub(crate) struct AppState {
     auth: Option<Authenticator>,
     /// How fast one address may open rooms over HTTP.
     room_openings: RoomOpenings,
+    /// `--ring-timeout`: how long ecall's bridge rings a Wire device for a
+    /// call from another app (the core keeps it for every other ring).
+    pub(crate) ring_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -244,7 +247,9 @@ impl Application {
             }));
         }
         let room_openings = RoomOpenings::new(config.open_room_rate, context.clock.clone());
-        let state = AppState { context, room_capacity: config.room_capacity, ice, edge, auth, room_openings };
+        let ring_timeout = config.ring_timeout;
+        let state =
+            AppState { context, room_capacity: config.room_capacity, ice, edge, auth, room_openings, ring_timeout };
         Ok(Self {
             listener,
             drop_ins,

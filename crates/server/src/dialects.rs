@@ -83,7 +83,7 @@ pub(crate) async fn ecall(
         Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
     };
     let codec = match Ecall::new(&device.user, &device.client) {
-        Ok(codec) => codec,
+        Ok(codec) => codec.with_ring_timeout(state.ring_timeout),
         Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
     };
     accept(upgrade, query.as_deref(), &headers, peer, &state, codec)

@@ -59,7 +59,9 @@ pub const BRIDGE_CLIENT: &str = "switchboard";
 pub const GATHERING: Duration = Duration::from_secs(2);
 
 /// How long a Wire device rings for a call from another app before the
-/// bridge cancels it: Wire's own ring timeout, and the core's default.
+/// bridge cancels it, unless the server says otherwise (`--ring-timeout`,
+/// [`Ecall::with_ring_timeout`](super::Ecall::with_ring_timeout)): Wire's
+/// own ring timeout, and the core's default.
 pub const RING_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long the other party's app has to send its SDP once the call is
@@ -89,11 +91,19 @@ pub(super) enum Step {
 }
 
 /// Every bridged call of one Wire device, at most one per other party.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(super) struct Bridges {
     calls: Vec<Bridge>,
     /// Bridges made so far, for each one's [`session_seed`].
     made: u64,
+    /// How long the Wire device rings for a call of the other party's.
+    ring_timeout: Duration,
+}
+
+impl Default for Bridges {
+    fn default() -> Self {
+        Self::ringing_for(RING_TIMEOUT)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -194,6 +204,12 @@ impl Stage {
 }
 
 impl Bridges {
+    /// No bridged call yet; a call of another app's rings the Wire device
+    /// for `ring_timeout`.
+    pub(super) fn ringing_for(ring_timeout: Duration) -> Self {
+        Self { calls: Vec::new(), made: 0, ring_timeout }
+    }
+
     /// Whether a live or kept bridged call with `peer` exists: the Wire
     /// device's messages to `peer` go to it, not to the message channel.
     pub(super) fn has(&self, peer: &UserId) -> bool {
@@ -500,7 +516,7 @@ impl Bridges {
     /// of a call that ended for a repeat of it.
     fn device_for(&mut self, peer: &UserId) -> Device {
         self.made += 1;
-        let config = DeviceConfig { seed: session_seed(self.made), ..bridge_config() };
+        let config = DeviceConfig { seed: session_seed(self.made), ..bridge_config(self.ring_timeout) };
         Device::new(peer.as_str(), BRIDGE_CLIENT, config)
     }
 
@@ -574,10 +590,10 @@ impl Bridge {
 /// A call of the Wire device's rings the other party for the core's ring
 /// timeout, which tells the bridge: the other party's device never gives up
 /// on it by itself. A call of the other party's rings the Wire device for
-/// [`RING_TIMEOUT`], kept by that device, as the core accepted it already.
-fn bridge_config() -> DeviceConfig {
+/// `ring_timeout`, kept by that device, as the core accepted it already.
+fn bridge_config(ring_timeout: Duration) -> DeviceConfig {
     let never = Duration::from_secs(60 * 60 * 24 * 365);
-    DeviceConfig { ring_timeout: RING_TIMEOUT, incoming_grace: never, seed: 0 }
+    DeviceConfig { ring_timeout, incoming_grace: never, seed: 0 }
 }
 
 /// A seed for the session ids of bridge number `made`: std's hasher keys

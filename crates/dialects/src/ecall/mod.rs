@@ -175,6 +175,15 @@ impl Ecall {
         Ok(Self::with(peer_id(&user, client), user))
     }
 
+    /// The same codec, whose bridge rings the Wire device for `ring` on a
+    /// call from another app (`--ring-timeout`; [`RING_TIMEOUT`] unless
+    /// told).
+    #[must_use]
+    pub fn with_ring_timeout(mut self, ring: std::time::Duration) -> Self {
+        self.bridges = Bridges::ringing_for(ring);
+        self
+    }
+
     /// A codec for a connection that resumes a held device
     /// (`?resume=<token>`, no `user` or `client`): it only answers a refused
     /// resume, and is replaced by the held device's own codec otherwise.
