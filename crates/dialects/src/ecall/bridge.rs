@@ -210,6 +210,11 @@ impl Bridges {
         Self { calls: Vec::new(), made: 0, ring_timeout }
     }
 
+    /// Whether there is no bridged call, live or kept.
+    pub(super) fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
     /// Whether a live or kept bridged call with `peer` exists: the Wire
     /// device's messages to `peer` go to it, not to the message channel.
     pub(super) fn has(&self, peer: &UserId) -> bool {
